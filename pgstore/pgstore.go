@@ -1,0 +1,284 @@
+// Package pgstore is sessionkit's PostgreSQL store, on pgx v5.
+//
+// Sessions live in one table (sid, sess jsonb, expire, created_at — the
+// columns of connect-pg-simple plus created_at). Every store method is one SQL
+// statement, so one round trip once pgx's statement cache is warm. Reads
+// filter expired rows, so an expired session is gone at once even before it is
+// pruned; a background pruner deletes expired rows in batches, under a
+// PostgreSQL advisory lock so that only one of many instances prunes at a
+// time.
+//
+// The store does not own the pool it is given and never runs DDL unless
+// Config.CreateTable asks for it; SchemaSQL gives the same DDL as text for a
+// migration tool.
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/pruneloop"
+)
+
+// Defaults used when the matching Config field is zero.
+const (
+	DefaultPruneInterval = time.Hour
+	DefaultPruneBatch    = 1000
+)
+
+// Config configures a Store. The zero value is usable: table "sessions" found
+// through the search_path, no DDL, hourly background pruning in batches of
+// 1000, no logging.
+type Config struct {
+	// Schema qualifies the table name. Zero: the name is left unqualified and
+	// PostgreSQL resolves it through the connection's search_path. Must be a
+	// plain identifier (see ErrInvalidName); it is quoted, so case is kept.
+	Schema string
+	// Table is the sessions table. Zero means "sessions" (DefaultTable). Must
+	// be a plain identifier (see ErrInvalidName); it is quoted, so case is
+	// kept.
+	Table string
+	// CreateTable makes New create the table and its expiry index if they are
+	// missing, running SchemaSQL's text. Zero (false): New runs no DDL at all
+	// and the table must already exist — create it with your migrations.
+	CreateTable bool
+	// PruneInterval is how often the background pruner deletes expired
+	// sessions (each wait varies by ±20% so instances started together do not
+	// prune in step). Zero means one hour (DefaultPruneInterval); a negative
+	// value disables the background pruner, for when a cron job calls
+	// PruneExpired instead.
+	PruneInterval time.Duration
+	// PruneBatch is how many expired rows one DELETE removes at most, which
+	// bounds lock time and WAL per statement. Zero means 1000
+	// (DefaultPruneBatch); negative is an error.
+	PruneBatch int
+	// Logger receives the background pruner's reports (at Info when it deleted
+	// rows, Warn when it failed). Nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is a sessionkit.Store backed by a PostgreSQL table. It is safe for
+// concurrent use by many goroutines and many processes sharing the table.
+type Store struct {
+	pool    *pgxpool.Pool
+	schema  string
+	table   string
+	batch   int
+	lockKey int64
+	logger  *slog.Logger
+	loop    *pruneloop.Loop
+
+	// SQL text, built once from the validated, quoted table name.
+	qLoad, qExists, qCreate, qUpdate, qDelete, qPrune, qCount string
+}
+
+var _ sessionkit.Store = (*Store)(nil)
+
+// New returns a store on pool, which the application keeps owning: Close
+// never closes it. It validates cfg and returns an error (ErrInvalidName for a
+// bad schema or table name) before any SQL is run. With cfg.CreateTable it
+// creates the table and index, using ctx; otherwise it runs no SQL, so a
+// database that is down is noticed by the first store call, not here. Unless
+// cfg.PruneInterval is negative it starts the background pruner; call Close
+// to stop it.
+func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("pgstore: New: nil pool")
+	}
+	table := cfg.Table
+	if table == "" {
+		table = DefaultTable
+	}
+	if err := checkNames(cfg.Schema, table); err != nil {
+		return nil, err
+	}
+	batch := cfg.PruneBatch
+	switch {
+	case batch == 0:
+		batch = DefaultPruneBatch
+	case batch < 0:
+		return nil, fmt.Errorf("pgstore: New: PruneBatch must not be negative, got %d", batch)
+	}
+	interval := cfg.PruneInterval
+	if interval == 0 {
+		interval = DefaultPruneInterval
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+
+	t := qualified(cfg.Schema, table)
+	s := &Store{
+		pool:    pool,
+		schema:  cfg.Schema,
+		table:   table,
+		batch:   batch,
+		lockKey: lockKey(cfg.Schema, table),
+		logger:  logger,
+
+		qLoad:   "SELECT sess, created_at, expire FROM " + t + " WHERE sid = $1 AND expire > now()",
+		qExists: "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE sid = $1 AND expire > now())",
+		qCreate: "INSERT INTO " + t + " (sid, sess, expire, created_at)" +
+			" VALUES ($1, $2::jsonb, $3::timestamptz, COALESCE($4::timestamptz, now()))" +
+			" ON CONFLICT (sid) DO NOTHING",
+		// Keys are removed first and then the Set object merged in, so a key in
+		// both Set and Delete ends up set, as the contract says.
+		qUpdate: "UPDATE " + t + " SET sess = (sess - $2::text[]) || $3::jsonb," +
+			" expire = COALESCE($4::timestamptz, expire)" +
+			" WHERE sid = $1 AND expire > now()",
+		qDelete: "DELETE FROM " + t + " WHERE sid = $1",
+		// SKIP LOCKED lets a prune run next to one started by hand (or a
+		// concurrent Prune call) without waiting on the same rows; ctid makes
+		// the outer delete a TID scan of the rows the subquery picked.
+		qPrune: "DELETE FROM " + t + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + t +
+			" WHERE expire <= now() LIMIT $1 FOR UPDATE SKIP LOCKED))",
+		qCount: "SELECT count(*) FROM " + t + " WHERE expire <= now()",
+	}
+
+	if cfg.CreateTable {
+		if err := s.createTable(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if interval > 0 {
+		s.loop = pruneloop.Start(interval, logger, "pgstore", s.backgroundPrune)
+	}
+	return s, nil
+}
+
+// createTable runs the DDL inside a transaction holding a transaction-level
+// advisory lock on the table's key, because two instances starting at once
+// can both pass CREATE TABLE IF NOT EXISTS and one then fails on a catalog
+// unique violation.
+func (s *Store) createTable(ctx context.Context) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", s.lockKey); err != nil {
+			return err
+		}
+		// No arguments: pgx uses the simple protocol, which allows the two
+		// statements in one string.
+		_, err := tx.Exec(ctx, schemaSQL(s.schema, s.table))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("pgstore: create table: %w", err)
+	}
+	return nil
+}
+
+// Close stops the background pruner and waits for a prune in progress to
+// finish. It does not close the pool. It is safe to call more than once; the
+// store's methods keep working after it, only the background pruning stops.
+func (s *Store) Close() {
+	s.loop.Close()
+}
+
+// Load returns the live session with this id; an expired or missing one is
+// reported with found == false and a nil error.
+func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
+	var (
+		raw []byte
+		rec sessionkit.Record
+	)
+	err := s.pool.QueryRow(ctx, s.qLoad, id).Scan(&raw, &rec.Created, &rec.Expiry)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sessionkit.Record{}, false, nil
+	}
+	if err != nil {
+		return sessionkit.Record{}, false, fmt.Errorf("pgstore: load: %w", err)
+	}
+	if err := json.Unmarshal(raw, &rec.Values); err != nil {
+		return sessionkit.Record{}, false, fmt.Errorf("pgstore: load: decode sess: %w", err)
+	}
+	if rec.Values == nil { // a JSON null; callers may write to the map
+		rec.Values = map[string]json.RawMessage{}
+	}
+	return rec, true, nil
+}
+
+// Create inserts a new session. It never overwrites: an id that exists, live
+// or expired but not yet pruned, gives sessionkit.ErrExists. A zero
+// rec.Created is set from the database clock.
+func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) error {
+	sess, err := encodeValues(rec.Values)
+	if err != nil {
+		return fmt.Errorf("pgstore: create: %w", err)
+	}
+	var created any // NULL makes the statement use now()
+	if !rec.Created.IsZero() {
+		created = rec.Created
+	}
+	tag, err := s.pool.Exec(ctx, s.qCreate, id, sess, rec.Expiry, created)
+	if err != nil {
+		return fmt.Errorf("pgstore: create: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return sessionkit.ErrExists
+	}
+	return nil
+}
+
+// Update applies p to the live session with this id in one statement, so
+// concurrent patches to different keys both survive, and reports whether a
+// live session was there. It never inserts a row. An empty patch is a
+// read-only existence check.
+func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
+	if p.Empty() {
+		// An UPDATE that changes nothing would still write a new row version;
+		// a touch-free check should not bloat the table.
+		var found bool
+		if err := s.pool.QueryRow(ctx, s.qExists, id).Scan(&found); err != nil {
+			return false, fmt.Errorf("pgstore: update: %w", err)
+		}
+		return found, nil
+	}
+	set, err := encodeValues(p.Set)
+	if err != nil {
+		return false, fmt.Errorf("pgstore: update: %w", err)
+	}
+	del := p.Delete
+	if del == nil {
+		// A nil slice would be sent as NULL, and jsonb - NULL is NULL.
+		del = []string{}
+	}
+	var expiry any // NULL keeps the current expiry
+	if !p.Expiry.IsZero() {
+		expiry = p.Expiry
+	}
+	tag, err := s.pool.Exec(ctx, s.qUpdate, id, del, set, expiry)
+	if err != nil {
+		return false, fmt.Errorf("pgstore: update: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Delete removes the session with this id, live or expired. A missing id is
+// not an error.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if _, err := s.pool.Exec(ctx, s.qDelete, id); err != nil {
+		return fmt.Errorf("pgstore: delete: %w", err)
+	}
+	return nil
+}
+
+// encodeValues turns a session's values into the JSON object stored in sess.
+// Nil becomes {} (the column is NOT NULL, and jsonb || NULL is NULL).
+func encodeValues(v map[string]json.RawMessage) (string, error) {
+	if len(v) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode values: %w", err)
+	}
+	return string(b), nil
+}

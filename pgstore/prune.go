@@ -1,0 +1,134 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// execer is what one prune statement needs: the pool or one connection.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// lockKey is the advisory-lock key of one table: a stable hash, so every
+// instance and every version of this package derives the same key. With an
+// empty schema, instances whose search_paths point at different tables share
+// a key; they then take turns pruning, which is harmless.
+func lockKey(schema, table string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("sessionkit:" + schema + "." + table))
+	return int64(h.Sum64())
+}
+
+// Prune deletes at most limit expired sessions in one statement and reports
+// how many it deleted; callers loop until it returns fewer than limit. Rows
+// locked by a concurrent prune are skipped, not waited for. It takes no
+// advisory lock; PruneExpired is the whole run that does. A limit below 1 is
+// an error.
+func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
+	n, err := s.pruneBatch(ctx, s.pool, limit)
+	if err != nil {
+		return n, fmt.Errorf("pgstore: prune: %w", err)
+	}
+	return n, nil
+}
+
+func (s *Store) pruneBatch(ctx context.Context, db execer, limit int) (int, error) {
+	if limit < 1 {
+		return 0, fmt.Errorf("limit must be positive, got %d", limit)
+	}
+	tag, err := db.Exec(ctx, s.qPrune, limit)
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// PruneExpired deletes all expired sessions, batch rows per statement (batch
+// < 1 means Config.PruneBatch), until a batch comes back short. The run holds
+// a PostgreSQL advisory lock keyed on the schema and table, on one connection
+// taken from the pool for the run, so that only one instance prunes a table
+// at a time: when another holds the lock it returns at once with ran ==
+// false. progress, which may be nil, is called after each batch with the
+// running total. deleted counts the rows removed even when err is not nil.
+func (s *Store) PruneExpired(ctx context.Context, batch int, progress func(deleted int)) (deleted int, ran bool, err error) {
+	if batch < 1 {
+		batch = s.batch
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("pgstore: prune expired: %w", err)
+	}
+	defer conn.Release()
+
+	var locked bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", s.lockKey).Scan(&locked); err != nil {
+		return 0, false, fmt.Errorf("pgstore: prune expired: lock: %w", err)
+	}
+	if !locked {
+		return 0, false, nil
+	}
+	defer func() {
+		// Unlock even when ctx has ended, or the lock would stay with the
+		// pooled connection and stop every instance from pruning.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		var released bool
+		uerr := conn.QueryRow(uctx, "SELECT pg_advisory_unlock($1)", s.lockKey).Scan(&released)
+		if uerr == nil && !released {
+			uerr = errors.New("lock was not held")
+		}
+		if uerr != nil {
+			// Closing the connection ends its session, which frees the lock;
+			// Release then drops it from the pool.
+			_ = conn.Conn().Close(uctx)
+			if err == nil {
+				err = fmt.Errorf("pgstore: prune expired: unlock: %w", uerr)
+			}
+		}
+	}()
+
+	for {
+		if err := ctx.Err(); err != nil {
+			return deleted, true, fmt.Errorf("pgstore: prune expired: %w", err)
+		}
+		n, err := s.pruneBatch(ctx, conn, batch)
+		deleted += n
+		if err != nil {
+			return deleted, true, fmt.Errorf("pgstore: prune expired: %w", err)
+		}
+		if progress != nil {
+			progress(deleted)
+		}
+		if n < batch {
+			return deleted, true, nil
+		}
+	}
+}
+
+// CountExpired returns how many expired sessions are waiting to be pruned, so
+// a command can report "deleted / expired total".
+func (s *Store) CountExpired(ctx context.Context) (int, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, s.qCount).Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgstore: count expired: %w", err)
+	}
+	return int(n), nil
+}
+
+// backgroundPrune is one tick of the background pruner.
+func (s *Store) backgroundPrune(ctx context.Context) error {
+	n, ran, err := s.PruneExpired(ctx, s.batch, nil)
+	switch {
+	case !ran && err == nil:
+		s.logger.Debug("pgstore: prune skipped: another instance holds the lock", "table", s.table)
+	case n > 0:
+		s.logger.Info("pgstore: pruned expired sessions", "table", s.table, "deleted", n)
+	}
+	return err
+}

@@ -1,0 +1,95 @@
+package pgstore
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrInvalidName is returned (wrapped) by New and SchemaSQL when a schema or
+// table name is not a plain identifier. Names are never spliced into SQL
+// unchecked; callers can branch on it with errors.Is.
+var ErrInvalidName = errors.New("pgstore: schema and table names must match ^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+// DefaultTable is the table used when Config.Table is empty.
+const DefaultTable = "sessions"
+
+// identRE is the rule for schema and table names: what PostgreSQL accepts as
+// an unquoted identifier (ASCII only), at most 63 bytes so it is never
+// silently truncated by the server.
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// maxIdent is PostgreSQL's NAMEDATALEN-1: longer names are truncated.
+const maxIdent = 63
+
+// checkNames validates schema (may be empty) and table (must not be).
+func checkNames(schema, table string) error {
+	if schema != "" && !identRE.MatchString(schema) {
+		return fmt.Errorf("%w: invalid schema name", ErrInvalidName)
+	}
+	if !identRE.MatchString(table) {
+		return fmt.Errorf("%w: invalid table name", ErrInvalidName)
+	}
+	return nil
+}
+
+// qualified returns the quoted, optionally schema-qualified table name.
+// Names are validated before this is called; quoting is defence in depth and
+// keeps mixed-case names as written.
+func qualified(schema, table string) string {
+	if schema == "" {
+		return pgx.Identifier{table}.Sanitize()
+	}
+	return pgx.Identifier{schema, table}.Sanitize()
+}
+
+// indexName is <table>_expire_idx. For a long table name that would exceed 63
+// bytes, PostgreSQL would truncate it — possibly to the table's own name, and
+// then CREATE INDEX IF NOT EXISTS would skip the index without a word — so
+// the table part is shortened and a hash of the full name keeps it distinct.
+func indexName(table string) string {
+	const suffix = "_expire_idx"
+	if len(table)+len(suffix) <= maxIdent {
+		return table + suffix
+	}
+	h := fnv.New32a()
+	h.Write([]byte(table))
+	tag := fmt.Sprintf("_%08x", h.Sum32())
+	return table[:maxIdent-len(suffix)-len(tag)] + tag + suffix
+}
+
+// SchemaSQL returns the DDL that creates the sessions table and its expiry
+// index, for a migration tool or a `migrate --print` command. New runs this
+// same text when Config.CreateTable is set. Both statements use IF NOT
+// EXISTS, so running it again is harmless. An empty schema leaves the table
+// name unqualified (resolved by the connection's search_path); an empty table
+// means DefaultTable. Names that are not plain identifiers give
+// ErrInvalidName.
+//
+// The columns match connect-pg-simple's (sid, sess, expire) plus created_at.
+func SchemaSQL(schema, table string) (string, error) {
+	if table == "" {
+		table = DefaultTable
+	}
+	if err := checkNames(schema, table); err != nil {
+		return "", err
+	}
+	return schemaSQL(schema, table), nil
+}
+
+func schemaSQL(schema, table string) string {
+	t := qualified(schema, table)
+	return "CREATE TABLE IF NOT EXISTS " + t + " (\n" +
+		"\tsid text PRIMARY KEY,\n" +
+		"\tsess jsonb NOT NULL,\n" +
+		"\texpire timestamptz NOT NULL,\n" +
+		"\tcreated_at timestamptz NOT NULL DEFAULT now()\n" +
+		");\n" +
+		// The pruner's "WHERE expire <= now() LIMIT n" needs this index; without
+		// it every prune scans the whole table.
+		"CREATE INDEX IF NOT EXISTS " + pgx.Identifier{indexName(table)}.Sanitize() +
+		" ON " + t + " (expire);\n"
+}
