@@ -1,0 +1,177 @@
+package sessionkit
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Config configures a Manager. The zero value of every field but Store and
+// Secrets is a sensible default; New fills the defaults in and rejects a
+// configuration that browsers or the store could not work with.
+type Config struct {
+	// Store keeps the sessions. Required.
+	Store Store
+
+	// Secrets sign and verify session cookies. The first signs; every one
+	// verifies, so a secret can be rotated without logging anyone out: deploy
+	// [new, old], and drop old once the longest session lifetime has passed.
+	// Each must be at least 32 bytes, and every instance sharing the store
+	// must hold the same list. Required.
+	Secrets []string
+
+	// CookieName is the session cookie's name. Default "sessionkit.sid".
+	// A "__Host-" name requires Secure, Path "/" and no Domain; a "__Secure-"
+	// name requires Secure.
+	CookieName string
+	// CookiePath is the cookie's Path. Default "/".
+	CookiePath string
+	// CookieDomain is the cookie's Domain. Zero: a host-only cookie, sent only
+	// to the host that set it. Set it (e.g. "example.com") to share the session
+	// with subdomains.
+	CookieDomain string
+	// Secure marks the cookie Secure, so browsers send it only over HTTPS.
+	// Zero: off, which keeps http://localhost working; turn it on in
+	// production. Behind a TLS-terminating proxy, also set TrustedProxies.
+	Secure bool
+	// AllowScriptAccess, when true, omits HttpOnly so page scripts can read
+	// the cookie. Zero: HttpOnly is set, which is what you want.
+	AllowScriptAccess bool
+	// SameSite is the cookie's SameSite attribute. Zero: http.SameSiteLaxMode.
+	// http.SameSiteNoneMode (for a front end on another site) requires Secure.
+	SameSite http.SameSite
+	// Partitioned adds the Partitioned attribute (CHIPS) for cookies used in a
+	// third-party context. It requires Secure.
+	Partitioned bool
+	// BrowserSessionCookie, when true, sets a cookie without Max-Age or
+	// Expires, which the browser drops when it closes. Zero: a persistent
+	// cookie whose Max-Age (and Expires, for old clients) matches the
+	// session's expiry.
+	BrowserSessionCookie bool
+
+	// Lifetime is the absolute lifetime of a session, counted from its
+	// creation; no activity extends it. Default 7 days.
+	Lifetime time.Duration
+	// IdleTimeout, when positive, also ends a session that has not been used
+	// for this long. Zero: no idle timeout.
+	IdleTimeout time.Duration
+	// TouchInterval is how stale the stored expiry of an idle-timeout session
+	// may grow before a read refreshes it: a session in use is written at most
+	// once per TouchInterval, never on every request. Default: a tenth of
+	// IdleTimeout, at most one minute. Unused without IdleTimeout.
+	TouchInterval time.Duration
+
+	// TrustedProxies lists the addresses of reverse proxies whose
+	// X-Forwarded-Proto header is believed. A request counts as HTTPS when it
+	// arrived over TLS, or when its immediate peer is in this list and says
+	// "https". Zero: no proxy is trusted and the header is ignored.
+	TrustedProxies []netip.Prefix
+
+	// Logger receives warnings (unknown signatures, Secure cookies over plain
+	// HTTP, changes made after the response started) and the signing secret's
+	// fingerprint at start. Zero: slog.Default().
+	Logger *slog.Logger
+
+	// ErrorHandler writes the response when the session cannot be saved (the
+	// store failed). Zero: 503 Service Unavailable with a short text body.
+	// It is never called after the response has started.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Defaults.
+const (
+	DefaultCookieName = "sessionkit.sid"
+	DefaultLifetime   = 7 * 24 * time.Hour
+	minSecretLength   = 32
+	maxTouchInterval  = time.Minute
+)
+
+// withDefaults returns cfg with every zero field that has a default filled in,
+// or an error naming the fix for a configuration that cannot work.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Store == nil {
+		return cfg, fmt.Errorf("sessionkit: Config.Store is nil: pass a store such as pgstore, sqlitestore or memstore")
+	}
+	if len(cfg.Secrets) == 0 {
+		return cfg, errNoSecrets
+	}
+	for i, s := range cfg.Secrets {
+		if len(s) < minSecretLength {
+			return cfg, fmt.Errorf("sessionkit: Config.Secrets[%d] is %d bytes: use at least %d random bytes (e.g. `openssl rand -base64 48`)", i, len(s), minSecretLength)
+		}
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = DefaultCookieName
+	}
+	if !validCookieName(cfg.CookieName) {
+		return cfg, fmt.Errorf("sessionkit: Config.CookieName %q is not a valid cookie name: use letters, digits and !#$%%&'*+-.^_`|~", cfg.CookieName)
+	}
+	if cfg.CookiePath == "" {
+		cfg.CookiePath = "/"
+	}
+	if !strings.HasPrefix(cfg.CookiePath, "/") || strings.ContainsAny(cfg.CookiePath, ";\r\n") {
+		return cfg, fmt.Errorf("sessionkit: Config.CookiePath %q must start with / and hold no ';'", cfg.CookiePath)
+	}
+	if strings.ContainsAny(cfg.CookieDomain, " ;,:/\r\n") {
+		return cfg, fmt.Errorf("sessionkit: Config.CookieDomain %q is not a host name: give a bare domain such as example.com", cfg.CookieDomain)
+	}
+	if cfg.SameSite == 0 || cfg.SameSite == http.SameSiteDefaultMode {
+		cfg.SameSite = http.SameSiteLaxMode
+	}
+	if cfg.SameSite == http.SameSiteNoneMode && !cfg.Secure {
+		return cfg, fmt.Errorf("sessionkit: SameSite=None without Secure: browsers reject such a cookie, so every request would arrive without a session; set Secure (and serve over HTTPS, with TrustedProxies behind a proxy) or use SameSite Lax")
+	}
+	if cfg.Partitioned && !cfg.Secure {
+		return cfg, fmt.Errorf("sessionkit: Partitioned without Secure: browsers reject such a cookie; set Secure")
+	}
+	switch {
+	case strings.HasPrefix(cfg.CookieName, "__Host-"):
+		if !cfg.Secure || cfg.CookieDomain != "" || cfg.CookiePath != "/" {
+			return cfg, fmt.Errorf("sessionkit: a __Host- cookie must be Secure, have Path / and no Domain, or browsers reject it (got Secure=%v, Path=%q, Domain=%q)", cfg.Secure, cfg.CookiePath, cfg.CookieDomain)
+		}
+	case strings.HasPrefix(cfg.CookieName, "__Secure-"):
+		if !cfg.Secure {
+			return cfg, fmt.Errorf("sessionkit: a __Secure- cookie must be Secure, or browsers reject it; set Secure or rename the cookie")
+		}
+	}
+	if cfg.Lifetime < 0 || cfg.IdleTimeout < 0 || cfg.TouchInterval < 0 {
+		return cfg, fmt.Errorf("sessionkit: Lifetime, IdleTimeout and TouchInterval cannot be negative")
+	}
+	if cfg.Lifetime == 0 {
+		cfg.Lifetime = DefaultLifetime
+	}
+	if cfg.IdleTimeout > 0 {
+		if cfg.TouchInterval == 0 {
+			cfg.TouchInterval = min(cfg.IdleTimeout/10, maxTouchInterval)
+		}
+		if cfg.TouchInterval >= cfg.IdleTimeout {
+			return cfg, fmt.Errorf("sessionkit: TouchInterval (%s) must be shorter than IdleTimeout (%s), or active sessions would time out", cfg.TouchInterval, cfg.IdleTimeout)
+		}
+	}
+	for _, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			return cfg, fmt.Errorf("sessionkit: Config.TrustedProxies holds an invalid prefix: build them with netip.ParsePrefix")
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg, nil
+}
+
+// validCookieName reports whether name is an RFC 6265 token.
+func validCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}

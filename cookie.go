@@ -1,0 +1,183 @@
+package sessionkit
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Cookie values use express-session's format so that Go and Node services can
+// share sessions: "s:" + id + "." + base64(HMAC-SHA256(secret, id)) without
+// padding, URL-encoded as encodeURIComponent does ("s%3A…", "+" → "%2B",
+// "/" → "%2F").
+
+const (
+	cookiePrefix        = "s:"
+	encodedCookiePrefix = "s%3A"
+	// idBytes is the entropy of a session id: 256 bits.
+	idBytes = 32
+	// maxIDLength bounds ids accepted from cookies; express-session's are 32
+	// characters and ours 43.
+	maxIDLength = 128
+	// maxCandidates bounds how many same-name cookies are tried, so a request
+	// carrying hundreds of them cannot make us compute hundreds of HMACs.
+	maxCandidates = 3
+)
+
+// CookieStatus says what the request's session cookie was.
+type CookieStatus int
+
+const (
+	// CookieAbsent means the request carried no session cookie.
+	CookieAbsent CookieStatus = iota
+	// CookieValid means the cookie was signed by one of the configured secrets.
+	CookieValid
+	// CookieBadSignature means the cookie was well formed but signed by a secret
+	// this instance does not hold: another instance has a different secret, or
+	// the secret was rotated without keeping the old one for verification.
+	CookieBadSignature
+	// CookieMalformed means the cookie was not in the signed format at all.
+	CookieMalformed
+)
+
+// String returns "absent", "valid", "bad-signature" or "malformed".
+func (s CookieStatus) String() string {
+	switch s {
+	case CookieValid:
+		return "valid"
+	case CookieBadSignature:
+		return "bad-signature"
+	case CookieMalformed:
+		return "malformed"
+	default:
+		return "absent"
+	}
+}
+
+// signer signs and verifies cookie values with an ordered list of secrets:
+// the first signs, all verify.
+type signer struct {
+	secrets [][]byte
+}
+
+// newID returns a fresh session id: 256 bits from crypto/rand, base64url.
+func newID() string {
+	var b [idBytes]byte
+	// crypto/rand.Read never returns an error on supported platforms (Go 1.24+).
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// sign returns the cookie value for id.
+func (s *signer) sign(id string) string {
+	sig := mac(s.secrets[0], id)
+	var b strings.Builder
+	b.Grow(len(encodedCookiePrefix) + len(id) + 1 + base64.RawStdEncoding.EncodedLen(len(sig))*2)
+	b.WriteString(encodedCookiePrefix)
+	b.WriteString(id)
+	b.WriteByte('.')
+	for _, c := range []byte(base64.RawStdEncoding.EncodeToString(sig)) {
+		switch c {
+		case '+':
+			b.WriteString("%2B")
+		case '/':
+			b.WriteString("%2F")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// verify returns the id in a cookie value and the value's status.
+func (s *signer) verify(value string) (string, CookieStatus) {
+	decoded, err := url.PathUnescape(value)
+	if err != nil || !strings.HasPrefix(decoded, cookiePrefix) {
+		return "", CookieMalformed
+	}
+	body := decoded[len(cookiePrefix):]
+	dot := strings.LastIndexByte(body, '.')
+	if dot < 1 {
+		return "", CookieMalformed
+	}
+	id, encodedSig := body[:dot], body[dot+1:]
+	if !validID(id) {
+		return "", CookieMalformed
+	}
+	sig, err := base64.RawStdEncoding.DecodeString(encodedSig)
+	if err != nil || len(sig) != sha256.Size {
+		return "", CookieMalformed
+	}
+	ok := false
+	for _, secret := range s.secrets {
+		// Check every secret, not just until the first match, so the time
+		// taken does not say which secret matched.
+		if hmac.Equal(sig, mac(secret, id)) {
+			ok = true
+		}
+	}
+	if !ok {
+		return "", CookieBadSignature
+	}
+	return id, CookieValid
+}
+
+// validID accepts the URL-safe characters that express-session (uid-safe)
+// and sessionkit ids are made of.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > maxIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func mac(secret []byte, id string) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte(id))
+	return h.Sum(nil)
+}
+
+// Fingerprint returns a short, non-reversible identifier of a secret that
+// operators can compare across instances without revealing the secret.
+func Fingerprint(secret string) string {
+	sum := sha256.Sum256([]byte("sessionkit secret fingerprint\x00" + secret))
+	return hex.EncodeToString(sum[:6])
+}
+
+// readSessionCookie finds the session id in the request's cookies. Browsers
+// send every cookie whose domain and path match, so several cookies may share
+// the name (one per path or domain); the first that verifies wins, as in
+// express-session. When none verifies, a bad signature is reported over a
+// malformed value, since it is the more useful diagnosis.
+func (s *signer) readSessionCookie(r *http.Request, name string) (string, CookieStatus) {
+	status := CookieAbsent
+	tried := 0
+	for _, c := range r.CookiesNamed(name) {
+		if tried == maxCandidates {
+			break
+		}
+		tried++
+		id, st := s.verify(c.Value)
+		if st == CookieValid {
+			return id, st
+		}
+		if status == CookieAbsent || st == CookieBadSignature {
+			status = st
+		}
+	}
+	return "", status
+}
+
+var errNoSecrets = errors.New("sessionkit: Config.Secrets is empty: set at least one secret of 32 bytes or more (e.g. from `openssl rand -base64 48`), identical on every instance")

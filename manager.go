@@ -1,0 +1,208 @@
+// Package sessionkit provides server-side web sessions for net/http that are
+// right by default and loud when they are not.
+//
+// A Manager's Middleware gives every request a lazy Session, reached with
+// From. A request that never touches its session costs no store call; a
+// session nobody wrote to gets no row and no cookie; an unchanged session is
+// not written; a changed one is written as a patch of the keys that changed,
+// before the response headers go out. Cookies are signed in express-session's
+// format, so Go and Node services can share sessions.
+package sessionkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrStore wraps every failure of the session store, so handlers can answer
+// 503 rather than treating the user as logged out:
+//
+//	if errors.Is(err, sessionkit.ErrStore) { ... 503 ... }
+var ErrStore = errors.New("sessionkit: session store unavailable")
+
+// badSignatureLogInterval bounds how often unknown signatures are logged.
+const badSignatureLogInterval = time.Minute
+
+// Manager holds the configuration shared by all requests. It is safe for
+// concurrent use; create one per application with New.
+type Manager struct {
+	cfg    Config
+	store  Store
+	signer signer
+	log    *slog.Logger
+	stats  counters
+
+	fingerprint     string
+	lastBadSigLog   atomic.Int64 // unix nanoseconds
+	insecureWarning sync.Once
+}
+
+// New validates cfg, fills in its defaults and returns a Manager. It logs the
+// fingerprint of the signing secret (never the secret) so operators can check
+// that every instance holds the same one.
+func New(cfg Config) (*Manager, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, store: cfg.Store, log: cfg.Logger}
+	for _, s := range cfg.Secrets {
+		m.signer.secrets = append(m.signer.secrets, []byte(s))
+	}
+	m.fingerprint = Fingerprint(cfg.Secrets[0])
+	verify := make([]string, len(cfg.Secrets))
+	for i, s := range cfg.Secrets {
+		verify[i] = Fingerprint(s)
+	}
+	m.log.Info("sessionkit: session cookies signed by secret "+m.fingerprint+"; every instance sharing the store must log the same fingerprint",
+		"cookie", cfg.CookieName, "signing_fingerprint", m.fingerprint, "verifying_fingerprints", strings.Join(verify, ","))
+	return m, nil
+}
+
+// Fingerprint returns the short fingerprint of the signing secret (see the
+// package-level Fingerprint).
+func (m *Manager) Fingerprint() string { return m.fingerprint }
+
+// CookieName returns the configured session cookie name.
+func (m *Manager) CookieName() string { return m.cfg.CookieName }
+
+// Stats returns a snapshot of the manager's counters.
+func (m *Manager) Stats() Stats { return m.stats.snapshot() }
+
+// Middleware returns next wrapped so that every request carries a Session,
+// which is saved, when it changed, before the response headers are written.
+// It has the plain func(http.Handler) http.Handler shape of net/http and chi
+// middleware.
+func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &requestState{Context: r.Context()}
+		st.sess.m = m
+		st.sess.ctx = r.Context()
+		st.sess.req = r
+		st.rw.ResponseWriter = w
+		st.rw.sess = &st.sess
+		st.sess.rw = &st.rw
+		r = r.WithContext(st)
+		st.rw.req = r
+		next.ServeHTTP(&st.rw, r)
+		st.rw.finish()
+	})
+}
+
+// requestState is the one allocation the middleware makes per request: the
+// context that carries the session, the session, and the response writer.
+type requestState struct {
+	context.Context
+	sess Session
+	rw   responseWriter
+}
+
+type contextKey struct{ name string }
+
+var sessionContextKey = &contextKey{"sessionkit session"}
+
+// Value returns the session for sessionContextKey and defers to the parent
+// context otherwise.
+func (s *requestState) Value(key any) any {
+	if key == sessionContextKey {
+		return &s.sess
+	}
+	return s.Context.Value(key)
+}
+
+// ErrNoMiddleware is returned by From for a request that did not pass through
+// a Manager's Middleware.
+var ErrNoMiddleware = errors.New("sessionkit: no session on this request: the handler is not wrapped by Manager.Middleware; mount the middleware on this route (or on the router that serves it)")
+
+// From returns the request's session. It fails with ErrNoMiddleware when the
+// request did not pass through Manager.Middleware: the misconfiguration is an
+// error, not an anonymous user.
+func From(r *http.Request) (*Session, error) {
+	s, ok := r.Context().Value(sessionContextKey).(*Session)
+	if !ok {
+		return nil, ErrNoMiddleware
+	}
+	return s, nil
+}
+
+// store calls, timed and counted; failures wrapped in ErrStore.
+
+func (m *Manager) storeCall(op string, id string, f func() error) error {
+	start := time.Now()
+	err := f()
+	m.stats.observe(time.Since(start))
+	if err != nil && !errors.Is(err, ErrExists) {
+		m.stats.storeErrors.Add(1)
+		return fmt.Errorf("%w: %s session %s: %w", ErrStore, op, shortID(id), err)
+	}
+	return err
+}
+
+func (m *Manager) load(ctx context.Context, id string) (rec Record, found bool, err error) {
+	m.stats.loads.Add(1)
+	err = m.storeCall("load", id, func() (err error) {
+		rec, found, err = m.store.Load(ctx, id)
+		return err
+	})
+	return rec, found, err
+}
+
+func (m *Manager) create(ctx context.Context, id string, rec Record) error {
+	m.stats.creates.Add(1)
+	return m.storeCall("create", id, func() error { return m.store.Create(ctx, id, rec) })
+}
+
+func (m *Manager) update(ctx context.Context, id string, p Patch) (found bool, err error) {
+	if len(p.Set) == 0 && len(p.Delete) == 0 {
+		m.stats.touches.Add(1)
+	} else {
+		m.stats.saves.Add(1)
+	}
+	err = m.storeCall("update", id, func() (err error) {
+		found, err = m.store.Update(ctx, id, p)
+		return err
+	})
+	return found, err
+}
+
+func (m *Manager) delete(ctx context.Context, id string) error {
+	m.stats.destroys.Add(1)
+	return m.storeCall("delete", id, func() error { return m.store.Delete(ctx, id) })
+}
+
+// shortID returns a prefix of id that is safe to log.
+func shortID(id string) string {
+	if len(id) > 6 {
+		return id[:6] + "…"
+	}
+	return id
+}
+
+// noteCookie counts and, at most once a minute, logs a cookie that failed
+// verification.
+func (m *Manager) noteCookie(status CookieStatus) {
+	switch status {
+	case CookieBadSignature:
+		m.stats.badSignatures.Add(1)
+	case CookieMalformed:
+		m.stats.malformed.Add(1)
+	default:
+		return
+	}
+	now := time.Now().UnixNano()
+	last := m.lastBadSigLog.Load()
+	if now-last < int64(badSignatureLogInterval) || !m.lastBadSigLog.CompareAndSwap(last, now) {
+		return
+	}
+	st := m.stats.snapshot()
+	m.log.Warn("sessionkit: session cookies failed verification and were treated as no session; if instances share a store, they may hold different secrets: compare the signing fingerprint each instance logs at start, and keep an old secret in Secrets while rotating",
+		"cookie", m.cfg.CookieName, "status", status.String(), "signing_fingerprint", m.fingerprint,
+		"bad_signatures_total", st.BadSignatures, "malformed_total", st.MalformedCookies)
+}

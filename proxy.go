@@ -1,0 +1,85 @@
+package sessionkit
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Transport says how a request reached the server, as far as the session
+// cookie is concerned.
+type Transport struct {
+	// HTTPS reports whether the request counts as HTTPS.
+	HTTPS bool
+	// Reason says why, in words an operator can act on.
+	Reason string
+}
+
+// Transport reports whether r counts as HTTPS: it arrived over TLS, or its
+// immediate peer is a trusted proxy whose X-Forwarded-Proto says https.
+// X-Forwarded-Proto from any other peer is ignored, since a client could
+// send it.
+func (m *Manager) Transport(r *http.Request) Transport {
+	if r.TLS != nil {
+		return Transport{HTTPS: true, Reason: "the connection is TLS"}
+	}
+	proto := forwardedProto(r)
+	if proto == "" {
+		return Transport{Reason: "plain HTTP connection and no X-Forwarded-Proto header"}
+	}
+	peer, ok := peerAddr(r)
+	if !ok {
+		return Transport{Reason: "X-Forwarded-Proto ignored: the peer address " + r.RemoteAddr + " cannot be parsed"}
+	}
+	if !m.trusted(peer) {
+		return Transport{Reason: "X-Forwarded-Proto: " + proto + " ignored: peer " + peer.String() + " is not in TrustedProxies"}
+	}
+	if proto != "https" {
+		return Transport{Reason: "trusted proxy " + peer.String() + " says X-Forwarded-Proto: " + proto}
+	}
+	return Transport{HTTPS: true, Reason: "trusted proxy " + peer.String() + " says X-Forwarded-Proto: https"}
+}
+
+// isHTTPS is Transport without the explanation, for the request path.
+func (m *Manager) isHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if len(m.cfg.TrustedProxies) == 0 || forwardedProto(r) != "https" {
+		return false
+	}
+	peer, ok := peerAddr(r)
+	return ok && m.trusted(peer)
+}
+
+func (m *Manager) trusted(peer netip.Addr) bool {
+	for _, p := range m.cfg.TrustedProxies {
+		if p.Contains(peer) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedProto returns the first X-Forwarded-Proto value, lower-cased: the
+// one set by the proxy nearest the client.
+func forwardedProto(r *http.Request) string {
+	v := r.Header.Get("X-Forwarded-Proto")
+	if i := strings.IndexByte(v, ','); i >= 0 {
+		v = v[:i]
+	}
+	return strings.ToLower(strings.TrimSpace(v))
+}
+
+func peerAddr(r *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}

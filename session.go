@@ -1,0 +1,381 @@
+package sessionkit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+)
+
+// ErrCommitted is returned by a change made after the response headers were
+// written: the session was already saved, so the change cannot be. Make
+// session changes before writing the response.
+var ErrCommitted = errors.New("sessionkit: session changed after the response headers were written; the change is not saved")
+
+// Session is one request's session, reached with From. It is lazy: nothing
+// is read from the store until a method needs a value, and nothing is
+// written unless a method marked the session changed. Its methods are safe
+// for concurrent use by the request's goroutines, and use the request's
+// context for store calls.
+type Session struct {
+	m   *Manager
+	ctx context.Context
+	req *http.Request
+	rw  *responseWriter
+
+	mu sync.Mutex
+	// resolved is set once the cookie has been read.
+	resolved bool
+	status   CookieStatus
+	// cookieID is the id a valid cookie named, live or not.
+	cookieID string
+	// id is the session's id: cookieID, a new id, or "" for a new session
+	// that has not been given one yet.
+	id string
+	// isNew means id has no row: saving creates one.
+	isNew bool
+	// loaded means values, created and expiry are known.
+	loaded bool
+	// existed means a Load in this request found the row for id.
+	existed bool
+	values  map[string]json.RawMessage
+	created time.Time
+	expiry  time.Time
+	// set and del are this request's changes.
+	set map[string]json.RawMessage
+	del map[string]struct{}
+	// obsolete ids are deleted when the session is saved.
+	obsolete    []string
+	clearCookie bool
+	committed   bool
+}
+
+// resolve reads the session cookie, once.
+func (s *Session) resolve() {
+	if s.resolved {
+		return
+	}
+	s.resolved = true
+	s.cookieID, s.status = s.m.signer.readSessionCookie(s.req, s.m.cfg.CookieName)
+	s.m.noteCookie(s.status)
+	s.id = s.cookieID
+	if s.id == "" {
+		s.isNew, s.loaded = true, true
+	}
+}
+
+// load reads the session from the store the first time a value is needed.
+// A cookie naming a session that is gone (expired, destroyed) gives a new,
+// empty session; its id is not reused, so a client cannot choose its id.
+func (s *Session) load() error {
+	s.resolve()
+	if s.loaded {
+		return nil
+	}
+	rec, found, err := s.m.load(s.ctx, s.id)
+	if err != nil {
+		return err
+	}
+	s.loaded = true
+	if !found {
+		s.isNew, s.id = true, ""
+		return nil
+	}
+	s.existed = true
+	s.values, s.created, s.expiry = rec.Values, rec.Created, rec.Expiry
+	return nil
+}
+
+// Get decodes the value stored under key into dst, which must be a pointer,
+// and reports whether the key was present. It reads the store on the
+// session's first use in the request; it does not mark the session changed.
+func (s *Session) Get(key string, dst any) (found bool, err error) {
+	raw, found, err := s.lookup(key)
+	if err != nil || !found {
+		return false, err
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return true, fmt.Errorf("sessionkit: decode session key %q: %w", key, err)
+	}
+	return true, nil
+}
+
+// GetString returns the string stored under key, or "" when the key is
+// absent or holds another type.
+func (s *Session) GetString(key string) (string, error) {
+	var v string
+	raw, found, err := s.lookup(key)
+	if err != nil || !found {
+		return "", err
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return "", nil
+	}
+	return v, nil
+}
+
+func (s *Session) lookup(key string) (json.RawMessage, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resolve()
+	if v, ok := s.set[key]; ok {
+		return v, true, nil
+	}
+	if _, ok := s.del[key]; ok {
+		return nil, false, nil
+	}
+	if err := s.load(); err != nil {
+		return nil, false, err
+	}
+	v, ok := s.values[key]
+	return v, ok, nil
+}
+
+// Keys returns the session's keys, sorted. It reads the store like Get.
+func (s *Session) Keys() ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	var keys []string
+	for k := range s.values {
+		if _, deleted := s.del[k]; !deleted {
+			if _, set := s.set[k]; !set {
+				keys = append(keys, k)
+			}
+		}
+	}
+	for k := range s.set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// Exists reports whether the request's cookie named a live stored session.
+// It reads the store like Get. It is false for a new session, even after
+// Put, until a later request.
+func (s *Session) Exists() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return false, err
+	}
+	return s.existed, nil
+}
+
+// Put stores value, encoded as JSON, under key, and marks the session
+// changed. It does not read the store: when the session is saved only the
+// changed keys are written, so concurrent requests that change different
+// keys both keep their change.
+func (s *Session) Put(key string, value any) error {
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("sessionkit: encode session key %q: %w", key, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.changeable(); err != nil {
+		return err
+	}
+	if s.set == nil {
+		s.set = make(map[string]json.RawMessage)
+	}
+	s.set[key] = raw
+	delete(s.del, key)
+	return nil
+}
+
+// Delete removes key and marks the session changed. Like Put, it does not
+// read the store.
+func (s *Session) Delete(key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.changeable(); err != nil {
+		return err
+	}
+	if s.del == nil {
+		s.del = make(map[string]struct{})
+	}
+	s.del[key] = struct{}{}
+	delete(s.set, key)
+	return nil
+}
+
+// Regenerate gives the session a new id, keeping its data, and ends the old
+// id when the session is saved: call it when the user's privilege changes
+// (log-in), so an id planted in the browser before log-in is worthless. It
+// reads the store like Get and marks the session changed.
+func (s *Session) Regenerate() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.changeable(); err != nil {
+		return err
+	}
+	if err := s.load(); err != nil {
+		return err
+	}
+	if s.existed {
+		s.obsolete = append(s.obsolete, s.id)
+	}
+	merged := make(map[string]json.RawMessage, len(s.values)+len(s.set))
+	for k, v := range s.values {
+		if _, deleted := s.del[k]; !deleted {
+			merged[k] = v
+		}
+	}
+	for k, v := range s.set {
+		merged[k] = v
+	}
+	s.values, s.del, s.set = nil, nil, merged
+	s.isNew, s.existed, s.id = true, false, newID()
+	return nil
+}
+
+// Destroy deletes the session from the store when it is saved and clears the
+// cookie (same name, path and domain). It does not read the store. A Put
+// after Destroy starts a new session with a new id.
+func (s *Session) Destroy() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.changeable(); err != nil {
+		return err
+	}
+	if s.cookieID != "" && (!s.loaded || s.existed) {
+		s.obsolete = append(s.obsolete, s.cookieID)
+	}
+	s.values, s.set, s.del = nil, nil, nil
+	s.isNew, s.loaded, s.existed, s.id = true, true, false, ""
+	s.clearCookie = s.status != CookieAbsent
+	return nil
+}
+
+// ID returns the session's id, or "" for a new session that has not been
+// given one. It reads the cookie, not the store, so it may name a session
+// that has expired. Never log it whole.
+func (s *Session) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resolve()
+	return s.id
+}
+
+// CookieStatus reports what the request's session cookie was: absent, valid,
+// signed by an unknown secret, or malformed.
+func (s *Session) CookieStatus() CookieStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resolve()
+	return s.status
+}
+
+// changeable reports ErrCommitted, loudly, for a change after the save.
+func (s *Session) changeable() error {
+	if s.committed {
+		s.m.log.Warn("sessionkit: session changed after the response headers were written; the change is lost: change the session before writing the response",
+			"method", s.req.Method, "path", s.req.URL.Path)
+		return ErrCommitted
+	}
+	s.resolve()
+	return nil
+}
+
+// commit saves the session's changes and sets or clears the cookie. It runs
+// once, before the response headers are written.
+func (s *Session) commit(h http.Header) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.committed = true
+	if !s.resolved {
+		return nil // the handler never touched its session
+	}
+	now := time.Now()
+	var cookie *http.Cookie
+	if s.isNew {
+		if len(s.set) > 0 {
+			if err := s.create(now); err != nil {
+				return err
+			}
+			cookie = s.m.cookie(s.id, s.expiry, now)
+		} else if s.clearCookie {
+			cookie = s.m.expiredCookie()
+		}
+	} else {
+		p := Patch{Set: s.set}
+		for k := range s.del {
+			p.Delete = append(p.Delete, k)
+		}
+		if s.existed && s.m.cfg.IdleTimeout > 0 {
+			target := earliest(s.created.Add(s.m.cfg.Lifetime), now.Add(s.m.cfg.IdleTimeout))
+			if target.Sub(s.expiry) >= s.m.cfg.TouchInterval {
+				p.Expiry = target
+			}
+		}
+		if !p.Empty() {
+			found, err := s.m.update(s.ctx, s.id, p)
+			switch {
+			case err != nil:
+				return err
+			case found && !p.Expiry.IsZero():
+				s.expiry = p.Expiry
+				cookie = s.m.cookie(s.id, s.expiry, now)
+			case !found && s.existed:
+				// Another request destroyed or regenerated this session
+				// after this one read it. That request's decision wins: a
+				// slow request must not undo a logout, nor overwrite the
+				// cookie a log-in just set.
+				s.m.stats.dropped.Add(1)
+			case !found && len(s.set) > 0:
+				// The cookie named a session that is gone, and this request
+				// wrote without reading: its changes start a new session.
+				if err := s.create(now); err != nil {
+					return err
+				}
+				cookie = s.m.cookie(s.id, s.expiry, now)
+			}
+		}
+	}
+	for _, id := range s.obsolete {
+		if err := s.m.delete(s.ctx, id); err != nil {
+			return err
+		}
+	}
+	if cookie != nil {
+		s.m.writeCookie(h, s.req, cookie)
+	}
+	return nil
+}
+
+// create saves the pending values as a new session.
+func (s *Session) create(now time.Time) error {
+	expiry := now.Add(s.m.cfg.Lifetime)
+	if s.m.cfg.IdleTimeout > 0 {
+		expiry = earliest(expiry, now.Add(s.m.cfg.IdleTimeout))
+	}
+	for attempt := 0; ; attempt++ {
+		if s.id == "" || attempt > 0 {
+			s.id = newID()
+		}
+		err := s.m.create(s.ctx, s.id, Record{Values: s.set, Created: now, Expiry: expiry})
+		if errors.Is(err, ErrExists) && attempt < 2 {
+			continue // 256-bit ids do not collide; retry rather than share
+		}
+		if err != nil {
+			return err
+		}
+		s.created, s.expiry, s.isNew = now, expiry, false
+		return nil
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
