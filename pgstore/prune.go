@@ -56,6 +56,11 @@ func (s *Store) pruneBatch(ctx context.Context, db execer, limit int) (int, erro
 // at a time: when another holds the lock it returns at once with ran ==
 // false. progress, which may be nil, is called after each batch with the
 // running total. deleted counts the rows removed even when err is not nil.
+//
+// The lock is a session-level advisory lock, which a transaction-pooling
+// proxy (PgBouncer in transaction mode) does not keep on one server session;
+// behind one, disable the background pruner and run PruneExpired from a
+// single scheduled job.
 func (s *Store) PruneExpired(ctx context.Context, batch int, progress func(deleted int)) (deleted int, ran bool, err error) {
 	if batch < 1 {
 		batch = s.batch
