@@ -1,0 +1,178 @@
+package browser
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Jar holds the cookies a browser would keep, applying the rules of Parse on
+// the way in and Domain, Path, Secure, SameSite and expiry on the way out.
+// It is safe for concurrent use.
+type Jar struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	cookies []Cookie
+	seq     int
+}
+
+// NewJar returns an empty jar reading the time from now (nil: time.Now).
+func NewJar(now func() time.Time) *Jar {
+	if now == nil {
+		now = time.Now
+	}
+	return &Jar{now: now}
+}
+
+// Clone returns an independent copy of the jar.
+func (j *Jar) Clone() *Jar {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return &Jar{now: j.now, cookies: append([]Cookie(nil), j.cookies...), seq: j.seq}
+}
+
+// SetFromResponse applies every Set-Cookie header of a response to a request
+// for u and returns the verdict on each, in order.
+func (j *Jar) SetFromResponse(u *url.URL, h http.Header) []Verdict {
+	raws := h.Values("Set-Cookie")
+	out := make([]Verdict, 0, len(raws))
+	for _, raw := range raws {
+		out = append(out, j.Set(u, raw))
+	}
+	return out
+}
+
+// Set applies one Set-Cookie header value received from u and returns the
+// verdict. A stored cookie replaces one with the same name, domain and path;
+// a deletion removes it.
+func (j *Jar) Set(u *url.URL, raw string) Verdict {
+	v := Parse(raw, u, j.now())
+	if _, rejected := v.Rejection(); rejected {
+		return v
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	c := v.Cookie
+	kept := j.cookies[:0]
+	seq := -1
+	for _, old := range j.cookies {
+		if old.Name == c.Name && old.Domain == c.Domain && old.Path == c.Path {
+			seq = old.seq // a replacement keeps the original creation time
+			continue
+		}
+		kept = append(kept, old)
+	}
+	j.cookies = kept
+	if v.Stored {
+		if seq < 0 {
+			j.seq++
+			seq = j.seq
+		}
+		c.seq = seq
+		v.Cookie.seq = seq
+		j.cookies = append(j.cookies, c)
+	}
+	return v
+}
+
+// Cookies returns the cookies a browser sends with a request to u, most
+// specific path first. crossSite says the request is a cross-site fetch (a
+// page on another site calling u with credentials): then only SameSite=None
+// cookies go.
+func (j *Jar) Cookies(u *url.URL, crossSite bool) []Cookie {
+	now := j.now()
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	path := u.Path
+	if path == "" {
+		path = "/"
+	}
+	secure := SecureContext(u)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []Cookie
+	live := j.cookies[:0]
+	for _, c := range j.cookies {
+		if c.Persistent() && !c.Expires.After(now) {
+			continue // expired: forget it
+		}
+		live = append(live, c)
+		if c.HostOnly && host != c.Domain || !c.HostOnly && !DomainMatch(host, c.Domain) {
+			continue
+		}
+		if !PathMatch(path, c.Path) {
+			continue
+		}
+		if c.Secure && !secure {
+			continue
+		}
+		if crossSite && c.SameSite != "None" {
+			continue
+		}
+		out = append(out, c)
+	}
+	j.cookies = live
+	sort.SliceStable(out, func(a, b int) bool {
+		if len(out[a].Path) != len(out[b].Path) {
+			return len(out[a].Path) > len(out[b].Path)
+		}
+		return out[a].seq < out[b].seq
+	})
+	return out
+}
+
+// Header returns the Cookie header value a browser sends to u ("" for none).
+func (j *Jar) Header(u *url.URL, crossSite bool) string {
+	return CookieHeader(j.Cookies(u, crossSite))
+}
+
+// All returns every live cookie in the jar, in creation order.
+func (j *Jar) All() []Cookie {
+	now := j.now()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []Cookie
+	for _, c := range j.cookies {
+		if !c.Persistent() || c.Expires.After(now) {
+			out = append(out, c)
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].seq < out[b].seq })
+	return out
+}
+
+// CookieHeader joins cookies into a Cookie header value.
+func CookieHeader(cs []Cookie) string {
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if c.Name == "" {
+			parts = append(parts, c.Value)
+			continue
+		}
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// DomainMatch reports whether host is domain or a subdomain of it. An IP
+// address matches only itself.
+func DomainMatch(host, domain string) bool {
+	if host == domain {
+		return true
+	}
+	return !isIP(host) && strings.HasSuffix(host, "."+domain)
+}
+
+// PathMatch is RFC 6265 5.1.4's path-match.
+func PathMatch(reqPath, cookiePath string) bool {
+	if reqPath == cookiePath {
+		return true
+	}
+	if !strings.HasPrefix(reqPath, cookiePath) {
+		return false
+	}
+	return strings.HasSuffix(cookiePath, "/") || reqPath[len(cookiePath)] == '/'
+}
