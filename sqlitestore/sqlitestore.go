@@ -1,0 +1,512 @@
+// Package sqlitestore is a sessionkit.Store on SQLite through the pure-Go
+// driver modernc.org/sqlite (driver name "sqlite"): no cgo and no server, the
+// embedded default for a single machine.
+//
+// Open owns its database file: it sets WAL journal mode, a busy timeout and
+// foreign keys, and creates the sessions table and its expiry index if they
+// are missing. Because the store owns the file, creating its own schema is
+// expected rather than a surprise. New wraps a *sql.DB the caller owns and runs
+// no DDL; create the table first with SchemaSQL.
+//
+// Each session is one row:
+//
+//	sid        TEXT PRIMARY KEY  the session id
+//	sess       TEXT              the values, as one JSON object
+//	expire     INTEGER           expiry, in Unix milliseconds
+//	created_at INTEGER           creation time, in Unix milliseconds
+//
+// Expiry is always compared against the Go clock (time.Now), never SQLite's,
+// so every method agrees on what is live. A session is live up to and
+// including its expiry millisecond.
+package sqlitestore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/pruneloop"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Defaults used when the matching Config field is zero.
+const (
+	DefaultTable         = "sessions"
+	DefaultPruneInterval = time.Hour
+	DefaultPruneBatch    = 1000
+	// BusyTimeout is how long a connection made by Open waits for another
+	// writer (another process, or other code on the same file) before
+	// SQLite gives up with SQLITE_BUSY.
+	BusyTimeout = 5 * time.Second
+)
+
+// Config configures Open and New. The zero value is valid.
+type Config struct {
+	// Table is the sessions table's name. Empty means DefaultTable
+	// ("sessions"). It must be a plain identifier matching
+	// ^[A-Za-z_][A-Za-z0-9_]{0,62}$; anything else is rejected, since the
+	// name is written into SQL text.
+	Table string
+	// PruneInterval is how often a background loop deletes expired sessions,
+	// with ±20% jitter. Zero means DefaultPruneInterval (one hour); a negative
+	// value disables the loop (expired sessions are still never served, and
+	// Prune can be called directly).
+	PruneInterval time.Duration
+	// PruneBatch is the most rows one DELETE of the background loop removes;
+	// the loop repeats until a batch comes back short, so the write lock is
+	// never held for one huge delete. Zero means DefaultPruneBatch (1000);
+	// negative is an error.
+	PruneBatch int
+	// Logger receives background prune failures and start-up warnings. Nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+func checkTable(table string) error {
+	if !identRE.MatchString(table) {
+		return fmt.Errorf("sqlitestore: table name %q is not a plain identifier: "+
+			"use 1 to 63 ASCII letters, digits and underscores, not starting with a digit (for example %q)",
+			table, DefaultTable)
+	}
+	return nil
+}
+
+// SchemaSQL returns the DDL that creates the sessions table named table and
+// its expiry index, if they do not exist. It is what Open runs, and what a
+// caller of New (or a migration tool) should run. An invalid name is an error.
+func SchemaSQL(table string) (string, error) {
+	if err := checkTable(table); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`CREATE TABLE IF NOT EXISTS "%[1]s" (
+	sid        TEXT PRIMARY KEY NOT NULL,
+	sess       TEXT NOT NULL CHECK (json_type(sess) = 'object'),
+	expire     INTEGER NOT NULL, -- Unix milliseconds
+	created_at INTEGER NOT NULL  -- Unix milliseconds
+);
+CREATE INDEX IF NOT EXISTS "%[1]s_expire_idx" ON "%[1]s" (expire);
+`, table), nil
+}
+
+// Store is a sessionkit.Store on SQLite, safe for concurrent use.
+type Store struct {
+	db     *sql.DB
+	ownsDB bool
+	batch  int
+	q      queries
+
+	// writeSem serialises this store's writes within the process, so that
+	// goroutines queue in Go (honouring their contexts) instead of spinning
+	// in SQLite's busy handler; busy_timeout still covers other processes.
+	writeSem chan struct{}
+
+	loop      *pruneloop.Loop
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ sessionkit.Store = (*Store)(nil)
+
+type queries struct {
+	load, exists, insert, touch, readSess, writeSess, del, prune string
+}
+
+func newQueries(table string) queries {
+	t := `"` + table + `"`
+	return queries{
+		load:   `SELECT sess, expire, created_at FROM ` + t + ` WHERE sid = ? AND expire >= ?`,
+		exists: `SELECT 1 FROM ` + t + ` WHERE sid = ? AND expire >= ?`,
+		insert: `INSERT INTO ` + t + ` (sid, sess, expire, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`,
+		// COALESCE keeps the expiry when the patch has none; the statement
+		// doubles as the liveness check.
+		touch:     `UPDATE ` + t + ` SET expire = COALESCE(?, expire) WHERE sid = ? AND expire >= ?`,
+		readSess:  `SELECT sess FROM ` + t + ` WHERE sid = ?`,
+		writeSess: `UPDATE ` + t + ` SET sess = ? WHERE sid = ?`,
+		del:       `DELETE FROM ` + t + ` WHERE sid = ?`,
+		prune: `DELETE FROM ` + t + ` WHERE sid IN (SELECT sid FROM ` + t +
+			` WHERE expire < ? ORDER BY expire LIMIT ?)`,
+	}
+}
+
+// Open opens (creating if needed) the SQLite database file at path with WAL
+// journal mode, a busy timeout of BusyTimeout and foreign keys on, creates the
+// sessions table and index if missing, and starts the background pruning.
+// The store owns the database: Close closes it. path is a file system path;
+// ":memory:" is rejected, because each pooled connection would get its own
+// empty database (use memstore for an in-memory store).
+func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlitestore: open: path %q must be a file system path "+
+			"(use memstore for an in-memory store)", path)
+	}
+	dsn, err := dsnFor(path)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	// Connections are cheap to keep and dear to remake (each reopens the
+	// file and reruns the pragmas), so keep a few idle ones.
+	db.SetMaxIdleConns(8)
+	fail := func(what string, err error) (*Store, error) {
+		db.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %s: %w", path, what, err)
+	}
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fail("read journal mode", err)
+	}
+	if !strings.EqualFold(mode, "wal") && cfg.Logger != nil {
+		// Some file systems cannot do WAL; SQLite then keeps the old mode.
+		// The store still works, with readers and writers blocking each other.
+		cfg.Logger.Warn("sqlitestore: WAL journal mode not available; readers will wait for writers", "journal_mode", mode)
+	}
+	ddl, _ := SchemaSQL(cfg.Table) // table already validated
+	if _, err := db.ExecContext(ctx, ddl); err != nil {
+		return fail("create schema", err)
+	}
+	return start(db, true, cfg), nil
+}
+
+// dsnFor builds a SQLite URI for path. The path is made absolute (so a path
+// starting with "//" cannot be read as a URI authority) and the characters a
+// URI gives meaning to are escaped.
+func dsnFor(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	esc := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(filepath.ToSlash(abs))
+	return fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate",
+		esc, BusyTimeout.Milliseconds()), nil
+}
+
+// New returns a store on a *sql.DB opened by the caller with the "sqlite"
+// driver, and starts the background pruning. It runs no DDL: the table must
+// already exist (run SchemaSQL). Close stops the pruning but leaves db open,
+// since the caller owns it. Open db with a busy timeout (for example
+// "?_pragma=busy_timeout(5000)") so that writers from other connections wait
+// instead of failing.
+func New(db *sql.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlitestore: New: db is nil")
+	}
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return start(db, false, cfg), nil
+}
+
+func withDefaults(cfg Config) (Config, error) {
+	if cfg.Table == "" {
+		cfg.Table = DefaultTable
+	}
+	if err := checkTable(cfg.Table); err != nil {
+		return cfg, err
+	}
+	if cfg.PruneInterval == 0 {
+		cfg.PruneInterval = DefaultPruneInterval
+	}
+	if cfg.PruneBatch == 0 {
+		cfg.PruneBatch = DefaultPruneBatch
+	}
+	if cfg.PruneBatch < 0 {
+		return cfg, fmt.Errorf("sqlitestore: PruneBatch is %d; use a positive number or 0 for the default (%d)",
+			cfg.PruneBatch, DefaultPruneBatch)
+	}
+	return cfg, nil
+}
+
+func start(db *sql.DB, owns bool, cfg Config) *Store {
+	s := &Store{
+		db:       db,
+		ownsDB:   owns,
+		batch:    cfg.PruneBatch,
+		q:        newQueries(cfg.Table),
+		writeSem: make(chan struct{}, 1),
+	}
+	if cfg.PruneInterval > 0 {
+		s.loop = pruneloop.Start(cfg.PruneInterval, cfg.Logger, "sqlitestore", s.pruneAll)
+	}
+	return s
+}
+
+// DB returns the underlying database, so that an application can keep its
+// own tables in the same file. With Open the store still owns it: do not
+// close it yourself; Close the store instead.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close stops the background pruning, waiting for a pass in progress, and
+// closes the database if Open opened it. It is safe to call more than once;
+// later calls return the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.loop.Close()
+		if s.ownsDB {
+			if err := s.db.Close(); err != nil {
+				s.closeErr = fmt.Errorf("sqlitestore: close: %w", err)
+			}
+		}
+	})
+	return s.closeErr
+}
+
+// lockWrite waits for this store's write turn or for ctx to end.
+func (s *Store) lockWrite(ctx context.Context) (release func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case s.writeSem <- struct{}{}:
+		return func() { <-s.writeSem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func nowMilli() int64 { return time.Now().UnixMilli() }
+
+func decodeValues(sess string) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(sess), &m); err != nil {
+		return nil, fmt.Errorf("stored values are not a JSON object: %w", err)
+	}
+	if m == nil {
+		m = make(map[string]json.RawMessage)
+	}
+	return m, nil
+}
+
+func encodeValues(m map[string]json.RawMessage) (string, error) {
+	if m == nil {
+		return "{}", nil
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	// Keep values as given: the default would rewrite <, > and & as \u003c
+	// and so on, which is harmless but needless.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return "", fmt.Errorf("values: %w", err)
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// Load returns the live session with this id.
+func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
+	var (
+		sess            string
+		expire, created int64
+	)
+	err := s.db.QueryRowContext(ctx, s.q.load, id, nowMilli()).Scan(&sess, &expire, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sessionkit.Record{}, false, nil
+	}
+	if err != nil {
+		return sessionkit.Record{}, false, fmt.Errorf("sqlitestore: load: %w", err)
+	}
+	values, err := decodeValues(sess)
+	if err != nil {
+		return sessionkit.Record{}, false, fmt.Errorf("sqlitestore: load: %w", err)
+	}
+	return sessionkit.Record{
+		Values:  values,
+		Created: time.UnixMilli(created),
+		Expiry:  time.UnixMilli(expire),
+	}, true, nil
+}
+
+// Create saves a new session, setting Created to now when it is zero. An
+// existing id, live or expired but not yet pruned, gives an error wrapping
+// sessionkit.ErrExists.
+func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) error {
+	sess, err := encodeValues(rec.Values)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: create: %w", err)
+	}
+	created := rec.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	release, err := s.lockWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: create: %w", err)
+	}
+	defer release()
+	res, err := s.db.ExecContext(ctx, s.q.insert, id, sess, rec.Expiry.UnixMilli(), created.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("sqlitestore: create: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlitestore: create: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlitestore: create: %w", sessionkit.ErrExists)
+	}
+	return nil
+}
+
+// Update applies p to the live session with this id and reports whether
+// there was one. Changing values is a read-modify-write in one transaction
+// holding SQLite's write lock, so concurrent patches on different keys all
+// survive. An empty patch only checks that the session is live.
+func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
+	now := nowMilli()
+	if p.Empty() {
+		var one int
+		err := s.db.QueryRowContext(ctx, s.q.exists, id, now).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("sqlitestore: update: %w", err)
+		}
+		return true, nil
+	}
+	var expiry any // nil keeps the stored expiry
+	if !p.Expiry.IsZero() {
+		expiry = p.Expiry.UnixMilli()
+	}
+	release, err := s.lockWrite(ctx)
+	if err != nil {
+		return false, fmt.Errorf("sqlitestore: update: %w", err)
+	}
+	defer release()
+
+	if len(p.Set) == 0 && len(p.Delete) == 0 {
+		// Only a new expiry: one statement, no transaction needed.
+		res, err := s.db.ExecContext(ctx, s.q.touch, expiry, id, now)
+		if err != nil {
+			return false, fmt.Errorf("sqlitestore: update: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return false, fmt.Errorf("sqlitestore: update: %w", err)
+		}
+		return n > 0, nil
+	}
+
+	found, err := s.patchValues(ctx, id, p, expiry, now)
+	if err != nil {
+		return false, fmt.Errorf("sqlitestore: update: %w", err)
+	}
+	return found, nil
+}
+
+func (s *Store) patchValues(ctx context.Context, id string, p sessionkit.Patch, expiry any, now int64) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback() // a no-op after Commit
+
+	// The first statement writes, so the transaction takes the write lock
+	// before it reads anything: upgrading a read transaction to a write one
+	// can fail at once with SQLITE_BUSY instead of waiting. It also checks
+	// liveness and applies the new expiry.
+	res, err := tx.ExecContext(ctx, s.q.touch, expiry, id, now)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	var sess string
+	if err := tx.QueryRowContext(ctx, s.q.readSess, id).Scan(&sess); err != nil {
+		return false, err
+	}
+	values, err := decodeValues(sess)
+	if err != nil {
+		return false, err
+	}
+	// Deletes first, so a key in both Set and Delete ends up set. Keys are
+	// map keys here, never JSON paths, so "a.b" or "$x" mean just that.
+	for _, k := range p.Delete {
+		delete(values, k)
+	}
+	for k, v := range p.Set {
+		values[k] = v
+	}
+	if sess, err = encodeValues(values); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q.writeSess, sess, id); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Delete removes the session with this id, live or expired. A missing id is
+// not an error.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	release, err := s.lockWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete: %w", err)
+	}
+	defer release()
+	if _, err := s.db.ExecContext(ctx, s.q.del, id); err != nil {
+		return fmt.Errorf("sqlitestore: delete: %w", err)
+	}
+	return nil
+}
+
+// Prune deletes at most limit expired sessions, oldest expiry first, and
+// reports how many it deleted. A limit below one deletes nothing.
+func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("sqlitestore: prune: %w", err)
+	}
+	if limit < 1 {
+		// SQLite reads a negative LIMIT as "no limit"; never pass one.
+		return 0, nil
+	}
+	release, err := s.lockWrite(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: prune: %w", err)
+	}
+	defer release()
+	res, err := s.db.ExecContext(ctx, s.q.prune, nowMilli(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: prune: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: prune: %w", err)
+	}
+	return int(n), nil
+}
+
+// pruneAll is the background pass: batches until one comes back short, taking
+// the write turn per batch so requests interleave with a long cleanup.
+func (s *Store) pruneAll(ctx context.Context) error {
+	for {
+		n, err := s.Prune(ctx, s.batch)
+		if err != nil || n < s.batch {
+			return err
+		}
+	}
+}
