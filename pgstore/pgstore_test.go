@@ -653,7 +653,7 @@ func tryLock(t *testing.T, pool *pgxpool.Pool, key int64) (unlock func(), ok boo
 }
 
 func TestPruneExpiredOneInstanceAtATime(t *testing.T) {
-	_, pool := pgtest.Pool(t)
+	schema, pool := pgtest.Pool(t)
 	ctx := testCtx(t)
 	newS := func(table string) *Store {
 		s, err := New(ctx, pool, Config{Table: table, CreateTable: true, PruneInterval: -1})
@@ -671,7 +671,7 @@ func TestPruneExpiredOneInstanceAtATime(t *testing.T) {
 
 	// Someone else holds the table's lock: neither store prunes, and a store
 	// on another table is not blocked.
-	unlock, ok := tryLock(t, pool, lockKey("", "sessions"))
+	unlock, ok := tryLock(t, pool, lockKey(schema, "sessions"))
 	if !ok {
 		t.Fatal("could not take the lock")
 	}
@@ -720,7 +720,7 @@ func TestPruneExpiredOneInstanceAtATime(t *testing.T) {
 	if err != nil || ran || n != 0 {
 		t.Fatalf("b.PruneExpired during a's run = %d, %v, %v; want 0, false, nil", n, ran, err)
 	}
-	if _, ok := tryLock(t, pool, a.lockKey); ok {
+	if _, ok := tryLock(t, pool, lockKey(schema, "sessions")); ok {
 		t.Fatal("lock free while a is pruning")
 	}
 	close(resume)
@@ -761,7 +761,11 @@ func TestPruneExpiredUnlocksWhenCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !ran || n != 10 {
 		t.Fatalf("PruneExpired cancelled = %d, %v, %v; want 10, true, context.Canceled", n, ran, err)
 	}
-	unlock, ok := tryLock(t, pool, s.lockKey)
+	var schema string
+	if err := pool.QueryRow(testCtx(t), "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	unlock, ok := tryLock(t, pool, lockKey(schema, "sessions"))
 	if !ok {
 		t.Fatal("lock still held after a cancelled run")
 	}

@@ -16,9 +16,8 @@ type execer interface {
 }
 
 // lockKey is the advisory-lock key of one table: a stable hash, so every
-// instance and every version of this package derives the same key. With an
-// empty schema, instances whose search_paths point at different tables share
-// a key; they then take turns pruning, which is harmless.
+// instance and every version of this package derives the same key.
+// PruneExpired resolves an empty schema to the connection's current schema.
 func lockKey(schema, table string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("sessionkit:" + schema + "." + table))
@@ -71,8 +70,19 @@ func (s *Store) PruneExpired(ctx context.Context, batch int, progress func(delet
 	}
 	defer conn.Release()
 
+	key := s.lockKey
+	if s.schema == "" {
+		// An unqualified table is whatever the search_path finds: key the
+		// lock on the schema it resolves to, so that tables of the same
+		// name in different schemas do not block each other's pruning.
+		var schema string
+		if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+			return 0, false, fmt.Errorf("pgstore: prune expired: %w", err)
+		}
+		key = lockKey(schema, s.table)
+	}
 	var locked bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", s.lockKey).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&locked); err != nil {
 		return 0, false, fmt.Errorf("pgstore: prune expired: lock: %w", err)
 	}
 	if !locked {
@@ -84,7 +94,7 @@ func (s *Store) PruneExpired(ctx context.Context, batch int, progress func(delet
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		var released bool
-		uerr := conn.QueryRow(uctx, "SELECT pg_advisory_unlock($1)", s.lockKey).Scan(&released)
+		uerr := conn.QueryRow(uctx, "SELECT pg_advisory_unlock($1)", key).Scan(&released)
 		if uerr == nil && !released {
 			uerr = errors.New("lock was not held")
 		}
