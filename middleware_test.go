@@ -1,0 +1,205 @@
+package sessionkit_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/memstore"
+)
+
+func memStore(t testing.TB) *countingStore {
+	st := memstore.New(memstore.Config{})
+	t.Cleanup(func() { st.Close() })
+	return &countingStore{Store: st}
+}
+
+func TestMissingMiddlewareIsAnError(t *testing.T) {
+	t.Parallel()
+	_, err := sessionkit.From(httptest.NewRequest("GET", "/api/user", nil))
+	if !errors.Is(err, sessionkit.ErrNoMiddleware) || !strings.Contains(err.Error(), "Middleware") {
+		t.Fatalf("From without middleware: %v", err)
+	}
+}
+
+func TestChangeAfterHeadersIsReported(t *testing.T) {
+	t.Parallel()
+	store := memStore(t)
+	m, logs := newManager(t, store, nil)
+	var late error
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sessionkit.From(r)
+		s.Put("early", 1)
+		fmt.Fprint(w, "body")
+		late = s.Put("late", 2)
+	}))
+	w := do(h, "GET", "/")
+	if !errors.Is(late, sessionkit.ErrCommitted) {
+		t.Fatalf("Put after the body started: %v, want ErrCommitted", late)
+	}
+	if !strings.Contains(logs.String(), "change is lost") {
+		t.Fatalf("late change not logged:\n%s", logs)
+	}
+	c := sessionCookie(w)
+	if c == nil {
+		t.Fatal("the early change was not saved")
+	}
+	if got := do(app(m), "GET", "/get?k=late", c).Body.String(); got != "" {
+		t.Fatalf("late change saved: %q", got)
+	}
+}
+
+func TestFlushSavesFirst(t *testing.T) {
+	t.Parallel()
+	store := memStore(t)
+	m, _ := newManager(t, store, nil)
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sessionkit.From(r)
+		s.Put("k", "v")
+		w.WriteHeader(http.StatusEarlyHints) // informational: does not save
+		if store.creates.Load() != 0 {
+			t.Error("a 1xx status saved the session")
+		}
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Error(err)
+		}
+		if store.creates.Load() != 1 {
+			t.Error("Flush did not save the session first")
+		}
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(resp.Cookies()) != 1 {
+		t.Fatalf("flushed response carried %d cookies", len(resp.Cookies()))
+	}
+}
+
+func TestSaveFailureReplacesResponse(t *testing.T) {
+	t.Parallel()
+	store, pool := pgStore(t)
+	var handled error
+	m, _ := newManager(t, store, func(c *sessionkit.Config) {
+		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+			handled = err
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"error":"session store unavailable"}`)
+		}
+	})
+	pool.Close()
+	var writeErr error
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sessionkit.From(r)
+		s.Put("cart", 3)
+		_, writeErr = fmt.Fprint(w, "saved!")
+	}))
+	w := do(h, "POST", "/")
+	if w.Code != 503 || w.Body.String() != `{"error":"session store unavailable"}` || w.Header().Get("Set-Cookie") != "" {
+		t.Fatalf("failed save answered %d %q cookie %q", w.Code, w.Body, w.Header().Get("Set-Cookie"))
+	}
+	if !errors.Is(handled, sessionkit.ErrStore) || writeErr == nil {
+		t.Fatalf("error handler got %v; handler's write returned %v", handled, writeErr)
+	}
+}
+
+func TestTransport(t *testing.T) {
+	t.Parallel()
+	m, _ := newManager(t, memStore(t), func(c *sessionkit.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	})
+	tests := []struct {
+		name, remote, proto string
+		https               bool
+		reason              string
+	}{
+		{"plain", "192.0.2.1:5000", "", false, "no X-Forwarded-Proto"},
+		{"spoofed", "192.0.2.1:5000", "https", false, "not in TrustedProxies"},
+		{"trusted proxy", "10.1.2.3:5000", "https", true, "trusted proxy"},
+		{"trusted proxy, chain", "10.1.2.3:5000", "https, http", true, "trusted proxy"},
+		{"trusted proxy over http", "10.1.2.3:5000", "http", false, "says X-Forwarded-Proto: http"},
+		{"ipv6 proxy", "[::1]:5000", "HTTPS", true, "trusted proxy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.remote
+			if tt.proto != "" {
+				r.Header.Set("X-Forwarded-Proto", tt.proto)
+			}
+			got := m.Transport(r)
+			if got.HTTPS != tt.https || !strings.Contains(got.Reason, tt.reason) {
+				t.Fatalf("Transport = %+v, want %v with %q", got, tt.https, tt.reason)
+			}
+		})
+	}
+	tls := httptest.NewRequest("GET", "https://example.com/", nil)
+	if !m.Transport(tls).HTTPS {
+		t.Fatal("a TLS request is not HTTPS")
+	}
+}
+
+func TestSecureCookieOverHTTPIsSetAndLoggedOnce(t *testing.T) {
+	t.Parallel()
+	m, logs := newManager(t, memStore(t), func(c *sessionkit.Config) {
+		c.Secure = true
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	h := app(m)
+	send := func(remote, proto string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/put?k=a&v=b", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-Proto", proto)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if sc := send("10.0.0.1:1", "https").Header().Get("Set-Cookie"); !strings.Contains(sc, "Secure") {
+		t.Fatalf("cookie %q", sc)
+	}
+	if strings.Contains(logs.String(), "not HTTPS") {
+		t.Fatal("warned about a request a trusted proxy vouched for")
+	}
+	for range 3 {
+		if sc := send("192.0.2.1:1", "https").Header().Get("Set-Cookie"); !strings.Contains(sc, "Secure") {
+			t.Fatalf("Secure cookie over plain HTTP not set: %q", sc)
+		}
+	}
+	if n := strings.Count(logs.String(), "not HTTPS"); n != 1 {
+		t.Fatalf("warning logged %d times, want once:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "TrustedProxies") {
+		t.Fatal("warning does not name the fix")
+	}
+}
+
+func TestDestroyThenPutStartsNewSession(t *testing.T) {
+	t.Parallel()
+	store := memStore(t)
+	m, _ := newManager(t, store, nil)
+	old := login(t, app(m), "ada")
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sessionkit.From(r)
+		s.Destroy()
+		s.Put("flash", "logged out")
+	}))
+	fresh := sessionCookie(do(h, "POST", "/", old))
+	if fresh == nil || fresh.MaxAge <= 0 || idOf(t, fresh) == idOf(t, old) {
+		t.Fatalf("destroy then put: cookie %v", fresh)
+	}
+	if got := do(app(m), "GET", "/user", fresh); got.Code != 401 {
+		t.Fatal("the new session kept the old login")
+	}
+	if got := do(app(m), "GET", "/get?k=flash", fresh).Body.String(); got != "logged out" {
+		t.Fatalf("flash = %q", got)
+	}
+}
