@@ -49,10 +49,10 @@ var latencyBounds = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 
 type counters struct {
 	loads, creates, saves, touches, destroys, dropped atomic.Uint64
-	badSignatures, malformed, storeErrors               atomic.Uint64
-	latencyBuckets                                      [len(latencyBounds) + 1]atomic.Uint64
-	latencyCount                                        atomic.Uint64
-	latencyNanos                                        atomic.Uint64
+	badSignatures, malformed, storeErrors             atomic.Uint64
+	latencyBuckets                                    [len(latencyBounds) + 1]atomic.Uint64
+	latencyCount                                      atomic.Uint64
+	latencyNanos                                      atomic.Uint64
 }
 
 func (c *counters) observe(d time.Duration) {
