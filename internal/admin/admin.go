@@ -1,0 +1,295 @@
+// Package admin opens the reference server's database — PostgreSQL when a
+// URL is given, otherwise the embedded SQLite file — and holds what the
+// `sessionkit` subcommands do with it: the schema (migrate), the users table
+// (users add, list, remove) and pruning expired sessions (prune). The server
+// uses the same DB for its session store, so every command and the server
+// agree on tables and file locations.
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/pgstore"
+	"github.com/sessionkit/sessionkit/sqlitestore"
+)
+
+// Names shared by the server and the commands.
+const (
+	// DefaultDataDir is where the embedded SQLite database (and the generated
+	// development secret) live when no data directory is configured.
+	DefaultDataDir = "data"
+	// SQLiteFile is the embedded database's file name inside the data
+	// directory.
+	SQLiteFile = "sessionkit.db"
+	// SessionsTable and UsersTable are the tables the server uses, found
+	// through the connection's search_path on PostgreSQL.
+	SessionsTable = "sessions"
+	UsersTable    = "users"
+	// SessionUserIDKey and SessionEmailKey are the session keys the server
+	// stores at log-in; RemoveUser ends the sessions whose SessionUserIDKey
+	// names the removed user.
+	SessionUserIDKey = "userId"
+	SessionEmailKey  = "email"
+)
+
+// Backend names, as DB.Backend reports them.
+const (
+	Postgres = "postgres"
+	SQLite   = "sqlite"
+)
+
+// Config says which database to open.
+type Config struct {
+	// DatabaseURL is a PostgreSQL URL (postgres://…) or key=value string.
+	// Zero: the embedded SQLite database DataDir/sessionkit.db.
+	DatabaseURL string
+	// DataDir holds the SQLite database when DatabaseURL is empty; it is
+	// created (mode 0700) if missing. Zero: DefaultDataDir ("data", relative
+	// to the working directory).
+	DataDir string
+	// PruneInterval is how often the session store deletes expired sessions
+	// in the background. Zero: the store's default (one hour); negative: no
+	// background pruning, which is what one-shot commands want.
+	PruneInterval time.Duration
+	// Logger receives the session store's background reports. Nil discards.
+	Logger *slog.Logger
+}
+
+// DB is an open database with its session store. It is safe for concurrent
+// use. Close it when done.
+type DB struct {
+	pool *pgxpool.Pool     // PostgreSQL only
+	pg   *pgstore.Store    // PostgreSQL only
+	lite *sqlitestore.Store // SQLite only; it owns the file
+	desc string
+}
+
+// Open opens the database cfg names and its session store, checking that the
+// database answers. On SQLite it also creates the schema (sessions and users
+// tables), since the server owns that file; on PostgreSQL it runs no DDL —
+// call Migrate (or run `sessionkit migrate`).
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.DatabaseURL != "" {
+		return openPostgres(ctx, cfg)
+	}
+	return openSQLite(ctx, cfg)
+}
+
+func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
+	desc := "PostgreSQL " + RedactURL(cfg.DatabaseURL)
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		// pgx's parse errors can quote the whole URL, password included.
+		return nil, fmt.Errorf("admin: DATABASE_URL %s is not a valid PostgreSQL URL (expected postgres://user:password@host:5432/dbname)", RedactURL(cfg.DatabaseURL))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("admin: open %s: %w", desc, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("admin: cannot reach %s: %w", desc, err)
+	}
+	store, err := pgstore.New(ctx, pool, pgstore.Config{
+		Table:         SessionsTable,
+		PruneInterval: cfg.PruneInterval,
+		Logger:        cfg.Logger,
+	})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &DB{pool: pool, pg: store, desc: desc}, nil
+}
+
+func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
+	dir := cfg.DataDir
+	if dir == "" {
+		dir = DefaultDataDir
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("admin: create data directory: %w", err)
+	}
+	path := filepath.Join(dir, SQLiteFile)
+	store, err := sqlitestore.Open(ctx, path, sqlitestore.Config{
+		Table:         SessionsTable,
+		PruneInterval: cfg.PruneInterval,
+		Logger:        cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{lite: store, desc: "SQLite " + path}
+	if _, err := store.DB().ExecContext(ctx, sqliteUsersSQL); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("admin: create users table in %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Backend returns Postgres or SQLite.
+func (db *DB) Backend() string {
+	if db.pool != nil {
+		return Postgres
+	}
+	return SQLite
+}
+
+// String names the database for logs and messages, without any password.
+func (db *DB) String() string { return db.desc }
+
+// Sessions returns the session store. It stays owned by db: Close stops it.
+func (db *DB) Sessions() sessionkit.Store {
+	if db.pg != nil {
+		return db.pg
+	}
+	return db.lite
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if db.pool != nil {
+		return db.pool.Ping(ctx)
+	}
+	return db.lite.DB().PingContext(ctx)
+}
+
+// Close stops the session store's background pruning (waiting for a pass in
+// progress), then closes the pool or the SQLite file. It is safe to call
+// more than once.
+func (db *DB) Close() error {
+	if db.pool != nil {
+		db.pg.Close()
+		db.pool.Close()
+		return nil
+	}
+	return db.lite.Close()
+}
+
+// RedactURL returns a database URL with its password replaced by "xxxxx",
+// for messages. A string that is not a URL is replaced entirely.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return "(DATABASE_URL, not shown)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.Redacted()
+}
+
+// hint adds the fix to PostgreSQL's "relation does not exist".
+func hint(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+		return fmt.Errorf("%w (the schema is missing: run `sessionkit migrate`, or start the server with AUTO_MIGRATE=true)", err)
+	}
+	return err
+}
+
+// migrateLockKey serialises concurrent migrations (several instances
+// starting at once): CREATE … IF NOT EXISTS alone can still fail on a
+// catalog unique violation when two run together.
+var migrateLockKey = func() int64 {
+	h := fnv.New64a()
+	h.Write([]byte("sessionkit:migrate"))
+	return int64(h.Sum64())
+}()
+
+// Migrate creates the sessions table, its expiry index and the users table
+// if they are missing. Running it again changes nothing.
+func (db *DB) Migrate(ctx context.Context) error {
+	ddl, err := SchemaSQL(db.Backend())
+	if err != nil {
+		return err
+	}
+	if db.pool != nil {
+		err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
+				return err
+			}
+			// No arguments: pgx uses the simple protocol, which runs the
+			// several statements of ddl in one call.
+			_, err := tx.Exec(ctx, ddl)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("admin: migrate %s: %w", db.desc, err)
+		}
+		return nil
+	}
+	if _, err := db.lite.DB().ExecContext(ctx, ddl); err != nil {
+		return fmt.Errorf("admin: migrate %s: %w", db.desc, err)
+	}
+	return nil
+}
+
+// CheckSchema reports an error naming the fix when the sessions or users
+// table is missing.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	if db.pool == nil {
+		return nil // Open created it
+	}
+	var sessions, users bool
+	err := db.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
+		SessionsTable, UsersTable).Scan(&sessions, &users)
+	if err != nil {
+		return fmt.Errorf("admin: check schema of %s: %w", db.desc, err)
+	}
+	if !sessions || !users {
+		return fmt.Errorf("admin: %s has no %q or %q table: run `sessionkit migrate` (or `sessionkit migrate --print` for a DBA), or set AUTO_MIGRATE=true",
+			db.desc, SessionsTable, UsersTable)
+	}
+	return nil
+}
+
+const pgUsersSQL = `CREATE TABLE IF NOT EXISTS "users" (
+	id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	email text NOT NULL UNIQUE,
+	password_hash text NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+`
+
+const sqliteUsersSQL = `CREATE TABLE IF NOT EXISTS "users" (
+	id            INTEGER PRIMARY KEY,
+	email         TEXT NOT NULL UNIQUE,
+	password_hash TEXT NOT NULL,
+	created_at    INTEGER NOT NULL -- Unix milliseconds
+);
+`
+
+// SchemaSQL returns the DDL Migrate runs on backend (Postgres or SQLite):
+// the sessions table and its expiry index, from the store package, and the
+// users table. Every statement uses IF NOT EXISTS.
+func SchemaSQL(backend string) (string, error) {
+	switch backend {
+	case Postgres:
+		sessions, err := pgstore.SchemaSQL("", SessionsTable)
+		if err != nil {
+			return "", err
+		}
+		return "-- sessionkit schema for PostgreSQL (tables resolve through the search_path)\n" + sessions + pgUsersSQL, nil
+	case SQLite:
+		sessions, err := sqlitestore.SchemaSQL(SessionsTable)
+		if err != nil {
+			return "", err
+		}
+		return "-- sessionkit schema for SQLite\n" + sessions + sqliteUsersSQL, nil
+	}
+	return "", fmt.Errorf("admin: unknown backend %q (want %q or %q)", backend, Postgres, SQLite)
+}

@@ -1,0 +1,83 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DefaultPruneBatch is how many expired rows one prune statement deletes.
+const DefaultPruneBatch = 1000
+
+// SessionCounts is how many rows the sessions table holds.
+type SessionCounts struct {
+	Live, Expired int
+}
+
+// CountSessions counts live and expired (not yet pruned) session rows.
+func (db *DB) CountSessions(ctx context.Context) (SessionCounts, error) {
+	var c SessionCounts
+	var err error
+	if db.pool != nil {
+		err = db.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE expire > now()), count(*) FILTER (WHERE expire <= now()) FROM "sessions"`).
+			Scan(&c.Live, &c.Expired)
+	} else {
+		// sqlitestore stores expiry in Unix milliseconds and treats a session
+		// as live up to and including that millisecond.
+		err = db.lite.DB().QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE expire >= ?1), count(*) FILTER (WHERE expire < ?1) FROM "sessions"`,
+			time.Now().UnixMilli()).Scan(&c.Live, &c.Expired)
+	}
+	if err != nil {
+		return c, fmt.Errorf("admin: count sessions: %w", hint(err))
+	}
+	return c, nil
+}
+
+// PruneResult is what one Prune run did.
+type PruneResult struct {
+	// Deleted is how many expired sessions were removed.
+	Deleted int
+	// Expired is how many were expired when the run started.
+	Expired int
+	// Skipped is true when another process held PostgreSQL's prune lock, so
+	// this run deleted nothing.
+	Skipped bool
+}
+
+// Prune deletes every expired session now, batch rows per statement (batch <
+// 1 means DefaultPruneBatch), calling progress (which may be nil) after each
+// batch with the running total and the number expired at the start. On
+// PostgreSQL it takes the store's advisory lock, like the background pruner,
+// so two prunes of one table never run at once.
+func (db *DB) Prune(ctx context.Context, batch int, progress func(deleted, expired int)) (PruneResult, error) {
+	if batch < 1 {
+		batch = DefaultPruneBatch
+	}
+	var res PruneResult
+	counts, err := db.CountSessions(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Expired = counts.Expired
+	report := func(deleted int) {
+		if progress != nil {
+			progress(deleted, res.Expired)
+		}
+	}
+	if db.pg != nil {
+		n, ran, err := db.pg.PruneExpired(ctx, batch, report)
+		res.Deleted, res.Skipped = n, !ran
+		return res, err
+	}
+	for {
+		n, err := db.lite.Prune(ctx, batch)
+		res.Deleted += n
+		if err != nil {
+			return res, err
+		}
+		report(res.Deleted)
+		if n < batch {
+			return res, nil
+		}
+	}
+}
