@@ -71,8 +71,8 @@ type Config struct {
 // DB is an open database with its session store. It is safe for concurrent
 // use. Close it when done.
 type DB struct {
-	pool *pgxpool.Pool     // PostgreSQL only
-	pg   *pgstore.Store    // PostgreSQL only
+	pool *pgxpool.Pool      // PostgreSQL only
+	pg   *pgstore.Store     // PostgreSQL only
 	lite *sqlitestore.Store // SQLite only; it owns the file
 	desc string
 }
