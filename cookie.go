@@ -7,9 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // Cookie values use express-session's format so that Go and Node services can
@@ -64,6 +66,29 @@ func (s CookieStatus) String() string {
 // the first signs, all verify.
 type signer struct {
 	secrets [][]byte
+	// macs holds, per secret, a pool of keyed HMAC states, so verifying a
+	// cookie on the request path does not rebuild the key schedule.
+	macs []sync.Pool
+}
+
+func newSigner(secrets []string) *signer {
+	s := &signer{macs: make([]sync.Pool, len(secrets))}
+	for i, secret := range secrets {
+		key := []byte(secret)
+		s.secrets = append(s.secrets, key)
+		s.macs[i].New = func() any { return hmac.New(sha256.New, key) }
+	}
+	return s
+}
+
+// sum returns HMAC-SHA256(secrets[i], id) appended to dst.
+func (s *signer) sum(dst []byte, i int, id string) []byte {
+	h := s.macs[i].Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(id))
+	dst = h.Sum(dst)
+	s.macs[i].Put(h)
+	return dst
 }
 
 // newID returns a fresh session id: 256 bits from crypto/rand, base64url.
@@ -76,7 +101,7 @@ func newID() string {
 
 // sign returns the cookie value for id.
 func (s *signer) sign(id string) string {
-	sig := mac(s.secrets[0], id)
+	sig := s.sum(nil, 0, id)
 	var b strings.Builder
 	b.Grow(len(encodedCookiePrefix) + len(id) + 1 + base64.RawStdEncoding.EncodedLen(len(sig))*2)
 	b.WriteString(encodedCookiePrefix)
@@ -115,10 +140,11 @@ func (s *signer) verify(value string) (string, CookieStatus) {
 		return "", CookieMalformed
 	}
 	ok := false
-	for _, secret := range s.secrets {
+	var buf [sha256.Size]byte
+	for i := range s.secrets {
 		// Check every secret, not just until the first match, so the time
 		// taken does not say which secret matched.
-		if hmac.Equal(sig, mac(secret, id)) {
+		if hmac.Equal(sig, s.sum(buf[:0], i, id)) {
 			ok = true
 		}
 	}

@@ -17,7 +17,7 @@ var expressVectors = []struct{ id, cookie string }{
 }
 
 func TestExpressSessionFormat(t *testing.T) {
-	s := signer{secrets: [][]byte{[]byte(testSecret)}}
+	s := newSigner([]string{testSecret})
 	for _, v := range expressVectors {
 		if got := s.sign(v.id); got != v.cookie {
 			t.Errorf("sign(%q) = %q, express-session gives %q", v.id, got, v.cookie)
@@ -33,8 +33,8 @@ func TestExpressSessionFormat(t *testing.T) {
 }
 
 func TestRotation(t *testing.T) {
-	old := signer{secrets: [][]byte{[]byte(testSecret)}}
-	rotated := signer{secrets: [][]byte{[]byte(strings.Repeat("n", 40)), []byte(testSecret)}}
+	old := newSigner([]string{testSecret})
+	rotated := newSigner([]string{strings.Repeat("n", 40), testSecret})
 	id := newID()
 	if got, st := rotated.verify(old.sign(id)); st != CookieValid || got != id {
 		t.Fatalf("rotated signer rejects an old cookie: %v", st)
@@ -56,7 +56,7 @@ func TestNewIDs(t *testing.T) {
 }
 
 func TestSameNameCookies(t *testing.T) {
-	s := signer{secrets: [][]byte{[]byte(testSecret)}}
+	s := newSigner([]string{testSecret})
 	id := newID()
 	good := s.sign(id)
 	tests := []struct {
@@ -86,7 +86,7 @@ func TestSameNameCookies(t *testing.T) {
 // a value it accepts is exactly what signing its id produces. The seed corpus
 // runs in the normal suite; `go test -fuzz FuzzVerify` explores further.
 func FuzzVerify(f *testing.F) {
-	s := signer{secrets: [][]byte{[]byte(testSecret), []byte(strings.Repeat("o", 32))}}
+	s := newSigner([]string{testSecret, strings.Repeat("o", 32)})
 	for _, v := range expressVectors {
 		f.Add(v.cookie)
 	}
@@ -101,8 +101,8 @@ func FuzzVerify(f *testing.F) {
 			if !validID(id) {
 				t.Fatalf("accepted an invalid id %q", id)
 			}
-			first := signer{secrets: s.secrets[:1]}
-			second := signer{secrets: s.secrets[1:]}
+			first := newSigner([]string{testSecret})
+			second := newSigner([]string{strings.Repeat("o", 32)})
 			if _, a := first.verify(first.sign(id)); a != CookieValid {
 				t.Fatal("round trip failed")
 			}

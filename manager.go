@@ -35,7 +35,7 @@ const badSignatureLogInterval = time.Minute
 type Manager struct {
 	cfg    Config
 	store  Store
-	signer signer
+	signer *signer
 	log    *slog.Logger
 	stats  counters
 
@@ -52,10 +52,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, store: cfg.Store, log: cfg.Logger}
-	for _, s := range cfg.Secrets {
-		m.signer.secrets = append(m.signer.secrets, []byte(s))
-	}
+	m := &Manager{cfg: cfg, store: cfg.Store, log: cfg.Logger, signer: newSigner(cfg.Secrets)}
 	m.fingerprint = Fingerprint(cfg.Secrets[0])
 	verify := make([]string, len(cfg.Secrets))
 	for i, s := range cfg.Secrets {
