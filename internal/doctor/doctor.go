@@ -1,0 +1,280 @@
+// Package doctor implements `sessionkit doctor`: it diagnoses a live
+// deployment's cookie sessions from the outside, for any server (ours,
+// express-session, anything) and any PostgreSQL sessions table shaped like
+// ours or connect-pg-simple's.
+//
+// `doctor http URL` plays a browser against the server (a cookie jar that
+// applies the browser rules Go's cookiejar does not: Secure, SameSite,
+// prefixes) and `doctor db DATABASE_URL` reads the sessions table in a
+// read-only transaction. Each reports findings — PASS, WARN, FAIL or INFO —
+// with the evidence and the fix.
+package doctor
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// Exit statuses of Run.
+const (
+	// ExitOK means no finding is a FAIL.
+	ExitOK = 0
+	// ExitFail means at least one finding is a FAIL.
+	ExitFail = 1
+	// ExitUsage means bad usage, or the target could not be reached.
+	ExitUsage = 2
+)
+
+const usage = `usage:
+  sessionkit doctor http URL [flags]     play a browser against a server's cookie sessions
+  sessionkit doctor db DATABASE_URL [flags]
+                                         read a PostgreSQL sessions table (read-only)
+
+Run "sessionkit doctor http -h" or "sessionkit doctor db -h" for the flags.
+Exit status: 0 nothing FAILs, 1 something FAILs, 2 usage or connection error.
+`
+
+// Run runs `sessionkit doctor` with args (after the word "doctor", e.g.
+// ["http", "http://host", "--repeat", "20"]). It returns the process exit
+// status: 0 nothing FAILs, 1 something FAILs, 2 usage or connection error.
+// A password (--email) is read from stdin. The human report is coloured only
+// when stdout is a terminal and NO_COLOR is unset.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "http":
+		return runHTTP(ctx, args[1:], stdin, stdout, stderr)
+	case "db":
+		return runDB(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return ExitOK
+	default:
+		fmt.Fprintf(stderr, "doctor: unknown subcommand %q\n\n%s", args[0], usage)
+		return ExitUsage
+	}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// parse parses args with fs, allowing flags after the positional arguments
+// ("doctor http URL --repeat 5"), and returns the positional ones.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil && !isBoolFlag(f) && i+1 < len(args) {
+			flags = append(flags, args[i+1])
+			i++
+		}
+	}
+	if err := fs.Parse(flags); err != nil {
+		return nil, err
+	}
+	return append(pos, fs.Args()...), nil
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// useColor reports whether w is a terminal and NO_COLOR is unset.
+func useColor(w io.Writer) bool {
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func output(r *Report, asJSON bool, stdout, stderr io.Writer) int {
+	var err error
+	if asJSON {
+		err = r.WriteJSON(stdout)
+	} else {
+		err = r.WriteText(stdout, useColor(stdout))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "doctor: write report: %v\n", err)
+		return ExitUsage
+	}
+	if r.Failed() {
+		return ExitFail
+	}
+	return ExitOK
+}
+
+func runHTTP(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("doctor http", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o HTTPOptions
+	var body, email, logout string
+	var asJSON bool
+	fs.StringVar(&o.LoginPath, "login", "/api/login", "login `path` (POST, JSON body)")
+	fs.StringVar(&body, "body", "", "login request body, `JSON` (or use --email)")
+	fs.StringVar(&email, "email", "", "log in as {\"email\": `E`, \"password\": <first line of standard input>}")
+	fs.StringVar(&o.ProtectedPath, "protected", "/api/user", "a `path` that answers 2xx with a session and 401 without")
+	fs.StringVar(&logout, "logout", "/api/logout", "logout `path` (POST); empty skips the logout checks")
+	fs.StringVar(&o.DebugPath, "debug", "", "optional debug endpoint `path` reporting the session the server saw (e.g. /api/_debug/session)")
+	fs.StringVar(&o.Origin, "origin", "", "the front end's `origin` when it is not the API's (checks CORS and cross-site cookies)")
+	fs.IntVar(&o.Repeat, "repeat", 20, "requests to the protected path after login")
+	fs.StringVar(&o.CookieName, "cookie", "", "session cookie `name` (default: detected)")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-request timeout")
+	fs.BoolVar(&o.Insecure, "insecure", false, "skip TLS certificate verification")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: sessionkit doctor http URL [flags]\n\nPlays a browser against URL's cookie sessions and reports each finding with its fix.\n\n")
+		fs.PrintDefaults()
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "doctor http: need exactly one URL")
+		fs.Usage()
+		return ExitUsage
+	}
+	o.URL = pos[0]
+	if logout == "" {
+		o.NoLogout = true
+	} else {
+		o.LogoutPath = logout
+	}
+	if o.Repeat <= 0 {
+		fmt.Fprintln(stderr, "doctor http: --repeat must be positive")
+		return ExitUsage
+	}
+	switch {
+	case body != "" && email != "":
+		fmt.Fprintln(stderr, "doctor http: give --body or --email, not both")
+		return ExitUsage
+	case body != "":
+		o.LoginBody = []byte(body)
+	case email != "":
+		pw, err := readPassword(stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "doctor http: --email reads the password from standard input: %v\n", err)
+			return ExitUsage
+		}
+		o.LoginBody, _ = json.Marshal(map[string]string{"email": email, "password": pw})
+	}
+	r, err := CheckHTTP(ctx, o)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitUsage
+	}
+	return output(r, asJSON, stdout, stderr)
+}
+
+// readPassword returns the first line of r, without its line ending.
+func readPassword(r io.Reader) (string, error) {
+	if r == nil {
+		return "", errors.New("no standard input")
+	}
+	line, err := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("it is empty")
+	}
+	return line, nil
+}
+
+func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("doctor db", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o DBOptions
+	var keys stringList
+	var asJSON bool
+	var htmlFile string
+	fs.StringVar(&o.Table, "table", "", "the sessions `table`, optionally schema-qualified (default: every table with sid, sess and expire columns)")
+	fs.StringVar(&o.Schema, "schema", "", "look for session tables only in this `schema`")
+	fs.Var(&keys, "user-key", "a sess `key` that marks a login (dotted for nested: passport.user); repeatable; adds to the detected userId, user_id, uid, user, passport.user, email")
+	fs.DurationVar(&o.Watch, "watch", 0, "sample inserts and updates per second over this `duration` (e.g. 30s)")
+	fs.StringVar(&htmlFile, "html", "", "also write a one-page HTML report with a chart to `file`")
+	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: sessionkit doctor db DATABASE_URL [flags]\n\nReads a PostgreSQL sessions table (ours or connect-pg-simple's) in a read-only transaction and reports each finding with its fix.\n\n")
+		fs.PrintDefaults()
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "doctor db: need exactly one DATABASE_URL")
+		fs.Usage()
+		return ExitUsage
+	}
+	if o.Watch < 0 {
+		fmt.Fprintln(stderr, "doctor db: --watch must be positive")
+		return ExitUsage
+	}
+	o.URL = pos[0]
+	o.UserKeys = keys
+	r, err := CheckDB(ctx, o)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitUsage
+	}
+	code := output(r, asJSON, stdout, stderr)
+	if htmlFile != "" {
+		if err := writeHTMLFile(htmlFile, r); err != nil {
+			fmt.Fprintf(stderr, "doctor db: --html: %v\n", err)
+			return ExitUsage
+		}
+	}
+	return code
+}
+
+func writeHTMLFile(name string, r *Report) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := r.WriteHTML(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
