@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/sessionkit/sessionkit/internal/admin"
+)
+
+// dbFlags are the database settings every maintenance command takes.
+type dbFlags struct {
+	url, dataDir string
+}
+
+func (d *dbFlags) register(fs *flag.FlagSet, getenv env) {
+	fs.StringVar(&d.url, "database-url", getenv("DATABASE_URL"), "PostgreSQL URL; empty: the embedded SQLite database [DATABASE_URL]")
+	dir := getenv("DATA_DIR")
+	if dir == "" {
+		dir = admin.DefaultDataDir
+	}
+	fs.StringVar(&d.dataDir, "data-dir", dir, "directory of the SQLite database [DATA_DIR]")
+}
+
+// open opens the database for a one-shot command: no background pruning.
+func (d *dbFlags) open(ctx context.Context) (*admin.DB, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return admin.Open(ctx, admin.Config{DatabaseURL: d.url, DataDir: d.dataDir, PruneInterval: -1})
+}
+
+// newFlagSet returns a flag set that reports to stderr and returns errors.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("sessionkit "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses args and returns the exit status to use when it fails.
+func parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return 2, false
+	}
+	return 0, true
+}
+
+func fail(stderr io.Writer, cmd string, err error) int {
+	fmt.Fprintf(stderr, "sessionkit %s: %v\n", cmd, err)
+	return 1
+}
+
+const usersUsage = `Usage:
+  sessionkit users add --email E [--bcrypt-cost N]   the password is read from standard input
+  sessionkit users list
+  sessionkit users remove --email E
+`
+
+func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv env) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usersUsage)
+		return 2
+	}
+	sub, args := args[0], args[1:]
+	var d dbFlags
+	fs := newFlagSet("users "+sub, stderr)
+	d.register(fs, getenv)
+	switch sub {
+	case "add":
+		email := fs.String("email", "", "the user's email address (required)")
+		costDefault := admin.DefaultBcryptCost
+		if v := getenv("BCRYPT_COST"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fail(stderr, "users add", fmt.Errorf("BCRYPT_COST %q is not a number", v))
+			}
+			costDefault = n
+		}
+		cost := fs.Int("bcrypt-cost", costDefault, "bcrypt cost of the password hash [BCRYPT_COST]")
+		if code, ok := parse(fs, args); !ok {
+			return code
+		}
+		if *email == "" {
+			fmt.Fprintln(stderr, "sessionkit users add: --email is required; the password is read from standard input, never from the command line")
+			return 2
+		}
+		password, err := readPassword(stdin, stderr, *email)
+		if err != nil {
+			return fail(stderr, "users add", err)
+		}
+		db, err := d.open(ctx)
+		if err != nil {
+			return fail(stderr, "users add", err)
+		}
+		defer db.Close()
+		u, err := db.AddUser(ctx, *email, password, *cost)
+		if errors.Is(err, admin.ErrDuplicateUser) {
+			return fail(stderr, "users add", fmt.Errorf("%s already exists in %s; remove it first with `sessionkit users remove --email %s` to replace it", strings.ToLower(strings.TrimSpace(*email)), db, *email))
+		}
+		if err != nil {
+			return fail(stderr, "users add", err)
+		}
+		fmt.Fprintf(stdout, "added user %d <%s> to %s\n", u.ID, u.Email, db)
+		return 0
+
+	case "list":
+		if code, ok := parse(fs, args); !ok {
+			return code
+		}
+		db, err := d.open(ctx)
+		if err != nil {
+			return fail(stderr, "users list", err)
+		}
+		defer db.Close()
+		list, err := db.ListUsers(ctx)
+		if err != nil {
+			return fail(stderr, "users list", err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tEMAIL\tCREATED")
+		for _, u := range list {
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", u.ID, u.Email, u.Created.UTC().Format(time.RFC3339))
+		}
+		tw.Flush()
+		return 0
+
+	case "remove":
+		email := fs.String("email", "", "the user's email address (required)")
+		if code, ok := parse(fs, args); !ok {
+			return code
+		}
+		if *email == "" {
+			fmt.Fprintln(stderr, "sessionkit users remove: --email is required")
+			return 2
+		}
+		db, err := d.open(ctx)
+		if err != nil {
+			return fail(stderr, "users remove", err)
+		}
+		defer db.Close()
+		ended, err := db.RemoveUser(ctx, *email)
+		if err != nil {
+			return fail(stderr, "users remove", err)
+		}
+		fmt.Fprintf(stdout, "removed <%s> and ended %d session(s)\n", strings.ToLower(strings.TrimSpace(*email)), ended)
+		return 0
+	}
+	fmt.Fprintf(stderr, "sessionkit users: unknown subcommand %q\n%s", sub, usersUsage)
+	return 2
+}
+
+// readPassword reads the password from stdin: on a terminal it prompts
+// twice without echo; otherwise it reads one line. It never comes from argv,
+// where every user of the machine could read it in the process list.
+func readPassword(stdin io.Reader, stderr io.Writer, email string) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(stderr, "Password for %s: ", email)
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(stderr, "Repeat password: ")
+		again, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", err
+		}
+		if string(pw) != string(again) {
+			return "", errors.New("the passwords do not match")
+		}
+		return string(pw), nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if line == "" {
+		return "", errors.New("no password on standard input: pipe it in, e.g. printf '%s\\n' \"$PASSWORD\" | sessionkit users add --email ada@example.com")
+	}
+	return line, nil
+}
+
+func prune(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	var d dbFlags
+	fs := newFlagSet("prune", stderr)
+	d.register(fs, getenv)
+	batch := fs.Int("batch", admin.DefaultPruneBatch, "rows deleted per statement")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	db, err := d.open(ctx)
+	if err != nil {
+		return fail(stderr, "prune", err)
+	}
+	defer db.Close()
+	var progress func(deleted, expired int)
+	tty := false
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		tty = true
+		progress = func(deleted, expired int) {
+			fmt.Fprintf(stdout, "\rpruning: %d / %d expired sessions deleted", deleted, expired)
+		}
+	}
+	start := time.Now()
+	res, err := db.Prune(ctx, *batch, progress)
+	if tty {
+		fmt.Fprintln(stdout)
+	}
+	if err != nil {
+		return fail(stderr, "prune", fmt.Errorf("after deleting %d: %w", res.Deleted, err))
+	}
+	if res.Skipped {
+		fmt.Fprintf(stdout, "prune: skipped: another process is pruning %s right now\n", db)
+		return 0
+	}
+	fmt.Fprintf(stdout, "prune: deleted %d of %d expired sessions from %s in %s\n",
+		res.Deleted, res.Expired, db, time.Since(start).Round(time.Millisecond))
+	return 0
+}
+
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	var d dbFlags
+	fs := newFlagSet("migrate", stderr)
+	d.register(fs, getenv)
+	printSQL := fs.Bool("print", false, "print the SQL for a DBA instead of running it")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *printSQL {
+		backend := admin.SQLite
+		if d.url != "" {
+			backend = admin.Postgres
+		}
+		ddl, err := admin.SchemaSQL(backend)
+		if err != nil {
+			return fail(stderr, "migrate", err)
+		}
+		fmt.Fprint(stdout, ddl)
+		return 0
+	}
+	db, err := d.open(ctx)
+	if err != nil {
+		return fail(stderr, "migrate", err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return fail(stderr, "migrate", err)
+	}
+	fmt.Fprintf(stdout, "migrate: %s has the %s table (with its expiry index) and the %s table\n", db, admin.SessionsTable, admin.UsersTable)
+	return 0
+}

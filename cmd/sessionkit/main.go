@@ -1,0 +1,74 @@
+// Command sessionkit runs sessionkit's reference server and its maintenance
+// tasks:
+//
+//	sessionkit serve              the reference log-in API (see internal/server)
+//	sessionkit users add --email E   add a user; the password is read from stdin
+//	sessionkit users list         list users
+//	sessionkit users remove --email E   remove a user and end their sessions
+//	sessionkit prune              delete expired sessions now
+//	sessionkit migrate [--print]  create the tables, or print their SQL
+//
+// Every command uses DATABASE_URL (PostgreSQL) when it is set, and otherwise
+// the embedded SQLite database in DATA_DIR (default ./data).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `Usage: sessionkit <command> [flags]
+
+Commands:
+  serve                       run the reference server (sessionkit serve -h lists its settings)
+  users add --email E         add a user; the password is read from standard input
+  users list                  list users
+  users remove --email E      remove a user and end their sessions
+  prune                       delete expired sessions now
+  migrate [--print]           create the sessions and users tables, or print their SQL
+%s
+Every command uses DATABASE_URL (PostgreSQL) when set, otherwise the embedded
+SQLite database in DATA_DIR (default ./data).
+`
+
+// env reads the process environment; tests pass their own.
+type env func(string) string
+
+// run is main without the process: it returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv env) int {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, usage, doctorUsage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, stderr, getenv)
+	case "users":
+		return users(ctx, rest, stdin, stdout, stderr, getenv)
+	case "prune":
+		return prune(ctx, rest, stdout, stderr, getenv)
+	case "migrate":
+		return migrate(ctx, rest, stdout, stderr, getenv)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprintf(stdout, usage, doctorUsage)
+		return 0
+	}
+	if code, ok := doctor(ctx, cmd, rest, stdin, stdout, stderr); ok {
+		return code
+	}
+	fmt.Fprintf(stderr, "sessionkit: unknown command %q\n\n", cmd)
+	fmt.Fprintf(stderr, usage, doctorUsage)
+	return 2
+}

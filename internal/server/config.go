@@ -1,0 +1,424 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/admin"
+)
+
+// Config configures the reference server. LoadConfig fills it from
+// environment variables and flags; tests and other programs may build one
+// directly. Every field documents its zero value.
+type Config struct {
+	// Addr is the TCP address Run listens on (ADDR). Zero: "127.0.0.1:8080".
+	// A port of 0 picks a free port; Run logs the address it got.
+	Addr string
+	// DatabaseURL is a PostgreSQL URL (DATABASE_URL). Zero: the embedded
+	// SQLite database DataDir/sessionkit.db.
+	DatabaseURL string
+	// DataDir holds the SQLite database and the generated development secret
+	// (DATA_DIR). Zero: "data", relative to the working directory.
+	DataDir string
+	// Production (APP_ENV=production) makes cookies Secure, requires Secrets
+	// and turns the debug endpoint off unless Debug is set. Zero: development.
+	Production bool
+	// Secrets sign session cookies; the first signs, all verify
+	// (SESSION_SECRET, comma-separated). Each must be at least 32 bytes and
+	// every instance must hold the same list. Zero: in production New fails
+	// with ErrNoSecret; in development a random secret is generated once and
+	// kept in DataDir/session-secret.
+	Secrets []string
+	// CookieName is the session cookie's name (COOKIE_NAME). Zero:
+	// "sessionkit.sid".
+	CookieName string
+	// CookieDomain is the cookie's Domain (COOKIE_DOMAIN). Zero: host-only.
+	CookieDomain string
+	// SameSite is the cookie's SameSite (COOKIE_SAMESITE). Zero: Lax.
+	SameSite http.SameSite
+	// SessionTTL is a session's absolute lifetime (SESSION_TTL). Zero: 7 days.
+	SessionTTL time.Duration
+	// IdleTimeout ends sessions unused for this long (SESSION_IDLE_TIMEOUT).
+	// Zero: no idle timeout.
+	IdleTimeout time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-Proto and
+	// X-Forwarded-For are believed (TRUSTED_PROXIES). Zero: none.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins are the exact origins (scheme://host[:port]) allowed to call
+	// the API with credentials from a browser (CORS_ORIGINS); they are also
+	// trusted by the cross-origin (CSRF) protection. Zero: same-origin only.
+	CORSOrigins []string
+	// AutoMigrate creates missing tables at start on PostgreSQL
+	// (AUTO_MIGRATE). The SQLite file is always given its schema, since the
+	// server owns it. Zero: no DDL; New fails if the tables are missing.
+	// LoadConfig defaults it to true outside production.
+	AutoMigrate bool
+	// Debug serves GET /api/_debug/session. Zero: 404. LoadConfig turns it on
+	// outside production, and in production only for SESSION_DEBUG=1.
+	Debug bool
+	// BcryptCost is the cost of the dummy hash compared against for unknown
+	// emails, so that they take as long as known ones; set it to the cost
+	// `users add` uses (BCRYPT_COST). Zero: 12.
+	BcryptCost int
+	// LoginWindow is the sliding window for counting failed log-ins
+	// (LOGIN_WINDOW). Zero: 15 minutes.
+	LoginWindow time.Duration
+	// LoginMaxFailures is how many failed log-ins one email may have in
+	// LoginWindow before further attempts get 429 (LOGIN_MAX_FAILURES).
+	// Zero: 5.
+	LoginMaxFailures int
+	// LoginMaxFailuresPerAddr is the same for one client address, IPv6 by
+	// /64 (LOGIN_MAX_FAILURES_PER_ADDR). Zero: 20.
+	LoginMaxFailuresPerAddr int
+	// PruneInterval is how often expired sessions are deleted in the
+	// background (PRUNE_INTERVAL). Zero: one hour; negative: never (run
+	// `sessionkit prune` from cron instead).
+	PruneInterval time.Duration
+	// ShutdownTimeout bounds how long Serve waits for in-flight requests on
+	// shutdown (SHUTDOWN_TIMEOUT). Zero: 10 seconds.
+	ShutdownTimeout time.Duration
+	// Logger receives the server's and the library's logs. Zero: discarded.
+	Logger *slog.Logger
+	// WrapStore, when set, wraps the session store before the manager uses
+	// it: a hook for tests (counting calls, injecting faults). Zero: the
+	// store is used as is.
+	WrapStore func(sessionkit.Store) sessionkit.Store
+}
+
+// Defaults.
+const (
+	DefaultAddr                    = "127.0.0.1:8080"
+	DefaultLoginWindow             = 15 * time.Minute
+	DefaultLoginMaxFailures        = 5
+	DefaultLoginMaxFailuresPerAddr = 20
+	DefaultShutdownTimeout         = 10 * time.Second
+	// SecretFile is the generated development secret's file name in the data
+	// directory.
+	SecretFile = "session-secret"
+)
+
+// ErrNoSecret is returned when production has no SESSION_SECRET.
+var ErrNoSecret = errors.New("SESSION_SECRET is not set and APP_ENV=production: refusing to start, because every instance would sign cookies with a different secret and reject the others' (random logouts, a new session row per request). Set SESSION_SECRET to one random value of at least 32 bytes, e.g. from `openssl rand -base64 48`, identical on every instance")
+
+// setting is one configuration knob: a flag and the environment variable
+// that gives its default.
+type setting struct {
+	flag, env, def, usage string
+	isBool                bool
+}
+
+// settings lists every knob of `sessionkit serve`, in the README's order.
+var settings = []setting{
+	{flag: "addr", env: "ADDR", def: DefaultAddr, usage: "address to listen on; :8080 for all interfaces, port 0 for any free port"},
+	{flag: "database-url", env: "DATABASE_URL", usage: "PostgreSQL URL; empty: the embedded SQLite database in the data directory"},
+	{flag: "data-dir", env: "DATA_DIR", def: admin.DefaultDataDir, usage: "directory for the SQLite database and the generated development secret"},
+	{flag: "app-env", env: "APP_ENV", def: "development", usage: "development or production (Secure cookies, secret required, debug endpoint off)"},
+	{flag: "session-secret", env: "SESSION_SECRET", usage: "comma-separated secrets, each >= 32 bytes; the first signs, all verify (prefer the environment variable: flags show in ps)"},
+	{flag: "cookie-name", env: "COOKIE_NAME", def: sessionkit.DefaultCookieName, usage: "session cookie name"},
+	{flag: "cookie-domain", env: "COOKIE_DOMAIN", usage: "cookie Domain, e.g. example.com to share with subdomains; empty: host-only"},
+	{flag: "cookie-samesite", env: "COOKIE_SAMESITE", def: "lax", usage: "lax, strict or none (none needs APP_ENV=production, i.e. Secure)"},
+	{flag: "session-ttl", env: "SESSION_TTL", def: "7d", usage: "absolute session lifetime: a Go duration (12h, 90m) or days (7d, 1d12h)"},
+	{flag: "session-idle-timeout", env: "SESSION_IDLE_TIMEOUT", def: "0", usage: "end sessions unused for this long; 0: never"},
+	{flag: "trusted-proxies", env: "TRUSTED_PROXIES", usage: "comma-separated CIDRs or IPs of reverse proxies whose X-Forwarded-Proto/-For are believed"},
+	{flag: "cors-origins", env: "CORS_ORIGINS", usage: "comma-separated exact origins (https://app.example.com) allowed to call the API with credentials"},
+	{flag: "auto-migrate", env: "AUTO_MIGRATE", usage: "create missing tables on PostgreSQL at start; default true, false in production", isBool: true},
+	{flag: "session-debug", env: "SESSION_DEBUG", usage: "serve /api/_debug/session; default on, off in production unless 1", isBool: true},
+	{flag: "bcrypt-cost", env: "BCRYPT_COST", def: strconv.Itoa(admin.DefaultBcryptCost), usage: "bcrypt cost for password hashes (users add) and the dummy hash"},
+	{flag: "login-window", env: "LOGIN_WINDOW", def: "15m", usage: "sliding window for counting failed log-ins"},
+	{flag: "login-max-failures", env: "LOGIN_MAX_FAILURES", def: strconv.Itoa(DefaultLoginMaxFailures), usage: "failed log-ins per email per window before 429"},
+	{flag: "login-max-failures-per-addr", env: "LOGIN_MAX_FAILURES_PER_ADDR", def: strconv.Itoa(DefaultLoginMaxFailuresPerAddr), usage: "failed log-ins per client address per window before 429"},
+	{flag: "prune-interval", env: "PRUNE_INTERVAL", def: "1h", usage: "how often expired sessions are deleted in the background; off: never"},
+	{flag: "shutdown-timeout", env: "SHUTDOWN_TIMEOUT", def: "10s", usage: "how long shutdown waits for in-flight requests"},
+	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
+}
+
+// stringFlag is a string flag that may also be given bare (--session-debug)
+// when it is boolean.
+type stringFlag struct {
+	v      *string
+	isBool bool
+}
+
+func (f stringFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return *f.v
+}
+func (f stringFlag) Set(s string) error { *f.v = s; return nil }
+func (f stringFlag) IsBoolFlag() bool   { return f.isBool }
+
+// Loaded is what LoadConfig read: the server's Config and the log level the
+// caller's logger should use.
+type Loaded struct {
+	Config
+	// LogLevel is the level the caller's logger should use.
+	LogLevel slog.Level
+}
+
+// LoadConfig reads the server's configuration from the environment (through
+// getenv; nil means os.Getenv) and from args, flags overriding the
+// environment. Usage goes to output. It returns flag.ErrHelp for -h. A value
+// it cannot parse, and production without a secret (ErrNoSecret), are
+// errors naming the variable and its flag. Logger and WrapStore are left
+// zero.
+func LoadConfig(args []string, getenv func(string) string, output io.Writer) (Loaded, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	fs := flag.NewFlagSet("sessionkit serve", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.Usage = func() {
+		fmt.Fprintf(output, "Usage: sessionkit serve [flags]\n\nEvery flag can also be set by the environment variable in brackets; a flag wins over the variable.\n\n")
+		fs.PrintDefaults()
+	}
+	vals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		v := getenv(s.env)
+		if v == "" {
+			v = s.def
+		}
+		p := &v
+		vals[s.flag] = p
+		fs.Var(stringFlag{v: p, isBool: s.isBool}, s.flag, s.usage+" ["+s.env+"]")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Loaded{}, err
+	}
+	if fs.NArg() > 0 {
+		return Loaded{}, fmt.Errorf("serve: unexpected argument %q (settings are flags such as --addr, or environment variables)", fs.Arg(0))
+	}
+	get := func(name string) string { return strings.TrimSpace(*vals[name]) }
+	// bad names the setting a value came from.
+	bad := func(name string, format string, a ...any) error {
+		for _, s := range settings {
+			if s.flag == name {
+				return fmt.Errorf("%s (--%s): %s", s.env, s.flag, fmt.Sprintf(format, a...))
+			}
+		}
+		return fmt.Errorf("--%s: %s", name, fmt.Sprintf(format, a...))
+	}
+
+	var l Loaded
+	c := &l.Config
+	c.Addr = get("addr")
+	c.DatabaseURL = get("database-url")
+	c.DataDir = get("data-dir")
+	switch env := strings.ToLower(get("app-env")); env {
+	case "production":
+		c.Production = true
+	case "development", "":
+	default:
+		// A typo must not quietly leave Secure cookies off.
+		return l, bad("app-env", "%q is neither production nor development", env)
+	}
+	c.Secrets = splitList(*vals["session-secret"])
+	c.CookieName = get("cookie-name")
+	c.CookieDomain = get("cookie-domain")
+	switch v := strings.ToLower(get("cookie-samesite")); v {
+	case "lax", "":
+		c.SameSite = http.SameSiteLaxMode
+	case "strict":
+		c.SameSite = http.SameSiteStrictMode
+	case "none":
+		c.SameSite = http.SameSiteNoneMode
+	default:
+		return l, bad("cookie-samesite", "%q is not lax, strict or none", v)
+	}
+	var err error
+	for name, dst := range map[string]*time.Duration{
+		"session-ttl": &c.SessionTTL, "session-idle-timeout": &c.IdleTimeout,
+		"login-window": &c.LoginWindow, "shutdown-timeout": &c.ShutdownTimeout,
+	} {
+		if *dst, err = ParseDuration(get(name)); err != nil || *dst < 0 {
+			return l, bad(name, "%q is not a duration: use Go syntax (90m, 12h) or whole days (7d, 1d12h)", get(name))
+		}
+	}
+	switch v := strings.ToLower(get("prune-interval")); v {
+	case "off", "never", "-1":
+		c.PruneInterval = -1
+	default:
+		if c.PruneInterval, err = ParseDuration(v); err != nil || c.PruneInterval <= 0 {
+			return l, bad("prune-interval", "%q is not a positive duration or off", v)
+		}
+	}
+	if c.TrustedProxies, err = ParseTrustedProxies(get("trusted-proxies")); err != nil {
+		return l, bad("trusted-proxies", "%v", err)
+	}
+	if c.CORSOrigins, err = ParseOrigins(get("cors-origins")); err != nil {
+		return l, bad("cors-origins", "%v", err)
+	}
+	c.AutoMigrate = !c.Production
+	if v := get("auto-migrate"); v != "" {
+		if c.AutoMigrate, err = strconv.ParseBool(v); err != nil {
+			return l, bad("auto-migrate", "%q is not true or false", v)
+		}
+	}
+	c.Debug = !c.Production
+	if v := get("session-debug"); v != "" {
+		if c.Debug, err = strconv.ParseBool(v); err != nil {
+			return l, bad("session-debug", "%q is not 1 or 0", v)
+		}
+	}
+	for name, dst := range map[string]*int{
+		"bcrypt-cost": &c.BcryptCost, "login-max-failures": &c.LoginMaxFailures,
+		"login-max-failures-per-addr": &c.LoginMaxFailuresPerAddr,
+	} {
+		if *dst, err = strconv.Atoi(get(name)); err != nil || *dst < 1 {
+			return l, bad(name, "%q is not a positive whole number", get(name))
+		}
+	}
+	if err := l.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
+		return l, bad("log-level", "%q is not debug, info, warn or error", get("log-level"))
+	}
+	if err := checkSecrets(*c); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items and spaces.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+var daysRE = regexp.MustCompile(`^(\d+)d(.*)$`)
+
+// ParseDuration parses a Go duration ("90m", "12h"), whole days with an
+// optional Go-duration rest ("7d", "1d12h"), or "0".
+func ParseDuration(s string) (time.Duration, error) {
+	if m := daysRE.FindStringSubmatch(s); m != nil {
+		days, err := strconv.Atoi(m[1])
+		if err != nil || days > 100*365 {
+			return 0, fmt.Errorf("bad day count in %q", s)
+		}
+		d := time.Duration(days) * 24 * time.Hour
+		if m[2] != "" {
+			rest, err := time.ParseDuration(m[2])
+			if err != nil {
+				return 0, err
+			}
+			d += rest
+		}
+		return d, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// ParseTrustedProxies parses comma-separated CIDRs ("10.0.0.0/8") and bare
+// addresses ("10.1.2.3", a single-host prefix).
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range splitList(s) {
+		if strings.Contains(item, "/") {
+			p, err := netip.ParsePrefix(item)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", item)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR", item)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// ParseOrigins parses comma-separated origins, each scheme://host[:port]
+// with scheme http or https, into the form browsers send in Origin
+// (lower-case, no trailing slash). "*" and "null" are refused: credentials
+// must never be offered to any origin, nor to sandboxed documents.
+func ParseOrigins(s string) ([]string, error) {
+	var out []string
+	for _, item := range splitList(s) {
+		if item == "*" || strings.EqualFold(item, "null") {
+			return nil, fmt.Errorf("%q is not allowed: list exact origins such as https://app.example.com", item)
+		}
+		u, err := url.Parse(item)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("%q is not an origin: use scheme://host[:port], e.g. https://app.example.com", item)
+		}
+		out = append(out, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	return out, nil
+}
+
+// checkSecrets refuses production without a secret.
+func checkSecrets(c Config) error {
+	if c.Production && len(c.Secrets) == 0 {
+		return ErrNoSecret
+	}
+	return nil
+}
+
+// devSecret returns the development secret kept in dir, creating it (48
+// random bytes, base64, mode 0600) if it does not exist. Several processes
+// starting at once end up with the same secret: the file is written aside
+// and linked into place, which fails for all but the first.
+func devSecret(dir string) (secret string, created bool, err error) {
+	path := filepath.Join(dir, SecretFile)
+	if b, err := os.ReadFile(path); err == nil {
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", false, fmt.Errorf("%s is empty: delete it to have a new secret generated", path)
+		}
+		return s, false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", false, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, err
+	}
+	var b [48]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail (Go 1.24+)
+	secret = base64.StdEncoding.EncodeToString(b[:])
+	tmp, err := os.CreateTemp(dir, SecretFile+".*")
+	if err != nil {
+		return "", false, err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return "", false, err
+	}
+	if _, err := tmp.WriteString(secret + "\n"); err != nil {
+		tmp.Close()
+		return "", false, err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", false, err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return devSecret(dir) // another process won the race
+		}
+		return "", false, err
+	}
+	return secret, true, nil
+}

@@ -1,0 +1,191 @@
+package server_test
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/internal/server"
+)
+
+func envOf(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	l, err := server.LoadConfig(nil, envOf(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config
+	if c.Addr != "127.0.0.1:8080" || c.DataDir != "data" || c.DatabaseURL != "" || c.Production ||
+		c.SessionTTL != 7*24*time.Hour || c.IdleTimeout != 0 || c.SameSite != http.SameSiteLaxMode ||
+		!c.AutoMigrate || !c.Debug || c.BcryptCost != 12 || c.PruneInterval != time.Hour ||
+		c.LoginWindow != 15*time.Minute || c.LoginMaxFailures != 5 || c.LoginMaxFailuresPerAddr != 20 ||
+		len(c.Secrets) != 0 || c.CookieName != "sessionkit.sid" {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestLoadConfigValues(t *testing.T) {
+	l, err := server.LoadConfig(
+		[]string{"--addr", ":9000", "--session-debug", "--cookie-samesite=strict"},
+		envOf(
+			"ADDR", "127.0.0.1:1", // the flag wins
+			"APP_ENV", "Production",
+			"SESSION_SECRET", "first-secret-first-secret-first-secret, second-secret-second-secret-second-secret",
+			"SESSION_TTL", "1d12h",
+			"SESSION_IDLE_TIMEOUT", "30m",
+			"TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.5 ,::1",
+			"CORS_ORIGINS", "https://App.example.com/, http://localhost:3000",
+			"COOKIE_DOMAIN", "example.com",
+			"PRUNE_INTERVAL", "off",
+			"BCRYPT_COST", "10",
+		), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config
+	if c.Addr != ":9000" || !c.Production || !c.Debug || c.AutoMigrate || c.SameSite != http.SameSiteStrictMode {
+		t.Errorf("addr/env/debug/migrate/samesite = %q %v %v %v %v", c.Addr, c.Production, c.Debug, c.AutoMigrate, c.SameSite)
+	}
+	if len(c.Secrets) != 2 || c.Secrets[1] != "second-secret-second-secret-second-secret" {
+		t.Errorf("secrets = %q", c.Secrets)
+	}
+	if c.SessionTTL != 36*time.Hour || c.IdleTimeout != 30*time.Minute || c.PruneInterval >= 0 || c.BcryptCost != 10 {
+		t.Errorf("ttl/idle/prune/cost = %v %v %v %v", c.SessionTTL, c.IdleTimeout, c.PruneInterval, c.BcryptCost)
+	}
+	wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.5/32"), netip.MustParsePrefix("::1/128")}
+	if !slices.Equal(c.TrustedProxies, wantProxies) {
+		t.Errorf("trusted proxies = %v", c.TrustedProxies)
+	}
+	if !slices.Equal(c.CORSOrigins, []string{"https://app.example.com", "http://localhost:3000"}) {
+		t.Errorf("CORS origins = %q", c.CORSOrigins)
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{env: []string{"APP_ENV", "production"}, want: "SESSION_SECRET is not set"},
+		{env: []string{"APP_ENV", "prod"}, want: "APP_ENV"},
+		{env: []string{"COOKIE_SAMESITE", "relaxed"}, want: "COOKIE_SAMESITE"},
+		{env: []string{"SESSION_TTL", "7x"}, want: "SESSION_TTL"},
+		{env: []string{"SESSION_IDLE_TIMEOUT", "-5m"}, want: "SESSION_IDLE_TIMEOUT"},
+		{env: []string{"TRUSTED_PROXIES", "proxy.internal"}, want: "TRUSTED_PROXIES"},
+		{env: []string{"CORS_ORIGINS", "*"}, want: "CORS_ORIGINS"},
+		{env: []string{"CORS_ORIGINS", "null"}, want: "CORS_ORIGINS"},
+		{env: []string{"CORS_ORIGINS", "https://app.example.com/login"}, want: "CORS_ORIGINS"},
+		{env: []string{"CORS_ORIGINS", "app.example.com"}, want: "CORS_ORIGINS"},
+		{env: []string{"PRUNE_INTERVAL", "0"}, want: "PRUNE_INTERVAL"},
+		{env: []string{"BCRYPT_COST", "twelve"}, want: "BCRYPT_COST"},
+		{env: []string{"AUTO_MIGRATE", "maybe"}, want: "AUTO_MIGRATE"},
+		{env: []string{"LOG_LEVEL", "loud"}, want: "LOG_LEVEL"},
+		{args: []string{"--no-such-flag"}, want: "not defined"},
+		{args: []string{"extra"}, want: "unexpected argument"},
+	} {
+		_, err := server.LoadConfig(tc.args, envOf(tc.env...), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LoadConfig(%q, %q) = %v; want an error mentioning %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+	if _, err := server.LoadConfig(nil, envOf("APP_ENV", "production"), io.Discard); !errors.Is(err, server.ErrNoSecret) {
+		t.Errorf("production without secret = %v, want ErrNoSecret", err)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"7d": 7 * 24 * time.Hour, "1d12h": 36 * time.Hour, "90m": 90 * time.Minute, "0": 0, "12h": 12 * time.Hour,
+	} {
+		if got, err := server.ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"7", "d", "7days", "1d12", "x7d"} {
+		if _, err := server.ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) succeeded", in)
+		}
+	}
+}
+
+// TestNewRejects: a configuration the library (or the server) cannot work
+// with stops start-up with its message.
+func TestNewRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*server.Config)
+		want   string
+	}{
+		{"short secret", func(c *server.Config) { c.Secrets = []string{"too-short"} }, "at least 32"},
+		{"SameSite=None without Secure", func(c *server.Config) { c.SameSite = http.SameSiteNoneMode }, "SameSite=None"},
+		{"production without secret", func(c *server.Config) { c.Production, c.Secrets = true, nil }, "SESSION_SECRET is not set"},
+		{"bad cookie name", func(c *server.Config) { c.CookieName = "a b" }, "not a valid cookie name"},
+		{"bcrypt cost", func(c *server.Config) { c.BcryptCost = 40 }, "BCRYPT_COST"},
+		{"PostgreSQL without schema and no auto-migrate", func(c *server.Config) {
+			_, c.DatabaseURL = pgtest.Schema(t)
+			c.AutoMigrate = false
+		}, "sessionkit migrate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := baseConfig(t)
+			tc.mutate(&cfg)
+			srv, err := server.New(t.Context(), cfg)
+			if err == nil {
+				srv.Close()
+				t.Fatal("New succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New = %v; want %q in it", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDevSecret: without SESSION_SECRET in development, a secret is
+// generated once, kept private in the data directory, and reused, so
+// restarts and other local instances keep the sessions.
+func TestDevSecret(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.Secrets = nil
+	a, err := server.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	path := filepath.Join(cfg.DataDir, server.SecretFile)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("no generated secret: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode = %v, want 0600", fi.Mode().Perm())
+	}
+	b, _ := os.ReadFile(path)
+	if n := len(strings.TrimSpace(string(b))); n < 64 {
+		t.Errorf("generated secret is %d characters, want 48 random bytes in base64 (64)", n)
+	}
+	b2, err := server.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	if a.Manager().Fingerprint() != b2.Manager().Fingerprint() {
+		t.Fatal("a second start generated another secret")
+	}
+}

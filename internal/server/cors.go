@@ -1,0 +1,38 @@
+package server
+
+import (
+	"net/http"
+	"slices"
+)
+
+// cors lets the configured origins, and only them, call the API from a
+// browser with credentials (cookies). The allowed origin is echoed, never
+// "*" (which browsers refuse with credentials anyway) and never "null"
+// (which any sandboxed document can send). Vary: Origin is always set, so a
+// cache never serves one origin's answer to another.
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		origin := r.Header.Get("Origin")
+		allowed := origin != "" && slices.Contains(s.cfg.CORSOrigins, origin)
+		if allowed {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			// A preflight: answer it here; the browser sends the real
+			// request only if the headers below allow it.
+			h.Add("Vary", "Access-Control-Request-Method")
+			h.Add("Vary", "Access-Control-Request-Headers")
+			if allowed {
+				h.Set("Access-Control-Allow-Methods", "GET, POST")
+				h.Set("Access-Control-Allow-Headers", "Content-Type")
+				h.Set("Access-Control-Max-Age", "600")
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

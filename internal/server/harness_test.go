@@ -1,0 +1,258 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/internal/server"
+)
+
+const (
+	testSecret   = "test-secret-test-secret-test-secret-0123456789"
+	testEmail    = "ada@example.com"
+	testPassword = "correct horse battery staple"
+)
+
+// backends gives each test a fresh database of each kind: the embedded
+// SQLite default in a temporary directory, and PostgreSQL on its own schema.
+var backends = []struct {
+	name   string
+	config func(t *testing.T, cfg *server.Config)
+}{
+	{admin.SQLite, func(t *testing.T, cfg *server.Config) {}},
+	{admin.Postgres, func(t *testing.T, cfg *server.Config) {
+		_, cfg.DatabaseURL = pgtest.Schema(t)
+	}},
+}
+
+// baseConfig is a development configuration with a fast bcrypt.
+func baseConfig(t *testing.T) server.Config {
+	return server.Config{
+		DataDir:       t.TempDir(),
+		Secrets:       []string{testSecret},
+		AutoMigrate:   true,
+		Debug:         true,
+		BcryptCost:    4,
+		PruneInterval: -1,
+		Logger:        slog.New(slog.DiscardHandler),
+	}
+}
+
+// forEachBackend runs f, in parallel, on each backend with a configuration
+// that mutate (which may be nil) adjusts.
+func forEachBackend(t *testing.T, mutate func(*server.Config), f func(t *testing.T, h *harness)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := baseConfig(t)
+			b.config(t, &cfg)
+			if mutate != nil {
+				mutate(&cfg)
+			}
+			f(t, start(t, cfg))
+		})
+	}
+}
+
+// harness is a reference server behind a real HTTP listener.
+type harness struct {
+	t   *testing.T
+	srv *server.Server
+	url string
+}
+
+func start(t *testing.T, cfg server.Config) *harness {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	ts := httptest.NewServer(srv)
+	// Cleanups run last-in first-out: HTTP stops before the database closes.
+	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(ts.Close)
+	return &harness{t: t, srv: srv, url: ts.URL}
+}
+
+func (h *harness) addUser(email, password string) admin.User {
+	h.t.Helper()
+	u, err := h.srv.DB().AddUser(h.t.Context(), email, password, 4)
+	if err != nil {
+		h.t.Fatalf("AddUser: %v", err)
+	}
+	return u
+}
+
+func (h *harness) sessionRows() admin.SessionCounts {
+	h.t.Helper()
+	c, err := h.srv.DB().CountSessions(h.t.Context())
+	if err != nil {
+		h.t.Fatalf("CountSessions: %v", err)
+	}
+	return c
+}
+
+// reply is a response with its body read.
+type reply struct {
+	*http.Response
+	body string
+}
+
+// json decodes the body into a map.
+func (r reply) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
+		t.Fatalf("%s %s: body %q is not JSON: %v", r.Request.Method, r.Request.URL.Path, r.body, err)
+	}
+	return m
+}
+
+// cookie returns the session cookie the response set, or nil.
+func (r reply) cookie() *http.Cookie {
+	for _, c := range r.Cookies() {
+		if c.Name == "sessionkit.sid" {
+			return c
+		}
+	}
+	return nil
+}
+
+// do sends one request without a cookie jar; the cookies and headers are
+// exactly those given.
+func (h *harness) do(method, path, body string, cookie *http.Cookie, headers ...string) reply {
+	h.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(h.t.Context(), method, h.url+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if cookie != nil {
+		req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return reply{resp, string(b)}
+}
+
+func loginBody(email, password string) string {
+	b, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	return string(b)
+}
+
+// login logs in and returns the session cookie it set.
+func (h *harness) login(email, password string, cookie *http.Cookie) *http.Cookie {
+	h.t.Helper()
+	r := h.do("POST", "/api/login", loginBody(email, password), cookie)
+	if r.StatusCode != 200 || r.cookie() == nil {
+		h.t.Fatalf("login: %d %s (cookie %v), want 200 and a cookie", r.StatusCode, r.body, r.cookie())
+	}
+	return r.cookie()
+}
+
+func expectStatus(t *testing.T, r reply, status int, body string) {
+	t.Helper()
+	if r.StatusCode != status || (body != "" && strings.TrimSpace(r.body) != body) {
+		t.Fatalf("%s %s = %d %q; want %d %s", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.body, status, body)
+	}
+}
+
+// tcpProxy forwards connections to a real server until killed, so a test
+// can take a database away from a running server: after kill, open
+// connections break and new ones are refused.
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func startProxy(t *testing.T, target string) *tcpProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(p.kill)
+	return p
+}
+
+func (p *tcpProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); io.Copy(up, c); up.Close() }()
+		go func() { defer p.wg.Done(); io.Copy(c, up); c.Close() }()
+	}
+}
+
+// kill closes the listener and every forwarded connection, and waits.
+func (p *tcpProxy) kill() {
+	p.ln.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// viaProxy returns dbURL with its host replaced by a proxy to that host.
+func viaProxy(t *testing.T, dbURL string) (string, *tcpProxy) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, u.Host)
+	u.Host = p.ln.Addr().String()
+	q := u.Query()
+	q.Set("connect_timeout", "2")
+	u.RawQuery = q.Encode()
+	return u.String(), p
+}

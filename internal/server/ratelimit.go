@@ -1,0 +1,143 @@
+package server
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxLimiterKeys bounds a limiter's memory under a spray of distinct emails
+// or addresses; past it, stale keys are swept and then arbitrary ones
+// evicted.
+const maxLimiterKeys = 100_000
+
+// limiter counts failures per key in a sliding window: a key is blocked
+// while it has max failures within the last window. It is in-process, so
+// each instance counts its own; behind a load balancer the effective limit
+// is max times the number of instances.
+type limiter struct {
+	window time.Duration
+	max    int
+	now    func() time.Time
+
+	mu sync.Mutex
+	// failures holds, per key, the times of its last max failures, oldest
+	// first; older ones cannot matter.
+	failures  map[string][]time.Time
+	lastSweep time.Time
+}
+
+func newLimiter(window time.Duration, max int) *limiter {
+	return &limiter{window: window, max: max, now: time.Now, failures: make(map[string][]time.Time)}
+}
+
+// wait returns how long key must wait before its next attempt; zero means
+// it may try now.
+func (l *limiter) wait(key string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.failures[key]
+	if len(f) < l.max {
+		return 0
+	}
+	// The oldest of the last max failures leaves the window at this time.
+	d := f[0].Add(l.window).Sub(l.now())
+	if d <= 0 {
+		return 0
+	}
+	return d
+}
+
+// fail records a failure for key.
+func (l *limiter) fail(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	l.sweep(now)
+	f := append(l.failures[key], now)
+	if len(f) > l.max {
+		f = append(f[:0], f[len(f)-l.max:]...)
+	}
+	l.failures[key] = f
+}
+
+// reset forgets key's failures (after a successful log-in).
+func (l *limiter) reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.failures, key)
+}
+
+// sweep drops keys whose last failure left the window, at most once a
+// window unless the map is over its bound.
+func (l *limiter) sweep(now time.Time) {
+	if now.Sub(l.lastSweep) < l.window && len(l.failures) < maxLimiterKeys {
+		return
+	}
+	l.lastSweep = now
+	for k, f := range l.failures {
+		if now.Sub(f[len(f)-1]) >= l.window {
+			delete(l.failures, k)
+		}
+	}
+	for k := range l.failures {
+		if len(l.failures) < maxLimiterKeys*9/10 {
+			break
+		}
+		delete(l.failures, k)
+	}
+}
+
+// clientKey names the client of r for rate limiting: its address, taken from
+// X-Forwarded-For only when the immediate peer is a trusted proxy (anyone
+// else could write the header), walking right to left past trusted proxies
+// to the first untrusted hop. IPv6 clients are keyed by /64, since one host
+// commonly holds a whole /64.
+func clientKey(r *http.Request, trusted []netip.Prefix) string {
+	addr, ok := peer(r)
+	if !ok {
+		return "addr:" + r.RemoteAddr
+	}
+	if isTrusted(addr, trusted) {
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // a garbled hop: trust nothing further left
+			}
+			addr = hop.Unmap()
+			if !isTrusted(addr, trusted) {
+				break
+			}
+		}
+	}
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return "addr:" + p.String()
+	}
+	return "addr:" + addr.String()
+}
+
+func peer(r *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

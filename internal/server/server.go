@@ -1,0 +1,335 @@
+// Package server is sessionkit's reference server: the log-in API of the
+// express-session question that sessionkit exists to answer, done right and
+// built only on sessionkit's public API, so that it doubles as the example to
+// copy.
+//
+// Routes:
+//
+//	POST /api/login          {"email","password"} → {"ok":true} and the session cookie
+//	GET  /api/user           → {"id","email"} or 401
+//	POST /api/logout         → {"ok":true}; the row is deleted, the cookie cleared
+//	GET  /api/_debug/session → what the server sees of the session (not in production)
+//	GET  /healthz            → {"status":"ok"}, or 503 naming the dependency that is down
+//	GET  /metrics            → Prometheus text
+//
+// Only /api/ routes pass through the session middleware, so health checks and
+// scrapes never touch the session store.
+//
+// Start one in-process with New and serve it (it is an http.Handler), or with
+// Run, which also listens and shuts down gracefully.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/promcollector"
+)
+
+// Server is a running reference server: an http.Handler with its database and
+// session manager. Close it when done.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	db        *admin.DB
+	sessions  *sessionkit.Manager
+	handler   http.Handler
+	byEmail   *limiter
+	byAddr    *limiter
+	dummyHash []byte
+	// bcryptSlots bounds concurrent password checks: each costs tens of
+	// milliseconds of CPU, and a flood of them must not starve other requests.
+	bcryptSlots chan struct{}
+	logins      *prometheus.CounterVec
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates cfg, opens the database (creating the schema when
+// cfg.AutoMigrate is set, or on SQLite), and returns a Server ready to serve.
+// A configuration the library rejects is returned as the library's error.
+// ctx bounds the start-up work only.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	cfg = withDefaults(cfg)
+	log := cfg.Logger
+	if err := checkSecrets(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
+		return nil, fmt.Errorf("BCRYPT_COST %d is outside %d..%d", cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	if len(cfg.Secrets) == 0 {
+		secret, created, err := devSecret(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("SESSION_SECRET is not set and the development secret in %s cannot be used: %w", cfg.DataDir, err)
+		}
+		verb := "using the"
+		if created {
+			verb = "generated a"
+		}
+		log.Warn(fmt.Sprintf("SESSION_SECRET is not set: %s development secret kept in %s; every instance sharing the sessions must use the same secret, so set SESSION_SECRET in production",
+			verb, cfg.DataDir+"/"+SecretFile), "fingerprint", sessionkit.Fingerprint(secret))
+		cfg.Secrets = []string{secret}
+	}
+
+	db, err := admin.Open(ctx, admin.Config{
+		DatabaseURL:   cfg.DatabaseURL,
+		DataDir:       cfg.DataDir,
+		PruneInterval: cfg.PruneInterval,
+		Logger:        log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, db: db}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	log.Info("sessionkit server ready", "database", db.String(), "production", cfg.Production,
+		"secure_cookies", cfg.Production, "debug_endpoint", cfg.Debug, "cors_origins", len(cfg.CORSOrigins))
+	return s, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = admin.DefaultDataDir
+	}
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = admin.DefaultBcryptCost
+	}
+	if cfg.LoginWindow == 0 {
+		cfg.LoginWindow = DefaultLoginWindow
+	}
+	if cfg.LoginMaxFailures == 0 {
+		cfg.LoginMaxFailures = DefaultLoginMaxFailures
+	}
+	if cfg.LoginMaxFailuresPerAddr == 0 {
+		cfg.LoginMaxFailuresPerAddr = DefaultLoginMaxFailuresPerAddr
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
+// init does the start-up work that needs the database.
+func (s *Server) init(ctx context.Context) error {
+	cfg := s.cfg
+	if cfg.AutoMigrate {
+		if err := s.db.Migrate(ctx); err != nil {
+			return err
+		}
+	} else if err := s.db.CheckSchema(ctx); err != nil {
+		return err
+	}
+
+	store := s.db.Sessions()
+	if cfg.WrapStore != nil {
+		store = cfg.WrapStore(store)
+	}
+	var err error
+	s.sessions, err = sessionkit.New(sessionkit.Config{
+		Store:          store,
+		Secrets:        cfg.Secrets,
+		CookieName:     cfg.CookieName,
+		CookieDomain:   cfg.CookieDomain,
+		Secure:         cfg.Production,
+		SameSite:       cfg.SameSite,
+		Lifetime:       cfg.SessionTTL,
+		IdleTimeout:    cfg.IdleTimeout,
+		TrustedProxies: cfg.TrustedProxies,
+		Logger:         s.log,
+		// A save that failed (the store is down) must not look like a
+		// success, nor like a log-out: 503, in the API's JSON shape.
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.Header().Del("Clear-Site-Data")
+			writeError(w, http.StatusServiceUnavailable, errStoreUnavailable)
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	// The dummy hash is what an unknown email's password is compared with,
+	// so that "no such user" takes as long as "wrong password".
+	var pw [16]byte
+	s.dummyHash, err = bcrypt.GenerateFromPassword(pw[:], cfg.BcryptCost)
+	if err != nil {
+		return fmt.Errorf("bcrypt: %w", err)
+	}
+	s.bcryptSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+	s.byEmail = newLimiter(cfg.LoginWindow, cfg.LoginMaxFailures)
+	s.byAddr = newLimiter(cfg.LoginWindow, cfg.LoginMaxFailuresPerAddr)
+
+	reg := prometheus.NewRegistry()
+	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessionkit_server_logins_total",
+		Help: "Log-in attempts by result: ok, invalid, rate_limited, bad_request, unavailable.",
+	}, []string{"result"})
+	reg.MustRegister(
+		promcollector.New(s.sessions),
+		s.logins,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+
+	s.handler = s.routes(reg)
+	return nil
+}
+
+// routes builds the handler tree. The session middleware wraps /api/ only.
+func (s *Server) routes(reg *prometheus.Registry) http.Handler {
+	api := http.NewServeMux()
+	api.HandleFunc("POST /api/login", s.handleLogin)
+	api.HandleFunc("GET /api/user", s.handleUser)
+	api.HandleFunc("POST /api/logout", s.handleLogout)
+	if s.cfg.Debug {
+		api.HandleFunc("GET /api/_debug/session", s.handleDebug)
+	}
+
+	// Cross-site request forgery: browsers mark cross-origin requests
+	// (Sec-Fetch-Site, Origin), and state-changing ones are refused unless
+	// they come from an origin we allow for CORS. Without that, a same-site
+	// sibling (app.example.com calling api.example.com) would be refused too.
+	csrf := http.NewCrossOriginProtection()
+	for _, o := range s.cfg.CORSOrigins {
+		if err := csrf.AddTrustedOrigin(o); err != nil {
+			// ParseOrigins already accepted it; a mismatch is a bug here.
+			panic("server: trusted origin " + o + ": " + err.Error())
+		}
+	}
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused: add its origin to CORS_ORIGINS if it is yours")
+	}))
+
+	root := http.NewServeMux()
+	root.Handle("/api/", s.cors(csrf.Handler(noStore(s.sessions.Middleware(api)))))
+	root.HandleFunc("GET /healthz", s.handleHealth)
+	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
+	return root
+}
+
+// noStore marks every API response uncacheable: they carry a user's data or
+// a session cookie, which no shared cache may keep. (The library already
+// sets it on every response that sets a session cookie.)
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP serves the reference server's routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Manager returns the session manager, e.g. for its Stats.
+func (s *Server) Manager() *sessionkit.Manager { return s.sessions }
+
+// DB returns the database the server uses, e.g. to add users in a test. It
+// stays owned by the server.
+func (s *Server) DB() *admin.DB { return s.db }
+
+// Close stops the session store's background pruning and closes the
+// database. Call it after the HTTP server has shut down. It is safe to call
+// more than once.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
+	return s.closeErr
+}
+
+// Serve serves HTTP on ln until ctx ends, then shuts down gracefully:
+// it stops accepting, lets in-flight requests finish (for at most
+// Config.ShutdownTimeout) and returns. It logs "listening on http://…" with
+// the real address once it accepts connections. It does not Close s.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	s.log.Info("listening on "+listenURL(ln.Addr()), "addr", ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		hs.Close()
+		err = fmt.Errorf("shutdown: requests still running after %s were cut off", s.cfg.ShutdownTimeout)
+	}
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// listenURL turns a listener address into a URL a person can open.
+func listenURL(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "localhost"
+	} else if tcp.IP.To4() == nil {
+		host = "[" + host + "]"
+	}
+	return "http://" + host + ":" + strconv.Itoa(tcp.Port)
+}
+
+// Run starts a server with cfg, listens on cfg.Addr, serves until ctx ends,
+// then shuts down in order: in-flight requests finish, the pruner stops, the
+// database closes.
+func Run(ctx context.Context, cfg Config) error {
+	s, err := New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (ADDR): %w", s.cfg.Addr, err)
+	}
+	if err := s.Serve(ctx, ln); err != nil {
+		return err
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	s.log.Info("stopped")
+	return nil
+}

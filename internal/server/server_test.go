@@ -1,0 +1,430 @@
+package server_test
+
+import (
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/internal/server"
+	"github.com/sessionkit/sessionkit/sqlitestore"
+)
+
+// TestWalkthrough is the README's curl walk-through, with a cookie jar as
+// curl -c/-b keeps one.
+func TestWalkthrough(t *testing.T) {
+	forEachBackend(t, nil, func(t *testing.T, h *harness) {
+		u := h.addUser(testEmail, testPassword)
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar}
+		call := func(method, path, body string) reply {
+			t.Helper()
+			req, _ := http.NewRequestWithContext(t.Context(), method, h.url+path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return reply{resp, string(b)}
+		}
+
+		r := call("POST", "/api/login", loginBody(testEmail, testPassword))
+		expectStatus(t, r, 200, `{"ok":true}`)
+		c := r.cookie()
+		if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.MaxAge <= 0 {
+			t.Fatalf("login cookie = %+v; want HttpOnly, SameSite=Lax, Path=/, persistent", c)
+		}
+		if got := r.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("login Cache-Control = %q, want no-store", got)
+		}
+		if n := h.sessionRows(); n.Live != 1 {
+			t.Fatalf("rows after login = %+v, want 1 live", n)
+		}
+
+		r = call("GET", "/api/user", "")
+		expectStatus(t, r, 200, `{"id":`+strconv.FormatInt(u.ID, 10)+`,"email":"ada@example.com"}`)
+
+		r = call("POST", "/api/logout", "")
+		expectStatus(t, r, 200, `{"ok":true}`)
+		if got := r.Header.Get("Clear-Site-Data"); got != `"cookies"` {
+			t.Errorf("logout Clear-Site-Data = %q", got)
+		}
+		if got := r.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("logout Cache-Control = %q, want no-store", got)
+		}
+		if cl := r.cookie(); cl == nil || cl.MaxAge >= 0 || cl.Value != "" {
+			t.Errorf("logout cookie = %+v; want the cookie cleared", cl)
+		}
+		if n := h.sessionRows(); n != (admin.SessionCounts{}) {
+			t.Fatalf("rows after logout = %+v, want none", n)
+		}
+
+		r = call("GET", "/api/user", "")
+		expectStatus(t, r, 401, `{"error":"not authenticated"}`)
+
+		// The old cookie, replayed by someone who kept a copy, is dead too.
+		expectStatus(t, h.do("GET", "/api/user", "", c), 401, `{"error":"not authenticated"}`)
+	})
+}
+
+// TestAnonymousCreatesNothing: the seed's table of rows, one per visit,
+// must not happen. Requests that do not log in get no row and no cookie.
+func TestAnonymousCreatesNothing(t *testing.T) {
+	forEachBackend(t, nil, func(t *testing.T, h *harness) {
+		h.addUser(testEmail, testPassword)
+		for _, req := range []struct{ method, path, body string }{
+			{"GET", "/api/user", ""},
+			{"GET", "/api/user", ""},
+			{"GET", "/api/_debug/session", ""},
+			{"POST", "/api/logout", ""},
+			{"POST", "/api/login", loginBody(testEmail, "wrong password")},
+			{"POST", "/api/login", "{"},
+			{"GET", "/healthz", ""},
+			{"GET", "/metrics", ""},
+			{"GET", "/", ""},
+		} {
+			r := h.do(req.method, req.path, req.body, nil)
+			if sc := r.Header.Values("Set-Cookie"); len(sc) > 0 {
+				t.Errorf("%s %s set a cookie: %q", req.method, req.path, sc)
+			}
+		}
+		if n := h.sessionRows(); n != (admin.SessionCounts{}) {
+			t.Fatalf("rows after anonymous requests = %+v, want none", n)
+		}
+		if st := h.srv.Manager().Stats(); st.Creates != 0 || st.Saves != 0 {
+			t.Fatalf("store writes after anonymous requests: %+v", st)
+		}
+	})
+}
+
+// TestHealthAndMetricsDoNoSessionWork: load balancers and scrapers poll
+// these; they must never read or write the session store.
+func TestHealthAndMetricsDoNoSessionWork(t *testing.T) {
+	forEachBackend(t, nil, func(t *testing.T, h *harness) {
+		h.addUser(testEmail, testPassword)
+		c := h.login(testEmail, testPassword, nil)
+		before := h.srv.Manager().Stats()
+		r := h.do("GET", "/healthz", "", c)
+		expectStatus(t, r, 200, `{"status":"ok"}`)
+		m := h.do("GET", "/metrics", "", c)
+		expectStatus(t, m, 200, "")
+		for _, want := range []string{"sessionkit_store_operations_total", "sessionkit_server_logins_total", "go_goroutines"} {
+			if !strings.Contains(m.body, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		after := h.srv.Manager().Stats()
+		if after.StoreLatency.Count != before.StoreLatency.Count || after.Loads != before.Loads {
+			t.Fatalf("/healthz and /metrics made store calls: %d before, %d after", before.StoreLatency.Count, after.StoreLatency.Count)
+		}
+		// The control: the same cookie on an API route does reach the store,
+		// so the comparison above can fail.
+		expectStatus(t, h.do("GET", "/api/user", "", c), 200, "")
+		if got := h.srv.Manager().Stats(); got.Loads == after.Loads {
+			t.Fatal("GET /api/user made no store call; the counting is broken")
+		}
+	})
+}
+
+// TestLoginRegeneratesID: an id planted before log-in, or an old session's
+// id, is worthless after it.
+func TestLoginRegeneratesID(t *testing.T) {
+	forEachBackend(t, nil, func(t *testing.T, h *harness) {
+		h.addUser(testEmail, testPassword)
+		h.addUser("bob@example.com", "bobs password")
+		first := h.login(testEmail, testPassword, nil)
+		second := h.login("bob@example.com", "bobs password", first)
+		if second.Value == first.Value {
+			t.Fatal("log-in kept the session id it was given")
+		}
+		expectStatus(t, h.do("GET", "/api/user", "", first), 401, `{"error":"not authenticated"}`)
+		r := h.do("GET", "/api/user", "", second)
+		expectStatus(t, r, 200, "")
+		if r.json(t)["email"] != "bob@example.com" {
+			t.Fatalf("after the second log-in /api/user = %s", r.body)
+		}
+		if n := h.sessionRows(); n.Live != 1 {
+			t.Fatalf("rows = %+v, want only the regenerated session", n)
+		}
+	})
+}
+
+func TestRemovedUserIsLoggedOut(t *testing.T) {
+	forEachBackend(t, nil, func(t *testing.T, h *harness) {
+		h.addUser(testEmail, testPassword)
+		c := h.login(testEmail, testPassword, nil)
+		if _, err := h.srv.DB().RemoveUser(t.Context(), testEmail); err != nil {
+			t.Fatal(err)
+		}
+		expectStatus(t, h.do("GET", "/api/user", "", c), 401, `{"error":"not authenticated"}`)
+	})
+}
+
+func TestDebugEndpoint(t *testing.T) {
+	forEachBackend(t, nil, func(t *testing.T, h *harness) {
+		h.addUser(testEmail, testPassword)
+		c := h.login(testEmail, testPassword, nil)
+		id, _, _ := strings.Cut(strings.TrimPrefix(c.Value, "s%3A"), ".")
+		forged := &http.Cookie{Name: c.Name, Value: "s%3A" + id + "." + base64.RawStdEncoding.EncodeToString(make([]byte, 32))}
+		for _, tc := range []struct {
+			name       string
+			cookie     *http.Cookie
+			signature  string
+			hasSession bool
+		}{
+			{"no cookie", nil, "absent", false},
+			{"valid", c, "valid", true},
+			{"another secret", forged, "bad-signature", false},
+			{"garbage", &http.Cookie{Name: c.Name, Value: "garbage"}, "malformed", false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := h.do("GET", "/api/_debug/session", "", tc.cookie)
+				expectStatus(t, r, 200, "")
+				d := r.json(t)
+				for _, key := range []string{"id", "hasSession", "userId", "cookiesHeader", "https", "httpsReason", "signature", "fingerprint"} {
+					if _, ok := d[key]; !ok {
+						t.Errorf("debug response lacks %q: %s", key, r.body)
+					}
+				}
+				if d["signature"] != tc.signature || d["hasSession"] != tc.hasSession || d["https"] != false {
+					t.Errorf("debug = %s; want signature %s, hasSession %v, https false", r.body, tc.signature, tc.hasSession)
+				}
+				if strings.Contains(r.body, id[:12]) || strings.Contains(r.body, testSecret) {
+					t.Errorf("debug response leaks the session id or the secret: %s", r.body)
+				}
+				if tc.cookie == nil {
+					if d["cookiesHeader"] != nil || d["id"] != nil || d["userId"] != nil {
+						t.Errorf("no cookie: debug = %s; want nulls", r.body)
+					}
+					return
+				}
+				if d["cookiesHeader"] != "sessionkit.sid=[redacted]" {
+					t.Errorf("cookiesHeader = %v", d["cookiesHeader"])
+				}
+				if tc.hasSession {
+					if d["id"] != id[:6]+"…" || d["userId"] == nil {
+						t.Errorf("valid session: id = %v, userId = %v; want %q and the user", d["id"], d["userId"], id[:6]+"…")
+					}
+				}
+			})
+		}
+		if got := h.srv.Manager().Stats(); got.Creates != 1 {
+			t.Errorf("the debug endpoint created sessions: %d creates", got.Creates)
+		}
+	})
+}
+
+func TestDebugEndpointOffInProduction(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		debug  bool
+		status int
+	}{
+		{"production", false, 404},
+		{"production with SESSION_DEBUG=1", true, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := baseConfig(t)
+			cfg.Production, cfg.Debug = true, tc.debug
+			h := start(t, cfg)
+			expectStatus(t, h.do("GET", "/api/_debug/session", "", nil), tc.status, "")
+		})
+	}
+}
+
+func TestBadLoginRequests(t *testing.T) {
+	forEachBackend(t, nil, func(t *testing.T, h *harness) {
+		h.addUser(testEmail, testPassword)
+		for _, tc := range []struct {
+			name, body string
+			status     int
+		}{
+			{"malformed JSON", `{"email":`, 400},
+			{"empty body", ``, 400},
+			{"not an object", `"ada@example.com"`, 400},
+			{"wrong types", `{"email":1,"password":2}`, 400},
+			{"missing password", `{"email":"ada@example.com"}`, 400},
+			{"missing email", `{"password":"correct horse battery staple"}`, 400},
+			{"two objects", loginBody(testEmail, testPassword) + `{}`, 400},
+			{"over 64 KiB", `{"email":"ada@example.com","password":"` + strings.Repeat("x", 65<<10) + `"}`, 400},
+			{"wrong password", loginBody(testEmail, "not the password"), 401},
+			{"unknown email", loginBody("eve@example.com", testPassword), 401},
+			{"password past bcrypt's 72 bytes", loginBody(testEmail, testPassword+strings.Repeat("x", 60)), 401},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := h.do("POST", "/api/login", tc.body, nil)
+				if r.StatusCode != tc.status {
+					t.Fatalf("status = %d %s, want %d", r.StatusCode, r.body, tc.status)
+				}
+				if tc.status == 401 && strings.TrimSpace(r.body) != `{"error":"invalid login"}` {
+					t.Errorf("body = %s", r.body)
+				}
+				if e, _ := r.json(t)["error"].(string); e == "" {
+					t.Errorf("body %s has no error message", r.body)
+				}
+				if r.cookie() != nil {
+					t.Error("a failed log-in set a cookie")
+				}
+			})
+		}
+	})
+}
+
+func TestBruteForce(t *testing.T) {
+	limits := func(cfg *server.Config) {
+		cfg.LoginMaxFailures = 3
+		cfg.LoginMaxFailuresPerAddr = 5
+	}
+	forEachBackend(t, limits, func(t *testing.T, h *harness) {
+		h.addUser(testEmail, testPassword)
+		for range 3 {
+			expectStatus(t, h.do("POST", "/api/login", loginBody(testEmail, "guess"), nil), 401, "")
+		}
+		// Blocked now, even with the right password, and even when claiming
+		// another address: X-Forwarded-For from an untrusted peer is ignored.
+		for _, xff := range []string{"", "203.0.113.7"} {
+			r := h.do("POST", "/api/login", loginBody(" ADA@example.com", testPassword), nil, "X-Forwarded-For", xff)
+			expectStatus(t, r, 429, "")
+			secs, err := strconv.Atoi(r.Header.Get("Retry-After"))
+			if err != nil || secs < 1 || secs > 15*60 {
+				t.Fatalf("Retry-After = %q; want whole seconds within the window", r.Header.Get("Retry-After"))
+			}
+			if r.cookie() != nil {
+				t.Fatal("a refused log-in set a cookie")
+			}
+		}
+		// Two more failures on other emails reach the address's limit: now
+		// every email is refused from this address.
+		expectStatus(t, h.do("POST", "/api/login", loginBody("x@example.com", "guess"), nil), 401, "")
+		expectStatus(t, h.do("POST", "/api/login", loginBody("y@example.com", "guess"), nil), 401, "")
+		expectStatus(t, h.do("POST", "/api/login", loginBody("z@example.com", "guess"), nil), 429, "")
+	})
+}
+
+// TestBruteForceBehindProxy: behind a trusted proxy, clients are told apart
+// by X-Forwarded-For.
+func TestBruteForceBehindProxy(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.LoginMaxFailures, cfg.LoginMaxFailuresPerAddr = 100, 2
+	cfg.TrustedProxies, _ = server.ParseTrustedProxies("127.0.0.1,::1")
+	h := start(t, cfg)
+	for range 2 {
+		expectStatus(t, h.do("POST", "/api/login", loginBody("a@example.com", "guess"), nil, "X-Forwarded-For", "198.51.100.1"), 401, "")
+	}
+	expectStatus(t, h.do("POST", "/api/login", loginBody("b@example.com", "guess"), nil, "X-Forwarded-For", "198.51.100.1"), 429, "")
+	// A client-supplied hop to the left of the real one changes nothing.
+	expectStatus(t, h.do("POST", "/api/login", loginBody("b@example.com", "guess"), nil, "X-Forwarded-For", "10.9.9.9, 198.51.100.1"), 429, "")
+	expectStatus(t, h.do("POST", "/api/login", loginBody("b@example.com", "guess"), nil, "X-Forwarded-For", "198.51.100.2"), 401, "")
+}
+
+// TestStoreOutage: with the database gone, routes that need the session
+// answer 503, never 401 (which would log users out), and /healthz names
+// the database.
+func TestStoreOutage(t *testing.T) {
+	for _, b := range []string{admin.SQLite, admin.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			cfg := baseConfig(t)
+			var proxy *tcpProxy
+			if b == admin.Postgres {
+				_, url := pgtest.Schema(t)
+				cfg.DatabaseURL, proxy = viaProxy(t, url)
+			}
+			h := start(t, cfg)
+			h.addUser(testEmail, testPassword)
+			c := h.login(testEmail, testPassword, nil)
+			expectStatus(t, h.do("GET", "/api/user", "", c), 200, "")
+
+			if proxy != nil {
+				proxy.kill()
+			} else {
+				h.srv.DB().Sessions().(*sqlitestore.Store).DB().Close()
+			}
+
+			const unavailable = `{"error":"session store unavailable"}`
+			expectStatus(t, h.do("GET", "/api/user", "", c), 503, unavailable)
+			expectStatus(t, h.do("GET", "/api/_debug/session", "", c), 503, unavailable)
+			expectStatus(t, h.do("POST", "/api/login", loginBody(testEmail, testPassword), c), 503, unavailable)
+			r := h.do("POST", "/api/logout", "", c)
+			expectStatus(t, r, 503, unavailable)
+			if r.cookie() != nil || r.Header.Get("Clear-Site-Data") != "" {
+				t.Error("a logout whose delete failed still cleared the cookie")
+			}
+			expectStatus(t, h.do("GET", "/healthz", "", nil), 503, `{"status":"unavailable","down":["database"]}`)
+			// Anonymous requests need no store and still get their answer.
+			expectStatus(t, h.do("GET", "/api/user", "", nil), 401, "")
+		})
+	}
+}
+
+func TestCORSAndCSRF(t *testing.T) {
+	const app = "https://app.example.com"
+	cfg := baseConfig(t)
+	cfg.CORSOrigins = []string{app}
+	h := start(t, cfg)
+	h.addUser(testEmail, testPassword)
+
+	for _, tc := range []struct {
+		name, origin string
+		allowed      bool
+	}{
+		{"configured origin", app, true},
+		{"other origin", "https://evil.example", false},
+		{"null origin", "null", false},
+		{"no origin", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var hdr []string
+			if tc.origin != "" {
+				hdr = []string{"Origin", tc.origin}
+			}
+			r := h.do("GET", "/api/user", "", nil, hdr...)
+			if !strings.Contains(strings.Join(r.Header.Values("Vary"), ","), "Origin") {
+				t.Errorf("Vary = %q, want Origin", r.Header.Values("Vary"))
+			}
+			acao := r.Header.Get("Access-Control-Allow-Origin")
+			if want := map[bool]string{true: tc.origin}[tc.allowed]; acao != want {
+				t.Errorf("Access-Control-Allow-Origin = %q for origin %q", acao, tc.origin)
+			}
+			if tc.allowed && r.Header.Get("Access-Control-Allow-Credentials") != "true" {
+				t.Error("credentials not allowed for the configured origin")
+			}
+			pre := h.do("OPTIONS", "/api/login", "", nil, append(hdr, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")...)
+			if pre.StatusCode != 204 {
+				t.Errorf("preflight = %d", pre.StatusCode)
+			}
+			if got := pre.Header.Get("Access-Control-Allow-Methods"); tc.allowed != (got != "") {
+				t.Errorf("preflight Allow-Methods = %q", got)
+			}
+		})
+	}
+
+	// Cross-site state changes are refused unless from a configured origin.
+	for _, tc := range []struct {
+		origin, site string
+		status       int
+	}{
+		{"https://evil.example", "cross-site", 403},
+		{"https://evil.example", "", 403},
+		{app, "same-site", 200},
+	} {
+		r := h.do("POST", "/api/login", loginBody(testEmail, testPassword), nil, "Origin", tc.origin, "Sec-Fetch-Site", tc.site)
+		if r.StatusCode != tc.status {
+			t.Errorf("POST /api/login from %s (%s) = %d %s, want %d", tc.origin, tc.site, r.StatusCode, r.body, tc.status)
+		}
+		if tc.status == 403 && r.cookie() != nil {
+			t.Error("a refused cross-origin log-in set a cookie")
+		}
+	}
+}
