@@ -71,6 +71,8 @@ type TableStats struct {
 	CreatedFrom     string `json:"createdFrom"`
 	CreatedLastHour int64  `json:"createdLastHour"`
 	CreatedLastDay  int64  `json:"createdLastDay"`
+	// CreatedLastDayAnonymous counts those of CreatedLastDay without a login.
+	CreatedLastDayAnonymous int64 `json:"createdLastDayAnonymous"`
 	// Hourly counts sessions created per hour (UTC), oldest first, up to a
 	// week.
 	Hourly []HourCount `json:"hourly"`
@@ -480,9 +482,10 @@ WHERE c.oid = $1`, t.oid).Scan(&st.TotalBytes, &st.TableBytes, &st.IndexBytes, &
 		}
 	}
 	if created != "" {
-		q = fmt.Sprintf(`SELECT count(*) FILTER (WHERE c > now() - interval '1 hour'), count(*) FILTER (WHERE c > now() - interval '24 hours')
-FROM (SELECT %s AS c FROM %s) AS x`, created, p.from)
-		if err := tx.QueryRow(ctx, q).Scan(&st.CreatedLastHour, &st.CreatedLastDay); err != nil {
+		q = fmt.Sprintf(`SELECT count(*) FILTER (WHERE c > now() - interval '1 hour'), count(*) FILTER (WHERE c > now() - interval '24 hours'),
+  count(*) FILTER (WHERE c > now() - interval '24 hours' AND NOT COALESCE(l, false))
+FROM (SELECT %s AS c, %s AS l FROM %s) AS x`, created, p.logged, p.from)
+		if err := tx.QueryRow(ctx, q, p.args...).Scan(&st.CreatedLastHour, &st.CreatedLastDay, &st.CreatedLastDayAnonymous); err != nil {
 			return nil, nil, fmt.Errorf("doctor: creation rate of %s: %w", t.label(), err)
 		}
 		if st.Hourly, err = hourly(ctx, tx, p, created); err != nil {
@@ -757,7 +760,7 @@ func (j *judge) size(lastAutovac *time.Time) {
 			fmt.Sprintf("Stop writing the session on every request (express-session resave: false; touch only after part of the lifetime has passed) and let autovacuum catch up, or run VACUUM (ANALYZE) %s;", j.t.ident()))
 		return
 	}
-	j.add("db.bloat", Pass, fmt.Sprintf("%s, %d dead tuples", humanBytes(st.TotalBytes), dead), ev, "")
+	j.add("db.bloat", Pass, fmt.Sprintf("%s on disk, %s", humanBytes(st.TotalBytes), plural(dead, "dead tuple")), ev, "")
 }
 
 func (j *judge) anonymous(topKeys []string) {
@@ -791,6 +794,13 @@ func (j *judge) anonymous(topKeys []string) {
 	default:
 		j.add("db.anonymous", Pass, fmt.Sprintf("%.0f%% of the sessions carry a login", 100-pct(st.Anonymous, st.Rows)), ev, "")
 	}
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func sortedKeys(m map[string]int64) []string {
@@ -827,18 +837,11 @@ func (j *judge) creation() {
 		return
 	}
 	ev := []string{fmt.Sprintf("created in the last hour: %d; in the last 24 hours: %d (%.1f per hour)", st.CreatedLastHour, st.CreatedLastDay, float64(st.CreatedLastDay)/24)}
-	var anon, logged int64
-	for _, h := range st.Hourly {
-		if time.Since(h.Hour) <= 24*time.Hour {
-			anon += h.Anonymous
-			logged += h.LoggedIn
-		}
-	}
-	if anon+logged > 0 {
-		ev = append(ev, fmt.Sprintf("of the last 24 hours' sessions: %d anonymous, %d logged in", anon, logged))
+	if st.CreatedLastDay > 0 {
+		ev = append(ev, fmt.Sprintf("of the last 24 hours' sessions: %d anonymous, %d logged in", st.CreatedLastDayAnonymous, st.CreatedLastDay-st.CreatedLastDayAnonymous))
 	}
 	if st.CreatedFrom != "created_at" {
 		ev = append(ev, "estimated as expire minus the cookie's originalMaxAge: for sessions whose expiry is refreshed (rolling, touch) this is the last activity, not the creation")
 	}
-	j.add("db.creation", Info, fmt.Sprintf("%d sessions created in the last hour, %d in the last 24 hours", st.CreatedLastHour, st.CreatedLastDay), ev, "")
+	j.add("db.creation", Info, fmt.Sprintf("%s created in the last hour, %d in the last 24 hours", plural(st.CreatedLastHour, "session"), st.CreatedLastDay), ev, "")
 }

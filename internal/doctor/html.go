@@ -31,11 +31,11 @@ type chartLabel struct {
 }
 
 type chartData struct {
-	W, H, L, T, PlotW, PlotH, Bottom float64
-	Bars                             []chartBar
-	XLabels, YLabels                 []chartLabel
-	LoggedColor, AnonColor           string
-	Empty                            bool
+	W, H, L, T, PlotW, PlotH, Bottom, Right float64
+	Bars                                    []chartBar
+	XLabels, YLabels                        []chartLabel
+	LoggedColor, AnonColor                  string
+	Empty                                   bool
 }
 
 type htmlTable struct {
@@ -59,6 +59,7 @@ func buildChart(hours []HourCount) chartData {
 		LoggedColor: chartLoggedColor, AnonColor: chartAnonColor,
 	}
 	c.Bottom = c.T + c.PlotH
+	c.Right = c.L + c.PlotW
 	var peak int64
 	for _, h := range hours {
 		peak = max(peak, h.Anonymous+h.LoggedIn)
@@ -158,11 +159,11 @@ svg text{font:11px system-ui,sans-serif;fill:#555} .legend span{display:inline-b
 {{if .Stats.CreatedFrom}}
 <div class="legend"><span style="background:{{.Chart.LoggedColor}}"></span>logged in<span style="background:{{.Chart.AnonColor}}"></span>anonymous{{if ne .Stats.CreatedFrom "created_at"}} · estimated from {{.Stats.CreatedFrom}}{{end}}</div>
 <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{.Chart.W}} {{.Chart.H}}" width="100%" role="img" aria-label="sessions created per hour">
-<line x1="{{.Chart.L}}" y1="{{.Chart.Bottom}}" x2="{{.Chart.W}}" y2="{{.Chart.Bottom}}" stroke="#999"/>
+<line x1="{{.Chart.L}}" y1="{{.Chart.Bottom}}" x2="{{.Chart.Right}}" y2="{{.Chart.Bottom}}" stroke="#999"/>
 <line x1="{{.Chart.L}}" y1="{{.Chart.T}}" x2="{{.Chart.L}}" y2="{{.Chart.Bottom}}" stroke="#999"/>
-{{range .Chart.YLabels}}<text x="{{.X}}" y="{{.Y}}" text-anchor="end">{{.Text}}</text>
-{{end}}{{range .Chart.Bars}}<g><title>{{.Title}}</title>{{if gt .HL 0.0}}<rect x="{{.X}}" y="{{.YL}}" width="{{.W}}" height="{{.HL}}" fill="{{.LC}}"/>{{end}}{{if gt .HA 0.0}}<rect x="{{.X}}" y="{{.YA}}" width="{{.W}}" height="{{.HA}}" fill="{{.AC}}"/>{{end}}</g>
-{{end}}{{range .Chart.XLabels}}<text x="{{.X}}" y="{{.Y}}" text-anchor="middle">{{.Text}}</text>
+{{range .Chart.YLabels}}<text x="{{.X}}" y="{{printf "%.1f" .Y}}" text-anchor="end">{{.Text}}</text>
+{{end}}{{range .Chart.Bars}}<g><title>{{.Title}}</title>{{if gt .HL 0.0}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .YL}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .HL}}" fill="{{.LC}}"/>{{end}}{{if gt .HA 0.0}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .YA}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .HA}}" fill="{{.AC}}"/>{{end}}</g>
+{{end}}{{range .Chart.XLabels}}<text x="{{printf "%.1f" .X}}" y="{{.Y}}" text-anchor="middle">{{.Text}}</text>
 {{end}}{{if .Chart.Empty}}<text x="{{.Chart.W}}" y="{{.Chart.T}}" text-anchor="end">no sessions created in this window</text>{{end}}
 </svg>
 {{else}}<p>Creation times cannot be known for this table (no created_at column and no cookie.originalMaxAge in sess).</p>{{end}}

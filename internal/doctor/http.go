@@ -260,7 +260,7 @@ func (c *httpCheck) do(ctx context.Context, method string, u *url.URL, jar *brow
 	ex.body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	ex.status, ex.header = resp.StatusCode, resp.Header
 	if jar != nil && cookie == nil {
-		ex.verdicts = jar.SetFromResponse(u, resp.Header)
+		ex.verdicts = jar.SetFromResponse(u, resp.Header, fromPage && c.crossSite)
 	} else {
 		for _, raw := range resp.Header.Values("Set-Cookie") {
 			ex.verdicts = append(ex.verdicts, browser.Parse(raw, u, c.now()))
@@ -992,7 +992,7 @@ func (c *httpCheck) cors(ctx context.Context) error {
 			ss = "unset (Lax)"
 		}
 		c.add(secCORS, "cors.cookie-site", Fail, fmt.Sprintf("the browser will not send the session cookie cross-site: SameSite=%s", ss),
-			append(ev, "SameSite Lax and Strict cookies are not sent on cross-site fetch/XHR, so every API call from the front end is anonymous"), sameSiteFix)
+			append(ev, "SameSite Lax and Strict cookies are neither stored from nor sent with cross-site fetch/XHR, so every API call from the front end is anonymous"), sameSiteFix)
 		return nil
 	}
 	c.add(secCORS, "cors.cookie-site", Warn, "the session cookie is a third-party cookie: Safari, Firefox's strict mode and Chrome users who block third-party cookies drop it",

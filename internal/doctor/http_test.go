@@ -281,11 +281,11 @@ func TestHTTPCORS(t *testing.T) {
 			expect(t, r, tt.id, tt.status, tt.title)
 		})
 	}
-	// A Lax cookie cross-site: the page's requests carry no cookie, so the
-	// session never sticks, and the doctor says why.
+	// A Lax cookie cross-site: the browser ignores it on the login's
+	// response, so the session never sticks, and the doctor says why.
 	ts := serve(t, newSessServer(srvConfig{Attrs: secure, CORS: "echo", AllowOrigin: "https://app.example.net"}, "k", nil), true)
 	r := checkHTTP(t, HTTPOptions{URL: "https://api.example.com/", Origin: "https://app.example.net", Transport: dialTo(ts.Listener.Addr().String()), Repeat: 3})
-	expect(t, r, "persist.thrash", Fail, "does not send the cookie", "SameSite")
+	expect(t, r, "persist.thrash", Fail, "dropped the login cookie", "SameSite", "cross-site")
 }
 
 func TestHTTPLogout(t *testing.T) {

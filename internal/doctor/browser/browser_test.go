@@ -90,14 +90,14 @@ func TestJarSendRules(t *testing.T) {
 	now := t0
 	j := NewJar(func() time.Time { return now })
 	api := mustURL(t, "https://api.example.com/login")
-	j.Set(api, "host=1; Path=/")
-	j.Set(api, "dom=2; Domain=example.com; Path=/")
-	j.Set(api, "deep=3; Path=/api")
-	j.Set(api, "lax=4; Path=/; SameSite=Lax")
-	j.Set(api, "none=5; Path=/; SameSite=None; Secure")
-	j.Set(api, "short=6; Path=/; Max-Age=10")
-	j.Set(api, "sec=7; Path=/; Secure")
-	j.Set(api, "rel=8") // default path: /
+	j.Set(api, "host=1; Path=/", false)
+	j.Set(api, "dom=2; Domain=example.com; Path=/", false)
+	j.Set(api, "deep=3; Path=/api", false)
+	j.Set(api, "lax=4; Path=/; SameSite=Lax", false)
+	j.Set(api, "none=5; Path=/; SameSite=None; Secure", false)
+	j.Set(api, "short=6; Path=/; Max-Age=10", false)
+	j.Set(api, "sec=7; Path=/; Secure", false)
+	j.Set(api, "rel=8", false) // default path: /
 
 	names := func(u string, cross bool) string {
 		var n []string
@@ -126,16 +126,23 @@ func TestJarSendRules(t *testing.T) {
 		t.Fatalf("expired cookie sent: %s", got)
 	}
 	// Deletion with the same path removes; with another path does not.
-	j.Set(api, "host=; Path=/x; Max-Age=0")
+	j.Set(api, "host=; Path=/x; Max-Age=0", false)
 	if !strings.Contains(names("https://api.example.com/", false), "host") {
 		t.Fatal("a deletion with another Path must not remove the cookie")
 	}
-	j.Set(api, "host=; Path=/; Max-Age=0")
+	j.Set(api, "host=; Path=/; Max-Age=0", false)
 	if strings.Contains(names("https://api.example.com/", false), "host") {
 		t.Fatal("deletion did not remove the cookie")
 	}
+	// A cross-site fetch's response sets only SameSite=None cookies.
+	if v := j.Set(api, "x=1; Path=/; SameSite=Lax", true); v.Stored || !v.Has("samesite-cross-site") {
+		t.Fatalf("Lax cookie from a cross-site response: %+v", v)
+	}
+	if v := j.Set(api, "y=1; Path=/; SameSite=None; Secure", true); !v.Stored {
+		t.Fatalf("None cookie from a cross-site response: %+v", v)
+	}
 	// A rejected header changes nothing.
-	j.Set(mustURL(t, "http://api.example.com/"), "dom=evil; Domain=example.com; Path=/; Secure")
+	j.Set(mustURL(t, "http://api.example.com/"), "dom=evil; Domain=example.com; Path=/; Secure", false)
 	if h := j.Header(mustURL(t, "https://api.example.com/"), false); !strings.Contains(h, "dom=2") {
 		t.Fatalf("rejected cookie replaced a stored one: %s", h)
 	}

@@ -67,7 +67,8 @@ type Problem struct {
 	// Code is stable, for programs: "secure-over-http", "secure-localhost",
 	// "samesite-none-insecure", "domain-mismatch", "domain-public-suffix",
 	// "domain-ip", "prefix-secure", "prefix-host", "too-large", "no-name",
-	// "bad-char", "bad-expires", "expiry-capped", "attr-too-long".
+	// "bad-char", "bad-expires", "expiry-capped", "attr-too-long", and from
+	// Jar.Set "samesite-cross-site".
 	Code string
 	// Rejected is true when browsers drop the cookie because of it.
 	Rejected bool

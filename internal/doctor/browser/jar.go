@@ -36,21 +36,32 @@ func (j *Jar) Clone() *Jar {
 }
 
 // SetFromResponse applies every Set-Cookie header of a response to a request
-// for u and returns the verdict on each, in order.
-func (j *Jar) SetFromResponse(u *url.URL, h http.Header) []Verdict {
+// for u and returns the verdict on each, in order. crossSite says the request
+// was a cross-site fetch (see Set).
+func (j *Jar) SetFromResponse(u *url.URL, h http.Header, crossSite bool) []Verdict {
 	raws := h.Values("Set-Cookie")
 	out := make([]Verdict, 0, len(raws))
 	for _, raw := range raws {
-		out = append(out, j.Set(u, raw))
+		out = append(out, j.Set(u, raw, crossSite))
 	}
 	return out
 }
 
 // Set applies one Set-Cookie header value received from u and returns the
 // verdict. A stored cookie replaces one with the same name, domain and path;
-// a deletion removes it.
-func (j *Jar) Set(u *url.URL, raw string) Verdict {
+// a deletion removes it. On the response to a cross-site fetch (crossSite)
+// browsers ignore cookies that are not SameSite=None (RFC 6265bis 5.7).
+func (j *Jar) Set(u *url.URL, raw string, crossSite bool) Verdict {
 	v := Parse(raw, u, j.now())
+	if crossSite && v.Cookie.SameSite != "None" {
+		ss := v.Cookie.SameSite
+		if ss == "" {
+			ss = "unset (Lax)"
+		}
+		v.Problems = append([]Problem{{Code: "samesite-cross-site", Rejected: true,
+			Message: "SameSite=" + ss + " cookie set by the response to a cross-site fetch: browsers ignore it"}}, v.Problems...)
+		v.Stored = false
+	}
 	if _, rejected := v.Rejection(); rejected {
 		return v
 	}
