@@ -3,13 +3,18 @@ package main
 import (
 	"context"
 	"io"
+
+	"github.com/sessionkit/sessionkit/internal/doctor"
 )
 
-// doctorUsage is the usage line of the doctor command, empty until it is
-// wired.
-const doctorUsage = ""
+// doctorUsage is the doctor command's line in the usage text.
+const doctorUsage = `  doctor http URL | db DATABASE_URL   diagnose a live deployment's sessions (sessionkit doctor -h)
+`
 
-// doctor runs the doctor command; ok is false while it is not wired.
-func doctor(ctx context.Context, cmd string, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int, ok bool) {
-	return 0, false
+// runDoctor runs `sessionkit doctor …`; ok is false for any other command.
+func runDoctor(ctx context.Context, cmd string, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int, ok bool) {
+	if cmd != "doctor" {
+		return 0, false
+	}
+	return doctor.Run(ctx, args, stdin, stdout, stderr), true
 }

@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stdout, usage, doctorUsage)
 		return 0
 	}
-	if code, ok := doctor(ctx, cmd, rest, stdin, stdout, stderr); ok {
+	if code, ok := runDoctor(ctx, cmd, rest, stdin, stdout, stderr); ok {
 		return code
 	}
 	fmt.Fprintf(stderr, "sessionkit: unknown command %q\n\n", cmd)

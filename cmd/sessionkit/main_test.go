@@ -1,0 +1,329 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/internal/pgtest"
+)
+
+// TestMain lets the test binary stand in for the sessionkit binary: with
+// SESSIONKIT_TEST_MAIN=1 it runs main, so tests can check real exit
+// statuses and signal handling without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("SESSIONKIT_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// result is one in-process run of the command.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCmd(t *testing.T, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), args, strings.NewReader(stdin), &out, &errOut, func(k string) string { return env[k] })
+	return result{code, out.String(), errOut.String()}
+}
+
+// backends gives each test an environment for the embedded SQLite default
+// (in a temporary data directory) and for PostgreSQL (a fresh schema).
+var backends = []struct {
+	name string
+	env  func(t *testing.T) map[string]string
+}{
+	{admin.SQLite, func(t *testing.T) map[string]string {
+		return map[string]string{"DATA_DIR": t.TempDir()}
+	}},
+	{admin.Postgres, func(t *testing.T) map[string]string {
+		_, url := pgtest.Schema(t)
+		return map[string]string{"DATABASE_URL": url, "DATA_DIR": t.TempDir()}
+	}},
+}
+
+func forEachBackend(t *testing.T, f func(t *testing.T, env map[string]string)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, b.env(t))
+		})
+	}
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env map[string]string) {
+		for i := range 2 {
+			r := runCmd(t, env, "", "migrate")
+			if r.code != 0 || !strings.Contains(r.stdout, "sessions table") {
+				t.Fatalf("migrate run %d: exit %d, stdout %q, stderr %q", i+1, r.code, r.stdout, r.stderr)
+			}
+		}
+		db, err := admin.Open(t.Context(), admin.Config{DatabaseURL: env["DATABASE_URL"], DataDir: env["DATA_DIR"], PruneInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.CheckSchema(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestMigratePrint(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, "INTEGER NOT NULL"},
+		{map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}, "timestamptz"},
+	} {
+		// --print connects to nothing: the URL above is never dialled.
+		r := runCmd(t, tc.env, "", "migrate", "--print")
+		if r.code != 0 || !strings.Contains(r.stdout, "CREATE TABLE IF NOT EXISTS \"sessions\"") ||
+			!strings.Contains(r.stdout, "CREATE TABLE IF NOT EXISTS \"users\"") || !strings.Contains(r.stdout, tc.want) {
+			t.Errorf("migrate --print (%v): exit %d\n%s%s", tc.env, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+func TestUsersCommands(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env map[string]string) {
+		runCmd(t, env, "", "migrate")
+		r := runCmd(t, env, "correct horse battery staple\n", "users", "add", "--email", "Ada@example.com", "--bcrypt-cost", "4")
+		if r.code != 0 || !strings.Contains(r.stdout, "ada@example.com") {
+			t.Fatalf("users add: exit %d, %q %q", r.code, r.stdout, r.stderr)
+		}
+		r = runCmd(t, env, "another password\n", "users", "add", "--email", "ada@example.com", "--bcrypt-cost", "4")
+		if r.code == 0 || !strings.Contains(r.stderr, "already exists") {
+			t.Fatalf("duplicate users add: exit %d, stderr %q; want a clear error", r.code, r.stderr)
+		}
+		env["BCRYPT_COST"] = "4"
+		if r = runCmd(t, env, "bobs password\r\n", "users", "add", "--email", "bob@example.com"); r.code != 0 {
+			t.Fatalf("users add bob: %d %s", r.code, r.stderr)
+		}
+
+		// The password is the line, without its line ending.
+		db, err := admin.Open(t.Context(), admin.Config{DatabaseURL: env["DATABASE_URL"], DataDir: env["DATA_DIR"], PruneInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		bob, found, err := db.UserByEmail(t.Context(), "bob@example.com")
+		if err != nil || !found || !strings.HasPrefix(bob.PasswordHash, "$2a$04$") {
+			t.Fatalf("bob = %+v, %v, %v; want a cost-4 bcrypt hash", bob, found, err)
+		}
+
+		r = runCmd(t, env, "", "users", "list")
+		if r.code != 0 || !strings.Contains(r.stdout, "ada@example.com") || !strings.Contains(r.stdout, "bob@example.com") {
+			t.Fatalf("users list: %d %q", r.code, r.stdout)
+		}
+		if r = runCmd(t, env, "", "users", "remove", "--email", "ada@example.com"); r.code != 0 {
+			t.Fatalf("users remove: %d %s", r.code, r.stderr)
+		}
+		if r = runCmd(t, env, "", "users", "remove", "--email", "ada@example.com"); r.code == 0 || !strings.Contains(r.stderr, "no user") {
+			t.Fatalf("removing a missing user: %d %q", r.code, r.stderr)
+		}
+	})
+}
+
+func TestUsersAddRefuses(t *testing.T) {
+	env := map[string]string{"DATA_DIR": t.TempDir()}
+	for _, tc := range []struct {
+		name, stdin string
+		args        []string
+		code        int
+		want        string
+	}{
+		{"no email", "pw\n", []string{"users", "add"}, 2, "--email is required"},
+		{"no password", "", []string{"users", "add", "--email", "a@example.com"}, 1, "no password on standard input"},
+		{"short password", "short\n", []string{"users", "add", "--email", "a@example.com"}, 1, "8 to 72 bytes"},
+		{"password in argv", "", []string{"users", "add", "--email", "a@example.com", "--password", "x"}, 2, "not defined"},
+		{"unknown subcommand", "", []string{"users", "rename"}, 2, "unknown subcommand"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, env, tc.stdin, tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", r.code, r.stderr, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestPrune(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env map[string]string) {
+		runCmd(t, env, "", "migrate")
+		db, err := admin.Open(t.Context(), admin.Config{DatabaseURL: env["DATABASE_URL"], DataDir: env["DATA_DIR"], PruneInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		store := db.Sessions()
+		for i := range 5 {
+			expiry := time.Now().Add(-time.Minute) // expired
+			if i >= 3 {
+				expiry = time.Now().Add(time.Hour) // live
+			}
+			if err := store.Create(t.Context(), fmt.Sprintf("s%d", i), sessionkit.Record{Expiry: expiry}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := runCmd(t, env, "", "prune", "--batch", "2")
+		if r.code != 0 || !strings.Contains(r.stdout, "deleted 3 of 3 expired sessions") {
+			t.Fatalf("prune: exit %d, %q %q", r.code, r.stdout, r.stderr)
+		}
+		counts, err := db.CountSessions(t.Context())
+		if err != nil || counts != (admin.SessionCounts{Live: 2}) {
+			t.Fatalf("after prune: %+v, %v; want the 2 live sessions only", counts, err)
+		}
+	})
+}
+
+func TestServeRefusesBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"production without secret", map[string]string{"APP_ENV": "production"}, "SESSION_SECRET is not set"},
+		{"short secret", map[string]string{"SESSION_SECRET": "short"}, "at least 32 random bytes"},
+		{"SameSite=None over plain HTTP", map[string]string{"SESSION_SECRET": strings.Repeat("s", 40), "COOKIE_SAMESITE": "none"}, "SameSite=None without Secure"},
+		{"bad duration", map[string]string{"SESSION_TTL": "a week"}, "SESSION_TTL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.env["DATA_DIR"] = t.TempDir()
+			tc.env["ADDR"] = "127.0.0.1:0"
+			r := runCmd(t, tc.env, "", "serve")
+			if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("serve: exit %d, stderr %q; want non-zero and %q", r.code, r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	if r := runCmd(t, nil, "", "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, "unknown command") {
+		t.Fatalf("exit %d, %q", r.code, r.stderr)
+	}
+	if r := runCmd(t, nil, ""); r.code != 2 || !strings.Contains(r.stderr, "Usage") {
+		t.Fatalf("no command: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// process starts this test binary as `sessionkit` with args and env.
+func process(t *testing.T, env []string, args ...string) (*exec.Cmd, io.ReadCloser) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	// Later entries win: the test's settings over a clean slate over the
+	// developer's environment.
+	clean := []string{"DATABASE_URL=", "APP_ENV=", "SESSION_SECRET=", "SESSION_DEBUG=", "AUTO_MIGRATE=", "LOG_LEVEL="}
+	cmd.Env = append(append(append(os.Environ(), clean...), env...), "SESSIONKIT_TEST_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd, stderr
+}
+
+var listeningRE = regexp.MustCompile(`listening on (http://[^\s"]+)`)
+
+// TestServeProcess runs the real binary: it announces its address, serves,
+// and on SIGTERM shuts down in order and exits 0.
+func TestServeProcess(t *testing.T) {
+	cmd, stderr := process(t, []string{"DATA_DIR=" + t.TempDir(), "ADDR=127.0.0.1:0", "BCRYPT_COST=4"}, "serve")
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var url string
+	var log []string
+	timeout := time.After(30 * time.Second)
+	for url == "" {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("serve exited before listening:\n%s", strings.Join(log, "\n"))
+			}
+			log = append(log, line)
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				url = m[1]
+			}
+		case <-timeout:
+			t.Fatalf("no 'listening on' line:\n%s", strings.Join(log, "\n"))
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h map[string]any
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || h["status"] != "ok" {
+		t.Fatalf("/healthz = %d %v", resp.StatusCode, h)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for line := range lines {
+		log = append(log, line)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v\n%s", err, strings.Join(log, "\n"))
+	}
+	all := strings.Join(log, "\n")
+	for _, want := range []string{"SESSION_SECRET is not set", "shutting down", "stopped"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("log lacks %q:\n%s", want, all)
+		}
+	}
+}
+
+// TestServeProcessExitStatus: a refused configuration is a non-zero exit
+// of the real process, with the reason on stderr.
+func TestServeProcessExitStatus(t *testing.T) {
+	cmd, stderr := process(t, []string{"DATA_DIR=" + t.TempDir(), "APP_ENV=production"}, "serve")
+	out, _ := io.ReadAll(stderr)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
+		t.Fatalf("serve in production without a secret: %v; want a non-zero exit", err)
+	}
+	if !strings.Contains(string(out), "SESSION_SECRET is not set") {
+		t.Fatalf("stderr = %q", out)
+	}
+}
