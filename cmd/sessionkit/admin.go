@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,13 +22,37 @@ type dbFlags struct {
 	url, dataDir string
 }
 
-func (d *dbFlags) register(fs *flag.FlagSet, getenv env) {
-	fs.StringVar(&d.url, "database-url", getenv("DATABASE_URL"), "PostgreSQL URL; empty: the embedded SQLite database [DATABASE_URL]")
-	dir := getenv("DATA_DIR")
-	if dir == "" {
-		dir = admin.DefaultDataDir
+func (d *dbFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.url, "database-url", "", "PostgreSQL URL; empty: the embedded SQLite database [DATABASE_URL]")
+	fs.StringVar(&d.dataDir, "data-dir", admin.DefaultDataDir, "directory of the SQLite database [DATA_DIR]")
+}
+
+// fromEnv sets each flag of fs that args did not give from its environment
+// variable, after parsing, so that -h never prints a database password
+// taken from the environment. A value the flag rejects is an error naming
+// the variable.
+func fromEnv(fs *flag.FlagSet, getenv env, vars map[string]string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, v := range vars {
+		if val := getenv(v); val != "" && !given[name] {
+			if err := fs.Set(name, val); err != nil {
+				return fmt.Errorf("%s=%q: %v", v, val, err)
+			}
+		}
 	}
-	fs.StringVar(&d.dataDir, "data-dir", dir, "directory of the SQLite database [DATA_DIR]")
+	return nil
+}
+
+var dbEnv = map[string]string{"database-url": "DATABASE_URL", "data-dir": "DATA_DIR"}
+
+// withEnv returns vars plus one more flag and variable.
+func withEnv(vars map[string]string, flag, env string) map[string]string {
+	m := map[string]string{flag: env}
+	for k, v := range vars {
+		m[k] = v
+	}
+	return m
 }
 
 // open opens the database for a one-shot command: no background pruning.
@@ -46,8 +69,9 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args and returns the exit status to use when it fails.
-func parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+// parse parses args, then the environment variables vars names, and
+// returns the exit status to use when it fails.
+func parse(fs *flag.FlagSet, args []string, getenv env, vars map[string]string) (code int, ok bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, false
@@ -56,6 +80,10 @@ func parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return 2, false
+	}
+	if err := fromEnv(fs, getenv, vars); err != nil {
+		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
 		return 2, false
 	}
 	return 0, true
@@ -80,20 +108,12 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	sub, args := args[0], args[1:]
 	var d dbFlags
 	fs := newFlagSet("users "+sub, stderr)
-	d.register(fs, getenv)
+	d.register(fs)
 	switch sub {
 	case "add":
 		email := fs.String("email", "", "the user's email address (required)")
-		costDefault := admin.DefaultBcryptCost
-		if v := getenv("BCRYPT_COST"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fail(stderr, "users add", fmt.Errorf("BCRYPT_COST %q is not a number", v))
-			}
-			costDefault = n
-		}
-		cost := fs.Int("bcrypt-cost", costDefault, "bcrypt cost of the password hash [BCRYPT_COST]")
-		if code, ok := parse(fs, args); !ok {
+		cost := fs.Int("bcrypt-cost", admin.DefaultBcryptCost, "bcrypt cost of the password hash [BCRYPT_COST]")
+		if code, ok := parse(fs, args, getenv, withEnv(dbEnv, "bcrypt-cost", "BCRYPT_COST")); !ok {
 			return code
 		}
 		if *email == "" {
@@ -120,7 +140,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return 0
 
 	case "list":
-		if code, ok := parse(fs, args); !ok {
+		if code, ok := parse(fs, args, getenv, dbEnv); !ok {
 			return code
 		}
 		db, err := d.open(ctx)
@@ -142,7 +162,7 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 
 	case "remove":
 		email := fs.String("email", "", "the user's email address (required)")
-		if code, ok := parse(fs, args); !ok {
+		if code, ok := parse(fs, args, getenv, dbEnv); !ok {
 			return code
 		}
 		if *email == "" {
@@ -201,9 +221,9 @@ func readPassword(stdin io.Reader, stderr io.Writer, email string) (string, erro
 func prune(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
 	var d dbFlags
 	fs := newFlagSet("prune", stderr)
-	d.register(fs, getenv)
+	d.register(fs)
 	batch := fs.Int("batch", admin.DefaultPruneBatch, "rows deleted per statement")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, getenv, dbEnv); !ok {
 		return code
 	}
 	db, err := d.open(ctx)
@@ -239,9 +259,9 @@ func prune(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
 	var d dbFlags
 	fs := newFlagSet("migrate", stderr)
-	d.register(fs, getenv)
+	d.register(fs)
 	printSQL := fs.Bool("print", false, "print the SQL for a DBA instead of running it")
-	if code, ok := parse(fs, args); !ok {
+	if code, ok := parse(fs, args, getenv, dbEnv); !ok {
 		return code
 	}
 	if *printSQL {

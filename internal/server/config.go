@@ -189,16 +189,22 @@ func LoadConfig(args []string, getenv func(string) string, output io.Writer) (Lo
 	}
 	vals := make(map[string]*string, len(settings))
 	for _, s := range settings {
-		v := getenv(s.env)
-		if v == "" {
-			v = s.def
-		}
-		p := &v
-		vals[s.flag] = p
-		fs.Var(stringFlag{v: p, isBool: s.isBool}, s.flag, s.usage+" ["+s.env+"]")
+		v := s.def
+		vals[s.flag] = &v
+		fs.Var(stringFlag{v: &v, isBool: s.isBool}, s.flag, s.usage+" ["+s.env+"]")
 	}
 	if err := fs.Parse(args); err != nil {
 		return Loaded{}, err
+	}
+	// The environment fills in what the flags did not set. It is applied
+	// after parsing, not as the flags' defaults, so that -h never prints a
+	// secret or a database password taken from the environment.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" && !given[s.flag] {
+			*vals[s.flag] = v
+		}
 	}
 	if fs.NArg() > 0 {
 		return Loaded{}, fmt.Errorf("serve: unexpected argument %q (settings are flags such as --addr, or environment variables)", fs.Arg(0))

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"errors"
+	"flag"
 	"io"
 	"net/http"
 	"net/netip"
@@ -187,5 +188,20 @@ func TestDevSecret(t *testing.T) {
 	defer b2.Close()
 	if a.Manager().Fingerprint() != b2.Manager().Fingerprint() {
 		t.Fatal("a second start generated another secret")
+	}
+}
+
+// TestHelpHidesEnvironment: -h must not print a secret or a database
+// password that came from the environment.
+func TestHelpHidesEnvironment(t *testing.T) {
+	var out strings.Builder
+	_, err := server.LoadConfig([]string{"-h"}, envOf(
+		"SESSION_SECRET", "leaked-secret-leaked-secret-leaked-secret",
+		"DATABASE_URL", "postgres://app:leaked-password@db/app"), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("LoadConfig(-h) = %v, want flag.ErrHelp", err)
+	}
+	if strings.Contains(out.String(), "leaked") || !strings.Contains(out.String(), "SESSION_SECRET") {
+		t.Fatalf("usage leaks the environment or lacks the variables:\n%s", out.String())
 	}
 }
