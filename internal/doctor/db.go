@@ -508,7 +508,7 @@ WHERE NOT COALESCE(%s, false) AND k <> 'cookie' GROUP BY k ORDER BY 2 DESC, 1 LI
 			if err := rows.Scan(&k, &n); err != nil {
 				return nil, nil, fmt.Errorf("doctor: keys of %s: %w", t.label(), err)
 			}
-			topKeys = append(topKeys, fmt.Sprintf("%s (%d rows)", k, n))
+			topKeys = append(topKeys, fmt.Sprintf("%s (%s)", k, plural(n, "row")))
 		}
 		if err := rows.Err(); err != nil {
 			return nil, nil, fmt.Errorf("doctor: keys of %s: %w", t.label(), err)
@@ -684,7 +684,7 @@ func (j *judge) rows() {
 			cols = append(cols, c+" "+ty)
 		}
 	}
-	j.add("db.rows", Info, fmt.Sprintf("%d rows: %d live, %d expired", st.Rows, st.Rows-st.Expired, st.Expired),
+	j.add("db.rows", Info, fmt.Sprintf("%s: %d live, %d expired", plural(st.Rows, "row"), st.Rows-st.Expired, st.Expired),
 		[]string{"recognised as " + st.Kind + " (" + strings.Join(cols, ", ") + ")"}, "")
 }
 
@@ -701,7 +701,7 @@ func (j *judge) pruning(oldest *float64, tupDel int64) {
 		age = *oldest
 	}
 	ev := []string{
-		fmt.Sprintf("%d of %d rows (%.0f%%) are expired but still present; the oldest expired %s ago", st.Expired, st.Rows, pct(st.Expired, st.Rows), humanAge(age)),
+		fmt.Sprintf("%d of %s (%.0f%%) are expired but still present; the oldest expired %s ago", st.Expired, plural(st.Rows, "row"), pct(st.Expired, st.Rows), humanAge(age)),
 		fmt.Sprintf("rows deleted since statistics were reset: %d", tupDel),
 	}
 	switch {
@@ -771,14 +771,14 @@ func (j *judge) anonymous(topKeys []string) {
 	}
 	var found []string
 	for _, k := range sortedKeys(st.UserKeys) {
-		found = append(found, fmt.Sprintf("%s (%d rows)", k, st.UserKeys[k]))
+		found = append(found, fmt.Sprintf("%s (%s)", k, plural(st.UserKeys[k], "row")))
 	}
 	keys := "none of the login keys (" + strings.Join(defaultUserKeys, ", ") + ") was found; name yours with --user-key"
 	if len(found) > 0 {
 		keys = "login marked by: " + strings.Join(found, ", ")
 	}
 	ev := []string{
-		fmt.Sprintf("%d of %d rows (%.0f%%) carry no login; %d (%.0f%%) hold nothing but the cookie", st.Anonymous, st.Rows, pct(st.Anonymous, st.Rows), st.Empty, pct(st.Empty, st.Rows)),
+		fmt.Sprintf("%d of %s (%.0f%%) carry no login; %d (%.0f%%) hold nothing but the cookie", st.Anonymous, plural(st.Rows, "row"), pct(st.Anonymous, st.Rows), st.Empty, pct(st.Empty, st.Rows)),
 		keys,
 	}
 	if len(topKeys) > 0 {
@@ -818,7 +818,7 @@ func (j *judge) perUser() {
 		j.add("db.per-user", Info, "no live logged-in sessions to count per user", nil, "")
 		return
 	}
-	ev := []string{fmt.Sprintf("%d users hold live sessions: %.1f per user on average, at most %d", st.Users, st.AvgPerUser, st.MaxPerUser)}
+	ev := []string{fmt.Sprintf("live logged-in sessions belong to %s: %.1f per user on average, at most %d", plural(st.Users, "user"), st.AvgPerUser, st.MaxPerUser)}
 	const fix = "Many sessions per user mean logins do not stick: the browser drops or never sends the cookie, or instances reject each other's (different secrets), so users log in again and again. Run `sessionkit doctor http` against the site; also destroy the session on logout."
 	switch {
 	case st.AvgPerUser > 20:

@@ -1054,7 +1054,7 @@ func (c *httpCheck) debugEndpoint(ctx context.Context) error {
 		ev                                []string
 		notFound, notJSON, noHeader       int
 		headerMissing, headerDiff, idDiff int
-		noUser                            int
+		noUser, badSig                    int
 		fields                            bool
 	)
 	for i := 0; i < hits; i++ {
@@ -1079,20 +1079,30 @@ func (c *httpCheck) debugEndpoint(ctx context.Context) error {
 		} else {
 			got, _ := hv.(string)
 			line += " cookiesHeader: " + redactCookieHeader(got)
+			same, masked := sameCookieHeader(ex.sent, got)
 			switch {
 			case ex.sent != "" && got == "":
 				headerMissing++
-			case got != ex.sent:
+			case !same:
 				headerDiff++
+			case masked:
+				line += " (values redacted by the server: names compared)"
 			}
 		}
+		if sig, ok := d["signature"].(string); ok {
+			line += ", signature " + sig
+			if sig == "bad-signature" {
+				badSig++
+			}
+		}
+		lost := false
 		if idv, ok := d["id"].(string); ok {
 			fields = true
 			line += ", id " + Redact(idv)
 			// Compare with the cookie sent, not the jar: the response may
 			// already have replaced it.
 			if v, ok := cookieValue(ex.sent, c.session); ok {
-				if cid, signed := sessionID(v); signed && cid != idv {
+				if cid, signed := sessionID(v); signed && !sameID(cid, idv) {
 					idDiff++
 				}
 			}
@@ -1100,13 +1110,19 @@ func (c *httpCheck) debugEndpoint(ctx context.Context) error {
 		if hs, ok := d["hasSession"]; ok {
 			fields = true
 			line += ", hasSession " + jsonText(hs)
+			if c.loggedIn && hs == false {
+				lost = true
+			}
 		}
 		if uv, ok := d["userId"]; ok {
 			fields = true
 			line += ", userId " + jsonText(uv)
 			if c.loggedIn && (uv == nil || uv == "") {
-				noUser++
+				lost = true
 			}
+		}
+		if lost {
+			noUser++
 		}
 		ev = append(ev, line)
 	}
@@ -1136,6 +1152,9 @@ func (c *httpCheck) debugEndpoint(ctx context.Context) error {
 		return nil
 	}
 	switch {
+	case badSig > 0:
+		c.add(secDebug, "debug.session", Fail, fmt.Sprintf("the server rejected the cookie's signature on %d of %d requests: an instance with a different secret", badSig, hits), ev,
+			"Use one secret on every instance (the same first secret in the list; old ones only for verification during a rotation).")
 	case idDiff > 0:
 		c.add(secDebug, "debug.session", Fail, fmt.Sprintf("the server sees another session than the cookie names (%d of %d): it rejected the cookie's signature (a different secret) or could not load the session", idDiff, hits), ev,
 			"Use one secret on every instance and one shared store; check the store is reachable from every instance.")
@@ -1146,6 +1165,74 @@ func (c *httpCheck) debugEndpoint(ctx context.Context) error {
 		c.add(secDebug, "debug.session", Pass, "the server sees the session the cookie names", ev, "")
 	}
 	return nil
+}
+
+// sameCookieHeader compares the Cookie header sent with the one a debug
+// endpoint reports having received. The endpoint may redact values
+// ("[redacted]", "abc…"): then names and order are compared, and masked says
+// so.
+func sameCookieHeader(sent, got string) (same, masked bool) {
+	if sent == got {
+		return true, false
+	}
+	split := func(h string) [][2]string {
+		var out [][2]string
+		for _, p := range strings.Split(h, ";") {
+			if p = strings.TrimSpace(p); p != "" {
+				n, v, _ := strings.Cut(p, "=")
+				out = append(out, [2]string{n, v})
+			}
+		}
+		return out
+	}
+	a, b := split(sent), split(got)
+	if len(a) != len(b) {
+		return false, false
+	}
+	for i := range a {
+		if a[i][0] != b[i][0] {
+			return false, false
+		}
+		if a[i][1] == b[i][1] {
+			continue
+		}
+		if !looksRedacted(a[i][1], b[i][1]) {
+			return false, false
+		}
+		masked = true
+	}
+	return true, masked
+}
+
+// looksRedacted reports whether shown is a redaction of value.
+func looksRedacted(value, shown string) bool {
+	l := strings.ToLower(shown)
+	if strings.Contains(l, "redacted") || strings.Contains(l, "***") {
+		return true
+	}
+	if p, ok := truncated(shown); ok {
+		return strings.HasPrefix(value, p)
+	}
+	return false
+}
+
+// truncated strips a trailing ellipsis ("…" or "...").
+func truncated(s string) (string, bool) {
+	for _, e := range []string{"…", "..."} {
+		if p, ok := strings.CutSuffix(s, e); ok {
+			return p, true
+		}
+	}
+	return s, false
+}
+
+// sameID compares a session id with one a debug endpoint reports, which may
+// be a prefix ending in an ellipsis.
+func sameID(id, shown string) bool {
+	if p, ok := truncated(shown); ok {
+		return p != "" && strings.HasPrefix(id, p)
+	}
+	return id == shown
 }
 
 // cookieValue returns the value of the cookie name in a Cookie header.

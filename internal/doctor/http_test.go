@@ -423,3 +423,27 @@ func TestHTTPPlainTextReportIsGrouped(t *testing.T) {
 }
 
 var _ http.Handler = (*sessServer)(nil)
+
+func TestSameCookieHeader(t *testing.T) {
+	tests := []struct {
+		sent, got    string
+		same, masked bool
+	}{
+		{"a=1; sid=s%3Aabc.def", "a=1; sid=s%3Aabc.def", true, false},
+		{"a=1; sid=s%3Aabc.def", "a=[redacted]; sid=[redacted]", true, true},
+		{"sid=s%3Aabcdef.ghi", "sid=s%3Aabc…", true, true},
+		{"sid=s%3Aabcdef.ghi", "sid=s%3Axyz…", false, false},
+		{"a=1; sid=x", "sid=[redacted]", false, false},
+		{"sid=x", "other=[redacted]", false, false},
+		{"sid=x", "sid=y", false, false},
+	}
+	for _, tt := range tests {
+		same, masked := sameCookieHeader(tt.sent, tt.got)
+		if same != tt.same || masked != tt.masked {
+			t.Errorf("sameCookieHeader(%q, %q) = %v, %v; want %v, %v", tt.sent, tt.got, same, masked, tt.same, tt.masked)
+		}
+	}
+	if !sameID("abcdef123", "abcdef…") || sameID("abcdef123", "abcxyz…") || !sameID("abc", "abc") || sameID("abc", "…") {
+		t.Error("sameID")
+	}
+}

@@ -181,6 +181,10 @@ func Redact(v string) string {
 	if v == "" {
 		return prefix + `""`
 	}
+	// Already redacted (a debug endpoint's "[redacted]" or "abc…"): keep it.
+	if p, ok := truncated(v); ok && len(p) <= 6 || strings.Contains(strings.ToLower(v), "redacted") && len(v) <= 12 {
+		return prefix + v
+	}
 	n := len(prefix) + len(v)
 	if len(v) > 6 {
 		v = v[:6]
