@@ -1,0 +1,286 @@
+package reliability
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// balancer is a round-robin reverse proxy in front of the instances, playing
+// the TLS-terminating load balancer of a real deployment: it tells the
+// instances the request came over HTTPS (X-Forwarded-Proto: https) and from
+// whom (X-Forwarded-For). Like a real one it takes a backend out of
+// rotation when a connection to it is refused.
+type balancer struct {
+	srv   *httptest.Server
+	proxy *httputil.ReverseProxy
+
+	mu       sync.Mutex
+	backends []*backend
+	next     int
+}
+
+type backend struct {
+	name   string
+	target *url.URL
+	up     bool // guarded by balancer.mu
+
+	inflight atomic.Int64
+	served   atomic.Int64 // responses relayed
+	failed   atomic.Int64 // requests answered 502 by the balancer
+}
+
+type backendKey struct{}
+
+func newBalancer(t *testing.T) *balancer {
+	t.Helper()
+	b := &balancer{}
+	transport := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 128,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	b.proxy = &httputil.ReverseProxy{
+		Transport: transport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			be := pr.In.Context().Value(backendKey{}).(*backend)
+			pr.SetURL(be.target)
+			pr.SetXForwarded()
+			pr.Out.Header.Set("X-Forwarded-Proto", "https")
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Request.Context().Value(backendKey{}).(*backend).served.Add(1)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			be := r.Context().Value(backendKey{}).(*backend)
+			be.failed.Add(1)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				b.setUp(be, false) // passive health check: it is gone
+			}
+			w.WriteHeader(http.StatusBadGateway)
+		},
+		ErrorLog: discardLogger(),
+	}
+	b.srv = httptest.NewServer(http.HandlerFunc(b.serve))
+	t.Cleanup(func() {
+		b.srv.Close()
+		transport.CloseIdleConnections()
+	})
+	return b
+}
+
+// URL is the balancer's address.
+func (b *balancer) URL() string { return b.srv.URL }
+
+func (b *balancer) serve(w http.ResponseWriter, r *http.Request) {
+	be := b.pick()
+	if be == nil {
+		http.Error(w, "no backend up", http.StatusServiceUnavailable)
+		return
+	}
+	be.inflight.Add(1)
+	defer be.inflight.Add(-1)
+	b.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, be)))
+}
+
+// pick returns the next backend in rotation, or nil when none is up.
+func (b *balancer) pick() *backend {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for range b.backends {
+		be := b.backends[b.next%len(b.backends)]
+		b.next++
+		if be.up {
+			return be
+		}
+	}
+	return nil
+}
+
+// add puts a backend in rotation and returns its index.
+func (b *balancer) add(name, rawURL string) int {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		panic("balancer: " + err.Error())
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.backends = append(b.backends, &backend{name: name, target: u, up: true})
+	return len(b.backends) - 1
+}
+
+// drain takes backend i out of rotation and waits (at most 10 seconds) for
+// its in-flight requests to finish, as a load balancer does before a
+// restart.
+func (b *balancer) drain(i int) {
+	b.mu.Lock()
+	be := b.backends[i]
+	be.up = false
+	b.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for be.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// replace points backend i at a new address and puts it back in rotation.
+func (b *balancer) replace(i int, name, rawURL string) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		panic("balancer: " + err.Error())
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.backends[i] = &backend{name: name, target: u, up: true}
+}
+
+func (b *balancer) setUp(be *backend, up bool) {
+	b.mu.Lock()
+	be.up = up
+	b.mu.Unlock()
+}
+
+// backend returns backend i.
+func (b *balancer) backend(i int) *backend {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.backends[i]
+}
+
+// isUp reports whether backend i is in rotation.
+func (b *balancer) isUp(i int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.backends[i].up
+}
+
+// faultProxy is a TCP proxy in front of PostgreSQL that a test can cut:
+// Cut closes every connection through it and refuses (accepts and resets)
+// new ones until Heal.
+type faultProxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	cut   bool
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+
+	accepted atomic.Int64
+	refused  atomic.Int64
+}
+
+func newFaultProxy(t *testing.T, target string) *faultProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("fault proxy: %v", err)
+	}
+	p := &faultProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.acceptLoop()
+	t.Cleanup(p.close)
+	return p
+}
+
+// Addr is the proxy's host:port.
+func (p *faultProxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *faultProxy) acceptLoop() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			p.refused.Add(1)
+			reset(c)
+			continue
+		}
+		p.conns[c] = struct{}{}
+		p.mu.Unlock()
+		p.accepted.Add(1)
+		p.wg.Add(1)
+		go p.pipe(c)
+	}
+}
+
+func (p *faultProxy) pipe(client net.Conn) {
+	defer p.wg.Done()
+	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	if err != nil {
+		p.drop(client)
+		return
+	}
+	p.mu.Lock()
+	if p.cut {
+		p.mu.Unlock()
+		server.Close()
+		p.drop(client)
+		return
+	}
+	p.conns[server] = struct{}{}
+	p.mu.Unlock()
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(server, client); done <- struct{}{} }()
+	go func() { io.Copy(client, server); done <- struct{}{} }()
+	<-done
+	p.drop(client)
+	p.drop(server)
+	<-done
+}
+
+func (p *faultProxy) drop(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	reset(c)
+}
+
+// reset closes c with an RST, as a dead network path or a killed server
+// would look to PostgreSQL's client.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
+
+// Cut closes every connection and refuses new ones.
+func (p *faultProxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for c := range p.conns {
+		reset(c)
+	}
+}
+
+// Heal accepts connections again.
+func (p *faultProxy) Heal() {
+	p.mu.Lock()
+	p.cut = false
+	p.mu.Unlock()
+}
+
+func (p *faultProxy) close() {
+	p.ln.Close()
+	p.Cut()
+	p.wg.Wait()
+}
