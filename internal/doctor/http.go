@@ -422,7 +422,7 @@ func (c *httpCheck) doLogin(ctx context.Context) error {
 				name = fmt.Sprintf("the cookie %q", c.o.CookieName)
 			}
 			c.add(secCookie, "cookie.set", Fail, "the login response sets no cookie", append(ev, "no Set-Cookie for "+name),
-				"Save the session at login so that the response carries Set-Cookie (express-session: set req.session.userId inside req.session.regenerate; sessionkit: Put then the response commits it). If the login returns a token in the body, this is not a cookie session and the doctor does not apply.")
+				"Save the session at login so that the response carries Set-Cookie (express-session: set req.session.userId inside req.session.regenerate; sessionkit: Put then the response commits it). Behind a TLS-terminating proxy, express-session with cookie.secure: true sends no cookie at all unless app.set('trust proxy', 1). If the login returns a token in the body, this is not a cookie session and the doctor does not apply.")
 			return nil
 		}
 		v = *preV
@@ -460,7 +460,7 @@ func (c *httpCheck) judgeCookie(v browser.Verdict, fromAnon bool) {
 	switch {
 	case v.Has("secure-over-http"):
 		add(secCookie, "cookie.secure", Fail, "Secure cookie over plain http: browsers drop it, so the login never sticks",
-			[]string{set, fmt.Sprintf("the site is http://%s, not https", host)},
+			[]string{set, fmt.Sprintf("the site is http://%s, not https; only http://localhost is exempt (Chrome and Firefox treat it as a secure context)", host)},
 			"Serve the site over https, or set Secure only where it is https (express-session: cookie.secure: 'auto' with app.set('trust proxy', 1) behind a TLS proxy; sessionkit: Config.Secure from the environment). A TLS-terminating proxy must send X-Forwarded-Proto: https and the app must trust it.")
 	case v.Has("secure-localhost"):
 		add(secCookie, "cookie.secure", Warn, "Secure cookie over http://localhost: Chrome and Firefox keep it (localhost is a secure context), Safari drops it",
