@@ -41,6 +41,9 @@ import (
 	"github.com/sessionkit/sessionkit/promcollector"
 )
 
+// startTimeout bounds New's database work.
+const startTimeout = 30 * time.Second
+
 // Server is a running reference server: an http.Handler with its database and
 // session manager. Close it when done.
 type Server struct {
@@ -64,7 +67,7 @@ type Server struct {
 // New validates cfg, opens the database (creating the schema when
 // cfg.AutoMigrate is set, or on SQLite), and returns a Server ready to serve.
 // A configuration the library rejects is returned as the library's error.
-// ctx bounds the start-up work only.
+// ctx bounds the start-up work only, which also gives up after 30 seconds.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg = withDefaults(cfg)
 	log := cfg.Logger
@@ -88,6 +91,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.Secrets = []string{secret}
 	}
 
+	// A database that does not answer (a black-holed host) must fail the
+	// start, not hang it.
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
 	db, err := admin.Open(ctx, admin.Config{
 		DatabaseURL:   cfg.DatabaseURL,
 		DataDir:       cfg.DataDir,
