@@ -63,7 +63,9 @@ type exchange struct {
 	// cleared reports a Set-Cookie that deletes it.
 	setCookie string
 	cleared   bool
-	err       error
+	// backend names the instance that answered through the balancer.
+	backend string
+	err     error
 	start     time.Time
 	dur       time.Duration
 }
@@ -95,6 +97,7 @@ func (b *browser) do(ctx context.Context, method, path string, body []byte) exch
 	resp.Body.Close()
 	ex.dur = time.Since(ex.start)
 	ex.status = resp.StatusCode
+	ex.backend = resp.Header.Get(backendHeader)
 	for _, c := range resp.Cookies() {
 		if c.Name != cookieName {
 			continue

@@ -181,6 +181,16 @@ func TestLoadSharedSessions(t *testing.T) {
 	rep.add("requests per instance", strings.Join(spread, ", "))
 	rep.add("latency (all requests)", lat.summary())
 	rep.setLost("0 sessions lost expected; %d browsers logged out", unauth)
+
+	// The doctor sees a healthy cluster as one: no thrash through the same
+	// balancer that the misconfigured cluster of TestThrashDifferentSecrets
+	// is caught behind.
+	res := doctorHTTP(t, db, c.lb.URL(), emails[0])
+	if f := res.finding("persist.thrash"); f == nil || f.Status != "PASS" {
+		t.Errorf("doctor http on the healthy cluster: persist.thrash = %+v, want PASS:\n%s", f, res.raw)
+	} else {
+		rep.addf("doctor http persist.thrash", "%s: %s", f.Status, f.Title)
+	}
 }
 
 // floats formats per-instance values.

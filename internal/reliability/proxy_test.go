@@ -42,6 +42,10 @@ type backend struct {
 
 type backendKey struct{}
 
+// backendHeader names the instance that answered, on every response the
+// balancer relays.
+const backendHeader = "X-Reliability-Backend"
+
 func newBalancer(t *testing.T) *balancer {
 	t.Helper()
 	b := &balancer{}
@@ -61,7 +65,11 @@ func newBalancer(t *testing.T) *balancer {
 			pr.Out.Header.Set("X-Forwarded-Proto", "https")
 		},
 		ModifyResponse: func(resp *http.Response) error {
-			resp.Request.Context().Value(backendKey{}).(*backend).served.Add(1)
+			be := resp.Request.Context().Value(backendKey{}).(*backend)
+			be.served.Add(1)
+			// Tests judge each answer by the configuration of the process
+			// that gave it.
+			resp.Header.Set(backendHeader, be.name)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

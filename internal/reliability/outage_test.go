@@ -1,0 +1,129 @@
+package reliability
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const (
+	outageBrowsers = 150
+	outageWorkers  = 24
+	outageCut      = 2 * time.Second
+)
+
+// TestPostgresOutage cuts every connection between the instances and
+// PostgreSQL (a TCP proxy the test closes and reopens) while browsers read,
+// log out and log in. During the cut the answer is 503, never 401 and never
+// a new session; after it heals every browser is still logged in, and every
+// log-in and log-out acknowledged with 200 is in the table.
+func TestPostgresOutage(t *testing.T) {
+	rep := newReport(t, "PostgreSQL outage",
+		fmt.Sprintf("3 instances; %d browsers reading, logging out (8%%) and in again, %d workers", outageBrowsers, outageWorkers),
+		fmt.Sprintf("every PostgreSQL connection cut for %s (TCP proxy: connections reset, new ones refused)", outageCut))
+	db := newDatabase(t)
+	emails := db.addUsers(t, outageBrowsers)
+	pg, err := url.Parse(db.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := newFaultProxy(t, pg.Host)
+	c := startCluster(t, db, 3, map[string]string{"DATABASE_URL": withHost(t, db.url, fp.Addr())})
+	client := newClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	var cutAt, healAt atomic.Int64 // unix nanoseconds; 0 while unset
+	var during503, duringOther atomic.Int64
+	inCut := func(ex exchange) bool {
+		c, h := cutAt.Load(), healAt.Load()
+		return c != 0 && ex.start.UnixNano() > c && (h == 0 || ex.start.Add(ex.dur).UnixNano() < h)
+	}
+	w := newWriteLoad(newBrowsers(client, c.lb.URL(), emails), func(op string, b *browser, ex exchange) bool {
+		// The outage explains a 503 saying the store is unavailable,
+		// and nothing else.
+		var body struct{ Error string }
+		_ = json.Unmarshal(ex.body, &body)
+		return ex.err == nil && ex.status == http.StatusServiceUnavailable && body.Error == "session store unavailable"
+	})
+	w.loginAll(t, ctx, outageWorkers)
+	before := len(db.sessionIDs(t))
+
+	// Watch every answer given entirely inside the cut.
+	inner := w.fault
+	w.fault = func(op string, b *browser, ex exchange) bool {
+		if inCut(ex) {
+			if ex.status == http.StatusServiceUnavailable {
+				during503.Add(1)
+			} else {
+				duringOther.Add(1)
+			}
+		}
+		return inner(op, b, ex)
+	}
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { w.run(ctx, outageWorkers, stop); close(done) }()
+	time.Sleep(time.Second)
+	fp.Cut()
+	cutAt.Store(time.Now().UnixNano())
+	time.Sleep(outageCut / 2)
+	// Health checks name the dependency that is down.
+	resp, err := http.Get(c.instances[0].url + "/healthz")
+	var health []byte
+	healthStatus := 0
+	if err == nil {
+		health, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		healthStatus = resp.StatusCode
+	}
+	time.Sleep(outageCut / 2)
+	healAt.Store(time.Now().UnixNano())
+	fp.Heal()
+	healed := time.Now()
+	c.waitHealthy(t, 30*time.Second)
+	recovery := time.Since(healed)
+	time.Sleep(time.Second)
+	close(stop)
+	<-done
+	w.errs.check(t)
+
+	if healthStatus != http.StatusServiceUnavailable || !json.Valid(health) || !strings.Contains(string(health), "database") {
+		t.Errorf("/healthz during the cut: %d %s; want 503 naming the database", healthStatus, health)
+	}
+	if during503.Load() == 0 {
+		t.Errorf("no request was answered inside the cut: the fault was not exercised")
+	}
+	checked, lost, retries, orphans := w.verify(t, ctx, db)
+
+	rep.add("responses", w.statuses.String())
+	rep.addf("answered inside the cut", "%d × 503, %d other", during503.Load(), duringOther.Load())
+	rep.add("401 to logged-in browsers", w.lost401.Load())
+	rep.add("new sessions set by failed responses", w.newDuring.Load())
+	rep.addf("/healthz during the cut", "%d %s", healthStatus, trimJSON(health))
+	rep.addf("connections reset / refused by the fault proxy", "%d accepted in all, %d refused during the cut", fp.accepted.Load(), fp.refused.Load())
+	rep.addf("time from heal to every /healthz 200", "%s", recovery.Round(time.Millisecond))
+	rep.add("503s retried after the heal before 200", retries)
+	rep.addf("acknowledged writes checked", "%d (log-ins and log-outs)", checked)
+	rep.addf("rows before / orphans after", "%d / %d (orphans: log-ins committed whose answer was a 503)", before, orphans)
+	rep.add("latency (all requests)", w.lat.summary())
+	rep.setLost("%d of %d acknowledged writes; %d sessions logged out", lost, checked, w.lost401.Load())
+}
+
+// trimJSON returns a JSON body on one line.
+func trimJSON(b []byte) string {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return string(b)
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
+}
