@@ -66,8 +66,8 @@ type exchange struct {
 	// backend names the instance that answered through the balancer.
 	backend string
 	err     error
-	start     time.Time
-	dur       time.Duration
+	start   time.Time
+	dur     time.Duration
 }
 
 // do sends one request with the browser's cookie and keeps the cookie the
