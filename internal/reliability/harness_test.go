@@ -102,9 +102,19 @@ type cmdResult struct {
 }
 
 // command runs `sessionkit args…` to completion (at most two minutes) with
-// db's environment plus extra and stdin.
+// db's environment plus extra and stdin; it fails t if the command cannot
+// be run at all.
 func (db *database) command(t *testing.T, extra map[string]string, stdin string, args ...string) cmdResult {
 	t.Helper()
+	res, err := db.run(extra, stdin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// run is command for goroutines other than the test's.
+func (db *database) run(extra map[string]string, stdin string, args ...string) (cmdResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binPath, args...)
@@ -123,9 +133,9 @@ func (db *database) command(t *testing.T, extra map[string]string, stdin string,
 	case errors.As(err, &exit):
 		res.code = exit.ExitCode()
 	default:
-		t.Fatalf("sessionkit %s: %v", strings.Join(args, " "), err)
+		return res, fmt.Errorf("sessionkit %s: %w", strings.Join(args, " "), err)
 	}
-	return res
+	return res, nil
 }
 
 // environ is the process environment with the keys of env replaced.

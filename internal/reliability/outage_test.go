@@ -57,16 +57,14 @@ func TestPostgresOutage(t *testing.T) {
 	before := len(db.sessionIDs(t))
 
 	// Watch every answer given entirely inside the cut.
-	inner := w.fault
-	w.fault = func(op string, b *browser, ex exchange) bool {
+	w.observe = func(op string, ex exchange) {
 		if inCut(ex) {
-			if ex.status == http.StatusServiceUnavailable {
+			if ex.err == nil && ex.status == http.StatusServiceUnavailable {
 				during503.Add(1)
 			} else {
 				duringOther.Add(1)
 			}
 		}
-		return inner(op, b, ex)
 	}
 
 	stop := make(chan struct{})
@@ -101,6 +99,9 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	if during503.Load() == 0 {
 		t.Errorf("no request was answered inside the cut: the fault was not exercised")
+	}
+	if duringOther.Load() != 0 {
+		t.Errorf("%d requests inside the cut were answered with something else than 503", duringOther.Load())
 	}
 	checked, lost, retries, orphans := w.verify(t, ctx, db)
 

@@ -99,12 +99,13 @@ func (b *balancer) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no backend up", http.StatusServiceUnavailable)
 		return
 	}
-	be.inflight.Add(1)
 	defer be.inflight.Add(-1)
 	b.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, be)))
 }
 
-// pick returns the next backend in rotation, or nil when none is up.
+// pick returns the next backend in rotation with its in-flight count
+// already raised (under the lock, so that drain cannot miss it), or nil
+// when none is up.
 func (b *balancer) pick() *backend {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -112,6 +113,7 @@ func (b *balancer) pick() *backend {
 		be := b.backends[b.next%len(b.backends)]
 		b.next++
 		if be.up {
+			be.inflight.Add(1)
 			return be
 		}
 	}

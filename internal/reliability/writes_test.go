@@ -37,6 +37,8 @@ type writeLoad struct {
 	// when the scenario's fault explains it, false for a defect. It is
 	// called from the workers.
 	fault func(op string, b *browser, ex exchange) bool
+	// observe, when set, sees every exchange of the load (not of verify).
+	observe func(op string, ex exchange)
 
 	errs     errorf
 	statuses tally
@@ -122,6 +124,9 @@ func (w *writeLoad) step(ctx context.Context, i int, op string) {
 	}
 	w.statuses.inc(op + " " + outcome(ex))
 	w.lat.add(ex.dur)
+	if w.observe != nil {
+		w.observe(op, ex)
+	}
 	ok := ex.err == nil && ex.status == http.StatusOK
 	if !ok && ex.setCookie != "" {
 		w.newDuring.Add(1)
