@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -57,6 +58,12 @@ func FuzzLogin(f *testing.F) {
 		f.Add([]byte(seed.body), seed.cookie)
 	}
 
+	rep := newReport(f, "FuzzLogin (seed corpus)",
+		"arbitrary log-in bodies and Cookie headers to the server's handler, in process",
+		"hostile input")
+	var statuses tally
+	var inputs, wrote atomic.Int64
+
 	_, dbURL := pgtest.Schema(f)
 	var creates, updates, deletes atomic.Int64
 	ctx := context.Background()
@@ -83,6 +90,11 @@ func FuzzLogin(f *testing.F) {
 		f.Fatal(err)
 	}
 
+	f.Cleanup(func() {
+		rep.add("inputs", inputs.Load())
+		rep.add("answers", statuses.String())
+		rep.setLost("%d rejected inputs wrote to the store", wrote.Load())
+	})
 	f.Fuzz(func(t *testing.T, body []byte, cookie string) {
 		req := httptest.NewRequest(http.MethodPost, "/api/login", bytes.NewReader(body))
 		req.RemoteAddr = "127.0.0.1:40000"
@@ -99,6 +111,11 @@ func FuzzLogin(f *testing.F) {
 
 		resp := rec.Result()
 		out, _ := io.ReadAll(resp.Body)
+		inputs.Add(1)
+		statuses.inc(fmt.Sprint(resp.StatusCode))
+		if resp.StatusCode != http.StatusOK && dc+du+dd != 0 {
+			wrote.Add(1)
+		}
 		var answer struct {
 			OK    bool   `json:"ok"`
 			Error string `json:"error"`

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,6 +89,7 @@ func goTool() string {
 
 // scenarioReport is what one scenario measured, for RELIABILITY.md.
 type scenarioReport struct {
+	test    string
 	Name    string
 	Load    string
 	Faults  string
@@ -122,9 +124,9 @@ var reports reportSet
 
 // newReport starts the report of t's scenario; it is logged and kept when t
 // ends, marked failed if t failed.
-func newReport(t *testing.T, name, load, faults string) *scenarioReport {
+func newReport(t testing.TB, name, load, faults string) *scenarioReport {
 	t.Helper()
-	r := &scenarioReport{Name: name, Load: load, Faults: faults}
+	r := &scenarioReport{test: t.Name(), Name: name, Load: load, Faults: faults}
 	start := time.Now()
 	t.Cleanup(func() {
 		r.elapsed = time.Since(start)
@@ -145,10 +147,24 @@ func newReport(t *testing.T, name, load, faults string) *scenarioReport {
 	return r
 }
 
+// scenarioOrder is the order of the scenarios, for the report.
+var scenarioOrder = []string{
+	"TestLoadSharedSessions", "TestRollingSecretRotation", "TestThrashDifferentSecrets",
+	"TestPostgresOutage", "TestConcurrentWritesOneSession", "TestKillInstance",
+	"TestPruneUnderLoad", "TestBadInput", "FuzzLogin",
+}
+
 // markdown renders the reports as RELIABILITY.md's figures section.
 func (s *reportSet) markdown(build time.Duration) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	rank := func(r *scenarioReport) int {
+		if i := slices.Index(scenarioOrder, r.test); i >= 0 {
+			return i
+		}
+		return len(scenarioOrder)
+	}
+	slices.SortStableFunc(s.list, func(a, b *scenarioReport) int { return rank(a) - rank(b) })
 	var b strings.Builder
 	fmt.Fprintf(&b, "Generated %s on %s/%s, %d CPUs, %s; binary built in %s.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(),
