@@ -168,6 +168,16 @@ func TestLoadSharedSessions(t *testing.T) {
 		}
 	}
 
+	// The instances believed the balancer's X-Forwarded-Proto: none warned
+	// that it set a Secure cookie on a request it took for plain HTTP.
+	insecure := 0
+	for _, in := range c.instances {
+		insecure += in.logs.count("request that is not HTTPS")
+	}
+	if insecure != 0 {
+		t.Errorf("%d instances warned of Secure cookies over plain HTTP: TRUSTED_PROXIES was not honoured", insecure)
+	}
+
 	total := loadBrowsers*(1+loadRequests) + loadAnonymous
 	rep.add("requests", total)
 	rep.addf("wall time", "%s (%.0f req/s through the proxy)", elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
@@ -179,6 +189,7 @@ func TestLoadSharedSessions(t *testing.T) {
 	rep.addf("store creates (per instance)", "%v (%s)", creates, floats(perCreates))
 	rep.add("store writes other than log-in creates", writes-creates)
 	rep.add("requests per instance", strings.Join(spread, ", "))
+	rep.add("instances warning of Secure cookies over plain HTTP", insecure)
 	rep.add("latency (all requests)", lat.summary())
 	rep.setLost("0 sessions lost expected; %d browsers logged out", unauth)
 
