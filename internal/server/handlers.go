@@ -86,8 +86,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	// An address that is not an email cannot log in, but it is counted like
 	// one so that probing with junk is limited too.
-	email, err := admin.NormalizeEmail(*c.Email)
-	if err != nil {
+	email, emailErr := admin.NormalizeEmail(*c.Email)
+	if emailErr != nil {
 		email = strings.ToLower(strings.TrimSpace(*c.Email))
 	}
 	emailKey := "email:" + email
@@ -96,7 +96,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	user, ok, err := s.checkPassword(r.Context(), email, *c.Password)
+	// An invalid address is never looked up: it cannot be an account, and
+	// text such as a NUL byte is refused by PostgreSQL, which must not read
+	// as a store outage. It still costs a bcrypt comparison.
+	user, ok, err := s.checkPassword(r.Context(), email, emailErr == nil, *c.Password)
 	if err != nil {
 		s.logins.WithLabelValues("unavailable").Inc()
 		s.storeFailed(w, r, err)
@@ -134,13 +137,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
-// checkPassword reports whether password is the user's. An unknown email is
-// compared against a dummy hash, so it takes as long as a known one and the
-// timing does not reveal which emails have accounts.
-func (s *Server) checkPassword(ctx context.Context, email, password string) (admin.User, bool, error) {
-	user, found, err := s.db.UserByEmail(ctx, email)
-	if err != nil {
-		return admin.User{}, false, err
+// checkPassword reports whether password is the user's. An unknown email,
+// or one not worth looking up (lookup false), is compared against a dummy
+// hash, so it takes as long as a known one and the timing does not reveal
+// which emails have accounts.
+func (s *Server) checkPassword(ctx context.Context, email string, lookup bool, password string) (admin.User, bool, error) {
+	var user admin.User
+	var found bool
+	if lookup {
+		var err error
+		if user, found, err = s.db.UserByEmail(ctx, email); err != nil {
+			return admin.User{}, false, err
+		}
 	}
 	hash := s.dummyHash
 	if found {
