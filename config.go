@@ -17,10 +17,15 @@ type Config struct {
 	Store Store
 
 	// Secrets sign and verify session cookies. The first signs; every one
-	// verifies, so a secret can be rotated without logging anyone out: deploy
-	// [new, old], and drop old once the longest session lifetime has passed.
-	// Each must be at least 32 bytes, and every instance sharing the store
-	// must hold the same list. Required.
+	// verifies, so a secret can be rotated without logging anyone out: roll
+	// out [old, new] (every instance now accepts new), then [new, old] (new
+	// signs), then, once Lifetime has passed, [new]. Going straight from
+	// [old] to [new, old] also works, but while the roll is under way a
+	// cookie issued by an upgraded instance is refused by one still on
+	// [old]. Cookies are re-signed only when issued (log-in, or a touch), so
+	// dropping old logs out sessions that have had neither since. Each secret
+	// must be at least 32 bytes, and every instance sharing the store must
+	// hold the same list. Required.
 	Secrets []string
 
 	// CookieName is the session cookie's name. Default "sessionkit.sid".
