@@ -9,7 +9,7 @@ import (
 	"errors"
 	"hash"
 	"net/http"
-	"net/url"
+	"net/textproto"
 	"strings"
 	"sync"
 )
@@ -120,13 +120,20 @@ func (s *signer) sign(id string) string {
 	return b.String()
 }
 
-// verify returns the id in a cookie value and the value's status.
+// verify returns the id in a cookie value and the value's status. It
+// parses the URL-encoded form itself, without allocating: ids are made of
+// characters that need no escaping, and only the signature's "+", "/" (and a
+// stray "=") may be percent-encoded.
 func (s *signer) verify(value string) (string, CookieStatus) {
-	decoded, err := url.PathUnescape(value)
-	if err != nil || !strings.HasPrefix(decoded, cookiePrefix) {
+	var body string
+	switch {
+	case strings.HasPrefix(value, cookiePrefix):
+		body = value[len(cookiePrefix):]
+	case len(value) >= len(encodedCookiePrefix) && strings.EqualFold(value[:len(encodedCookiePrefix)], encodedCookiePrefix):
+		body = value[len(encodedCookiePrefix):]
+	default:
 		return "", CookieMalformed
 	}
-	body := decoded[len(cookiePrefix):]
 	dot := strings.LastIndexByte(body, '.')
 	if dot < 1 {
 		return "", CookieMalformed
@@ -135,8 +142,34 @@ func (s *signer) verify(value string) (string, CookieStatus) {
 	if !validID(id) {
 		return "", CookieMalformed
 	}
-	sig, err := base64.RawStdEncoding.DecodeString(encodedSig)
-	if err != nil || len(sig) != sha256.Size {
+	var unescaped [maxEncodedSig]byte
+	n := 0
+	for i := 0; i < len(encodedSig); i++ {
+		c := encodedSig[i]
+		if c == '%' {
+			if i+2 >= len(encodedSig) {
+				return "", CookieMalformed
+			}
+			hi, ok1 := unhex(encodedSig[i+1])
+			lo, ok2 := unhex(encodedSig[i+2])
+			if !ok1 || !ok2 {
+				return "", CookieMalformed
+			}
+			c, i = hi<<4|lo, i+2
+		}
+		if n == len(unescaped) {
+			return "", CookieMalformed
+		}
+		unescaped[n] = c
+		n++
+	}
+	// express-session strips the padding; other signers may keep it.
+	for n > 0 && unescaped[n-1] == '=' {
+		n--
+	}
+	var sig [maxEncodedSig]byte
+	m, err := base64.RawStdEncoding.Decode(sig[:], unescaped[:n])
+	if err != nil || m != sha256.Size {
 		return "", CookieMalformed
 	}
 	ok := false
@@ -144,7 +177,7 @@ func (s *signer) verify(value string) (string, CookieStatus) {
 	for i := range s.secrets {
 		// Check every secret, not just until the first match, so the time
 		// taken does not say which secret matched.
-		if hmac.Equal(sig, s.sum(buf[:0], i, id)) {
+		if hmac.Equal(sig[:m], s.sum(buf[:0], i, id)) {
 			ok = true
 		}
 	}
@@ -152,6 +185,22 @@ func (s *signer) verify(value string) (string, CookieStatus) {
 		return "", CookieBadSignature
 	}
 	return id, CookieValid
+}
+
+// maxEncodedSig bounds the signature's encoded length: 43 base64 characters
+// for HMAC-SHA256, with room for padding.
+const maxEncodedSig = 48
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // validID accepts the URL-safe characters that express-session (uid-safe)
@@ -186,21 +235,32 @@ func Fingerprint(secret string) string {
 // send every cookie whose domain and path match, so several cookies may share
 // the name (one per path or domain); the first that verifies wins, as in
 // express-session. When none verifies, a bad signature is reported over a
-// malformed value, since it is the more useful diagnosis.
+// malformed value, since it is the more useful diagnosis. It reads the
+// Cookie header in place rather than through Request.Cookies, which would
+// allocate every cookie of the request.
 func (s *signer) readSessionCookie(r *http.Request, name string) (string, CookieStatus) {
 	status := CookieAbsent
 	tried := 0
-	for _, c := range r.CookiesNamed(name) {
-		if tried == maxCandidates {
-			break
-		}
-		tried++
-		id, st := s.verify(c.Value)
-		if st == CookieValid {
-			return id, st
-		}
-		if status == CookieAbsent || st == CookieBadSignature {
-			status = st
+	for _, line := range r.Header["Cookie"] {
+		for line != "" && tried < maxCandidates {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			n, v, ok := strings.Cut(part, "=")
+			if !ok || textproto.TrimString(n) != name {
+				continue
+			}
+			v = textproto.TrimString(v)
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			tried++
+			id, st := s.verify(v)
+			if st == CookieValid {
+				return id, st
+			}
+			if status == CookieAbsent || st == CookieBadSignature {
+				status = st
+			}
 		}
 	}
 	return "", status

@@ -107,11 +107,14 @@ func (s *Session) Get(key string, dst any) (found bool, err error) {
 // GetString returns the string stored under key, or "" when the key is
 // absent or holds another type.
 func (s *Session) GetString(key string) (string, error) {
-	var v string
 	raw, found, err := s.lookup(key)
 	if err != nil || !found {
 		return "", err
 	}
+	if v, ok := plainString(raw); ok {
+		return v, nil
+	}
+	var v string
 	if json.Unmarshal(raw, &v) != nil {
 		return "", nil
 	}
@@ -378,4 +381,20 @@ func earliest(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// plainString returns the contents of a JSON string with no escapes and
+// valid UTF-8 without going through encoding/json: the common case for ids
+// and e-mail addresses read on every request.
+func plainString(raw json.RawMessage) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return "", false
+		}
+	}
+	return string(body), true
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/jsonobject"
 	"github.com/sessionkit/sessionkit/internal/pruneloop"
 )
 
@@ -196,7 +197,9 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 	if err != nil {
 		return sessionkit.Record{}, false, fmt.Errorf("pgstore: load: %w", err)
 	}
-	if err := json.Unmarshal(raw, &rec.Values); err != nil {
+	// The values are split, not decoded: a handler decodes only the keys it
+	// reads. raw is pgx's copy, so the values may share it.
+	if rec.Values, err = jsonobject.Split(raw); err != nil {
 		return sessionkit.Record{}, false, fmt.Errorf("pgstore: load: decode sess: %w", err)
 	}
 	if rec.Values == nil { // a JSON null; callers may write to the map

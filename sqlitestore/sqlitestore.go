@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/jsonobject"
 	"github.com/sessionkit/sessionkit/internal/pruneloop"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -287,8 +288,8 @@ func (s *Store) lockWrite(ctx context.Context) (release func(), err error) {
 func nowMilli() int64 { return time.Now().UnixMilli() }
 
 func decodeValues(sess string) (map[string]json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(sess), &m); err != nil {
+	m, err := jsonobject.Split([]byte(sess))
+	if err != nil {
 		return nil, fmt.Errorf("stored values are not a JSON object: %w", err)
 	}
 	if m == nil {
