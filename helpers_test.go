@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,6 +16,7 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/pgstore"
+	"github.com/sessionkit/sessionkit/storetest"
 )
 
 const (
@@ -24,43 +24,9 @@ const (
 	secretB = "secret-B-0123456789abcdefghijklmnopqrstuvwxyz"
 )
 
-// countingStore counts the calls that reach a real store.
-type countingStore struct {
-	sessionkit.Store
-	loads, creates, updates, deletes atomic.Int64
-}
-
-func (c *countingStore) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
-	c.loads.Add(1)
-	return c.Store.Load(ctx, id)
-}
-
-func (c *countingStore) Create(ctx context.Context, id string, rec sessionkit.Record) error {
-	c.creates.Add(1)
-	return c.Store.Create(ctx, id, rec)
-}
-
-func (c *countingStore) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
-	c.updates.Add(1)
-	return c.Store.Update(ctx, id, p)
-}
-
-func (c *countingStore) Delete(ctx context.Context, id string) error {
-	c.deletes.Add(1)
-	return c.Store.Delete(ctx, id)
-}
-
-func (c *countingStore) calls() int64 {
-	return c.loads.Load() + c.creates.Load() + c.updates.Load() + c.deletes.Load()
-}
-
-func (c *countingStore) writes() int64 {
-	return c.creates.Load() + c.updates.Load() + c.deletes.Load()
-}
-
 // pgStore returns a PostgreSQL store on a fresh schema, and the pool to
 // inspect the table with.
-func pgStore(t testing.TB) (*countingStore, *pgxpool.Pool) {
+func pgStore(t testing.TB) (*storetest.Counter, *pgxpool.Pool) {
 	t.Helper()
 	_, pool := pgtest.Pool(t)
 	st, err := pgstore.New(context.Background(), pool, pgstore.Config{CreateTable: true, PruneInterval: -1})
@@ -68,7 +34,7 @@ func pgStore(t testing.TB) (*countingStore, *pgxpool.Pool) {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Close)
-	return &countingStore{Store: st}, pool
+	return &storetest.Counter{Store: st}, pool
 }
 
 func rowCount(t testing.TB, pool *pgxpool.Pool) int {

@@ -11,12 +11,13 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/memstore"
+	"github.com/sessionkit/sessionkit/storetest"
 )
 
-func memStore(t testing.TB) *countingStore {
+func memStore(t testing.TB) *storetest.Counter {
 	st := memstore.New(memstore.Config{})
 	t.Cleanup(func() { st.Close() })
-	return &countingStore{Store: st}
+	return &storetest.Counter{Store: st}
 }
 
 func TestMissingMiddlewareIsAnError(t *testing.T) {
@@ -62,13 +63,13 @@ func TestFlushSavesFirst(t *testing.T) {
 		s, _ := sessionkit.From(r)
 		s.Put("k", "v")
 		w.WriteHeader(http.StatusEarlyHints) // informational: does not save
-		if store.creates.Load() != 0 {
+		if store.Creates.Load() != 0 {
 			t.Error("a 1xx status saved the session")
 		}
 		if err := http.NewResponseController(w).Flush(); err != nil {
 			t.Error(err)
 		}
-		if store.creates.Load() != 1 {
+		if store.Creates.Load() != 1 {
 			t.Error("Flush did not save the session first")
 		}
 	}))

@@ -33,7 +33,7 @@ func TestAnonymousRequestsCreateNothing(t *testing.T) {
 	if n := rowCount(t, pool); n != 0 {
 		t.Fatalf("rows after 1000 anonymous requests = %d, want 0", n)
 	}
-	if n := store.calls(); n != 0 {
+	if n := store.Calls(); n != 0 {
 		t.Fatalf("store calls for cookieless requests = %d, want 0", n)
 	}
 }
@@ -47,7 +47,7 @@ func TestUnchangedReadsDoNotWrite(t *testing.T) {
 	})
 	h := app(m)
 	cookie := login(t, h, "ada")
-	writes := store.writes()
+	writes := store.Writes()
 	for range 100 {
 		w := do(h, "GET", "/user", cookie)
 		if w.Code != 200 || w.Body.String() != "ada" {
@@ -57,10 +57,10 @@ func TestUnchangedReadsDoNotWrite(t *testing.T) {
 			t.Fatalf("unchanged read set a cookie: %q", sc)
 		}
 	}
-	if got := store.writes() - writes; got != 0 {
+	if got := store.Writes() - writes; got != 0 {
 		t.Fatalf("writes during 100 unchanged reads inside the touch window = %d, want 0", got)
 	}
-	if got := store.loads.Load(); got != 100 {
+	if got := store.Loads.Load(); got != 100 {
 		t.Fatalf("loads = %d, want exactly one per read", got)
 	}
 
@@ -76,7 +76,7 @@ func TestUnchangedReadsDoNotWrite(t *testing.T) {
 		t.Fatal("a read after the touch window did not refresh the cookie's expiry")
 	}
 	do(h, "GET", "/user", cookie)
-	if got := store.updates.Load(); got != 1 {
+	if got := store.Updates.Load(); got != 1 {
 		t.Fatalf("touches after the window = %d, want 1", got)
 	}
 	var after time.Time
@@ -95,20 +95,20 @@ func TestLazyLoading(t *testing.T) {
 	m, _ := newManager(t, store, nil)
 	h := app(m)
 	cookie := login(t, h, "ada")
-	base := store.calls()
+	base := store.Calls()
 
 	do(h, "GET", "/anon", cookie)
-	if got := store.calls() - base; got != 0 {
+	if got := store.Calls() - base; got != 0 {
 		t.Fatalf("a request that never reads its session made %d store calls", got)
 	}
 	do(h, "GET", "/user", cookie)
-	if got := store.calls() - base; got != 1 {
+	if got := store.Calls() - base; got != 1 {
 		t.Fatalf("a read made %d store calls, want 1", got)
 	}
-	base = store.calls()
+	base = store.Calls()
 	w := do(h, "POST", "/put?k=theme&v=dark", cookie)
-	if got := store.calls() - base; got != 1 || store.updates.Load() != 1 {
-		t.Fatalf("a blind write made %d store calls (%d updates), want exactly 1 update", got, store.updates.Load())
+	if got := store.Calls() - base; got != 1 || store.Updates.Load() != 1 {
+		t.Fatalf("a blind write made %d store calls (%d updates), want exactly 1 update", got, store.Updates.Load())
 	}
 	if w.Header().Get("Set-Cookie") != "" {
 		t.Fatal("a write to an existing session re-sent its cookie")
@@ -192,7 +192,7 @@ func TestForgedCookiesMakeNoStoreCall(t *testing.T) {
 		{"bad escape", "s%3" + id + ".x", sessionkit.CookieMalformed},
 		{"empty", "", sessionkit.CookieMalformed},
 	}
-	base := store.calls()
+	base := store.Calls()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := do(h, "GET", "/user", &http.Cookie{Name: good.Name, Value: tt.value})
@@ -201,7 +201,7 @@ func TestForgedCookiesMakeNoStoreCall(t *testing.T) {
 			}
 		})
 	}
-	if got := store.calls() - base; got != 0 {
+	if got := store.Calls() - base; got != 0 {
 		t.Fatalf("forged cookies caused %d store calls, want 0", got)
 	}
 	st := m.Stats()

@@ -252,38 +252,6 @@ func TestContract(t *testing.T) {
 	}
 }
 
-func TestConcurrentPatchesAllSurvive(t *testing.T) {
-	s, _ := newStore(t)
-	ctx := testCtx(t)
-	if err := s.Create(ctx, "c", sessionkit.Record{Expiry: time.Now().Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	const n = 20
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			found, err := s.Update(ctx, "c", sessionkit.Patch{Set: vals(fmt.Sprintf("k%d", i), fmt.Sprint(i))})
-			if err == nil && !found {
-				err = errors.New("not found")
-			}
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := len(mustLoad(t, s, "c").Values); got != n {
-		t.Fatalf("%d keys survived, want %d", got, n)
-	}
-}
-
 func TestInvalidNamesRunNoSQL(t *testing.T) {
 	tr := &countTracer{}
 	pool := tracedPool(t, tr)

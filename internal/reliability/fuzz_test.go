@@ -17,6 +17,7 @@ import (
 	"github.com/sessionkit/sessionkit/internal/admin"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/internal/server"
+	"github.com/sessionkit/sessionkit/storetest"
 )
 
 // FuzzLogin feeds arbitrary log-in bodies and Cookie headers to the
@@ -65,7 +66,7 @@ func FuzzLogin(f *testing.F) {
 	var inputs, wrote atomic.Int64
 
 	_, dbURL := pgtest.Schema(f)
-	var creates, updates, deletes atomic.Int64
+	counter := &storetest.Counter{}
 	ctx := context.Background()
 	srv, err := server.New(ctx, server.Config{
 		DatabaseURL:             dbURL,
@@ -79,7 +80,8 @@ func FuzzLogin(f *testing.F) {
 		PruneInterval:           -1,
 		Logger:                  slog.New(slog.DiscardHandler),
 		WrapStore: func(s sessionkit.Store) sessionkit.Store {
-			return &countingStore{Store: s, creates: &creates, updates: &updates, deletes: &deletes}
+			counter.Store = s
+			return counter
 		},
 	})
 	if err != nil {
@@ -104,10 +106,10 @@ func FuzzLogin(f *testing.F) {
 			// (TestBadInput checks that over the wire).
 			req.Header.Set("Cookie", cookie)
 		}
-		c0, u0, d0 := creates.Load(), updates.Load(), deletes.Load()
+		c0, u0, d0 := counter.Creates.Load(), counter.Updates.Load(), counter.Deletes.Load()
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, req)
-		dc, du, dd := creates.Load()-c0, updates.Load()-u0, deletes.Load()-d0
+		dc, du, dd := counter.Creates.Load()-c0, counter.Updates.Load()-u0, counter.Deletes.Load()-d0
 
 		resp := rec.Result()
 		out, _ := io.ReadAll(resp.Body)
@@ -159,27 +161,4 @@ func validHeaderValue(v string) bool {
 		}
 	}
 	return true
-}
-
-// countingStore counts a store's writes.
-type countingStore struct {
-	sessionkit.Store
-	creates, updates, deletes *atomic.Int64
-}
-
-func (s *countingStore) Create(ctx context.Context, id string, rec sessionkit.Record) error {
-	s.creates.Add(1)
-	return s.Store.Create(ctx, id, rec)
-}
-
-func (s *countingStore) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
-	if !p.Empty() { // an empty patch is an existence check, not a write
-		s.updates.Add(1)
-	}
-	return s.Store.Update(ctx, id, p)
-}
-
-func (s *countingStore) Delete(ctx context.Context, id string) error {
-	s.deletes.Add(1)
-	return s.Store.Delete(ctx, id)
 }

@@ -1,0 +1,52 @@
+package storetest
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// Counter wraps a real store and counts the calls that reach it, for tests
+// that assert how many store calls a request makes (none for a request that
+// never reads its session, one for a read). It adds no behaviour.
+type Counter struct {
+	sessionkit.Store
+	Loads, Creates, Updates, Deletes, Prunes atomic.Int64
+}
+
+// Load counts and forwards.
+func (c *Counter) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
+	c.Loads.Add(1)
+	return c.Store.Load(ctx, id)
+}
+
+// Create counts and forwards.
+func (c *Counter) Create(ctx context.Context, id string, rec sessionkit.Record) error {
+	c.Creates.Add(1)
+	return c.Store.Create(ctx, id, rec)
+}
+
+// Update counts and forwards.
+func (c *Counter) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
+	c.Updates.Add(1)
+	return c.Store.Update(ctx, id, p)
+}
+
+// Delete counts and forwards.
+func (c *Counter) Delete(ctx context.Context, id string) error {
+	c.Deletes.Add(1)
+	return c.Store.Delete(ctx, id)
+}
+
+// Prune counts and forwards.
+func (c *Counter) Prune(ctx context.Context, limit int) (int, error) {
+	c.Prunes.Add(1)
+	return c.Store.Prune(ctx, limit)
+}
+
+// Calls returns the number of calls of every kind.
+func (c *Counter) Calls() int64 { return c.Loads.Load() + c.Writes() + c.Prunes.Load() }
+
+// Writes returns the number of Create, Update and Delete calls.
+func (c *Counter) Writes() int64 { return c.Creates.Load() + c.Updates.Load() + c.Deletes.Load() }
