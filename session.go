@@ -175,7 +175,9 @@ func (s *Session) Exists() (bool, error) {
 // Put stores value, encoded as JSON, under key, and marks the session
 // changed. It does not read the store: when the session is saved only the
 // changed keys are written, so concurrent requests that change different
-// keys both keep their change.
+// keys both keep their change. Because it does not read, a request that
+// only writes leaves an idle-timeout session's expiry as it was; reading
+// refreshes it.
 func (s *Session) Put(key string, value any) error {
 	raw, err := json.Marshal(value)
 	if err != nil {
