@@ -831,6 +831,12 @@ func (c *httpCheck) persistence(ctx context.Context) error {
 	const thrashFix = "Give every instance the same session secret (the same first secret in the list; old ones only for verification during a rotation) and the same shared store (one PostgreSQL table, never an in-memory store per instance). Sticky load balancing only hides this."
 	intermittent := fmt.Sprintf("the session comes and goes (%d of %d requests refused): instances with different secrets or not sharing a store", bad, n)
 	switch {
+	case bad > 0 && newIDs > 0 && fixedOK > 0 && fixedBad == 0:
+		// The login's cookie always works when replayed: what broke the
+		// session is the new cookie a response handed out, not the
+		// instances disagreeing about the login's.
+		c.add(secPersist, "persist.thrash", Fail, "session thrash: the server replaces the login's cookie with a new session it then refuses", ev,
+			"The login's cookie works, but a response after it set a new session cookie: the server does not recognise the session on that request (a secret or store differing between instances, or between routes) and starts a new one. "+thrashFix)
 	case ok > 0 && bad > 0:
 		c.add(secPersist, "persist.thrash", Fail, intermittent, ev, thrashFix)
 	case bad > 0 && fixedOK > 0 && fixedBad > 0:
@@ -839,9 +845,6 @@ func (c *httpCheck) persistence(ctx context.Context) error {
 		}
 		c.add(secPersist, "persist.thrash", Fail,
 			fmt.Sprintf("session thrash: the login's cookie is accepted by some requests and refused by others (%d of %d): instances with different secrets or not sharing a store", fixedBad, fixedOK+fixedBad), ev, thrashFix)
-	case bad > 0 && fixedOK > 0 && fixedBad == 0:
-		c.add(secPersist, "persist.thrash", Fail, "session thrash: the server replaces the login's cookie with a new session it then refuses", ev,
-			"The login's cookie works, but a response after it set a new session cookie: the server does not recognise the session on that request (a secret or store differing between instances, or between routes) and starts a new one. "+thrashFix)
 	case bad+len(other) == n && bad > 0:
 		title, fix := c.neverRecognised()
 		c.add(secPersist, "persist.thrash", Fail, title, ev, fix)

@@ -171,6 +171,32 @@ func TestHTTPDifferentSecretsBehindRoundRobin(t *testing.T) {
 	expect(t, r, "persist.thrash", Fail, "not sharing a store")
 }
 
+func TestHTTPPersistence(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    srvConfig
+		status Status
+		title  []string
+	}{
+		{"healthy", srvConfig{}, Pass, []string{"kept the session"}},
+		// A new session id on every request: a new store row each time.
+		{"new id on every request", srvConfig{RotateOnUser: true}, Fail, []string{"thrash", "new session id"}},
+		// The same with an opaque value: maybe a rotating token.
+		{"new opaque cookie on every request", srvConfig{RotateOnUser: true, Unsigned: true}, Warn, []string{"replaces the session cookie"}},
+		// One route hands out a session it does not keep (another store or
+		// secret there): the login's cookie works, the replacement does not.
+		{"replaced by a session the server refuses", srvConfig{StrayCookieOnUser: true}, Fail, []string{"replaces the login's cookie", "then refuses"}},
+		{"server error after login", srvConfig{UserStatus: http.StatusInternalServerError}, Fail, []string{"neither 2xx nor 401"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := serve(t, newSessServer(tt.cfg, "k", nil), false)
+			r := checkHTTP(t, HTTPOptions{URL: ts.URL, Repeat: 5})
+			expect(t, r, "persist.thrash", tt.status, tt.title...)
+		})
+	}
+}
+
 func TestHTTPCookieAttributes(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -309,6 +335,13 @@ func TestHTTPDebugEndpoint(t *testing.T) {
 	r := checkHTTP(t, HTTPOptions{URL: ts.URL, DebugPath: "/api/_debug/session", Repeat: 3})
 	expect(t, r, "debug.cookies", Fail, "no Cookie header")
 	expect(t, r, "persist.thrash", Fail, "never recognised")
+
+	// The debug route runs without the session middleware: it never sees
+	// the login, though the cookie arrives.
+	ts = serve(t, newSessServer(srvConfig{Debug: true, DebugNoSession: true}, "k", nil), false)
+	r = checkHTTP(t, HTTPOptions{URL: ts.URL, DebugPath: "/api/_debug/session", Repeat: 2})
+	expect(t, r, "debug.cookies", Pass)
+	expect(t, r, "debug.session", Fail, "does not see the login")
 
 	// Debug endpoint disabled.
 	ts = serve(t, newSessServer(srvConfig{}, "k", nil), false)

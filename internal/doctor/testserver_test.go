@@ -70,6 +70,11 @@ type srvConfig struct {
 	AllowOrigin       string // the origin "echo" allows
 	NoVary            bool
 	Debug             bool // serve /api/_debug/session
+	DebugNoSession    bool // the debug endpoint runs without the session middleware
+	Unsigned          bool // the cookie carries the bare id (an opaque token), no signature
+	RotateOnUser      bool // every logged-in /api/user moves the session to a new id
+	StrayCookieOnUser bool // /api/user also sets a new session cookie it never saves
+	UserStatus        int  // /api/user answers this status to a logged-in request (0: 200)
 }
 
 type sessServer struct {
@@ -92,6 +97,9 @@ func newSessServer(cfg srvConfig, secret string, store *memStore) *sessServer {
 }
 
 func (s *sessServer) sign(id string) string {
+	if s.cfg.Unsigned {
+		return id
+	}
 	m := hmac.New(sha256.New, s.secret)
 	m.Write([]byte(id))
 	return "s%3A" + id + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
@@ -99,6 +107,9 @@ func (s *sessServer) sign(id string) string {
 
 // verify returns the id a cookie value carries when this server signed it.
 func (s *sessServer) verify(v string) (string, bool) {
+	if s.cfg.Unsigned {
+		return v, v != ""
+	}
 	rest, ok := strings.CutPrefix(v, "s%3A")
 	if !ok {
 		return "", false
@@ -195,6 +206,18 @@ func (s *sessServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 	case r.URL.Path == "/api/user" && r.Method == http.MethodGet:
 		if uid, ok := sess["userId"]; ok && found || s.cfg.PublicUser {
+			switch {
+			case s.cfg.UserStatus != 0 && ok:
+				writeJSON(w, s.cfg.UserStatus, map[string]any{"error": "failed"})
+				return
+			case s.cfg.RotateOnUser && ok:
+				s.store.del(id)
+				id = newTestID(s.cfg.PadID)
+				s.store.put(id, sess)
+				s.setCookie(w, id)
+			case s.cfg.StrayCookieOnUser:
+				s.setCookie(w, newTestID(s.cfg.PadID))
+			}
 			writeJSON(w, http.StatusOK, map[string]any{"id": uid, "email": sess["email"]})
 			return
 		}
@@ -211,6 +234,10 @@ func (s *sessServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var ch any
 		if h := r.Header.Get("Cookie"); h != "" {
 			ch = h
+		}
+		if s.cfg.DebugNoSession {
+			writeJSON(w, http.StatusOK, map[string]any{"hasSession": false, "userId": nil, "cookiesHeader": ch})
+			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "hasSession": found, "userId": sess["userId"], "cookiesHeader": ch})
 	default:
