@@ -221,7 +221,8 @@ func originOf(u *url.URL) string {
 // do sends one request. With a jar it sends the jar's cookies and stores
 // what comes back; fromPage marks a request made by the front end's page
 // (Origin header, and cross-site cookie rules when the origin is another
-// site). cookie, when not nil, is sent as the Cookie header instead.
+// site). cookie, when not nil, is sent as the Cookie header instead of the
+// jar's; the response still goes to the jar.
 func (c *httpCheck) do(ctx context.Context, method string, u *url.URL, jar *browser.Jar, fromPage bool, body []byte, hdr map[string]string, cookie *string) (*exchange, error) {
 	var rd io.Reader
 	if body != nil {
@@ -259,7 +260,7 @@ func (c *httpCheck) do(ctx context.Context, method string, u *url.URL, jar *brow
 	defer resp.Body.Close()
 	ex.body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	ex.status, ex.header = resp.StatusCode, resp.Header
-	if jar != nil && cookie == nil {
+	if jar != nil {
 		ex.verdicts = jar.SetFromResponse(u, resp.Header, fromPage && c.crossSite)
 	} else {
 		for _, raw := range resp.Header.Values("Set-Cookie") {
@@ -369,8 +370,10 @@ func pickSession(vs []browser.Verdict, name string) (browser.Verdict, bool) {
 	return cands[0], true
 }
 
-func (c *httpCheck) postLogin(ctx context.Context, jar *browser.Jar) (*exchange, error) {
-	return c.do(ctx, http.MethodPost, c.login, jar, true, c.o.LoginBody, nil, nil)
+// postLogin POSTs the login with jar's cookies, or with the Cookie header
+// cookie when it is not nil.
+func (c *httpCheck) postLogin(ctx context.Context, jar *browser.Jar, cookie *string) (*exchange, error) {
+	return c.do(ctx, http.MethodPost, c.login, jar, true, c.o.LoginBody, nil, cookie)
 }
 
 func bodySnippet(b []byte) string {
@@ -386,7 +389,7 @@ func bodySnippet(b []byte) string {
 
 func (c *httpCheck) doLogin(ctx context.Context) error {
 	pre := c.jar.All()
-	ex, err := c.postLogin(ctx, c.jar)
+	ex, err := c.postLogin(ctx, c.jar, nil)
 	if err != nil {
 		return err
 	}
@@ -604,13 +607,24 @@ func (c *httpCheck) fixation(ctx context.Context, pre []browser.Cookie, v browse
 		}
 		return nil
 	}
-	// Log in again holding the first login's cookie.
+	// Log in again holding the first login's cookie. When the browser does
+	// not send it (dropped, or its Path misses the login), send it by hand:
+	// whether a login keeps the id it is given is the server's doing.
 	jar := c.jar.Clone()
-	ex, err := c.postLogin(ctx, jar)
+	var byHand *string
+	sent := jar.Header(c.login, c.crossSite)
+	if val, ok := cookieValue(sent, name); !ok || val != v.Cookie.Value {
+		h := withCookie(sent, name, v.Cookie.Value)
+		byHand = &h
+	}
+	ex, err := c.postLogin(ctx, jar, byHand)
 	if err != nil {
 		return err
 	}
 	ev := []string{fmt.Sprintf("a second login sent %s=%s → %d", name, Redact(v.Cookie.Value), ex.status)}
+	if byHand != nil {
+		ev[0] += fmt.Sprintf(" (sent by hand: the browser does not send the login's cookie to %s)", c.login.Path)
+	}
 	if !ok2xx(ex.status) {
 		c.add(secCookie, "cookie.fixation", Info, "not checked: a second login was refused", ev, "")
 		return nil
@@ -629,8 +643,8 @@ func (c *httpCheck) fixation(ctx context.Context, pre []browser.Cookie, v browse
 			c.add(secCookie, "cookie.fixation", Pass, "each login issues a new session id", ev, "")
 		}
 	}
-	// Continue with the newest login: regenerating may have destroyed the
-	// first session.
+	// Continue with the newest login, as the browser would: regenerating may
+	// have destroyed the first session.
 	c.jar = jar
 	if found {
 		c.sessionVerdict = &v2
@@ -1236,6 +1250,18 @@ func sameID(id, shown string) bool {
 		return p != "" && strings.HasPrefix(id, p)
 	}
 	return id == shown
+}
+
+// withCookie returns the Cookie header h with the cookie name set to value,
+// replacing any it had.
+func withCookie(h, name, value string) string {
+	var parts []string
+	for _, p := range strings.Split(h, ";") {
+		if p = strings.TrimSpace(p); p != "" && !strings.HasPrefix(p, name+"=") {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(append(parts, name+"="+value), "; ")
 }
 
 // cookieValue returns the value of the cookie name in a Cookie header.

@@ -265,6 +265,32 @@ func TestHTTPFixation(t *testing.T) {
 	ts = serve(t, newSessServer(srvConfig{NoRegenerate: true, SaveUninitialized: true}, "k", nil), false)
 	r = checkHTTP(t, HTTPOptions{URL: ts.URL, Repeat: 3})
 	expect(t, r, "cookie.fixation", Fail, "session fixation")
+
+	// The browser drops the login's cookie (Secure over http): the second
+	// login carries it by hand, since fixation is the server's doing, and
+	// says so.
+	insecure := "; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=3600"
+	for _, regenerate := range []bool{false, true} {
+		ts = serve(t, newSessServer(srvConfig{Attrs: insecure, NoRegenerate: !regenerate}, "k", nil), false)
+		_, port, _ := net.SplitHostPort(ts.Listener.Addr().String())
+		r = checkHTTP(t, HTTPOptions{URL: "http://app.example.com:" + port, Transport: dialTo(ts.Listener.Addr().String()), Repeat: 2})
+		want := Fail
+		if regenerate {
+			want = Pass
+		}
+		f := expect(t, r, "cookie.fixation", want)
+		if ev := strings.Join(f.Evidence, " "); !strings.Contains(ev, "by hand") {
+			t.Fatalf("regenerate=%v: the evidence should say the cookie was sent by hand: %q", regenerate, f.Evidence)
+		}
+	}
+
+	// A cookie the browser keeps but does not send to the login's path: the
+	// login sent by hand regenerates the session, and the browser keeps the
+	// new cookie, so staying logged in still works.
+	ts = serve(t, newSessServer(srvConfig{Attrs: "; Path=/api/user; HttpOnly; SameSite=Lax; Max-Age=3600"}, "k", nil), false)
+	r = checkHTTP(t, HTTPOptions{URL: ts.URL, Repeat: 3, NoLogout: true})
+	expect(t, r, "cookie.fixation", Pass)
+	expect(t, r, "persist.thrash", Pass)
 }
 
 func TestHTTPLoginWithoutCookie(t *testing.T) {
