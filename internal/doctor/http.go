@@ -463,18 +463,18 @@ func (c *httpCheck) judgeCookie(v browser.Verdict, fromAnon bool) {
 	switch {
 	case v.Has("secure-over-http"):
 		add(secCookie, "cookie.secure", Fail, "Secure cookie over plain http: browsers drop it, so the login never sticks",
-			[]string{set, fmt.Sprintf("the site is http://%s, not https; only http://localhost is exempt (Chrome and Firefox treat it as a secure context)", host)},
+			[]string{set, fmt.Sprintf("the site is http://%s, not https; only localhost and loopback addresses are exempt (Chrome and Firefox treat them as secure contexts over http)", host)},
 			"Serve the site over https, or set Secure only where it is https (express-session: cookie.secure: 'auto' with app.set('trust proxy', 1) behind a TLS proxy; sessionkit: Config.Secure from the environment). A TLS-terminating proxy must send X-Forwarded-Proto: https and the app must trust it.")
 	case v.Has("secure-localhost"):
-		add(secCookie, "cookie.secure", Warn, "Secure cookie over http://localhost: Chrome and Firefox keep it (localhost is a secure context), Safari drops it",
-			[]string{set}, "Fine in production over https. To develop with Safari, leave Secure off on http://localhost or use https locally.")
+		add(secCookie, "cookie.secure", Warn, fmt.Sprintf("Secure cookie over http://%s: Chrome and Firefox keep it (localhost and loopback addresses are secure contexts), Safari drops it", host),
+			[]string{set}, "Fine in production over https. To develop with Safari, leave Secure off over plain http or use https locally.")
 	case ck.Secure:
 		add(secCookie, "cookie.secure", Pass, "Secure over https", []string{set}, "")
 	case https:
 		add(secCookie, "cookie.secure", Warn, "the cookie lacks Secure on an https site: it would also be sent over plain http",
 			[]string{set}, "Add Secure (express-session: cookie.secure: true; sessionkit: Config.Secure).")
 	case browser.IsLocalhost(host):
-		add(secCookie, "cookie.secure", Pass, "not Secure, as http://localhost development needs (make it Secure in production)", []string{set}, "")
+		add(secCookie, "cookie.secure", Pass, fmt.Sprintf("not Secure, as development on http://%s needs (make it Secure in production)", host), []string{set}, "")
 	default:
 		add(secCookie, "cookie.secure", Warn, fmt.Sprintf("the site is plain http on %s: the session cookie travels unencrypted", host),
 			[]string{set}, "Serve the site over https and mark the cookie Secure.")

@@ -83,7 +83,7 @@ func TestHTTPHealthyServerIsQuiet(t *testing.T) {
 		expect(t, r, id, Pass)
 	}
 	// Over http://127.0.0.1 a non-Secure cookie is what development needs.
-	expect(t, r, "cookie.secure", Pass)
+	expect(t, r, "cookie.secure", Pass, "http://127.0.0.1")
 	// No finding shows a whole cookie value.
 	var b bytes.Buffer
 	_ = r.WriteJSON(&b)
@@ -210,7 +210,7 @@ func TestHTTPCookieAttributes(t *testing.T) {
 		persist Status // persist.thrash
 	}{
 		{"secure over http", false, "app.example.com", "; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=3600", 0, "cookie.secure", Fail, "browsers drop it", Fail},
-		{"secure over http on localhost", false, "127.0.0.1", "; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=3600", 0, "cookie.secure", Warn, "Safari", Pass},
+		{"secure over http on localhost", false, "127.0.0.1", "; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=3600", 0, "cookie.secure", Warn, "http://127.0.0.1: Chrome and Firefox keep it", Pass},
 		{"secure over https", true, "app.example.com", "; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=3600", 0, "cookie.secure", Pass, "", Pass},
 		{"not secure over https", true, "app.example.com", "; Path=/; HttpOnly; SameSite=Lax; Max-Age=3600", 0, "cookie.secure", Warn, "lacks Secure", Pass},
 		{"samesite none without secure", true, "app.example.com", "; Path=/; HttpOnly; SameSite=None; Max-Age=3600", 0, "cookie.samesite", Fail, "SameSite=None without Secure", Fail},
@@ -233,7 +233,10 @@ func TestHTTPCookieAttributes(t *testing.T) {
 			}
 			_, port, _ := net.SplitHostPort(ts.Listener.Addr().String())
 			r := checkHTTP(t, HTTPOptions{URL: scheme + "://" + net.JoinHostPort(tt.host, port) + "/", Transport: dialTo(ts.Listener.Addr().String()), Repeat: 4})
-			expect(t, r, tt.id, tt.status, tt.title)
+			f := expect(t, r, tt.id, tt.status, tt.title)
+			if tt.id == "cookie.secure" && tt.status == Fail && !strings.Contains(strings.Join(f.Evidence, " "), "only localhost and loopback addresses are exempt") {
+				t.Fatalf("a Secure cookie over http should name the localhost exemption: %q", f.Evidence)
+			}
 			p := expect(t, r, "persist.thrash", tt.persist)
 			if tt.persist == Fail && tt.id != "cookie.path" && !strings.Contains(p.Title, "dropped the login cookie") {
 				t.Fatalf("persistence failure should name the dropped cookie: %q", p.Title)
