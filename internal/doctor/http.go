@@ -723,19 +723,43 @@ func (c *httpCheck) judgeAnonymous() {
 	}
 	// The protected path must refuse anonymous requests, or the persistence
 	// check below cannot see a lost session.
-	var okAnon int
+	var okAnon, refused int
+	statuses := map[int]int{}
 	for _, ex := range c.anon {
-		if ex.url.Path == c.protected.Path && ok2xx(ex.status) {
+		if ex.url.Path != c.protected.Path {
+			continue
+		}
+		statuses[ex.status]++
+		switch {
+		case ok2xx(ex.status):
 			okAnon++
+		case ex.status == http.StatusUnauthorized || ex.status == http.StatusForbidden:
+			refused++
 		}
 	}
-	if okAnon > 0 {
-		c.add(secAnon, "anonymous.protected", Warn, fmt.Sprintf("%s answers %d without a session: it cannot show whether the session is kept", c.protected.Path, c.anon[len(c.anon)-1].status),
-			[]string{fmt.Sprintf("%d of %d anonymous requests to %s got 2xx", okAnon, anonHits, c.protected.Path)},
-			"Pass --protected with a path that answers 401 without a login (ours: /api/user).")
-	} else {
-		c.add(secAnon, "anonymous.protected", Pass, fmt.Sprintf("%s refuses anonymous requests (%d)", c.protected.Path, c.anon[len(c.anon)-1].status), nil, "")
+	last := c.anon[len(c.anon)-1].status
+	ev := []string{fmt.Sprintf("%d anonymous requests to %s: %s", anonHits, c.protected.Path, statusCounts(statuses))}
+	const fix = "Pass --protected with a path that answers 401 without a login and 2xx with one (ours: /api/user)."
+	switch {
+	case okAnon > 0:
+		c.add(secAnon, "anonymous.protected", Warn, fmt.Sprintf("%s answers %d without a session: it cannot show whether the session is kept", c.protected.Path, last), ev, fix)
+	case refused < anonHits:
+		// Not found, a redirect to a login page, a server error: the
+		// persistence check cannot tell a lost session from these.
+		c.add(secAnon, "anonymous.protected", Warn, fmt.Sprintf("%s answers %d without a session, not 401: it may not be a path that needs a session", c.protected.Path, last), ev, fix)
+	default:
+		c.add(secAnon, "anonymous.protected", Pass, fmt.Sprintf("%s refuses anonymous requests (%d)", c.protected.Path, last), nil, "")
 	}
+}
+
+// statusCounts renders HTTP statuses and how often each came: "3×401".
+func statusCounts(m map[int]int) string {
+	var s []string
+	for st, n := range m {
+		s = append(s, fmt.Sprintf("%d×%d", n, st))
+	}
+	sort.Strings(s)
+	return strings.Join(s, ", ")
 }
 
 // persistence makes Repeat requests to the protected path after the login,
@@ -805,12 +829,7 @@ func (c *httpCheck) persistence(ctx context.Context) error {
 	n := c.o.Repeat
 	ev := []string{fmt.Sprintf("%d requests to %s after login, as a browser (keeping any new cookie): %d ok, %d refused", n, c.protected.Path, ok, bad)}
 	if len(other) > 0 {
-		var s []string
-		for st, k := range other {
-			s = append(s, fmt.Sprintf("%d×%d", k, st))
-		}
-		sort.Strings(s)
-		ev[0] += ", other: " + strings.Join(s, ", ")
+		ev[0] += ", other: " + statusCounts(other)
 	}
 	ev = append(ev, "sequence: "+strings.Join(seq, " "))
 	if newIDs > 0 {

@@ -306,6 +306,14 @@ func TestHTTPPublicProtectedPath(t *testing.T) {
 	ts := serve(t, newSessServer(srvConfig{PublicUser: true}, "k", nil), false)
 	r := checkHTTP(t, HTTPOptions{URL: ts.URL, Repeat: 3})
 	expect(t, r, "anonymous.protected", Warn, "without a session")
+
+	// A path that does not exist is not one that refuses anonymous requests.
+	ts = serve(t, newSessServer(srvConfig{}, "k", nil), false)
+	r = checkHTTP(t, HTTPOptions{URL: ts.URL, ProtectedPath: "/nope", Repeat: 2})
+	f := expect(t, r, "anonymous.protected", Warn, "answers 404", "not 401")
+	if !strings.Contains(strings.Join(f.Evidence, " "), "3×404") {
+		t.Fatalf("evidence should count the statuses: %q", f.Evidence)
+	}
 }
 
 func TestHTTPCORS(t *testing.T) {
