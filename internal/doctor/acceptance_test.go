@@ -134,6 +134,22 @@ func TestAcceptanceOurServeWithFrontEnd(t *testing.T) {
 	expect(t, r, "cors.credentials", Pass)
 	expect(t, r, "cors.cookie-site", Pass, "same site")
 	expect(t, r, "persist.thrash", Pass)
+
+	// The same front end, not allowed: the server refuses its login and the
+	// preflight names the missing header.
+	ts = startServe(t, server.Config{})
+	_, port, _ = net.SplitHostPort(ts.Listener.Addr().String())
+	r = checkHTTP(t, HTTPOptions{
+		URL:       "http://localhost:" + port,
+		Origin:    "http://localhost:5173",
+		LoginBody: []byte(`{"email":"` + serveEmail + `","password":"` + servePassword + `"}`),
+		Transport: dialTo(ts.Listener.Addr().String()),
+	})
+	f := expect(t, r, "login.status", Fail, "origin http://localhost:5173 was refused")
+	if !strings.Contains(f.Fix, "CORS_ORIGINS=http://localhost:5173") {
+		t.Fatalf("fix should name the setting: %q", f.Fix)
+	}
+	expect(t, r, "cors.preflight", Fail, "no Access-Control-Allow-Origin")
 }
 
 func TestAcceptanceOurServeWithDifferentSecrets(t *testing.T) {

@@ -399,8 +399,8 @@ func (c *httpCheck) doLogin(ctx context.Context) error {
 		ev = append(ev, "sent Cookie: "+redactCookieHeader(ex.sent))
 	}
 	if !ok2xx(ex.status) {
-		c.add(secLogin, "login.status", Fail, fmt.Sprintf("login failed with status %d: nothing after it can be checked", ex.status), ev,
-			"Check the credentials (--email with the password on standard input, or --body) and --login; the doctor POSTs JSON with Content-Type: application/json.")
+		title, fix := c.loginFailure(ex.status)
+		c.add(secLogin, "login.status", Fail, title+": nothing after it can be checked", ev, fix)
 		return nil
 	}
 	c.add(secLogin, "login.status", Pass, fmt.Sprintf("login answered %d", ex.status), ev, "")
@@ -435,6 +435,32 @@ func (c *httpCheck) doLogin(ctx context.Context) error {
 	c.loggedIn = true
 	c.judgeCookie(v, preV != nil)
 	return c.fixation(ctx, pre, v, preV != nil)
+}
+
+// loginFailure names the likely cause of a login answered with status, and
+// its fix.
+func (c *httpCheck) loginFailure(status int) (title, fix string) {
+	switch {
+	case status == http.StatusForbidden && c.origin != nil && c.crossOrigin:
+		org := originOf(c.origin)
+		return fmt.Sprintf("the login from the front end's origin %s was refused (403)", org),
+			fmt.Sprintf("Allow the origin on the server, exactly: in its CORS allow-list and in its cross-origin (CSRF) protection (sessionkit serve: CORS_ORIGINS=%s). If this origin is not meant to call the API, drop --origin.", org)
+	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
+		return fmt.Sprintf("no login at POST %s (status %d)", c.login.Path, status),
+			"Pass --login with the path the login POSTs to."
+	case status == http.StatusTooManyRequests:
+		return "the login was rate-limited (429)",
+			"Wait for the server's failed-login window to pass (earlier attempts with a wrong password count), then run the doctor again."
+	case status >= 500:
+		return fmt.Sprintf("the login failed with a server error (%d)", status),
+			"Check the server's logs: a store or database that cannot be reached fails every login."
+	case status == http.StatusForbidden:
+		return "the login was refused (403)",
+			"Check the credentials, and whether the server wants something a plain JSON POST lacks (a CSRF token: pass it with --body; an Origin check behind a proxy that rewrites Host)."
+	default:
+		return fmt.Sprintf("login failed with status %d", status),
+			"Check the credentials (--email with the password on standard input, or --body) and --login; the doctor POSTs JSON with Content-Type: application/json."
+	}
 }
 
 // judgeCookie reports on the session cookie the login set.

@@ -407,7 +407,8 @@ func TestRunHTTPExitCodes(t *testing.T) {
 	}{
 		{"healthy, flags after the URL, password on stdin", []string{"http", healthy.URL, "--email", "ann@example.com", "--repeat", "3"}, "secret pw\n", 0, "PASS", ""},
 		{"healthy json", []string{"http", "--json", "--body", loginBody, healthy.URL, "--repeat=2"}, "", 0, `"summary"`, ""},
-		{"wrong password", []string{"http", healthy.URL, "--email", "ann@example.com"}, "nope\n", 1, "login failed", ""},
+		{"wrong password", []string{"http", healthy.URL, "--email", "ann@example.com"}, "nope\n", 1, "login failed with status 401", ""},
+		{"wrong login path", []string{"http", healthy.URL, "--body", loginBody, "--login", "/nope"}, "", 1, "no login at POST /nope (status 404)", ""},
 		{"saveUninitialized", []string{"http", broken.URL, "--body", loginBody, "--repeat", "2"}, "", 1, "FAIL", ""},
 		{"unreachable", []string{"http", closed, "--body", loginBody}, "", 2, "", "cannot reach"},
 		{"no URL", []string{"http"}, "", 2, "", "need exactly one URL"},
