@@ -26,9 +26,14 @@ type chartBar struct {
 }
 
 type chartLabel struct {
-	X, Y float64
-	Text string
+	X, Y   float64
+	Text   string
+	Anchor string // SVG text-anchor: start, middle or end
 }
+
+// labelCharW is roughly the width of one character of the chart's 11px
+// labels, enough to keep a label inside the picture.
+const labelCharW = 7
 
 type chartData struct {
 	W, H, L, T, PlotW, PlotH, Bottom, Right float64
@@ -97,15 +102,25 @@ func buildChart(hours []HourCount) chartData {
 			if h.Hour.Hour() == 0 || len(c.XLabels) == 0 {
 				label = h.Hour.Format("Jan 2 15h")
 			}
-			c.XLabels = append(c.XLabels, chartLabel{X: x + slot/2, Y: c.Bottom + 16, Text: label})
+			// Centred under its bar, unless that would cut it at an edge.
+			l := chartLabel{X: x + slot/2, Y: c.Bottom + 16, Text: label, Anchor: "middle"}
+			half := float64(len(label)) * labelCharW / 2
+			switch {
+			case l.X+half > c.W:
+				l.X, l.Anchor = c.W-1, "end"
+			case l.X-half < 0:
+				l.X, l.Anchor = 1, "start"
+			}
+			c.XLabels = append(c.XLabels, l)
 		}
 	}
-	for _, f := range []float64{0, 0.5, 1} {
-		v := f * float64(peak)
-		if f == 0.5 && peak < 2 {
-			continue
-		}
-		c.YLabels = append(c.YLabels, chartLabel{X: c.L - 6, Y: c.Bottom - v*scale + 4, Text: fmt.Sprintf("%.0f", v)})
+	// 0, a whole number near the middle, and the peak, each at its height.
+	ys := []int64{0, peak}
+	if peak >= 2 {
+		ys = []int64{0, peak / 2, peak}
+	}
+	for _, v := range ys {
+		c.YLabels = append(c.YLabels, chartLabel{X: c.L - 6, Y: c.Bottom - float64(v)*scale + 4, Text: fmt.Sprint(v), Anchor: "end"})
 	}
 	return c
 }
@@ -161,9 +176,9 @@ svg text{font:11px system-ui,sans-serif;fill:#555} .legend span{display:inline-b
 <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{.Chart.W}} {{.Chart.H}}" width="100%" role="img" aria-label="sessions created per hour">
 <line x1="{{.Chart.L}}" y1="{{.Chart.Bottom}}" x2="{{.Chart.Right}}" y2="{{.Chart.Bottom}}" stroke="#999"/>
 <line x1="{{.Chart.L}}" y1="{{.Chart.T}}" x2="{{.Chart.L}}" y2="{{.Chart.Bottom}}" stroke="#999"/>
-{{range .Chart.YLabels}}<text x="{{.X}}" y="{{printf "%.1f" .Y}}" text-anchor="end">{{.Text}}</text>
+{{range .Chart.YLabels}}<text x="{{.X}}" y="{{printf "%.1f" .Y}}" text-anchor="{{.Anchor}}">{{.Text}}</text>
 {{end}}{{range .Chart.Bars}}<g><title>{{.Title}}</title>{{if gt .HL 0.0}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .YL}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .HL}}" fill="{{.LC}}"/>{{end}}{{if gt .HA 0.0}}<rect x="{{printf "%.1f" .X}}" y="{{printf "%.1f" .YA}}" width="{{printf "%.1f" .W}}" height="{{printf "%.1f" .HA}}" fill="{{.AC}}"/>{{end}}</g>
-{{end}}{{range .Chart.XLabels}}<text x="{{printf "%.1f" .X}}" y="{{.Y}}" text-anchor="middle">{{.Text}}</text>
+{{end}}{{range .Chart.XLabels}}<text x="{{printf "%.1f" .X}}" y="{{.Y}}" text-anchor="{{.Anchor}}">{{.Text}}</text>
 {{end}}{{if .Chart.Empty}}<text x="{{.Chart.W}}" y="{{.Chart.T}}" text-anchor="end">no sessions created in this window</text>{{end}}
 </svg>
 {{else}}<p>Creation times cannot be known for this table (no created_at column and no cookie.originalMaxAge in sess).</p>{{end}}
