@@ -110,7 +110,7 @@ func (t sessTable) kind() string {
 	}
 }
 
-// usable says why the table cannot be read as a sessions table, or "".
+// unusable says why the table cannot be read as a sessions table, or "".
 func (t sessTable) unusable() string {
 	for _, c := range []string{"sid", "sess", "expire"} {
 		if t.cols[c] == "" {
@@ -417,9 +417,7 @@ FROM %s`, p.logged, p.empty, strings.Join(keyCounts, ", "), p.from)
 	}
 
 	// Indexes.
-	var (
-		expireIdx, sidIdx, otherIdx []string
-	)
+	var expireIdx, sidIdx []string
 	rows, err := tx.Query(ctx, `
 SELECT ci.relname, i.indisvalid, i.indisunique, i.indnatts, i.indpred IS NOT NULL,
   COALESCE((SELECT a.attname FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[0]), '')
@@ -443,8 +441,6 @@ WHERE i.indrelid = $1 ORDER BY ci.relname`, t.oid)
 			expireIdx = append(expireIdx, name)
 		case first == "sid" && valid && unique && natts == 1 && !partial:
 			sidIdx = append(sidIdx, name)
-		default:
-			otherIdx = append(otherIdx, name)
 		}
 	}
 	if err := rows.Err(); err != nil {

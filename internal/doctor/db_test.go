@@ -296,6 +296,41 @@ func TestDBReadOnlyTransaction(t *testing.T) {
 	}
 }
 
+func TestDBNeverWrites(t *testing.T) {
+	// On a connection whose transactions are read-only by default, any
+	// write the doctor made outside its own READ ONLY transactions (an
+	// index created, a row pruned) would fail the run.
+	schema, url := brokenCPS(t)
+	r := checkDB(t, DBOptions{URL: url + "&default_transaction_read_only=on", Schema: schema, Watch: 50 * time.Millisecond})
+	expect(t, r, "db.expire-index", Fail)
+	expect(t, r, "db.writes", Info)
+	if st := r.Tables[0]; st.Rows != 384 || st.Expired != 240 {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
+// healthyCPS is connect-pg-simple's table as its README creates it, with
+// the expiry index, pruned, holding Passport logins.
+func healthyCPS(t *testing.T) (schema, url string) {
+	return dbSetup(t, cpsDDLNoIndex, `CREATE INDEX "IDX_session_expire" ON "session" ("expire")`,
+		`INSERT INTO session (sid, sess, expire)
+		 SELECT 'p' || g, json_build_object('cookie', `+cpsCookie+`, 'passport', json_build_object('user', g % 20)), e::timestamp
+		 FROM generate_series(1, 60) g, LATERAL (SELECT now() + interval '1 day' - (g * interval '23 minutes') AS e) x`)
+}
+
+func TestDBHealthyConnectPgSimpleTableIsQuiet(t *testing.T) {
+	schema, url := healthyCPS(t)
+	r := checkDB(t, DBOptions{URL: url, Schema: schema})
+	noFail(t, r)
+	for _, id := range []string{"db.expire-index", "db.sid-index", "db.anonymous", "db.per-user", "db.prune", "db.bloat"} {
+		expect(t, r, id, Pass)
+	}
+	st := r.Tables[0]
+	if st.Kind != "connect-pg-simple" || st.Rows != 60 || st.Anonymous != 0 || st.Users != 20 || st.CreatedLastDay != 60 {
+		t.Fatalf("stats: %+v", st)
+	}
+}
+
 func TestRunDBExitCodesAndHTML(t *testing.T) {
 	brokenSchema, brokenURL := brokenCPS(t)
 	_, healthyURL := healthyOurs(t)
