@@ -77,8 +77,30 @@ var httpSections = []string{secAnon, secLogin, secCookie, secPersist, secCORS, s
 // protected path.
 const anonHits = 3
 
-// sessionNameRE matches cookie names that look like a session's.
-var sessionNameRE = regexp.MustCompile(`(?i)sid|sess|auth|token|jwt|remember|login`)
+// Cookie names that look like a session's, strongly (connect.sid,
+// PHPSESSID, laravel_session) or weakly (auth_token, jwt), and the CSRF
+// tokens that are never one (XSRF-TOKEN, csrftoken), though they match.
+var (
+	sessionNameRE     = regexp.MustCompile(`(?i)sid|sess`)
+	weakSessionNameRE = regexp.MustCompile(`(?i)auth|token|jwt|remember|login`)
+	csrfNameRE        = regexp.MustCompile(`(?i)csrf|xsrf`)
+)
+
+// sessionNameScore ranks how much a cookie's name looks like a session
+// cookie's: 2 strongly, 1 weakly, 0 not at all, -1 a CSRF token.
+func sessionNameScore(name string) int {
+	switch {
+	case csrfNameRE.MatchString(name):
+		return -1
+	case sessionNameRE.MatchString(name):
+		return 2
+	case weakSessionNameRE.MatchString(name):
+		return 1
+	}
+	return 0
+}
+
+func looksLikeSession(name string) bool { return sessionNameScore(name) > 0 }
 
 // ErrUsage is wrapped by the errors CheckHTTP and CheckDB return for options
 // that cannot work; Run turns every error into exit status 2.
@@ -347,7 +369,7 @@ func pickSession(vs []browser.Verdict, name string) (browser.Verdict, bool) {
 			}
 			continue
 		}
-		if !v.Deletion {
+		if !v.Deletion && sessionNameScore(v.Cookie.Name) >= 0 {
 			cands = append(cands, v)
 		}
 	}
@@ -357,17 +379,21 @@ func pickSession(vs []browser.Verdict, name string) (browser.Verdict, bool) {
 	if name != "" {
 		return cands[len(cands)-1], true
 	}
-	for _, v := range cands {
-		if sessionNameRE.MatchString(v.Cookie.Name) {
-			return v, true
-		}
-	}
-	for _, v := range cands {
+	// The most session-like name, then HttpOnly, then the first set.
+	rank := func(v browser.Verdict) int {
+		r := 2 * sessionNameScore(v.Cookie.Name)
 		if v.Cookie.HTTPOnly {
-			return v, true
+			r++
+		}
+		return r
+	}
+	best := cands[0]
+	for _, v := range cands[1:] {
+		if rank(v) > rank(best) {
+			best = v
 		}
 	}
-	return cands[0], true
+	return best, true
 }
 
 // postLogin POSTs the login with jar's cookies, or with the Cookie header
@@ -410,7 +436,7 @@ func (c *httpCheck) doLogin(ctx context.Context) error {
 	if !found {
 		// No cookie from the login: did the anonymous session get upgraded?
 		for _, pc := range pre {
-			if c.o.CookieName == pc.Name || c.o.CookieName == "" && sessionNameRE.MatchString(pc.Name) {
+			if c.o.CookieName == pc.Name || c.o.CookieName == "" && looksLikeSession(pc.Name) {
 				for _, av := range c.anon[0].verdicts {
 					if av.Cookie.Name == pc.Name {
 						av := av
@@ -685,7 +711,7 @@ func (c *httpCheck) judgeAnonymous() {
 		// No login to learn the name from: take a session-looking one.
 		for _, ex := range c.anon {
 			for _, v := range ex.verdicts {
-				if name == "" && sessionNameRE.MatchString(v.Cookie.Name) && !v.Deletion {
+				if name == "" && looksLikeSession(v.Cookie.Name) && !v.Deletion {
 					name = v.Cookie.Name
 				}
 			}

@@ -133,6 +133,26 @@ func TestHTTPAnonymousSessionsWithoutLogin(t *testing.T) {
 	expect(t, r, "login.skipped", Info)
 }
 
+func TestHTTPCSRFCookieIsNotTheSession(t *testing.T) {
+	// An XSRF-TOKEN cookie on every response, readable by scripts by design,
+	// set before the session cookie: neither the anonymous check nor the
+	// cookie checks may take it for the session.
+	ts := serve(t, newSessServer(srvConfig{CSRFCookie: true}, "k", nil), false)
+	r := checkHTTP(t, HTTPOptions{URL: ts.URL, Repeat: 3})
+	noFail(t, r)
+	expect(t, r, "cookie.set", Pass, `"sid"`)
+	expect(t, r, "cookie.httponly", Pass)
+
+	r, err := CheckHTTP(context.Background(), HTTPOptions{URL: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := expect(t, r, "anonymous.session", Pass)
+	if !strings.Contains(strings.Join(f.Evidence, " "), "XSRF-TOKEN") {
+		t.Fatalf("evidence should list the other cookie: %q", f.Evidence)
+	}
+}
+
 func TestHTTPDifferentSecretsBehindRoundRobin(t *testing.T) {
 	store := newMemStore() // one store, as in the field: only the secrets differ
 	a := newSessServer(srvConfig{Debug: true}, "secret of instance A", store)

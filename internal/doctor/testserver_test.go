@@ -75,6 +75,7 @@ type srvConfig struct {
 	RotateOnUser      bool // every logged-in /api/user moves the session to a new id
 	StrayCookieOnUser bool // /api/user also sets a new session cookie it never saves
 	UserStatus        int  // /api/user answers this status to a logged-in request (0: 200)
+	CSRFCookie        bool // every response first sets a script-readable XSRF-TOKEN cookie (Laravel, Angular)
 }
 
 type sessServer struct {
@@ -139,6 +140,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (s *sessServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.CSRFCookie {
+		w.Header().Add("Set-Cookie", "XSRF-TOKEN="+newTestID(0)+"; Path=/; SameSite=Lax; Max-Age=7200")
+	}
 	if o := r.Header.Get("Origin"); o != "" && s.cfg.CORS != "" {
 		switch s.cfg.CORS {
 		case "*":
