@@ -224,7 +224,10 @@ func CheckDB(ctx context.Context, o DBOptions) (*Report, error) {
 	return rep, nil
 }
 
-func sectionOf(t sessTable) string { return fmt.Sprintf("%s (%s)", t.label(), t.kind()) }
+func sectionOf(t sessTable) string { return tableSection(t.label(), t.kind()) }
+
+// tableSection is the report section of a table's findings.
+func tableSection(table, kind string) string { return table + " (" + kind + ")" }
 
 func beginReadOnly(ctx context.Context, conn *pgx.Conn, timeout time.Duration) (pgx.Tx, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})

@@ -387,6 +387,10 @@ func TestRunDBExitCodesAndHTML(t *testing.T) {
 			t.Fatalf("HTML report lacks %q", want)
 		}
 	}
+	// Every finding sits under its table, next to the chart.
+	if strings.Contains(s, "Other findings") || !strings.Contains(s, "<h2>"+brokenSchema+".session (connect-pg-simple)</h2>") {
+		t.Fatal("HTML report does not group the findings under their table")
+	}
 	for _, external := range []string{"<script", "<link", "src=", "url(", "@import"} {
 		if strings.Contains(s, external) {
 			t.Fatalf("HTML report is not self-contained: has %q", external)

@@ -200,16 +200,12 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	page := htmlPage{Report: r, Generated: time.Now().UTC().Format("2006-01-02 15:04 UTC")}
 	used := map[int]bool{}
 	for _, st := range r.Tables {
-		t := htmlTable{Stats: st, Chart: buildChart(st.Hourly)}
+		t := htmlTable{Stats: st, Chart: buildChart(st.Hourly), Section: tableSection(st.Table, st.Kind)}
 		for i, f := range r.Findings {
-			if len(f.Section) >= len(st.Table) && f.Section[:len(st.Table)] == st.Table && (len(f.Section) == len(st.Table) || f.Section[len(st.Table)] == ' ') {
-				t.Section = f.Section
+			if f.Section == t.Section {
 				t.Findings = append(t.Findings, f)
 				used[i] = true
 			}
-		}
-		if t.Section == "" {
-			t.Section = st.Table
 		}
 		page.Tables = append(page.Tables, t)
 	}

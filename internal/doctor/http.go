@@ -106,8 +106,9 @@ func looksLikeSession(name string) bool { return sessionNameScore(name) > 0 }
 // that cannot work; Run turns every error into exit status 2.
 var ErrUsage = errors.New("doctor: usage")
 
+// exchange is one request and its response, with the browser's verdict on
+// each Set-Cookie.
 type exchange struct {
-	method   string
 	url      *url.URL
 	sent     string // the Cookie header sent
 	status   int
@@ -265,7 +266,7 @@ func (c *httpCheck) do(ctx context.Context, method string, u *url.URL, jar *brow
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	ex := &exchange{method: method, url: u}
+	ex := &exchange{url: u}
 	switch {
 	case cookie != nil:
 		ex.sent = *cookie
@@ -759,12 +760,10 @@ func (c *httpCheck) judgeAnonymous() {
 			ev = append(ev, fmt.Sprintf("%s: %d of %d", p, n, anonHits))
 		}
 		sort.Strings(ev[3:])
-		st := Fail
-		title := "anonymous requests get a session cookie: the server saves sessions nobody wrote to (saveUninitialized)"
 		if !c.sessionConfirmed {
 			ev = append(ev, fmt.Sprintf("%q is taken for the session cookie by its name; log in (--email/--body) or pass --cookie to confirm", name))
 		}
-		c.add(secAnon, "anonymous.session", st, title, ev,
+		c.add(secAnon, "anonymous.session", Fail, "anonymous requests get a session cookie: the server saves sessions nobody wrote to (saveUninitialized)", ev,
 			"Create a session only when something is stored in it: express-session saveUninitialized: false (and don't touch req.session in middleware that runs on every request); sessionkit does this by default. Keep health checks and static files out of the session middleware.")
 	default:
 		ev := []string{desc, "none got a session cookie"}
