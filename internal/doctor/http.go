@@ -527,7 +527,7 @@ func (c *httpCheck) judgeCookie(v browser.Verdict, fromAnon bool) {
 		add(secCookie, "cookie.secure", Warn, "the cookie lacks Secure on an https site: it would also be sent over plain http",
 			[]string{set}, "Add Secure (express-session: cookie.secure: true; sessionkit: Config.Secure).")
 	case browser.IsLocalhost(host):
-		add(secCookie, "cookie.secure", Pass, fmt.Sprintf("not Secure, as development on http://%s needs (make it Secure in production)", host), []string{set}, "")
+		add(secCookie, "cookie.secure", Pass, fmt.Sprintf("not Secure, as http://%s development needs (make it Secure in production)", host), []string{set}, "")
 	default:
 		add(secCookie, "cookie.secure", Warn, fmt.Sprintf("the site is plain http on %s: the session cookie travels unencrypted", host),
 			[]string{set}, "Serve the site over https and mark the cookie Secure.")
