@@ -233,7 +233,9 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	}))
 
 	root := http.NewServeMux()
-	root.Handle("/api/", s.cors(csrf.Handler(noStore(s.sessions.Middleware(api)))))
+	// noStore is outermost so that every API answer, the CSRF refusal and
+	// CORS preflights included, is uncacheable.
+	root.Handle("/api/", noStore(s.cors(csrf.Handler(s.sessions.Middleware(api)))))
 	root.HandleFunc("GET /healthz", s.handleHealth)
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
 	return root

@@ -426,5 +426,8 @@ func TestCORSAndCSRF(t *testing.T) {
 		if tc.status == 403 && r.cookie() != nil {
 			t.Error("a refused cross-origin log-in set a cookie")
 		}
+		if got := r.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("POST /api/login from %s (%s): Cache-Control = %q, want no-store on every API response", tc.origin, tc.site, got)
+		}
 	}
 }
