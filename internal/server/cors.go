@@ -19,6 +19,10 @@ func (s *Server) cors(next http.Handler) http.Handler {
 		if allowed {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
+			// Retry-After is not a CORS-safelisted response header: without
+			// this, a front end on another origin cannot read how long a 429
+			// asks it to wait.
+			h.Set("Access-Control-Expose-Headers", "Retry-After")
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			// A preflight: answer it here; the browser sends the real

@@ -400,6 +400,9 @@ func TestCORSAndCSRF(t *testing.T) {
 			if tc.allowed && r.Header.Get("Access-Control-Allow-Credentials") != "true" {
 				t.Error("credentials not allowed for the configured origin")
 			}
+			if got := r.Header.Get("Access-Control-Expose-Headers"); tc.allowed != (got == "Retry-After") {
+				t.Errorf("Access-Control-Expose-Headers = %q for origin %q; want Retry-After for configured origins only", got, tc.origin)
+			}
 			pre := h.do("OPTIONS", "/api/login", "", nil, append(hdr, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "content-type")...)
 			if pre.StatusCode != 204 {
 				t.Errorf("preflight = %d", pre.StatusCode)
