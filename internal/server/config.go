@@ -357,8 +357,10 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 
 // ParseOrigins parses comma-separated origins, each scheme://host[:port]
 // with scheme http or https, into the form browsers send in Origin
-// (lower-case, no trailing slash). "*" and "null" are refused: credentials
-// must never be offered to any origin, nor to sandboxed documents.
+// (lower-case, no trailing slash, no default port: a browser never sends
+// https://app.example.com:443, so such an entry would never match). "*" and
+// "null" are refused: credentials must never be offered to any origin, nor
+// to sandboxed documents.
 func ParseOrigins(s string) ([]string, error) {
 	var out []string
 	for _, item := range splitList(s) {
@@ -370,7 +372,11 @@ func ParseOrigins(s string) ([]string, error) {
 			u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 			return nil, fmt.Errorf("%q is not an origin: use scheme://host[:port], e.g. https://app.example.com", item)
 		}
-		out = append(out, strings.ToLower(u.Scheme+"://"+u.Host))
+		host := u.Host
+		if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+			host = strings.TrimSuffix(host, ":"+p)
+		}
+		out = append(out, strings.ToLower(u.Scheme+"://"+host))
 	}
 	return out, nil
 }

@@ -110,6 +110,23 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 }
 
+// TestParseOrigins: configured origins are stored as browsers send them in
+// Origin, or they would never match.
+func TestParseOrigins(t *testing.T) {
+	for in, want := range map[string][]string{
+		"https://App.Example.com/":                       {"https://app.example.com"},
+		"https://app.example.com:443":                    {"https://app.example.com"},
+		"http://localhost:80, http://localhost:3000":     {"http://localhost", "http://localhost:3000"},
+		"https://app.example.com:8443, http://[::1]:443": {"https://app.example.com:8443", "http://[::1]:443"},
+		"http://[::1]:80":                                {"http://[::1]"},
+	} {
+		got, err := server.ParseOrigins(in)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ParseOrigins(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
 func TestParseDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{
 		"7d": 7 * 24 * time.Hour, "1d12h": 36 * time.Hour, "90m": 90 * time.Minute, "0": 0, "12h": 12 * time.Hour,
