@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -189,11 +190,19 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) string {
 		}
 	}
 	var tooBig *http.MaxBytesError
+	var wrongType *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &tooBig):
 		return "request body too large (limit 64 KiB)"
 	case errors.Is(err, io.EOF):
 		return "request body is empty: send {\"email\":…,\"password\":…}"
+	case errors.As(err, &wrongType):
+		// encoding/json's own message names Go types, which mean nothing
+		// to a client.
+		if wrongType.Field == "" {
+			return "request body must be a JSON object: {\"email\":…,\"password\":…}"
+		}
+		return fmt.Sprintf("%q must be a JSON %s, not %s", wrongType.Field, wrongType.Type, wrongType.Value)
 	default:
 		return "request body is not valid JSON: " + err.Error()
 	}

@@ -249,18 +249,20 @@ func TestBadLoginRequests(t *testing.T) {
 		for _, tc := range []struct {
 			name, body string
 			status     int
+			want       string // in the error message, when set
 		}{
-			{"malformed JSON", `{"email":`, 400},
-			{"empty body", ``, 400},
-			{"not an object", `"ada@example.com"`, 400},
-			{"wrong types", `{"email":1,"password":2}`, 400},
-			{"missing password", `{"email":"ada@example.com"}`, 400},
-			{"missing email", `{"password":"correct horse battery staple"}`, 400},
-			{"two objects", loginBody(testEmail, testPassword) + `{}`, 400},
-			{"over 64 KiB", `{"email":"ada@example.com","password":"` + strings.Repeat("x", 65<<10) + `"}`, 400},
-			{"wrong password", loginBody(testEmail, "not the password"), 401},
-			{"unknown email", loginBody("eve@example.com", testPassword), 401},
-			{"password past bcrypt's 72 bytes", loginBody(testEmail, testPassword+strings.Repeat("x", 60)), 401},
+			{"malformed JSON", `{"email":`, 400, "not valid JSON"},
+			{"empty body", ``, 400, "empty"},
+			{"not an object", `"ada@example.com"`, 400, "must be a JSON object"},
+			{"an array", `[]`, 400, "must be a JSON object"},
+			{"wrong types", `{"email":1,"password":2}`, 400, `"email" must be a JSON string, not number`},
+			{"missing password", `{"email":"ada@example.com"}`, 400, "required"},
+			{"missing email", `{"password":"correct horse battery staple"}`, 400, "required"},
+			{"two objects", loginBody(testEmail, testPassword) + `{}`, 400, "single JSON object"},
+			{"over 64 KiB", `{"email":"ada@example.com","password":"` + strings.Repeat("x", 65<<10) + `"}`, 400, "too large"},
+			{"wrong password", loginBody(testEmail, "not the password"), 401, ""},
+			{"unknown email", loginBody("eve@example.com", testPassword), 401, ""},
+			{"password past bcrypt's 72 bytes", loginBody(testEmail, testPassword+strings.Repeat("x", 60)), 401, ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := h.do("POST", "/api/login", tc.body, nil)
@@ -270,8 +272,15 @@ func TestBadLoginRequests(t *testing.T) {
 				if tc.status == 401 && strings.TrimSpace(r.body) != `{"error":"invalid login"}` {
 					t.Errorf("body = %s", r.body)
 				}
-				if e, _ := r.json(t)["error"].(string); e == "" {
+				e, _ := r.json(t)["error"].(string)
+				if e == "" {
 					t.Errorf("body %s has no error message", r.body)
+				}
+				if tc.want != "" && !strings.Contains(e, tc.want) {
+					t.Errorf("error %q; want it to say %q", e, tc.want)
+				}
+				if strings.Contains(e, "Go ") || strings.Contains(e, "server.") {
+					t.Errorf("error %q speaks of Go types, not of the request", e)
 				}
 				if r.cookie() != nil {
 					t.Error("a failed log-in set a cookie")
