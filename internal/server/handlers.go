@@ -239,7 +239,17 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, err)
 		return
 	}
-	if !found {
+	// The id must still name the user who logged in: an id can be reused
+	// (SQLite hands out the highest id again once its row is deleted), and
+	// a log-in racing the user's removal can save its session after
+	// RemoveUser swept that user's sessions.
+	var email string
+	if found {
+		// Loaded already, so no store call; missing or unreadable leaves ""
+		// which matches no user.
+		_, _ = sess.Get(admin.SessionEmailKey, &email)
+	}
+	if !found || email != user.Email {
 		_ = sess.Destroy() // the user was removed: the session is worthless
 		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
 		return

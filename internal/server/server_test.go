@@ -170,6 +170,27 @@ func TestRemovedUserIsLoggedOut(t *testing.T) {
 	})
 }
 
+// TestStaleSessionNeverBecomesAnotherUser: a session whose user id has come
+// to name someone else (SQLite reuses the highest id once its row is gone;
+// a log-in racing the user's removal saves its session after the removal
+// swept that user's sessions) is logged out, not handed the other account.
+func TestStaleSessionNeverBecomesAnotherUser(t *testing.T) {
+	h := start(t, baseConfig(t))
+	ada := h.addUser(testEmail, testPassword)
+	c := h.login(testEmail, testPassword, nil)
+	raw := h.srv.DB().Sessions().(*sqlitestore.Store).DB()
+	if _, err := raw.ExecContext(t.Context(), `DELETE FROM "users" WHERE id = ?`, ada.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(t.Context(), `INSERT INTO "users" (id, email, password_hash, created_at) VALUES (?, 'mallory@example.com', 'x', 0)`, ada.ID); err != nil {
+		t.Fatal(err)
+	}
+	expectStatus(t, h.do("GET", "/api/user", "", c), 401, `{"error":"not authenticated"}`)
+	if n := h.sessionRows(); n.Live != 0 {
+		t.Fatalf("rows = %+v; want the stale session ended", n)
+	}
+}
+
 func TestDebugEndpoint(t *testing.T) {
 	forEachBackend(t, nil, func(t *testing.T, h *harness) {
 		h.addUser(testEmail, testPassword)
