@@ -265,8 +265,11 @@ const pgUsersSQL = `CREATE TABLE IF NOT EXISTS "users" (
 );
 `
 
+// AUTOINCREMENT: without it SQLite hands out the highest id again once its
+// row is deleted, and a session still naming the removed user's id would
+// name the next user added.
 const sqliteUsersSQL = `CREATE TABLE IF NOT EXISTS "users" (
-	id            INTEGER PRIMARY KEY,
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
 	email         TEXT NOT NULL UNIQUE,
 	password_hash TEXT NOT NULL,
 	created_at    INTEGER NOT NULL -- Unix milliseconds

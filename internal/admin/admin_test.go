@@ -154,6 +154,16 @@ func TestUsers(t *testing.T) {
 		if _, found, _ := store.Load(ctx, "ada-1"); found {
 			t.Fatal("ada's session survived her removal")
 		}
+
+		// Ids are never handed out again, even the highest one: a session
+		// that still names a removed user must not name the next user.
+		if _, err := db.RemoveUser(ctx, "bob@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		carol, err := db.AddUser(ctx, "carol@example.com", "carols password", 4)
+		if err != nil || carol.ID <= bob.ID {
+			t.Fatalf("AddUser after removing the newest user = %+v, %v; want an id above the removed %d", carol, err, bob.ID)
+		}
 	})
 }
 
