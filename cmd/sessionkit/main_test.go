@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -334,6 +335,131 @@ func TestHelpHidesDatabasePassword(t *testing.T) {
 		r := runCmd(t, env, "", args...)
 		if r.code != 0 || strings.Contains(r.stdout+r.stderr, "leaked") || !strings.Contains(r.stderr, "DATABASE_URL") {
 			t.Errorf("%v: exit %d, output:\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
+
+// serveProcess starts `sessionkit serve` as a process with env and returns
+// it, its base URL and its stderr lines (the channel closes when it exits).
+func serveProcess(t *testing.T, env ...string) (cmd *exec.Cmd, url string, lines <-chan string) {
+	t.Helper()
+	cmd, stderr := process(t, append([]string{"DATA_DIR=" + t.TempDir(), "ADDR=127.0.0.1:0", "BCRYPT_COST=4"}, env...), "serve")
+	ch := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			ch <- sc.Text()
+		}
+		close(ch)
+	}()
+	m := waitForLine(t, ch, listeningRE)
+	return cmd, m[1], ch
+}
+
+// waitForLine reads lines until one matches re, and fails the test if the
+// process exits or 30 seconds pass first.
+func waitForLine(t *testing.T, lines <-chan string, re *regexp.Regexp) []string {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	var seen []string
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("the process exited before logging %q:\n%s", re, strings.Join(seen, "\n"))
+			}
+			seen = append(seen, line)
+			if m := re.FindStringSubmatch(line); m != nil {
+				return m
+			}
+		case <-timeout:
+			t.Fatalf("no line matching %q:\n%s", re, strings.Join(seen, "\n"))
+		}
+	}
+}
+
+// inFlightLogin starts a log-in whose body is held back, and returns once
+// the handler is reading it (the server has answered 100 Continue), so the
+// request is certainly in flight. Writing the rest of body to the
+// connection completes it.
+func inFlightLogin(t *testing.T, url, body string) (net.Conn, *bufio.Reader, string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "http://"), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(60 * time.Second))
+	fmt.Fprintf(conn, "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(body))
+	br := bufio.NewReader(conn)
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, "100") {
+		t.Fatalf("want 100 Continue, got %q, %v", status, err)
+	}
+	if _, err := br.ReadString('\n'); err != nil { // the blank line after it
+		t.Fatal(err)
+	}
+	return conn, br, body
+}
+
+// TestServeProcessFinishesInFlight: on SIGTERM a request already in flight
+// still gets its answer, and the process then exits 0.
+func TestServeProcessFinishesInFlight(t *testing.T) {
+	cmd, url, lines := serveProcess(t, "SHUTDOWN_TIMEOUT=1h")
+	conn, br, body := inFlightLogin(t, url, `{"email":"nobody@example.com","password":"wrong password"}`)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitForLine(t, lines, regexp.MustCompile("shutting down"))
+	if _, err := io.WriteString(conn, body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the in-flight request got no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("in-flight log-in = %d, want its 401", resp.StatusCode)
+	}
+	waitForLine(t, lines, regexp.MustCompile("stopped"))
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+}
+
+// TestServeProcessSecondSignal: while a graceful shutdown waits for a
+// request that does not finish, another signal ends the process instead of
+// leaving it to SHUTDOWN_TIMEOUT.
+func TestServeProcessSecondSignal(t *testing.T) {
+	cmd, url, lines := serveProcess(t, "SHUTDOWN_TIMEOUT=1h")
+	inFlightLogin(t, url, `{"email":"nobody@example.com","password":"wrong password"}`)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitForLine(t, lines, regexp.MustCompile("shutting down"))
+	exited := make(chan error, 1)
+	go func() {
+		for range lines { // drain, so the process never blocks on stderr
+		}
+		exited <- cmd.Wait()
+	}()
+	// The default handling is restored just after the first signal is
+	// seen; keep signalling until it takes effect.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			if err == nil {
+				t.Fatal("exit 0 after a second signal with a request still in flight; want it cut off")
+			}
+			return
+		case <-tick.C:
+			cmd.Process.Signal(syscall.SIGTERM)
+		case <-timeout:
+			t.Fatal("a second SIGTERM did not end the process: it is waiting out SHUTDOWN_TIMEOUT")
 		}
 	}
 }
