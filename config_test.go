@@ -1,6 +1,7 @@
 package sessionkit_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -45,7 +46,7 @@ func TestInvalidConfigurations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := sessionkit.Config{Store: store, Secrets: []string{secretA}}
+			cfg := sessionkit.Config{Store: store, Secrets: []string{secretA}, Logger: slog.New(slog.DiscardHandler)}
 			tt.edit(&cfg)
 			m, err := sessionkit.New(cfg)
 			if err == nil || m != nil {
@@ -71,7 +72,7 @@ func TestValidConfigurations(t *testing.T) {
 		"domain for siblings": func(c *sessionkit.Config) { c.CookieDomain = "example.com" },
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := sessionkit.Config{Store: store, Secrets: []string{secretA}}
+			cfg := sessionkit.Config{Store: store, Secrets: []string{secretA}, Logger: slog.New(slog.DiscardHandler)}
 			edit(&cfg)
 			if _, err := sessionkit.New(cfg); err != nil {
 				t.Fatal(err)

@@ -39,9 +39,10 @@ type Manager struct {
 	log    *slog.Logger
 	stats  counters
 
-	fingerprint     string
-	lastBadSigLog   atomic.Int64 // unix nanoseconds
-	insecureWarning sync.Once
+	fingerprint      string
+	lastBadSigLog    atomic.Int64 // unix nanoseconds
+	lastMalformedLog atomic.Int64
+	insecureWarning  sync.Once
 }
 
 // New validates cfg, fills in its defaults and returns a Manager. It logs the
@@ -182,24 +183,29 @@ func shortID(id string) string {
 	return id
 }
 
-// noteCookie counts and, at most once a minute, logs a cookie that failed
-// verification.
+// noteCookie counts and, at most once a minute for each kind, logs a cookie
+// that failed verification.
 func (m *Manager) noteCookie(status CookieStatus) {
+	var last *atomic.Int64
+	var msg string
 	switch status {
 	case CookieBadSignature:
 		m.stats.badSignatures.Add(1)
+		last = &m.lastBadSigLog
+		msg = "sessionkit: session cookies signed by a secret this instance does not hold were treated as no session; if instances share a store, they may hold different secrets: compare the signing fingerprint each instance logs at start, and keep an old secret in Secrets while rotating"
 	case CookieMalformed:
 		m.stats.malformed.Add(1)
+		last = &m.lastMalformedLog
+		msg = "sessionkit: session cookies not in the signed s:<id>.<signature> format were treated as no session; another application on this domain may use the same cookie name, or a client is sending junk"
 	default:
 		return
 	}
 	now := time.Now().UnixNano()
-	last := m.lastBadSigLog.Load()
-	if now-last < int64(badSignatureLogInterval) || !m.lastBadSigLog.CompareAndSwap(last, now) {
+	prev := last.Load()
+	if now-prev < int64(badSignatureLogInterval) || !last.CompareAndSwap(prev, now) {
 		return
 	}
 	st := m.stats.snapshot()
-	m.log.Warn("sessionkit: session cookies failed verification and were treated as no session; if instances share a store, they may hold different secrets: compare the signing fingerprint each instance logs at start, and keep an old secret in Secrets while rotating",
-		"cookie", m.cfg.CookieName, "status", status.String(), "signing_fingerprint", m.fingerprint,
+	m.log.Warn(msg, "cookie", m.cfg.CookieName, "status", status.String(), "signing_fingerprint", m.fingerprint,
 		"bad_signatures_total", st.BadSignatures, "malformed_total", st.MalformedCookies)
 }

@@ -1178,7 +1178,8 @@ func (c *httpCheck) debugEndpoint(ctx context.Context) error {
 		}
 		if sig, ok := d["signature"].(string); ok {
 			line += ", signature " + sig
-			if sig == "bad-signature" {
+			// "unknown" is ours; "bad-signature" is the library's name for it.
+			if sig == "unknown" || sig == "bad-signature" {
 				badSig++
 			}
 		}

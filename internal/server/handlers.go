@@ -286,7 +286,8 @@ type debugSession struct {
 	CookiesHeader *string `json:"cookiesHeader"`
 	HTTPS         bool    `json:"https"`
 	HTTPSReason   string  `json:"httpsReason"`
-	// Signature is valid, absent, bad-signature (another instance's secret)
+	// Signature is valid, absent, unknown (signed by a secret this instance
+	// does not hold: another instance's, or one rotated out)
 	// or malformed.
 	Signature   string `json:"signature"`
 	Fingerprint string `json:"fingerprint"`
@@ -325,7 +326,7 @@ func (s *Server) handleDebug(w http.ResponseWriter, r *http.Request) {
 	}
 	t := s.sessions.Transport(r)
 	d.HTTPS, d.HTTPSReason = t.HTTPS, t.Reason
-	d.Signature = sess.CookieStatus().String()
+	d.Signature = signatureStatus(sess.CookieStatus())
 	d.Fingerprint = s.sessions.Fingerprint()
 	d.CookieName = s.sessions.CookieName()
 	writeJSON(w, http.StatusOK, d)
@@ -364,4 +365,12 @@ type health struct {
 	Status string `json:"status"`
 	// Down names the dependencies that failed their check.
 	Down []string `json:"down,omitempty"`
+}
+
+// signatureStatus names a cookie's status in the debug endpoint's words.
+func signatureStatus(st sessionkit.CookieStatus) string {
+	if st == sessionkit.CookieBadSignature {
+		return "unknown"
+	}
+	return st.String()
 }
