@@ -4,45 +4,19 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/server"
+	"github.com/sessionkit/sessionkit/storetest"
 )
-
-// countingStore counts the calls that reach the real store.
-type countingStore struct {
-	sessionkit.Store
-	calls atomic.Int64
-}
-
-func (c *countingStore) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
-	c.calls.Add(1)
-	return c.Store.Load(ctx, id)
-}
-
-func (c *countingStore) Create(ctx context.Context, id string, rec sessionkit.Record) error {
-	c.calls.Add(1)
-	return c.Store.Create(ctx, id, rec)
-}
-
-func (c *countingStore) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
-	c.calls.Add(1)
-	return c.Store.Update(ctx, id, p)
-}
-
-func (c *countingStore) Delete(ctx context.Context, id string) error {
-	c.calls.Add(1)
-	return c.Store.Delete(ctx, id)
-}
 
 // TestServe starts the server the way other programs do (New, then Serve on
 // a listener), checks WrapStore sees the store calls, and shuts it down by
 // cancelling the context.
 func TestServe(t *testing.T) {
-	counter := &countingStore{}
+	counter := &storetest.Counter{}
 	cfg := baseConfig(t)
 	cfg.WrapStore = func(s sessionkit.Store) sessionkit.Store { counter.Store = s; return counter }
 	srv, err := server.New(t.Context(), cfg)
@@ -63,12 +37,12 @@ func TestServe(t *testing.T) {
 	h := &harness{t: t, srv: srv, url: "http://" + ln.Addr().String()}
 
 	expectStatus(t, h.do("GET", "/healthz", "", nil), 200, `{"status":"ok"}`)
-	if n := counter.calls.Load(); n != 0 {
+	if n := counter.Calls(); n != 0 {
 		t.Fatalf("/healthz made %d store calls", n)
 	}
 	c := h.login(testEmail, testPassword, nil)
 	expectStatus(t, h.do("GET", "/api/user", "", c), 200, "")
-	if n := counter.calls.Load(); n < 2 {
+	if n := counter.Calls(); n < 2 {
 		t.Fatalf("log-in and /api/user made %d store calls through WrapStore, want at least 2", n)
 	}
 
