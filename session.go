@@ -337,7 +337,9 @@ func (s *Session) commit(h http.Header) error {
 				s.m.stats.dropped.Add(1)
 			case !found && len(s.set) > 0:
 				// The cookie named a session that is gone, and this request
-				// wrote without reading: its changes start a new session.
+				// wrote without reading: its changes start a new session,
+				// under a new id, so a destroyed id never comes back.
+				s.id = ""
 				if err := s.create(now); err != nil {
 					return err
 				}

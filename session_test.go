@@ -424,3 +424,28 @@ func TestPrunerStore(t *testing.T) {
 		t.Fatalf("live session after prune: %q", got)
 	}
 }
+
+// A write through the cookie of a session that was destroyed (its row gone,
+// not merely expired) starts a new session under a new id: the old id never
+// comes back, whatever the request writes.
+func TestBlindWriteAfterDestroyUsesNewID(t *testing.T) {
+	t.Parallel()
+	store, pool := pgStore(t)
+	m, _ := newManager(t, store, nil)
+	h := app(m)
+	old := login(t, h, "ada")
+	do(h, "POST", "/logout", old)
+	w := do(h, "POST", "/put?k=user&v=ada", old) // blind: no read first
+	fresh := sessionCookie(w)
+	if fresh == nil || idOf(t, fresh) == idOf(t, old) {
+		t.Fatalf("blind write after destroy: cookie %v reuses the destroyed id", fresh)
+	}
+	var n int
+	pool.QueryRow(context.Background(), "SELECT count(*) FROM sessions WHERE sid = $1", idOf(t, old)).Scan(&n)
+	if n != 0 {
+		t.Fatal("the destroyed id has a row again")
+	}
+	if got := do(h, "GET", "/user", old); got.Code != http.StatusUnauthorized {
+		t.Fatal("the destroyed cookie works again")
+	}
+}
