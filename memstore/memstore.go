@@ -53,9 +53,7 @@ type entry struct {
 type Store struct {
 	mu      sync.Mutex
 	entries map[string]entry
-
-	loop      *pruneloop.Loop
-	closeOnce sync.Once
+	loop    *pruneloop.Loop // nil when background cleanup is off
 }
 
 var _ sessionkit.Store = (*Store)(nil)
@@ -79,7 +77,7 @@ func New(cfg Config) *Store {
 // Close, without background cleanup: its contents are plain memory with
 // nothing to release.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.loop.Close)
+	s.loop.Close() // idempotent, and a no-op on nil (cleanup off, zero Store)
 	return nil
 }
 
