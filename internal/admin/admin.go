@@ -169,7 +169,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close stops the session store's background pruning (waiting for a pass in
 // progress), then closes the pool or the SQLite file. It is safe to call
-// more than once.
+// more than once; later calls return the first call's result.
 func (db *DB) Close() error {
 	if db.pool != nil {
 		db.pg.Close()

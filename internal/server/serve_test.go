@@ -58,4 +58,10 @@ func TestServe(t *testing.T) {
 	if _, err := http.Get(h.url + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
 	}
+	// Run closes twice (deferred, and to report the error): both succeed.
+	for i := range 2 {
+		if err := srv.Close(); err != nil {
+			t.Fatalf("Close #%d = %v", i+1, err)
+		}
+	}
 }

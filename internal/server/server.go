@@ -28,7 +28,6 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,9 +58,6 @@ type Server struct {
 	// milliseconds of CPU, and a flood of them must not starve other requests.
 	bcryptSlots chan struct{}
 	logins      *prometheus.CounterVec
-
-	closeOnce sync.Once
-	closeErr  error
 }
 
 // New validates cfg, opens the database (creating the schema when
@@ -263,11 +259,9 @@ func (s *Server) DB() *admin.DB { return s.db }
 
 // Close stops the session store's background pruning and closes the
 // database. Call it after the HTTP server has shut down. It is safe to call
-// more than once.
-func (s *Server) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
-	return s.closeErr
-}
+// more than once (admin.DB.Close is), and later calls return the first
+// call's result.
+func (s *Server) Close() error { return s.db.Close() }
 
 // Serve serves HTTP on ln until ctx ends, then shuts down gracefully:
 // it stops accepting, lets in-flight requests finish (for at most
