@@ -113,7 +113,11 @@ func ctxT(t *testing.T) context.Context {
 // database server never decides whether a record is live.
 const hour = time.Hour
 
-func live() time.Time    { return time.Now().Add(hour) }
+// live is an expiry safely in the future and deliberately odd (not a whole
+// number of hours from now), so that a store that puts a lifetime of its own in
+// place of the given one fails the checks that an expiry was kept.
+func live() time.Time { return time.Now().Add(hour + 17*time.Minute) }
+
 func expired() time.Time { return time.Now().Add(-hour) }
 
 func vals(kv ...string) map[string]json.RawMessage {
@@ -344,9 +348,12 @@ func testLoadExpired(t *testing.T, st sessionkit.Store) {
 
 func testUpdateSetDelete(t *testing.T, st sessionkit.Store) {
 	exp := live()
+	// Created far from now, so a store that resets it on Update is caught.
+	created := time.Now().Add(-3 * hour)
 	mustCreate(t, st, "s1", sessionkit.Record{
-		Values: vals("keep", `"k"`, "change", `1`, "drop", `true`, "drop2", `null`),
-		Expiry: exp,
+		Values:  vals("keep", `"k"`, "change", `1`, "drop", `true`, "drop2", `null`),
+		Created: created,
+		Expiry:  exp,
 	})
 	mustUpdate(t, st, "s1", sessionkit.Patch{
 		Set:    vals("change", `2`, "new", `{"a":[1,2]}`),
@@ -355,6 +362,7 @@ func testUpdateSetDelete(t *testing.T, st sessionkit.Store) {
 	got := mustLoad(t, st, "s1")
 	sameValues(t, "after Update", got.Values, vals("keep", `"k"`, "change", `2`, "new", `{"a":[1,2]}`))
 	sameSecond(t, "Expiry after an Update without Expiry", got.Expiry, exp)
+	sameSecond(t, "Created after an Update of values", got.Created, created)
 }
 
 func testUpdateSetWinsOverDelete(t *testing.T, st sessionkit.Store) {
@@ -365,8 +373,8 @@ func testUpdateSetWinsOverDelete(t *testing.T, st sessionkit.Store) {
 
 func testUpdateTouch(t *testing.T, st sessionkit.Store) {
 	want := vals("a", `1`, "b", `"two"`)
-	mustCreate(t, st, "s1", sessionkit.Record{Values: want, Expiry: live()})
-	created := mustLoad(t, st, "s1").Created
+	created := time.Now().Add(-3 * hour) // far from now: a touch that resets it is caught
+	mustCreate(t, st, "s1", sessionkit.Record{Values: want, Created: created, Expiry: live()})
 	newExp := time.Now().Add(5 * hour)
 	mustUpdate(t, st, "s1", sessionkit.Patch{Expiry: newExp}, true)
 	got := mustLoad(t, st, "s1")
