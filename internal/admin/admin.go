@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -179,15 +180,23 @@ func (db *DB) Close() error {
 	return db.lite.Close()
 }
 
-// RedactURL returns a database URL with its password replaced by "xxxxx",
-// for messages. A string that is not a URL is replaced entirely.
+// RedactURL returns a database URL with its passwords replaced by "xxxxx",
+// for messages: the one in user:password@ and any query parameter whose
+// name holds "password" (libpq and pgx read password= and sslpassword=
+// there too). A string that is not a URL is replaced entirely.
 func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" {
 		return "(DATABASE_URL, not shown)"
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	q, redacted := u.Query(), false
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q[k], redacted = []string{"xxxxx"}, true
+		}
+	}
+	if redacted {
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
