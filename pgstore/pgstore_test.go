@@ -590,8 +590,16 @@ func TestPrune(t *testing.T) {
 	if n := countRows(t, pool, "true"); n != 5 {
 		t.Fatalf("%d rows left, want the 5 live", n)
 	}
-	if _, err := s.Prune(ctx, 0); err == nil {
-		t.Fatal("Prune(0) accepted")
+	// A limit below 1 deletes nothing, even with an expired row waiting, and
+	// is no error (PostgreSQL itself would refuse LIMIT -1).
+	insertRows(t, pool, "sessions", "old2-", 1, -time.Hour)
+	for _, limit := range []int{0, -1} {
+		if n, err := s.Prune(ctx, limit); err != nil || n != 0 {
+			t.Fatalf("Prune(%d) = %d, %v; want 0, nil", limit, n, err)
+		}
+	}
+	if n, _ := s.CountExpired(ctx); n != 1 {
+		t.Fatalf("%d expired rows after Prune(0) and Prune(-1), want 1", n)
 	}
 }
 

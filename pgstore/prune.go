@@ -27,9 +27,16 @@ func lockKey(schema, table string) int64 {
 // Prune deletes at most limit expired sessions in one statement and reports
 // how many it deleted; callers loop until it returns fewer than limit. Rows
 // locked by a concurrent prune are skipped, not waited for. It takes no
-// advisory lock; PruneExpired is the whole run that does. A limit below 1 is
-// an error.
+// advisory lock; PruneExpired is the whole run that does. A limit below 1
+// deletes nothing and runs no statement, as in every store: the contract keeps
+// errors for a store that cannot answer.
 func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("pgstore: prune: %w", err)
+	}
+	if limit < 1 {
+		return 0, nil // PostgreSQL would refuse a negative LIMIT
+	}
 	n, err := s.pruneBatch(ctx, s.pool, limit)
 	if err != nil {
 		return n, fmt.Errorf("pgstore: prune: %w", err)
@@ -37,10 +44,9 @@ func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
+// pruneBatch runs one prune statement on db (the pool, or PruneExpired's
+// locked connection); limit is at least 1.
 func (s *Store) pruneBatch(ctx context.Context, db execer, limit int) (int, error) {
-	if limit < 1 {
-		return 0, fmt.Errorf("limit must be positive, got %d", limit)
-	}
 	tag, err := db.Exec(ctx, s.qPrune, limit)
 	if err != nil {
 		return 0, err

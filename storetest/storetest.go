@@ -513,6 +513,13 @@ func testPrune(t *testing.T, st sessionkit.Store) {
 	for i := range nLive {
 		mustCreate(t, st, fmt.Sprintf("live%02d", i), sessionkit.Record{Values: vals("i", fmt.Sprint(i)), Expiry: live()})
 	}
+	// "At most 0" deletes nothing, and so does a negative limit (SQLite, for
+	// one, reads LIMIT -1 as no limit at all). Nothing failed, so no error.
+	for _, none := range []int{0, -1} {
+		if n, err := st.Prune(ctx, none); err != nil || n != 0 {
+			t.Fatalf("Prune(limit %d) = %d, %v; want 0, nil", none, n, err)
+		}
+	}
 	n, err = st.Prune(ctx, limit)
 	if err != nil {
 		t.Fatalf("Prune: %v", err)
