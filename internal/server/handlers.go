@@ -70,6 +70,7 @@ type credentials struct {
 // worthless after.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	addrKey := clientKey(r, s.cfg.TrustedProxies)
+	// A blocked address is refused before its body is read.
 	if wait := s.byAddr.wait(addrKey); wait > 0 {
 		s.tooMany(w, wait)
 		return
@@ -92,7 +93,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		email = strings.ToLower(strings.TrimSpace(*c.Email))
 	}
 	emailKey := "email:" + email
-	if wait := s.byEmail.wait(emailKey); wait > 0 {
+	releaseEmail, wait := s.byEmail.acquire(emailKey)
+	if wait > 0 {
+		s.tooMany(w, wait)
+		return
+	}
+	releaseAddr, wait := s.byAddr.acquire(addrKey)
+	if wait > 0 {
+		releaseEmail()
 		s.tooMany(w, wait)
 		return
 	}
@@ -102,17 +110,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// as a store outage. It still costs a bcrypt comparison.
 	user, ok, err := s.checkPassword(r.Context(), email, emailErr == nil, *c.Password)
 	if err != nil {
+		// Not checked, so not a failure.
+		releaseEmail()
+		releaseAddr()
 		s.logins.WithLabelValues("unavailable").Inc()
 		s.storeFailed(w, r, err)
 		return
 	}
 	if !ok {
-		s.byEmail.fail(emailKey)
-		s.byAddr.fail(addrKey)
+		// The attempt stays counted against both keys.
 		s.logins.WithLabelValues("invalid").Inc()
 		writeError(w, http.StatusUnauthorized, errInvalidLogin)
 		return
 	}
+	releaseAddr()
+	s.byEmail.reset(emailKey)
 
 	sess, ok := s.session(w, r)
 	if !ok {
@@ -131,7 +143,6 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, err)
 		return
 	}
-	s.byEmail.reset(emailKey)
 	s.logins.WithLabelValues("ok").Inc()
 	// The session is saved as this response's headers go out; if that fails
 	// the client gets the 503 of Config.ErrorHandler, not this 200.

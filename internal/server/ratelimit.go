@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,10 +15,13 @@ import (
 // evicted.
 const maxLimiterKeys = 100_000
 
-// limiter counts failures per key in a sliding window: a key is blocked
-// while it has max failures within the last window. It is in-process, so
-// each instance counts its own; behind a load balancer the effective limit
-// is max times the number of instances.
+// limiter counts failed attempts per key in a sliding window: a key is
+// blocked while it has max failures within the last window. An attempt
+// counts as a failure from the moment acquire lets it through until it is
+// released, so attempts sent all at once cannot all pass the check before
+// any of them has failed. It is in-process, so each instance counts its
+// own; behind a load balancer the effective limit is max times the number
+// of instances.
 type limiter struct {
 	window time.Duration
 	max    int
@@ -35,33 +39,64 @@ func newLimiter(window time.Duration, max int) *limiter {
 }
 
 // wait returns how long key must wait before its next attempt; zero means
-// it may try now.
+// it may try now. It records nothing: it is the cheap early refusal, and
+// acquire is the check that counts.
 func (l *limiter) wait(key string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.waitLocked(key, l.now())
+}
+
+func (l *limiter) waitLocked(key string, now time.Time) time.Duration {
 	f := l.failures[key]
 	if len(f) < l.max {
 		return 0
 	}
 	// The oldest of the last max failures leaves the window at this time.
-	d := f[0].Add(l.window).Sub(l.now())
-	if d <= 0 {
-		return 0
-	}
-	return d
+	return max(0, f[0].Add(l.window).Sub(now))
 }
 
-// fail records a failure for key.
-func (l *limiter) fail(key string) {
+// acquire lets key make one attempt when it is under its limit, recording
+// the attempt as a failure at once, and returns release, which takes the
+// attempt back for when it turns out not to have failed (the password was
+// right, or it could not be checked); calling it again does nothing. Over
+// the limit, it records nothing and returns how long key must wait.
+func (l *limiter) acquire(key string) (release func(), wait time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	if wait := l.waitLocked(key, now); wait > 0 {
+		return nil, wait
+	}
 	l.sweep(now)
 	f := append(l.failures[key], now)
 	if len(f) > l.max {
 		f = append(f[:0], f[len(f)-l.max:]...)
 	}
 	l.failures[key] = f
+	released := false
+	return func() { l.forget(key, now, &released) }, 0
+}
+
+// forget removes one failure of key recorded at t, once however often it
+// is called, if a reset, a sweep or newer failures have not removed it
+// already.
+func (l *limiter) forget(key string, t time.Time, released *bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if *released {
+		return
+	}
+	*released = true
+	f := l.failures[key]
+	i := slices.IndexFunc(f, t.Equal)
+	switch {
+	case i < 0:
+	case len(f) == 1:
+		delete(l.failures, key)
+	default:
+		l.failures[key] = slices.Delete(f, i, i+1)
+	}
 }
 
 // reset forgets key's failures (after a successful log-in).

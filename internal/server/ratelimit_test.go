@@ -17,7 +17,9 @@ func TestLimiterSlidingWindow(t *testing.T) {
 		if w := l.wait("k"); w != 0 {
 			t.Fatalf("blocked after fewer than 3 failures: %v", w)
 		}
-		l.fail("k")
+		if release, w := l.acquire("k"); release == nil || w != 0 {
+			t.Fatalf("acquire refused after fewer than 3 failures: %v", w)
+		}
 		step(time.Minute)
 	}
 	// Failures at 0, 1 and 2 minutes; now is 3 minutes: the first leaves the
@@ -33,7 +35,7 @@ func TestLimiterSlidingWindow(t *testing.T) {
 		t.Fatalf("still blocked once the oldest failure left the window: %v", w)
 	}
 	// One more failure blocks again until the next oldest (1 minute) leaves.
-	l.fail("k")
+	l.acquire("k")
 	if w := l.wait("k"); w != time.Minute {
 		t.Fatalf("wait = %v, want 1m (sliding, not fixed, window)", w)
 	}
@@ -43,13 +45,50 @@ func TestLimiterSlidingWindow(t *testing.T) {
 	}
 }
 
+// TestLimiterAcquire: an attempt counts from the moment it is let
+// through, so the attempts in flight together never exceed the limit, and
+// one released (it did not fail) no longer counts.
+func TestLimiterAcquire(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	l := newLimiter(10*time.Minute, 2)
+	l.now = func() time.Time { return now }
+	first, w := l.acquire("k")
+	if first == nil || w != 0 {
+		t.Fatalf("first attempt refused: %v", w)
+	}
+	second, _ := l.acquire("k") // at the same instant as the first
+	if second == nil {
+		t.Fatal("second attempt refused under a limit of 2")
+	}
+	if release, w := l.acquire("k"); release != nil || w != 10*time.Minute {
+		t.Fatalf("third attempt while two are in flight: release %v, wait %v; want refused for the window", release != nil, w)
+	}
+	first()
+	first() // releasing twice takes back one attempt only
+	if n := len(l.failures["k"]); n != 1 {
+		t.Fatalf("after one release %d attempts count, want 1", n)
+	}
+	if release, w := l.acquire("k"); release == nil || w != 0 {
+		t.Fatalf("refused after a release: %v", w)
+	}
+	if _, w := l.acquire("k"); w == 0 {
+		t.Fatal("a third attempt passed")
+	}
+	second()
+	l.reset("k")
+	second() // after a reset, releasing is a no-op
+	if _, ok := l.failures["k"]; ok {
+		t.Fatal("a release after reset recorded something")
+	}
+}
+
 func TestLimiterSweepsStaleKeys(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	l := newLimiter(time.Minute, 2)
 	l.now = func() time.Time { return now }
-	l.fail("old")
+	l.acquire("old")
 	now = now.Add(2 * time.Minute)
-	l.fail("new")
+	l.acquire("new")
 	if _, ok := l.failures["old"]; ok {
 		t.Fatal("a key whose failures left the window was kept")
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http/cookiejar"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sessionkit/sessionkit/internal/admin"
@@ -463,4 +464,53 @@ func TestCORSAndCSRF(t *testing.T) {
 			t.Errorf("POST /api/login from %s (%s): Cache-Control = %q, want no-store on every API response", tc.origin, tc.site, got)
 		}
 	}
+}
+
+// TestBruteForceConcurrent: guesses sent all at once get no more tries
+// than guesses sent one by one; an attempt counts against the limit from
+// the moment it is let through, not only once its password check failed.
+func TestBruteForceConcurrent(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.LoginMaxFailures, cfg.LoginMaxFailuresPerAddr = 3, 1000
+	h := start(t, cfg)
+	h.addUser(testEmail, testPassword)
+	const n = 30
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			req, _ := http.NewRequestWithContext(t.Context(), "POST", h.url+"/api/login", strings.NewReader(loginBody(testEmail, "guess")))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[401] > 3 || count[401]+count[429] != n {
+		t.Fatalf("%d concurrent guesses for one email got %v; want at most 3 checked (401) and the rest refused (429)", n, count)
+	}
+}
+
+// TestSuccessfulLoginsDoNotCount: an attempt is counted while it is
+// checked, and taken back when the password was right, so a user who logs
+// in often is never refused.
+func TestSuccessfulLoginsDoNotCount(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.LoginMaxFailures, cfg.LoginMaxFailuresPerAddr = 2, 2
+	h := start(t, cfg)
+	h.addUser(testEmail, testPassword)
+	for range 4 {
+		h.login(testEmail, testPassword, nil)
+	}
+	expectStatus(t, h.do("POST", "/api/login", loginBody(testEmail, "guess"), nil), 401, "")
 }
