@@ -19,7 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -183,9 +185,20 @@ func (s *Store) Close() {
 	s.loop.Close()
 }
 
+// storable reports whether a PostgreSQL text column can hold id: valid UTF-8
+// without NUL bytes. No row has any other id, so Load, Update and Delete answer
+// "not found" for one without asking the server, which would refuse the
+// parameter (SQLSTATE 22021) with an error that reads like a store failure.
+func storable(id string) bool {
+	return utf8.ValidString(id) && strings.IndexByte(id, 0) < 0
+}
+
 // Load returns the live session with this id; an expired or missing one is
 // reported with found == false and a nil error.
 func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
+	if !storable(id) {
+		return sessionkit.Record{}, false, nil
+	}
 	var (
 		raw []byte
 		rec sessionkit.Record
@@ -235,6 +248,9 @@ func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) er
 // live session was there. It never inserts a row. An empty patch is a
 // read-only existence check.
 func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
+	if !storable(id) {
+		return false, nil
+	}
 	if p.Empty() {
 		// An UPDATE that changes nothing would still write a new row version;
 		// a touch-free check should not bloat the table.
@@ -267,6 +283,9 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 // Delete removes the session with this id, live or expired. A missing id is
 // not an error.
 func (s *Store) Delete(ctx context.Context, id string) error {
+	if !storable(id) {
+		return nil
+	}
 	if _, err := s.pool.Exec(ctx, s.qDelete, id); err != nil {
 		return fmt.Errorf("pgstore: delete: %w", err)
 	}

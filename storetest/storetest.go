@@ -82,6 +82,7 @@ func Run(t *testing.T, s Suite) {
 		{"CancelledContext", testCancelledContext},
 		{"ValueKinds", testValueKinds},
 		{"KeysAreNotPaths", testKeysAreNotPaths},
+		{"OddIDs", testOddIDs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -673,6 +674,24 @@ func testKeysAreNotPaths(t *testing.T, st sessionkit.Store) {
 
 	mustUpdate(t, st, "s1", sessionkit.Patch{Delete: keys}, true)
 	sameValues(t, "after Update.Delete of odd keys", mustLoad(t, st, "s1").Values, plain)
+}
+
+// testOddIDs asks about ids that no well-behaved caller makes but a store
+// must still answer: a NUL byte or invalid UTF-8, which a PostgreSQL text
+// parameter refuses. No session has such an id, so the answer is "not found",
+// not an error that reads like the store being down.
+func testOddIDs(t *testing.T, st sessionkit.Store) {
+	mustCreate(t, st, "a", sessionkit.Record{Values: vals("k", `1`), Expiry: live()})
+	for _, id := range []string{"a\x00", "a\x00b", "a\xff", "\xc3("} {
+		mustNotFind(t, st, id)
+		mustUpdate(t, st, id, sessionkit.Patch{Set: vals("k", `2`)}, false)
+		mustUpdate(t, st, id, sessionkit.Patch{}, false)
+		if err := st.Delete(ctxT(t), id); err != nil {
+			t.Fatalf("Delete(%q) of an id no session has: %v, want nil", id, err)
+		}
+	}
+	// None of them reached the session whose id is their valid prefix.
+	sameValues(t, "the session with a prefix of the odd ids", mustLoad(t, st, "a").Values, vals("k", `1`))
 }
 
 func testTableNames(t *testing.T, newNamed func(t *testing.T, table string) error) {
