@@ -225,9 +225,9 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 // or expired but not yet pruned, gives sessionkit.ErrExists. A zero
 // rec.Created is set from the database clock.
 func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) error {
-	sess, err := encodeValues(rec.Values)
+	sess, err := jsonobject.Join(rec.Values)
 	if err != nil {
-		return fmt.Errorf("pgstore: create: %w", err)
+		return fmt.Errorf("pgstore: create: values: %w", err)
 	}
 	var created any // NULL makes the statement use now()
 	if !rec.Created.IsZero() {
@@ -260,9 +260,9 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 		}
 		return found, nil
 	}
-	set, err := encodeValues(p.Set)
+	set, err := jsonobject.Join(p.Set)
 	if err != nil {
-		return false, fmt.Errorf("pgstore: update: %w", err)
+		return false, fmt.Errorf("pgstore: update: values: %w", err)
 	}
 	del := p.Delete
 	if del == nil {
@@ -290,17 +290,4 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("pgstore: delete: %w", err)
 	}
 	return nil
-}
-
-// encodeValues turns a session's values into the JSON object stored in sess.
-// Nil becomes {} (the column is NOT NULL, and jsonb || NULL is NULL).
-func encodeValues(v map[string]json.RawMessage) (string, error) {
-	if len(v) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("encode values: %w", err)
-	}
-	return string(b), nil
 }

@@ -21,7 +21,6 @@
 package sqlitestore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -298,21 +297,6 @@ func decodeValues(sess string) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
-func encodeValues(m map[string]json.RawMessage) (string, error) {
-	if m == nil {
-		return "{}", nil
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	// Keep values as given: the default would rewrite <, > and & as \u003c
-	// and so on, which is harmless but needless.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return "", fmt.Errorf("values: %w", err)
-	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
-}
-
 // Load returns the live session with this id.
 func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
 	var (
@@ -341,9 +325,9 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 // existing id, live or expired but not yet pruned, gives an error wrapping
 // sessionkit.ErrExists.
 func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) error {
-	sess, err := encodeValues(rec.Values)
+	sess, err := jsonobject.Join(rec.Values)
 	if err != nil {
-		return fmt.Errorf("sqlitestore: create: %w", err)
+		return fmt.Errorf("sqlitestore: create: values: %w", err)
 	}
 	created := rec.Created
 	if created.IsZero() {
@@ -449,8 +433,8 @@ func (s *Store) patchValues(ctx context.Context, id string, p sessionkit.Patch, 
 	for k, v := range p.Set {
 		values[k] = v
 	}
-	if sess, err = encodeValues(values); err != nil {
-		return false, err
+	if sess, err = jsonobject.Join(values); err != nil {
+		return false, fmt.Errorf("values: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, s.q.writeSess, sess, id); err != nil {
 		return false, err

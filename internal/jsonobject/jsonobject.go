@@ -1,13 +1,33 @@
 // Package jsonobject splits a JSON object into its members without decoding
 // their values, for stores that load a whole session on every request: a
-// session's values are decoded only when a handler asks for one.
+// session's values are decoded only when a handler asks for one. Join is the
+// way back, for the stores that keep a session as one JSON object.
 package jsonobject
 
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 )
+
+// Join returns the JSON object whose members are m's, the inverse of Split.
+// A nil or empty map gives "{}": a store's column holds an object, never null
+// (PostgreSQL's jsonb || NULL would be NULL). Each value must be valid JSON;
+// it is compacted but otherwise kept as given, with no HTML escaping of <, >
+// and &, which would be harmless but needless. Keys come out sorted.
+func Join(m map[string]json.RawMessage) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
 
 // Split returns the members of the JSON object in data, each value a slice
 // of data (not a copy: data must not be changed afterwards). Input it does

@@ -6,6 +6,35 @@ import (
 	"testing"
 )
 
+func TestJoin(t *testing.T) {
+	tests := []struct {
+		name string
+		in   map[string]json.RawMessage
+		want string
+	}{
+		{"nil", nil, `{}`},
+		{"empty", map[string]json.RawMessage{}, `{}`},
+		{"sorted and compacted", map[string]json.RawMessage{"b": json.RawMessage(` [1, 2] `), "a": json.RawMessage(`{"x" : null}`)}, `{"a":{"x":null},"b":[1,2]}`},
+		{"no HTML escaping", map[string]json.RawMessage{"<k>": json.RawMessage(`"a<b>&c"`)}, `{"<k>":"a<b>&c"}`},
+		{"odd keys", map[string]json.RawMessage{"a\"b": json.RawMessage(`1`), "": json.RawMessage(`2`)}, `{"":2,"a\"b":1}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Join(tc.in)
+			if err != nil || got != tc.want {
+				t.Fatalf("Join = %s, %v; want %s", got, err, tc.want)
+			}
+			back, err := Split([]byte(got))
+			if err != nil || len(back) != len(tc.in) {
+				t.Fatalf("Split(Join) = %q, %v; want %d members", back, err, len(tc.in))
+			}
+		})
+	}
+	if _, err := Join(map[string]json.RawMessage{"k": json.RawMessage(`{bad`)}); err == nil {
+		t.Fatal("Join accepted a value that is not JSON")
+	}
+}
+
 var cases = []string{
 	`{}`, ` { } `, `null`, `{"a":1}`, `{"a": 1, "b": "x"}`, `{"user": {"id": 42, "roles": ["a", "b"]}, "n": null}`,
 	`{"k\"ey": "va\"l}ue", "e\u00e9": "\u2603"}`, `{"a":1,"a":2}`, `{"s": "a,b}c]d"}`, `{"t": true, "f": false, "x": -1.5e3}`,
