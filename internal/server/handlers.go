@@ -225,6 +225,20 @@ type userResponse struct {
 	Email string `json:"email"`
 }
 
+// sessionUserID returns the user id the session holds. A value this server
+// did not write (not a number) reads as no user; the error is only ever a
+// store failure (sessionkit.ErrStore).
+func sessionUserID(sess *sessionkit.Session) (id int64, found bool, err error) {
+	found, err = sess.Get(admin.SessionUserIDKey, &id)
+	switch {
+	case errors.Is(err, sessionkit.ErrStore):
+		return 0, false, err
+	case err != nil:
+		return 0, false, nil
+	}
+	return id, found, nil
+}
+
 // handleUser returns the logged-in user. A session whose user was removed
 // is ended.
 func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
@@ -232,14 +246,10 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var id int64
-	found, err := sess.Get(admin.SessionUserIDKey, &id)
+	id, found, err := sessionUserID(sess)
 	if err != nil {
-		if errors.Is(err, sessionkit.ErrStore) {
-			s.storeFailed(w, r, err)
-			return
-		}
-		found = false // a value we did not write: treat as logged out
+		s.storeFailed(w, r, err)
+		return
 	}
 	if !found {
 		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
@@ -250,16 +260,12 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, err)
 		return
 	}
-	// The id must still name the user who logged in: an id can be reused
-	// (SQLite hands out the highest id again once its row is deleted), and
-	// a log-in racing the user's removal can save its session after
-	// RemoveUser swept that user's sessions.
-	var email string
-	if found {
-		// Loaded already, so no store call; missing or unreadable leaves ""
-		// which matches no user.
-		_, _ = sess.Get(admin.SessionEmailKey, &email)
-	}
+	// The id must still name the user who logged in: a log-in racing the
+	// user's removal can save its session after RemoveUser swept that
+	// user's sessions, and a database whose ids are reused would hand it
+	// the next user's. The session is loaded already, so this is no store
+	// call; a missing or unreadable email is "", which matches no user.
+	email, _ := sess.GetString(admin.SessionEmailKey)
 	if !found || email != user.Email {
 		_ = sess.Destroy() // the user was removed: the session is worthless
 		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
@@ -311,13 +317,12 @@ func (s *Server) handleDebug(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var d debugSession
-	var uid int64
-	found, err := sess.Get(admin.SessionUserIDKey, &uid)
-	if err != nil && errors.Is(err, sessionkit.ErrStore) {
+	uid, found, err := sessionUserID(sess)
+	if err != nil {
 		s.storeFailed(w, r, err)
 		return
 	}
-	if found && err == nil {
+	if found {
 		d.UserID = &uid
 	}
 	if d.HasSession, err = sess.Exists(); err != nil {

@@ -172,9 +172,9 @@ func TestRemovedUserIsLoggedOut(t *testing.T) {
 }
 
 // TestStaleSessionNeverBecomesAnotherUser: a session whose user id has come
-// to name someone else (SQLite reuses the highest id once its row is gone;
-// a log-in racing the user's removal saves its session after the removal
-// swept that user's sessions) is logged out, not handed the other account.
+// to name someone else (a users table whose ids are reused; a log-in racing
+// the user's removal saves its session after the removal swept that user's
+// sessions) is logged out, not handed the other account.
 func TestStaleSessionNeverBecomesAnotherUser(t *testing.T) {
 	h := start(t, baseConfig(t))
 	ada := h.addUser(testEmail, testPassword)
