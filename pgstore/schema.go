@@ -4,33 +4,29 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"regexp"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sessionkit/sessionkit/internal/sqlname"
 )
 
 // ErrInvalidName is returned (wrapped) by New and SchemaSQL when a schema or
 // table name is not a plain identifier. Names are never spliced into SQL
 // unchecked; callers can branch on it with errors.Is.
-var ErrInvalidName = errors.New("pgstore: schema and table names must match ^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+var ErrInvalidName = errors.New("pgstore: schema and table names must match " + sqlname.Pattern)
 
 // DefaultTable is the table used when Config.Table is empty.
 const DefaultTable = "sessions"
-
-// identRE is the rule for schema and table names: what PostgreSQL accepts as
-// an unquoted identifier (ASCII only), at most 63 bytes so it is never
-// silently truncated by the server.
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // maxIdent is PostgreSQL's NAMEDATALEN-1: longer names are truncated.
 const maxIdent = 63
 
 // checkNames validates schema (may be empty) and table (must not be).
 func checkNames(schema, table string) error {
-	if schema != "" && !identRE.MatchString(schema) {
+	if schema != "" && !sqlname.Valid(schema) {
 		return fmt.Errorf("%w: invalid schema name", ErrInvalidName)
 	}
-	if !identRE.MatchString(table) {
+	if !sqlname.Valid(table) {
 		return fmt.Errorf("%w: invalid table name", ErrInvalidName)
 	}
 	return nil

@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +35,7 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/jsonobject"
 	"github.com/sessionkit/sessionkit/internal/pruneloop"
+	"github.com/sessionkit/sessionkit/internal/sqlname"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -55,8 +55,8 @@ const (
 type Config struct {
 	// Table is the sessions table's name. Empty means DefaultTable
 	// ("sessions"). It must be a plain identifier matching
-	// ^[A-Za-z_][A-Za-z0-9_]{0,62}$; anything else is rejected, since the
-	// name is written into SQL text.
+	// ^[A-Za-z_][A-Za-z0-9_]{0,62}$ (the rule pgstore applies too); anything
+	// else is rejected, since the name is written into SQL text.
 	Table string
 	// PruneInterval is how often a background loop deletes expired sessions,
 	// with ±20% jitter. Zero means DefaultPruneInterval (one hour); a negative
@@ -73,10 +73,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
-
 func checkTable(table string) error {
-	if !identRE.MatchString(table) {
+	if !sqlname.Valid(table) {
 		return fmt.Errorf("sqlitestore: table name %q is not a plain identifier: "+
 			"use 1 to 63 ASCII letters, digits and underscores, not starting with a digit (for example %q)",
 			table, DefaultTable)
