@@ -84,8 +84,13 @@ func checkTable(table string) error {
 
 // SchemaSQL returns the DDL that creates the sessions table named table and
 // its expiry index, if they do not exist. It is what Open runs, and what a
-// caller of New (or a migration tool) should run. An invalid name is an error.
+// caller of New (or a migration tool) should run. An empty table means
+// DefaultTable, as in Config; any other name that is not a plain identifier
+// is an error.
 func SchemaSQL(table string) (string, error) {
+	if table == "" {
+		table = DefaultTable
+	}
 	if err := checkTable(table); err != nil {
 		return "", err
 	}

@@ -229,6 +229,10 @@ func TestSchemaSQL(t *testing.T) {
 	if _, err := sqlitestore.SchemaSQL(`x"; DROP TABLE y; --`); err == nil {
 		t.Fatal("SchemaSQL accepted an injection attempt")
 	}
+	// An empty name means the default table, as Config.Table's zero value does.
+	if def, err := sqlitestore.SchemaSQL(""); err != nil || !strings.Contains(def, `CREATE TABLE IF NOT EXISTS "sessions"`) {
+		t.Fatalf("SchemaSQL(\"\") = %v:\n%s\nwant the DDL of %q", err, def, sqlitestore.DefaultTable)
+	}
 	// Running it twice is harmless: it is what Open does on every start.
 	db, err := sql.Open("sqlite", tempPath(t))
 	if err != nil {
