@@ -1,0 +1,180 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/sessionkit/sessionkit/internal/admin"
+)
+
+// maxBody is the largest request body the API reads.
+const maxBody = 64 << 10
+
+type credentials struct {
+	Email    *string `json:"email"`
+	Password *string `json:"password"`
+}
+
+// handleLogin checks the credentials and, when they match, regenerates the
+// session before storing the user in it, so an id planted before log-in is
+// worthless after.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	addrKey := clientKey(r, s.cfg.TrustedProxies)
+	// A blocked address is refused before its body is read.
+	if wait := s.byAddr.wait(addrKey); wait > 0 {
+		s.tooMany(w, wait)
+		return
+	}
+	var c credentials
+	if msg := decodeJSON(w, r, &c); msg != "" {
+		s.logins.WithLabelValues("bad_request").Inc()
+		writeError(w, http.StatusBadRequest, msg)
+		return
+	}
+	if c.Email == nil || c.Password == nil || strings.TrimSpace(*c.Email) == "" || *c.Password == "" {
+		s.logins.WithLabelValues("bad_request").Inc()
+		writeError(w, http.StatusBadRequest, `"email" and "password" are required`)
+		return
+	}
+	// An address that is not an email cannot log in, but it is counted like
+	// one so that probing with junk is limited too.
+	email, emailErr := admin.NormalizeEmail(*c.Email)
+	if emailErr != nil {
+		email = strings.ToLower(strings.TrimSpace(*c.Email))
+	}
+	emailKey := "email:" + email
+	releaseEmail, wait := s.byEmail.acquire(emailKey)
+	if wait > 0 {
+		s.tooMany(w, wait)
+		return
+	}
+	releaseAddr, wait := s.byAddr.acquire(addrKey)
+	if wait > 0 {
+		releaseEmail()
+		s.tooMany(w, wait)
+		return
+	}
+
+	// An invalid address is never looked up: it cannot be an account, and
+	// text such as a NUL byte is refused by PostgreSQL, which must not read
+	// as a store outage. It still costs a bcrypt comparison.
+	user, ok, err := s.checkPassword(r.Context(), email, emailErr == nil, *c.Password)
+	if err != nil {
+		// Not checked, so not a failure.
+		releaseEmail()
+		releaseAddr()
+		s.logins.WithLabelValues("unavailable").Inc()
+		s.storeFailed(w, r, err)
+		return
+	}
+	if !ok {
+		// The attempt stays counted against both keys.
+		s.logins.WithLabelValues("invalid").Inc()
+		writeError(w, http.StatusUnauthorized, errInvalidLogin)
+		return
+	}
+	releaseAddr()
+	s.byEmail.reset(emailKey)
+
+	sess, ok := s.session(w, r)
+	if !ok {
+		return
+	}
+	if err := sess.Regenerate(); err != nil {
+		s.logins.WithLabelValues("unavailable").Inc()
+		s.storeFailed(w, r, err)
+		return
+	}
+	if err := sess.Put(admin.SessionUserIDKey, user.ID); err != nil {
+		s.storeFailed(w, r, err)
+		return
+	}
+	if err := sess.Put(admin.SessionEmailKey, user.Email); err != nil {
+		s.storeFailed(w, r, err)
+		return
+	}
+	s.logins.WithLabelValues("ok").Inc()
+	// The session is saved as this response's headers go out; if that fails
+	// the client gets the 503 of Config.ErrorHandler, not this 200.
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+// checkPassword reports whether password is the user's. An unknown email,
+// or one not worth looking up (lookup false), is compared against a dummy
+// hash, so it takes as long as a known one and the timing does not reveal
+// which emails have accounts.
+func (s *Server) checkPassword(ctx context.Context, email string, lookup bool, password string) (admin.User, bool, error) {
+	var user admin.User
+	var found bool
+	if lookup {
+		var err error
+		if user, found, err = s.db.UserByEmail(ctx, email); err != nil {
+			return admin.User{}, false, err
+		}
+	}
+	hash := s.dummyHash
+	if found {
+		hash = []byte(user.PasswordHash)
+	}
+	if len(password) > admin.MaxPasswordLength {
+		// bcrypt reads only 72 bytes; refuse rather than accept a password
+		// that merely starts like the right one.
+		password, found = password[:admin.MaxPasswordLength], false
+	}
+	select {
+	case s.bcryptSlots <- struct{}{}:
+	case <-ctx.Done():
+		return admin.User{}, false, ctx.Err()
+	}
+	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	<-s.bcryptSlots
+	return user, found && match, nil
+}
+
+func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration) {
+	s.logins.WithLabelValues("rate_limited").Inc()
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	writeError(w, http.StatusTooManyRequests, "too many failed log-ins; retry later")
+}
+
+// decodeJSON reads one JSON object of at most maxBody bytes into dst and
+// returns "" or the message of a 400 response.
+func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) string {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	err := dec.Decode(dst)
+	if err == nil {
+		// One object, nothing after it.
+		if _, err = dec.Token(); err == io.EOF {
+			return ""
+		} else if err == nil {
+			return "request body must be a single JSON object"
+		}
+	}
+	var tooBig *http.MaxBytesError
+	var wrongType *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooBig):
+		return "request body too large (limit 64 KiB)"
+	case errors.Is(err, io.EOF):
+		return "request body is empty: send {\"email\":…,\"password\":…}"
+	case errors.As(err, &wrongType):
+		// encoding/json's own message names Go types, which mean nothing
+		// to a client.
+		if wrongType.Field == "" {
+			return "request body must be a JSON object: {\"email\":…,\"password\":…}"
+		}
+		return fmt.Sprintf("%q must be a JSON %s, not %s", wrongType.Field, wrongType.Type, wrongType.Value)
+	default:
+		return "request body is not valid JSON: " + err.Error()
+	}
+}
