@@ -71,13 +71,12 @@ type Config struct {
 // Store is a sessionkit.Store backed by a PostgreSQL table. It is safe for
 // concurrent use by many goroutines and many processes sharing the table.
 type Store struct {
-	pool    *pgxpool.Pool
-	schema  string
-	table   string
-	batch   int
-	lockKey int64
-	logger  *slog.Logger
-	loop    *pruneloop.Loop
+	pool   *pgxpool.Pool
+	schema string
+	table  string
+	batch  int
+	logger *slog.Logger
+	loop   *pruneloop.Loop
 
 	// SQL text, built once from the validated, quoted table name.
 	qLoad, qExists, qCreate, qUpdate, qDelete, qPrune, qCount string
@@ -121,12 +120,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 
 	t := qualified(cfg.Schema, table)
 	s := &Store{
-		pool:    pool,
-		schema:  cfg.Schema,
-		table:   table,
-		batch:   batch,
-		lockKey: lockKey(cfg.Schema, table),
-		logger:  logger,
+		pool:   pool,
+		schema: cfg.Schema,
+		table:  table,
+		batch:  batch,
+		logger: logger,
 
 		qLoad:   "SELECT sess, created_at, expire FROM " + t + " WHERE sid = $1 AND expire > now()",
 		qExists: "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE sid = $1 AND expire > now())",
@@ -159,12 +157,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 }
 
 // createTable runs the DDL inside a transaction holding a transaction-level
-// advisory lock on the table's key, because two instances starting at once
-// can both pass CREATE TABLE IF NOT EXISTS and one then fails on a catalog
-// unique violation.
+// advisory lock on the table's DDL key, because two instances starting at
+// once can both pass CREATE TABLE IF NOT EXISTS and one then fails on a
+// catalog unique violation.
 func (s *Store) createTable(ctx context.Context) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", s.lockKey); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", ddlLockKey(s.schema, s.table)); err != nil {
 			return err
 		}
 		// No arguments: pgx uses the simple protocol, which allows the two

@@ -794,3 +794,49 @@ func TestBackgroundPrunerAndClose(t *testing.T) {
 		t.Fatalf("store unusable after Close: %v", err)
 	}
 }
+
+// TestCreateTableDoesNotWaitForAPrune starts a store with CreateTable while
+// another instance is in the middle of a PruneExpired run on the same table.
+// The DDL is serialised under an advisory lock of its own: were it the prune
+// lock, a starting instance would wait for the other's whole run.
+func TestCreateTableDoesNotWaitForAPrune(t *testing.T) {
+	schema, pool := pgtest.Pool(t)
+	ctx := testCtx(t)
+	pruner, err := New(ctx, pool, Config{Schema: schema, CreateTable: true, PruneInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pruner.Close()
+	insertRows(t, pool, "sessions", "old", 5, -time.Hour)
+	paused, resume := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := pruner.PruneExpired(ctx, 1, func(deleted int) {
+			if deleted == 1 {
+				close(paused)
+				<-resume // hold the prune lock until the starts below are done
+			}
+		})
+		done <- err
+	}()
+	select {
+	case <-paused:
+	case err := <-done:
+		t.Fatalf("the prune finished without pausing: %v", err)
+	}
+	for _, cfgSchema := range []string{schema, ""} { // qualified, and through the search_path
+		// The bound only stops a wait for the lock from hanging the test.
+		startCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		s, err := New(startCtx, pool, Config{Schema: cfgSchema, CreateTable: true, PruneInterval: -1})
+		cancel()
+		if err != nil {
+			close(resume)
+			t.Fatalf("New(Schema %q, CreateTable) during another instance's prune: %v", cfgSchema, err)
+		}
+		s.Close()
+	}
+	close(resume)
+	if err := <-done; err != nil {
+		t.Fatalf("PruneExpired: %v", err)
+	}
+}

@@ -15,12 +15,20 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// lockKey is the advisory-lock key of one table: a stable hash, so every
-// instance and every version of this package derives the same key.
-// PruneExpired resolves an empty schema to the connection's current schema.
-func lockKey(schema, table string) int64 {
+// lockKey is the key of the advisory lock PruneExpired holds on one table: a
+// stable hash, so every instance and every version of this package derives the
+// same key. PruneExpired resolves an empty schema to the connection's current
+// schema.
+func lockKey(schema, table string) int64 { return hashKey("sessionkit:", schema, table) }
+
+// ddlLockKey is the key New holds while it creates the table. It differs from
+// lockKey so that an instance starting up does not wait for another one's
+// whole prune run.
+func ddlLockKey(schema, table string) int64 { return hashKey("sessionkit-ddl:", schema, table) }
+
+func hashKey(purpose, schema, table string) int64 {
 	h := fnv.New64a()
-	h.Write([]byte("sessionkit:" + schema + "." + table))
+	h.Write([]byte(purpose + schema + "." + table))
 	return int64(h.Sum64())
 }
 
@@ -76,7 +84,7 @@ func (s *Store) PruneExpired(ctx context.Context, batch int, progress func(delet
 	}
 	defer conn.Release()
 
-	key := s.lockKey
+	key := lockKey(s.schema, s.table)
 	if s.schema == "" {
 		// An unqualified table is whatever the search_path finds: key the
 		// lock on the schema it resolves to, so that tables of the same
