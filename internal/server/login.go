@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sessionkit/sessionkit/internal/admin"
@@ -19,6 +20,29 @@ import (
 
 // maxBody is the largest request body the API reads.
 const maxBody = 64 << 10
+
+// loginResults counts log-in attempts by result. Each result's counter is
+// resolved once, at start-up, so the request path does no label lookup and
+// every result is exported from the first scrape, at 0: a rate or an alert
+// on a result that has not happened yet needs the series to exist.
+type loginResults struct {
+	ok, invalid, rateLimited, badRequest, unavailable prometheus.Counter
+}
+
+func newLoginResults(reg prometheus.Registerer) loginResults {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sessionkit_server_logins_total",
+		Help: "Log-in attempts by result: ok, invalid, rate_limited, bad_request, unavailable.",
+	}, []string{"result"})
+	reg.MustRegister(vec)
+	return loginResults{
+		ok:          vec.WithLabelValues("ok"),
+		invalid:     vec.WithLabelValues("invalid"),
+		rateLimited: vec.WithLabelValues("rate_limited"),
+		badRequest:  vec.WithLabelValues("bad_request"),
+		unavailable: vec.WithLabelValues("unavailable"),
+	}
+}
 
 type credentials struct {
 	Email    *string `json:"email"`
@@ -37,12 +61,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	var c credentials
 	if msg := decodeJSON(w, r, &c); msg != "" {
-		s.logins.WithLabelValues("bad_request").Inc()
+		s.logins.badRequest.Inc()
 		writeError(w, http.StatusBadRequest, msg)
 		return
 	}
 	if c.Email == nil || c.Password == nil || strings.TrimSpace(*c.Email) == "" || *c.Password == "" {
-		s.logins.WithLabelValues("bad_request").Inc()
+		s.logins.badRequest.Inc()
 		writeError(w, http.StatusBadRequest, `"email" and "password" are required`)
 		return
 	}
@@ -73,13 +97,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		// Not checked, so not a failure.
 		releaseEmail()
 		releaseAddr()
-		s.logins.WithLabelValues("unavailable").Inc()
+		s.logins.unavailable.Inc()
 		s.storeFailed(w, r, err)
 		return
 	}
 	if !ok {
 		// The attempt stays counted against both keys.
-		s.logins.WithLabelValues("invalid").Inc()
+		s.logins.invalid.Inc()
 		writeError(w, http.StatusUnauthorized, errInvalidLogin)
 		return
 	}
@@ -91,7 +115,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := sess.Regenerate(); err != nil {
-		s.logins.WithLabelValues("unavailable").Inc()
+		s.logins.unavailable.Inc()
 		s.storeFailed(w, r, err)
 		return
 	}
@@ -103,7 +127,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, err)
 		return
 	}
-	s.logins.WithLabelValues("ok").Inc()
+	s.logins.ok.Inc()
 	// The session is saved as this response's headers go out; if that fails
 	// the client gets the 503 of Config.ErrorHandler, not this 200.
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
@@ -142,7 +166,7 @@ func (s *Server) checkPassword(ctx context.Context, email string, lookup bool, p
 }
 
 func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration) {
-	s.logins.WithLabelValues("rate_limited").Inc()
+	s.logins.rateLimited.Inc()
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	writeError(w, http.StatusTooManyRequests, "too many failed log-ins; retry later")
 }

@@ -57,7 +57,7 @@ type Server struct {
 	// bcryptSlots bounds concurrent password checks: each costs tens of
 	// milliseconds of CPU, and a flood of them must not starve other requests.
 	bcryptSlots chan struct{}
-	logins      *prometheus.CounterVec
+	logins      loginResults
 }
 
 // New validates cfg, opens the database (creating the schema when
@@ -188,13 +188,9 @@ func (s *Server) init(ctx context.Context) error {
 	s.byAddr = newLimiter(cfg.LoginWindow, cfg.LoginMaxFailuresPerAddr)
 
 	reg := prometheus.NewRegistry()
-	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "sessionkit_server_logins_total",
-		Help: "Log-in attempts by result: ok, invalid, rate_limited, bad_request, unavailable.",
-	}, []string{"result"})
+	s.logins = newLoginResults(reg)
 	reg.MustRegister(
 		promcollector.New(s.sessions),
-		s.logins,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

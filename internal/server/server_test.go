@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -135,6 +136,29 @@ func TestHealthAndMetricsDoNoSessionWork(t *testing.T) {
 			t.Fatal("GET /api/user made no store call; the counting is broken")
 		}
 	})
+}
+
+// TestLoginMetrics: every log-in result is exported from the first scrape,
+// at 0, and counts its attempts.
+func TestLoginMetrics(t *testing.T) {
+	h := start(t, baseConfig(t))
+	h.addUser(testEmail, testPassword)
+	results := []string{"ok", "invalid", "rate_limited", "bad_request", "unavailable"}
+	expect := func(want map[string]int) {
+		t.Helper()
+		m := h.do("GET", "/metrics", "", nil)
+		for _, res := range results {
+			line := fmt.Sprintf("sessionkit_server_logins_total{result=%q} %d\n", res, want[res])
+			if !strings.Contains(m.body, line) {
+				t.Errorf("/metrics lacks %q", line)
+			}
+		}
+	}
+	expect(nil)
+	h.do("POST", "/api/login", loginBody(testEmail, "guess"), nil)
+	h.do("POST", "/api/login", "{", nil)
+	h.login(testEmail, testPassword, nil)
+	expect(map[string]int{"invalid": 1, "bad_request": 1, "ok": 1})
 }
 
 // TestLoginRegeneratesID: an id planted before log-in, or an old session's
