@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // execer is what one prune statement needs: the pool or one connection.
@@ -95,16 +96,21 @@ func (s *Store) PruneExpired(ctx context.Context, batch int, progress func(delet
 		}
 		key = lockKey(schema, s.table)
 	}
+	// Past this point no path may hand conn back to the pool holding the lock,
+	// or it would stay there and stop every instance from pruning.
 	var locked bool
 	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&locked); err != nil {
+		// The call failed (ctx ending mid-call, say) and whether the server
+		// took the lock first is unknown: a session-level lock outlives a
+		// failed statement. Ending the session frees whatever it holds.
+		endSession(ctx, conn)
 		return 0, false, fmt.Errorf("pgstore: prune expired: lock: %w", err)
 	}
 	if !locked {
 		return 0, false, nil
 	}
 	defer func() {
-		// Unlock even when ctx has ended, or the lock would stay with the
-		// pooled connection and stop every instance from pruning.
+		// Unlock even when ctx has ended.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		var released bool
@@ -113,9 +119,7 @@ func (s *Store) PruneExpired(ctx context.Context, batch int, progress func(delet
 			uerr = errors.New("lock was not held")
 		}
 		if uerr != nil {
-			// Closing the connection ends its session, which frees the lock;
-			// Release then drops it from the pool.
-			_ = conn.Conn().Close(uctx)
+			endSession(ctx, conn)
 			if err == nil {
 				err = fmt.Errorf("pgstore: prune expired: unlock: %w", uerr)
 			}
@@ -138,6 +142,15 @@ func (s *Store) PruneExpired(ctx context.Context, batch int, progress func(delet
 			return deleted, true, nil
 		}
 	}
+}
+
+// endSession closes conn, which ends its server session and so frees every
+// advisory lock the session holds; the deferred Release then drops the closed
+// connection from the pool. It runs even when ctx has ended.
+func endSession(ctx context.Context, conn *pgxpool.Conn) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = conn.Conn().Close(cctx)
 }
 
 // CountExpired returns how many expired sessions are waiting to be pruned, so
