@@ -220,7 +220,7 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 }
 
 // Create inserts a new session. It never overwrites: an id that exists, live
-// or expired but not yet pruned, gives sessionkit.ErrExists. A zero
+// or expired but not yet pruned, gives an error wrapping sessionkit.ErrExists. A zero
 // rec.Created is set from the database clock.
 func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) error {
 	sess, err := jsonobject.Join(rec.Values)
@@ -236,7 +236,7 @@ func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) er
 		return fmt.Errorf("pgstore: create: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return sessionkit.ErrExists
+		return fmt.Errorf("pgstore: create: %w", sessionkit.ErrExists)
 	}
 	return nil
 }

@@ -170,8 +170,9 @@ func TestContract(t *testing.T) {
 	}
 
 	// Create never overwrites.
-	if err := s.Create(ctx, "a", sessionkit.Record{Values: vals("user", `"eve"`), Expiry: future}); !errors.Is(err, sessionkit.ErrExists) {
-		t.Fatalf("Create(existing) = %v, want ErrExists", err)
+	if err := s.Create(ctx, "a", sessionkit.Record{Values: vals("user", `"eve"`), Expiry: future}); !errors.Is(err, sessionkit.ErrExists) ||
+		!strings.HasPrefix(err.Error(), "pgstore: create: ") {
+		t.Fatalf("Create(existing) = %v, want ErrExists wrapped with the package name", err)
 	}
 	jsonEqual(t, mustLoad(t, s, "a").Values, vals("user", `"ann"`, "n", "42"))
 
