@@ -178,6 +178,16 @@ type Loaded struct {
 // errors naming the variable and its flag. Logger and WrapStore are left
 // zero.
 func LoadConfig(args []string, getenv func(string) string, output io.Writer) (Loaded, error) {
+	vals, err := readSettings(args, getenv, output)
+	if err != nil {
+		return Loaded{}, err
+	}
+	return parseSettings(vals)
+}
+
+// readSettings returns the raw value of every setting, by flag name: the
+// flag when args give it, else the environment variable, else the default.
+func readSettings(args []string, getenv func(string) string, output io.Writer) (map[string]string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -194,31 +204,40 @@ func LoadConfig(args []string, getenv func(string) string, output io.Writer) (Lo
 		fs.Var(stringFlag{v: &v, isBool: s.isBool}, s.flag, s.usage+" ["+s.env+"]")
 	}
 	if err := fs.Parse(args); err != nil {
-		return Loaded{}, err
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("serve: unexpected argument %q (settings are flags such as --addr, or environment variables)", fs.Arg(0))
 	}
 	// The environment fills in what the flags did not set. It is applied
 	// after parsing, not as the flags' defaults, so that -h never prints a
 	// secret or a database password taken from the environment.
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	out := make(map[string]string, len(settings))
 	for _, s := range settings {
+		out[s.flag] = *vals[s.flag]
 		if v := getenv(s.env); v != "" && !given[s.flag] {
-			*vals[s.flag] = v
+			out[s.flag] = v
 		}
 	}
-	if fs.NArg() > 0 {
-		return Loaded{}, fmt.Errorf("serve: unexpected argument %q (settings are flags such as --addr, or environment variables)", fs.Arg(0))
-	}
-	get := func(name string) string { return strings.TrimSpace(*vals[name]) }
-	// bad names the setting a value came from.
-	bad := func(name string, format string, a ...any) error {
-		for _, s := range settings {
-			if s.flag == name {
-				return fmt.Errorf("%s (--%s): %s", s.env, s.flag, fmt.Sprintf(format, a...))
-			}
+	return out, nil
+}
+
+// badSetting is the error for a value that setting flag cannot take,
+// naming its variable and its flag.
+func badSetting(flag string, format string, a ...any) error {
+	for _, s := range settings {
+		if s.flag == flag {
+			return fmt.Errorf("%s (--%s): %s", s.env, s.flag, fmt.Sprintf(format, a...))
 		}
-		return fmt.Errorf("--%s: %s", name, fmt.Sprintf(format, a...))
 	}
+	return fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, a...))
+}
+
+// parseSettings turns the raw values of readSettings into a Loaded.
+func parseSettings(vals map[string]string) (Loaded, error) {
+	get := func(name string) string { return strings.TrimSpace(vals[name]) }
 
 	var l Loaded
 	c := &l.Config
@@ -231,9 +250,9 @@ func LoadConfig(args []string, getenv func(string) string, output io.Writer) (Lo
 	case "development", "":
 	default:
 		// A typo must not quietly leave Secure cookies off.
-		return l, bad("app-env", "%q is neither production nor development", env)
+		return l, badSetting("app-env", "%q is neither production nor development", env)
 	}
-	c.Secrets = splitList(*vals["session-secret"])
+	c.Secrets = splitList(vals["session-secret"])
 	c.CookieName = get("cookie-name")
 	c.CookieDomain = get("cookie-domain")
 	switch v := strings.ToLower(get("cookie-samesite")); v {
@@ -244,15 +263,20 @@ func LoadConfig(args []string, getenv func(string) string, output io.Writer) (Lo
 	case "none":
 		c.SameSite = http.SameSiteNoneMode
 	default:
-		return l, bad("cookie-samesite", "%q is not lax, strict or none", v)
+		return l, badSetting("cookie-samesite", "%q is not lax, strict or none", v)
 	}
 	var err error
-	for name, dst := range map[string]*time.Duration{
-		"session-ttl": &c.SessionTTL, "session-idle-timeout": &c.IdleTimeout,
-		"login-window": &c.LoginWindow, "shutdown-timeout": &c.ShutdownTimeout,
+	// Slices, not maps, so that of two bad values the first in the
+	// README's order is the one reported, every time.
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"session-ttl", &c.SessionTTL}, {"session-idle-timeout", &c.IdleTimeout},
+		{"login-window", &c.LoginWindow}, {"shutdown-timeout", &c.ShutdownTimeout},
 	} {
-		if *dst, err = ParseDuration(get(name)); err != nil || *dst < 0 {
-			return l, bad(name, "%q is not a duration: use Go syntax (90m, 12h) or whole days (7d, 1d12h)", get(name))
+		if *d.dst, err = ParseDuration(get(d.name)); err != nil || *d.dst < 0 {
+			return l, badSetting(d.name, "%q is not a duration: use Go syntax (90m, 12h) or whole days (7d, 1d12h)", get(d.name))
 		}
 	}
 	switch v := strings.ToLower(get("prune-interval")); v {
@@ -260,37 +284,40 @@ func LoadConfig(args []string, getenv func(string) string, output io.Writer) (Lo
 		c.PruneInterval = -1
 	default:
 		if c.PruneInterval, err = ParseDuration(v); err != nil || c.PruneInterval <= 0 {
-			return l, bad("prune-interval", "%q is not a positive duration or off", v)
+			return l, badSetting("prune-interval", "%q is not a positive duration or off", v)
 		}
 	}
 	if c.TrustedProxies, err = ParseTrustedProxies(get("trusted-proxies")); err != nil {
-		return l, bad("trusted-proxies", "%v", err)
+		return l, badSetting("trusted-proxies", "%v", err)
 	}
 	if c.CORSOrigins, err = ParseOrigins(get("cors-origins")); err != nil {
-		return l, bad("cors-origins", "%v", err)
+		return l, badSetting("cors-origins", "%v", err)
 	}
 	c.AutoMigrate = !c.Production
 	if v := get("auto-migrate"); v != "" {
 		if c.AutoMigrate, err = strconv.ParseBool(v); err != nil {
-			return l, bad("auto-migrate", "%q is not true or false", v)
+			return l, badSetting("auto-migrate", "%q is not true or false", v)
 		}
 	}
 	c.Debug = !c.Production
 	if v := get("session-debug"); v != "" {
 		if c.Debug, err = strconv.ParseBool(v); err != nil {
-			return l, bad("session-debug", "%q is not 1 or 0", v)
+			return l, badSetting("session-debug", "%q is not 1 or 0", v)
 		}
 	}
-	for name, dst := range map[string]*int{
-		"bcrypt-cost": &c.BcryptCost, "login-max-failures": &c.LoginMaxFailures,
-		"login-max-failures-per-addr": &c.LoginMaxFailuresPerAddr,
+	for _, n := range []struct {
+		name string
+		dst  *int
+	}{
+		{"bcrypt-cost", &c.BcryptCost}, {"login-max-failures", &c.LoginMaxFailures},
+		{"login-max-failures-per-addr", &c.LoginMaxFailuresPerAddr},
 	} {
-		if *dst, err = strconv.Atoi(get(name)); err != nil || *dst < 1 {
-			return l, bad(name, "%q is not a positive whole number", get(name))
+		if *n.dst, err = strconv.Atoi(get(n.name)); err != nil || *n.dst < 1 {
+			return l, badSetting(n.name, "%q is not a positive whole number", get(n.name))
 		}
 	}
 	if err := l.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
-		return l, bad("log-level", "%q is not debug, info, warn or error", get("log-level"))
+		return l, badSetting("log-level", "%q is not debug, info, warn or error", get("log-level"))
 	}
 	if err := checkSecrets(*c); err != nil {
 		return l, err

@@ -110,6 +110,17 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 }
 
+// TestLoadConfigReportsTheFirstBadValue: of several bad values, the one
+// reported is the first in the README's order, every time.
+func TestLoadConfigReportsTheFirstBadValue(t *testing.T) {
+	for range 20 {
+		_, err := server.LoadConfig(nil, envOf("SHUTDOWN_TIMEOUT", "soon", "SESSION_TTL", "a week", "LOGIN_MAX_FAILURES_PER_ADDR", "x", "BCRYPT_COST", "y"), io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), "SESSION_TTL") {
+			t.Fatalf("LoadConfig with bad SESSION_TTL and SHUTDOWN_TIMEOUT = %v; want SESSION_TTL reported", err)
+		}
+	}
+}
+
 // TestParseOrigins: configured origins are stored as browsers send them in
 // Origin, or they would never match.
 func TestParseOrigins(t *testing.T) {
