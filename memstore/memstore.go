@@ -105,7 +105,8 @@ func copyValues(in map[string]json.RawMessage) map[string]json.RawMessage {
 	return out
 }
 
-// Load returns a copy of the live session with this id.
+// Load returns a copy of the live session with this id; an expired or missing
+// one is reported with found == false and a nil error.
 func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return sessionkit.Record{}, false, fmt.Errorf("memstore: load: %w", err)

@@ -191,8 +191,9 @@ func storable(id string) bool {
 	return utf8.ValidString(id) && strings.IndexByte(id, 0) < 0
 }
 
-// Load returns the live session with this id; an expired or missing one is
-// reported with found == false and a nil error.
+// Load returns the live session with this id; an expired or missing one, or
+// an id no row can have (see storable), is reported with found == false and a
+// nil error.
 func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
 	if !storable(id) {
 		return sessionkit.Record{}, false, nil
@@ -220,8 +221,8 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 }
 
 // Create inserts a new session. It never overwrites: an id that exists, live
-// or expired but not yet pruned, gives an error wrapping sessionkit.ErrExists. A zero
-// rec.Created is set from the database clock.
+// or expired but not yet pruned, gives an error wrapping sessionkit.ErrExists.
+// A zero rec.Created is set from the database clock.
 func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) error {
 	sess, err := jsonobject.Join(rec.Values)
 	if err != nil {

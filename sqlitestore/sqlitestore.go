@@ -300,7 +300,8 @@ func decodeValues(sess string) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
-// Load returns the live session with this id.
+// Load returns the live session with this id; an expired or missing one is
+// reported with found == false and a nil error.
 func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
 	var (
 		sess            string
