@@ -74,16 +74,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("BCRYPT_COST %d is outside %d..%d", cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	if len(cfg.Secrets) == 0 {
-		secret, created, err := devSecret(cfg.DataDir)
+		secret, err := developmentSecret(cfg.DataDir, log)
 		if err != nil {
-			return nil, fmt.Errorf("SESSION_SECRET is not set and the development secret in %s cannot be used: %w", cfg.DataDir, err)
+			return nil, err
 		}
-		verb := "using the"
-		if created {
-			verb = "generated a"
-		}
-		log.Warn(fmt.Sprintf("SESSION_SECRET is not set: %s development secret kept in %s; every instance sharing the sessions must use the same secret, so set SESSION_SECRET in production",
-			verb, cfg.DataDir+"/"+SecretFile), "fingerprint", sessionkit.Fingerprint(secret))
 		cfg.Secrets = []string{secret}
 	}
 
