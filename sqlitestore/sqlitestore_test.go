@@ -1,11 +1,13 @@
 package sqlitestore_test
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +18,64 @@ import (
 	"github.com/sessionkit/sessionkit/sqlitestore"
 	"github.com/sessionkit/sessionkit/storetest"
 )
+
+// When helperPathEnv is set, this test binary is a helper process for
+// TestConcurrentProcessesOnOneFile instead of running tests: it opens the
+// store at that path and patches helperKeys keys named by helperPrefixEnv.
+const (
+	helperPathEnv   = "SQLITESTORE_TEST_HELPER_PATH"
+	helperPrefixEnv = "SQLITESTORE_TEST_HELPER_PREFIX"
+	helperKeys      = 25
+)
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(helperPathEnv); path != "" {
+		if err := helperProcess(path, os.Getenv(helperPrefixEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func helperProcess(path, prefix string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := sqlitestore.Open(ctx, path, sqlitestore.Config{PruneInterval: -1})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return patchKeys(ctx, s, prefix, helperKeys)
+}
+
+// patchKeys sets count keys of session s1, one concurrent Update per key.
+func patchKeys(ctx context.Context, s *sqlitestore.Store, prefix string, count int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, count)
+	for i := range count {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprint(prefix, i)
+			found, err := s.Update(ctx, "s1", sessionkit.Patch{Set: map[string]json.RawMessage{key: json.RawMessage(`true`)}})
+			if err == nil && !found {
+				err = errors.New("not found")
+			}
+			if err != nil {
+				errs <- fmt.Errorf("%s: %w", key, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
 
 // open opens a store on a fresh file with background pruning off (the
 // conformance suite counts what Prune deletes).
@@ -118,14 +178,27 @@ func TestOpenSettings(t *testing.T) {
 		{"busy_timeout", "5000"},
 		{"foreign_keys", "1"},
 	}
-	for _, tc := range tests {
-		var got string
-		if err := s.DB().QueryRowContext(t.Context(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {
-			t.Fatalf("PRAGMA %s: %v", tc.pragma, err)
+	// Pragmas are per connection: check several pooled connections, held at
+	// once so that each is a different one, not the first one again.
+	const conns = 4
+	for i := range conns {
+		conn, err := s.DB().Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !strings.EqualFold(got, tc.want) {
-			t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
+		defer conn.Close()
+		for _, tc := range tests {
+			var got string
+			if err := conn.QueryRowContext(t.Context(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+				t.Fatalf("connection %d: PRAGMA %s: %v", i, tc.pragma, err)
+			}
+			if !strings.EqualFold(got, tc.want) {
+				t.Errorf("connection %d: PRAGMA %s = %q, want %q", i, tc.pragma, got, tc.want)
+			}
 		}
+	}
+	if n := s.DB().Stats().OpenConnections; n < conns {
+		t.Fatalf("%d open connections, want at least %d distinct ones checked", n, conns)
 	}
 	var idx int
 	err := s.DB().QueryRowContext(t.Context(),
@@ -330,47 +403,130 @@ func TestBackgroundPrune(t *testing.T) {
 	}
 }
 
-// TestConcurrentStoresOnOneFile has two stores (as two processes would) patch
-// one session at once. They do not share the in-process write queue, so this
-// exercises SQLite's own locking: every writer must wait, none fail, and no
-// key may be lost.
+// TestConcurrentStoresOnOneFile has two stores (as two processes would) write
+// one file at once: each patches its own keys of one session while also
+// creating, deleting and pruning sessions of its own. They do not share the
+// in-process write queue, so this exercises SQLite's own locking: every writer
+// must wait, none fail with SQLITE_BUSY, and no key may be lost. It runs for
+// stores from Open and for stores from New on a caller's *sql.DB opened
+// without _txlock=immediate, where Update's first statement being a write is
+// what keeps a transaction from failing to upgrade its read lock.
 func TestConcurrentStoresOnOneFile(t *testing.T) {
+	openers := map[string]func(t *testing.T, path string) *sqlitestore.Store{
+		"Open": func(t *testing.T, path string) *sqlitestore.Store {
+			return open(t, path, sqlitestore.Config{})
+		},
+		"New": func(t *testing.T, path string) *sqlitestore.Store {
+			db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			ddl, _ := sqlitestore.SchemaSQL("")
+			if _, err := db.ExecContext(t.Context(), ddl); err != nil {
+				t.Fatal(err)
+			}
+			s, err := sqlitestore.New(db, sqlitestore.Config{PruneInterval: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+	}
+	for name, openStore := range openers {
+		t.Run(name, func(t *testing.T) {
+			path := tempPath(t)
+			a, b := openStore(t, path), openStore(t, path)
+			ctx := t.Context()
+			if err := a.Create(ctx, "s1", sessionkit.Record{Values: values, Expiry: later()}); err != nil {
+				t.Fatal(err)
+			}
+			const perStore = 25
+			var wg sync.WaitGroup
+			errs := make(chan error, 4*perStore)
+			for si, s := range []*sqlitestore.Store{a, b} {
+				for i := range perStore {
+					wg.Add(2)
+					go func() {
+						defer wg.Done()
+						key := fmt.Sprintf("s%d_k%d", si, i)
+						found, err := s.Update(ctx, "s1", sessionkit.Patch{Set: map[string]json.RawMessage{key: json.RawMessage(`true`)}})
+						if err == nil && !found {
+							err = errors.New("not found")
+						}
+						if err != nil {
+							errs <- fmt.Errorf("%s: %w", key, err)
+						}
+					}()
+					go func() { // other writes to the same file meanwhile
+						defer wg.Done()
+						id := fmt.Sprintf("other%d_%d", si, i)
+						err := s.Create(ctx, id, sessionkit.Record{Values: values, Expiry: time.Now().Add(-time.Hour)})
+						if err == nil {
+							_, err = s.Prune(ctx, 1)
+						}
+						if err == nil {
+							err = s.Delete(ctx, id)
+						}
+						if err != nil {
+							errs <- fmt.Errorf("%s: %w", id, err)
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			rec, found, err := b.Load(ctx, "s1")
+			if err != nil || !found {
+				t.Fatalf("Load: found=%v err=%v", found, err)
+			}
+			if len(rec.Values) != 1+2*perStore {
+				t.Fatalf("got %d keys, want %d: concurrent patches were lost", len(rec.Values), 1+2*perStore)
+			}
+		})
+	}
+}
+
+// TestConcurrentProcessesOnOneFile patches one session from this process and
+// from two helper processes (this test binary, re-run as a helper) at once.
+// Across processes only SQLite's file locks and busy timeout keep writers
+// apart: none may fail, and no key may be lost.
+func TestConcurrentProcessesOnOneFile(t *testing.T) {
 	path := tempPath(t)
-	a := open(t, path, sqlitestore.Config{})
-	b := open(t, path, sqlitestore.Config{})
+	s := open(t, path, sqlitestore.Config{})
 	ctx := t.Context()
-	if err := a.Create(ctx, "s1", sessionkit.Record{Values: values, Expiry: later()}); err != nil {
+	if err := s.Create(ctx, "s1", sessionkit.Record{Values: values, Expiry: later()}); err != nil {
 		t.Fatal(err)
 	}
-	const perStore = 25
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*perStore)
-	for si, s := range []*sqlitestore.Store{a, b} {
-		for i := range perStore {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				key := fmt.Sprintf("s%d_k%d", si, i)
-				found, err := s.Update(ctx, "s1", sessionkit.Patch{Set: map[string]json.RawMessage{key: json.RawMessage(`true`)}})
-				if err == nil && !found {
-					err = errors.New("not found")
-				}
-				if err != nil {
-					errs <- fmt.Errorf("%s: %w", key, err)
-				}
-			}()
+	var helpers []*exec.Cmd
+	var outputs []*strings.Builder
+	for _, prefix := range []string{"p1_", "p2_"} {
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperPathEnv+"="+path, helperPrefixEnv+"="+prefix)
+		out := new(strings.Builder)
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
+		helpers, outputs = append(helpers, cmd), append(outputs, out)
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := patchKeys(ctx, s, "p0_", helperKeys); err != nil {
 		t.Error(err)
 	}
-	rec, found, err := b.Load(ctx, "s1")
+	for i, cmd := range helpers {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("helper %d: %v\n%s", i+1, err, outputs[i])
+		}
+	}
+	rec, found, err := s.Load(ctx, "s1")
 	if err != nil || !found {
 		t.Fatalf("Load: found=%v err=%v", found, err)
 	}
-	if len(rec.Values) != 1+2*perStore {
-		t.Fatalf("got %d keys, want %d: concurrent patches were lost", len(rec.Values), 1+2*perStore)
+	if len(rec.Values) != 1+3*helperKeys {
+		t.Fatalf("got %d keys, want %d: concurrent patches from other processes were lost", len(rec.Values), 1+3*helperKeys)
 	}
 }
