@@ -105,84 +105,109 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		fmt.Fprint(stderr, usersUsage)
 		return 2
 	}
-	sub, args := args[0], args[1:]
-	var d dbFlags
-	fs := newFlagSet("users "+sub, stderr)
-	d.register(fs)
-	switch sub {
+	switch sub, args := args[0], args[1:]; sub {
 	case "add":
-		email := fs.String("email", "", "the user's email address (required)")
-		cost := fs.Int("bcrypt-cost", admin.DefaultBcryptCost, "bcrypt cost of the password hash [BCRYPT_COST]")
-		if code, ok := parse(fs, args, getenv, withEnv(dbEnv, "bcrypt-cost", "BCRYPT_COST")); !ok {
-			return code
-		}
-		if *email == "" {
-			fmt.Fprintln(stderr, "sessionkit users add: --email is required; the password is read from standard input, never from the command line")
-			return 2
-		}
-		password, err := readPassword(stdin, stderr, *email)
-		if err != nil {
-			return fail(stderr, "users add", err)
-		}
-		db, err := d.open(ctx)
-		if err != nil {
-			return fail(stderr, "users add", err)
-		}
-		defer db.Close()
-		u, err := db.AddUser(ctx, *email, password, *cost)
-		if errors.Is(err, admin.ErrDuplicateUser) {
-			return fail(stderr, "users add", fmt.Errorf("%s already exists in %s; remove it first with `sessionkit users remove --email %s` to replace it", strings.ToLower(strings.TrimSpace(*email)), db, *email))
-		}
-		if err != nil {
-			return fail(stderr, "users add", err)
-		}
-		fmt.Fprintf(stdout, "added user %d <%s> to %s\n", u.ID, u.Email, db)
-		return 0
-
+		return usersAdd(ctx, args, stdin, stdout, stderr, getenv)
 	case "list":
-		if code, ok := parse(fs, args, getenv, dbEnv); !ok {
-			return code
-		}
-		db, err := d.open(ctx)
-		if err != nil {
-			return fail(stderr, "users list", err)
-		}
-		defer db.Close()
-		list, err := db.ListUsers(ctx)
-		if err != nil {
-			return fail(stderr, "users list", err)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tEMAIL\tCREATED")
-		for _, u := range list {
-			fmt.Fprintf(tw, "%d\t%s\t%s\n", u.ID, u.Email, u.Created.UTC().Format(time.RFC3339))
-		}
-		tw.Flush()
-		return 0
-
+		return usersList(ctx, args, stdout, stderr, getenv)
 	case "remove":
-		email := fs.String("email", "", "the user's email address (required)")
-		if code, ok := parse(fs, args, getenv, dbEnv); !ok {
-			return code
-		}
-		if *email == "" {
-			fmt.Fprintln(stderr, "sessionkit users remove: --email is required")
-			return 2
-		}
-		db, err := d.open(ctx)
-		if err != nil {
-			return fail(stderr, "users remove", err)
-		}
-		defer db.Close()
-		ended, err := db.RemoveUser(ctx, *email)
-		if err != nil {
-			return fail(stderr, "users remove", err)
-		}
-		fmt.Fprintf(stdout, "removed <%s> and ended %d session(s)\n", strings.ToLower(strings.TrimSpace(*email)), ended)
-		return 0
+		return usersRemove(ctx, args, stdout, stderr, getenv)
+	default:
+		fmt.Fprintf(stderr, "sessionkit users: unknown subcommand %q\n%s", sub, usersUsage)
+		return 2
 	}
-	fmt.Fprintf(stderr, "sessionkit users: unknown subcommand %q\n%s", sub, usersUsage)
-	return 2
+}
+
+func usersAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv env) int {
+	var d dbFlags
+	fs := newFlagSet("users add", stderr)
+	d.register(fs)
+	email := fs.String("email", "", "the user's email address (required)")
+	cost := fs.Int("bcrypt-cost", admin.DefaultBcryptCost, "bcrypt cost of the password hash [BCRYPT_COST]")
+	if code, ok := parse(fs, args, getenv, withEnv(dbEnv, "bcrypt-cost", "BCRYPT_COST")); !ok {
+		return code
+	}
+	if *email == "" {
+		fmt.Fprintln(stderr, "sessionkit users add: --email is required; the password is read from standard input, never from the command line")
+		return 2
+	}
+	// Checked before the password is asked for (twice, on a terminal).
+	addr, err := admin.NormalizeEmail(*email)
+	if err != nil {
+		return fail(stderr, "users add", err)
+	}
+	password, err := readPassword(stdin, stderr, addr)
+	if err != nil {
+		return fail(stderr, "users add", err)
+	}
+	db, err := d.open(ctx)
+	if err != nil {
+		return fail(stderr, "users add", err)
+	}
+	defer db.Close()
+	u, err := db.AddUser(ctx, addr, password, *cost)
+	if errors.Is(err, admin.ErrDuplicateUser) {
+		return fail(stderr, "users add", fmt.Errorf("%s already exists in %s; remove it first with `sessionkit users remove --email %s` to replace it", addr, db, addr))
+	}
+	if err != nil {
+		return fail(stderr, "users add", err)
+	}
+	fmt.Fprintf(stdout, "added user %d <%s> to %s\n", u.ID, u.Email, db)
+	return 0
+}
+
+func usersList(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	var d dbFlags
+	fs := newFlagSet("users list", stderr)
+	d.register(fs)
+	if code, ok := parse(fs, args, getenv, dbEnv); !ok {
+		return code
+	}
+	db, err := d.open(ctx)
+	if err != nil {
+		return fail(stderr, "users list", err)
+	}
+	defer db.Close()
+	list, err := db.ListUsers(ctx)
+	if err != nil {
+		return fail(stderr, "users list", err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tEMAIL\tCREATED")
+	for _, u := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", u.ID, u.Email, u.Created.UTC().Format(time.RFC3339))
+	}
+	tw.Flush()
+	return 0
+}
+
+func usersRemove(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	var d dbFlags
+	fs := newFlagSet("users remove", stderr)
+	d.register(fs)
+	email := fs.String("email", "", "the user's email address (required)")
+	if code, ok := parse(fs, args, getenv, dbEnv); !ok {
+		return code
+	}
+	if *email == "" {
+		fmt.Fprintln(stderr, "sessionkit users remove: --email is required")
+		return 2
+	}
+	addr, err := admin.NormalizeEmail(*email)
+	if err != nil {
+		return fail(stderr, "users remove", err)
+	}
+	db, err := d.open(ctx)
+	if err != nil {
+		return fail(stderr, "users remove", err)
+	}
+	defer db.Close()
+	ended, err := db.RemoveUser(ctx, addr)
+	if err != nil {
+		return fail(stderr, "users remove", err)
+	}
+	fmt.Fprintf(stdout, "removed <%s> and ended %d session(s)\n", addr, ended)
+	return 0
 }
 
 // readPassword reads the password from stdin: on a terminal it prompts

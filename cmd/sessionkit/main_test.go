@@ -137,8 +137,8 @@ func TestUsersCommands(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "ada@example.com") || !strings.Contains(r.stdout, "bob@example.com") {
 			t.Fatalf("users list: %d %q", r.code, r.stdout)
 		}
-		if r = runCmd(t, env, "", "users", "remove", "--email", "ada@example.com"); r.code != 0 {
-			t.Fatalf("users remove: %d %s", r.code, r.stderr)
+		if r = runCmd(t, env, "", "users", "remove", "--email", " ADA@example.com"); r.code != 0 || !strings.Contains(r.stdout, "removed <ada@example.com>") {
+			t.Fatalf("users remove: %d %q %s", r.code, r.stdout, r.stderr)
 		}
 		if r = runCmd(t, env, "", "users", "remove", "--email", "ada@example.com"); r.code == 0 || !strings.Contains(r.stderr, "no user") {
 			t.Fatalf("removing a missing user: %d %q", r.code, r.stderr)
@@ -157,6 +157,8 @@ func TestUsersAddRefuses(t *testing.T) {
 		{"no email", "pw\n", []string{"users", "add"}, 2, "--email is required"},
 		{"no password", "", []string{"users", "add", "--email", "a@example.com"}, 1, "no password on standard input"},
 		{"short password", "short\n", []string{"users", "add", "--email", "a@example.com"}, 1, "8 to 72 bytes"},
+		// The address is refused before the password is read: stdin is empty.
+		{"not an email", "", []string{"users", "add", "--email", "not-an-email"}, 1, "not an email address"},
 		{"password in argv", "", []string{"users", "add", "--email", "a@example.com", "--password", "x"}, 2, "not defined"},
 		{"unknown subcommand", "", []string{"users", "rename"}, 2, "unknown subcommand"},
 	} {
