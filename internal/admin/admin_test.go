@@ -124,12 +124,19 @@ func TestUsers(t *testing.T) {
 		if err != nil || !found || got.ID != ada.ID || got.PasswordHash == "" {
 			t.Fatalf("UserByEmail = %+v, %v, %v", got, found, err)
 		}
+		// The creation time reads back the same from every query.
+		if ada.Created.IsZero() || !got.Created.Equal(ada.Created) {
+			t.Fatalf("created: AddUser %v, UserByEmail %v; want the same, set", ada.Created, got.Created)
+		}
 		if _, found, err := db.UserByID(ctx, bob.ID+100); err != nil || found {
 			t.Fatalf("UserByID(unknown) = %v, %v; want not found, no error", found, err)
 		}
 		list, err := db.ListUsers(ctx)
 		if err != nil || len(list) != 2 || list[0].Email != "ada@example.com" || list[1].Email != "bob@example.com" {
 			t.Fatalf("ListUsers = %+v, %v", list, err)
+		}
+		if !list[0].Created.Equal(ada.Created) || list[0].PasswordHash != "" {
+			t.Fatalf("ListUsers[0] = %+v; want ada's creation time and no password hash", list[0])
 		}
 
 		// Removing a user ends that user's sessions and no one else's.

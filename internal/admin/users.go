@@ -88,20 +88,18 @@ func (db *DB) AddUser(ctx context.Context, email, password string, cost int) (Us
 	u := User{Email: email, PasswordHash: hash}
 	// ON CONFLICT … DO NOTHING RETURNING gives no row for a duplicate on both
 	// databases, without parsing driver-specific error codes.
+	var r row
 	if db.pool != nil {
-		err = db.pool.QueryRow(ctx, `INSERT INTO "users" (email, password_hash) VALUES ($1, $2)
-			ON CONFLICT (email) DO NOTHING RETURNING id, created_at`, email, hash).Scan(&u.ID, &u.Created)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return User{}, fmt.Errorf("%w: %s", ErrDuplicateUser, email)
-		}
+		r = db.pool.QueryRow(ctx, `INSERT INTO "users" (email, password_hash) VALUES ($1, $2)
+			ON CONFLICT (email) DO NOTHING RETURNING id, created_at`, email, hash)
 	} else {
-		now := time.Now()
-		err = db.lite.DB().QueryRowContext(ctx, `INSERT INTO "users" (email, password_hash, created_at) VALUES (?, ?, ?)
-			ON CONFLICT (email) DO NOTHING RETURNING id`, email, hash, now.UnixMilli()).Scan(&u.ID)
-		u.Created = time.UnixMilli(now.UnixMilli())
-		if errors.Is(err, sql.ErrNoRows) {
-			return User{}, fmt.Errorf("%w: %s", ErrDuplicateUser, email)
-		}
+		// SQLite has no time type: Unix milliseconds, from Go's clock.
+		r = db.lite.DB().QueryRowContext(ctx, `INSERT INTO "users" (email, password_hash, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (email) DO NOTHING RETURNING id, created_at`, email, hash, time.Now().UnixMilli())
+	}
+	err = r.Scan(&u.ID, createdAt{&u.Created})
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("%w: %s", ErrDuplicateUser, email)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("admin: add user: %w", hint(err))
@@ -112,31 +110,19 @@ func (db *DB) AddUser(ctx context.Context, email, password string, cost int) (Us
 // UserByEmail returns the user with this (normalized) email; found is false
 // when there is none.
 func (db *DB) UserByEmail(ctx context.Context, email string) (u User, found bool, err error) {
-	return db.userBy(ctx, "email", email)
+	return db.userBy(ctx, `SELECT id, email, password_hash, created_at FROM "users" WHERE email = $1`, email)
 }
 
 // UserByID returns the user with this id; found is false when there is none.
 func (db *DB) UserByID(ctx context.Context, id int64) (u User, found bool, err error) {
-	return db.userBy(ctx, "id", id)
+	return db.userBy(ctx, `SELECT id, email, password_hash, created_at FROM "users" WHERE id = $1`, id)
 }
 
-func (db *DB) userBy(ctx context.Context, column string, v any) (User, bool, error) {
+func (db *DB) userBy(ctx context.Context, query string, arg any) (User, bool, error) {
 	var u User
-	var err error
-	if db.pool != nil {
-		err = db.pool.QueryRow(ctx, `SELECT id, email, password_hash, created_at FROM "users" WHERE `+column+` = $1`, v).
-			Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Created)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return User{}, false, nil
-		}
-	} else {
-		var created int64
-		err = db.lite.DB().QueryRowContext(ctx, `SELECT id, email, password_hash, created_at FROM "users" WHERE `+column+` = ?`, v).
-			Scan(&u.ID, &u.Email, &u.PasswordHash, &created)
-		if errors.Is(err, sql.ErrNoRows) {
-			return User{}, false, nil
-		}
-		u.Created = time.UnixMilli(created)
+	err := db.queryRow(ctx, query, arg).Scan(&u.ID, &u.Email, &u.PasswordHash, createdAt{&u.Created})
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, false, nil
 	}
 	if err != nil {
 		return User{}, false, fmt.Errorf("admin: find user: %w", hint(err))
@@ -144,43 +130,23 @@ func (db *DB) userBy(ctx context.Context, column string, v any) (User, bool, err
 	return u, true, nil
 }
 
-// ListUsers returns every user, by id.
+// ListUsers returns every user, by id, without their password hashes.
 func (db *DB) ListUsers(ctx context.Context) ([]User, error) {
-	var users []User
-	if db.pool != nil {
-		rows, err := db.pool.Query(ctx, `SELECT id, email, created_at FROM "users" ORDER BY id`)
-		if err != nil {
-			return nil, fmt.Errorf("admin: list users: %w", hint(err))
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var u User
-			if err := rows.Scan(&u.ID, &u.Email, &u.Created); err != nil {
-				return nil, fmt.Errorf("admin: list users: %w", err)
-			}
-			users = append(users, u)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("admin: list users: %w", err)
-		}
-		return users, nil
-	}
-	rows, err := db.lite.DB().QueryContext(ctx, `SELECT id, email, created_at FROM "users" ORDER BY id`)
+	rows, done, err := db.query(ctx, `SELECT id, email, created_at FROM "users" ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("admin: list users: %w", err)
+		return nil, fmt.Errorf("admin: list users: %w", hint(err))
 	}
-	defer rows.Close()
+	defer done()
+	var users []User
 	for rows.Next() {
 		var u User
-		var created int64
-		if err := rows.Scan(&u.ID, &u.Email, &created); err != nil {
+		if err := rows.Scan(&u.ID, &u.Email, createdAt{&u.Created}); err != nil {
 			return nil, fmt.Errorf("admin: list users: %w", err)
 		}
-		u.Created = time.UnixMilli(created)
 		users = append(users, u)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("admin: list users: %w", err)
+		return nil, fmt.Errorf("admin: list users: %w", hint(err))
 	}
 	return users, nil
 }
@@ -208,7 +174,7 @@ func (db *DB) RemoveUser(ctx context.Context, email string) (sessionsEnded int, 
 			return err
 		})
 	} else {
-		err = db.removeSQLiteUser(ctx, email, &sessionsEnded)
+		sessionsEnded, err = db.removeSQLiteUser(ctx, email)
 	}
 	if err != nil && !errors.Is(err, ErrNoUser) {
 		err = fmt.Errorf("admin: remove user: %w", err)
@@ -216,28 +182,83 @@ func (db *DB) RemoveUser(ctx context.Context, email string) (sessionsEnded int, 
 	return sessionsEnded, err
 }
 
-func (db *DB) removeSQLiteUser(ctx context.Context, email string, ended *int) error {
+func (db *DB) removeSQLiteUser(ctx context.Context, email string) (sessionsEnded int, err error) {
 	tx, err := db.lite.DB().BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback() // a no-op after Commit
 	var id int64
 	err = tx.QueryRowContext(ctx, `DELETE FROM "users" WHERE email = ? RETURNING id`, email).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w: %s", ErrNoUser, email)
+		return 0, fmt.Errorf("%w: %s", ErrNoUser, email)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM "sessions" WHERE json_extract(sess, '$.`+SessionUserIDKey+`') = ?`, id)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	*ended = int(n)
-	return tx.Commit()
+	return int(n), tx.Commit()
+}
+
+// row is what a one-row query gives on either database: pgx.Row or
+// *sql.Row. A missing row is sql.ErrNoRows on both (pgx.ErrNoRows wraps it).
+type row interface {
+	Scan(dest ...any) error
+}
+
+// rows is what a query gives on either database: pgx.Rows or *sql.Rows.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// queryRow runs a one-row query on whichever database db holds. The SQL
+// uses $1-style placeholders, which SQLite reads as well.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) row {
+	if db.pool != nil {
+		return db.pool.QueryRow(ctx, query, args...)
+	}
+	return db.lite.DB().QueryRowContext(ctx, query, args...)
+}
+
+// query runs query on whichever database db holds, like queryRow; call
+// done when finished with the rows.
+func (db *DB) query(ctx context.Context, query string, args ...any) (_ rows, done func(), _ error) {
+	if db.pool != nil {
+		r, err := db.pool.Query(ctx, query, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, r.Close, nil
+	}
+	r, err := db.lite.DB().QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, func() { r.Close() }, nil
+}
+
+// createdAt scans users.created_at from either database into t:
+// PostgreSQL's timestamptz, or SQLite's Unix milliseconds. Both drivers
+// hand a sql.Scanner the column's plain Go value.
+type createdAt struct{ t *time.Time }
+
+func (c createdAt) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		*c.t = v
+	case int64:
+		*c.t = time.UnixMilli(v)
+	default:
+		return fmt.Errorf("admin: created_at holds %T, not a time or Unix milliseconds", src)
+	}
+	return nil
 }
