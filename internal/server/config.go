@@ -58,7 +58,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// CORSOrigins are the exact origins (scheme://host[:port]) allowed to call
 	// the API with credentials from a browser (CORS_ORIGINS); they are also
-	// trusted by the cross-origin (CSRF) protection. Zero: same-origin only.
+	// trusted by the cross-origin (CSRF) protection. New checks and
+	// normalizes them as ParseOrigins does ("*" and "null" are errors).
+	// Zero: same-origin only.
 	CORSOrigins []string
 	// AutoMigrate creates missing tables at start on PostgreSQL
 	// (AUTO_MIGRATE). The SQLite file is always given its schema, since the

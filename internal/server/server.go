@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,6 +74,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("BCRYPT_COST %d is outside %d..%d", cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
+	// A Config built directly, not by LoadConfig, gets the same checks, and
+	// its origins the form browsers send in Origin, or an entry would never
+	// match (and the CSRF protection would refuse it).
+	origins, err := ParseOrigins(strings.Join(cfg.CORSOrigins, ","))
+	if err != nil {
+		return nil, fmt.Errorf("CORS_ORIGINS: %w", err)
+	}
+	cfg.CORSOrigins = origins
 	if len(cfg.Secrets) == 0 {
 		secret, err := developmentSecret(cfg.DataDir, log)
 		if err != nil {
@@ -210,7 +219,8 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	csrf := http.NewCrossOriginProtection()
 	for _, o := range s.cfg.CORSOrigins {
 		if err := csrf.AddTrustedOrigin(o); err != nil {
-			// ParseOrigins already accepted it; a mismatch is a bug here.
+			// New put every origin through ParseOrigins; a mismatch is a
+			// bug here.
 			panic("server: trusted origin " + o + ": " + err.Error())
 		}
 	}

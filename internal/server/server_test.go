@@ -426,7 +426,10 @@ func TestStoreOutage(t *testing.T) {
 func TestCORSAndCSRF(t *testing.T) {
 	const app = "https://app.example.com"
 	cfg := baseConfig(t)
-	cfg.CORSOrigins = []string{app}
+	// Built directly, not by LoadConfig: New puts the origin in the form
+	// browsers send (it used to panic on the trailing slash, and would
+	// never have matched the port).
+	cfg.CORSOrigins = []string{"https://App.example.com:443/"}
 	h := start(t, cfg)
 	h.addUser(testEmail, testPassword)
 
