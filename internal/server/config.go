@@ -75,21 +75,21 @@ type Config struct {
 	// `users add` uses (BCRYPT_COST). Zero: 12.
 	BcryptCost int
 	// LoginWindow is the sliding window for counting failed log-ins
-	// (LOGIN_WINDOW). Zero: 15 minutes.
+	// (LOGIN_WINDOW). Zero: 15 minutes; negative is an error.
 	LoginWindow time.Duration
 	// LoginMaxFailures is how many failed log-ins one email may have in
 	// LoginWindow before further attempts get 429 (LOGIN_MAX_FAILURES).
-	// Zero: 5.
+	// Zero: 5; negative is an error.
 	LoginMaxFailures int
 	// LoginMaxFailuresPerAddr is the same for one client address, IPv6 by
-	// /64 (LOGIN_MAX_FAILURES_PER_ADDR). Zero: 20.
+	// /64 (LOGIN_MAX_FAILURES_PER_ADDR). Zero: 20; negative is an error.
 	LoginMaxFailuresPerAddr int
 	// PruneInterval is how often expired sessions are deleted in the
 	// background (PRUNE_INTERVAL). Zero: one hour; negative: never (run
 	// `sessionkit prune` from cron instead).
 	PruneInterval time.Duration
 	// ShutdownTimeout bounds how long Serve waits for in-flight requests on
-	// shutdown (SHUTDOWN_TIMEOUT). Zero: 10 seconds.
+	// shutdown (SHUTDOWN_TIMEOUT). Zero: 10 seconds; negative is an error.
 	ShutdownTimeout time.Duration
 	// Logger receives the server's and the library's logs. Zero: discarded.
 	Logger *slog.Logger

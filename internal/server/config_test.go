@@ -166,6 +166,7 @@ func TestNewRejects(t *testing.T) {
 		{"production without secret", func(c *server.Config) { c.Production, c.Secrets = true, nil }, "SESSION_SECRET is not set"},
 		{"bad cookie name", func(c *server.Config) { c.CookieName = "a b" }, "not a valid cookie name"},
 		{"bcrypt cost", func(c *server.Config) { c.BcryptCost = 40 }, "BCRYPT_COST"},
+		{"negative failure limit", func(c *server.Config) { c.LoginMaxFailures = -1 }, "cannot be negative"},
 		{"wildcard CORS origin", func(c *server.Config) { c.CORSOrigins = []string{"*"} }, "CORS_ORIGINS"},
 		{"CORS origin with a path", func(c *server.Config) { c.CORSOrigins = []string{"https://app.example.com/login"} }, "CORS_ORIGINS"},
 		{"PostgreSQL without schema and no auto-migrate", func(c *server.Config) {

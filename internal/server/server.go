@@ -74,6 +74,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
 		return nil, fmt.Errorf("BCRYPT_COST %d is outside %d..%d", cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
+	if cfg.LoginMaxFailures < 0 || cfg.LoginMaxFailuresPerAddr < 0 || cfg.LoginWindow < 0 || cfg.ShutdownTimeout < 0 {
+		return nil, errors.New("LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDR, LOGIN_WINDOW and SHUTDOWN_TIMEOUT cannot be negative")
+	}
 	// A Config built directly, not by LoadConfig, gets the same checks, and
 	// its origins the form browsers send in Origin, or an entry would never
 	// match (and the CSRF protection would refuse it).
