@@ -7,6 +7,7 @@
 //	sessionkit users remove --email E   remove a user and end their sessions
 //	sessionkit prune              delete expired sessions now
 //	sessionkit migrate [--print]  create the tables, or print their SQL
+//	sessionkit doctor http URL | db DATABASE_URL   diagnose a live deployment (see internal/doctor)
 //
 // Every command uses DATABASE_URL (PostgreSQL) when it is set, and otherwise
 // the embedded SQLite database in DATA_DIR (default ./data).
@@ -19,6 +20,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/sessionkit/sessionkit/internal/doctor"
 )
 
 func main() {
@@ -41,7 +44,8 @@ Commands:
   users remove --email E      remove a user and end their sessions
   prune                       delete expired sessions now
   migrate [--print]           create the sessions and users tables, or print their SQL
-%s
+  doctor http URL | db DATABASE_URL   diagnose a live deployment's sessions (sessionkit doctor -h)
+
 Every command uses DATABASE_URL (PostgreSQL) when set, otherwise the embedded
 SQLite database in DATA_DIR (default ./data).
 `
@@ -52,7 +56,7 @@ type env func(string) string
 // run is main without the process: it returns the exit status.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv env) int {
 	if len(args) == 0 {
-		fmt.Fprintf(stderr, usage, doctorUsage)
+		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
@@ -65,14 +69,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return prune(ctx, rest, stdout, stderr, getenv)
 	case "migrate":
 		return migrate(ctx, rest, stdout, stderr, getenv)
+	case "doctor":
+		return doctor.Run(ctx, rest, stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprintf(stdout, usage, doctorUsage)
+		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	if code, ok := runDoctor(ctx, cmd, rest, stdin, stdout, stderr); ok {
-		return code
-	}
 	fmt.Fprintf(stderr, "sessionkit: unknown command %q\n\n", cmd)
-	fmt.Fprintf(stderr, usage, doctorUsage)
+	fmt.Fprint(stderr, usage)
 	return 2
 }

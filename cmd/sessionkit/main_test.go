@@ -229,6 +229,9 @@ func TestUnknownCommand(t *testing.T) {
 	if r := runCmd(t, nil, ""); r.code != 2 || !strings.Contains(r.stderr, "Usage") {
 		t.Fatalf("no command: exit %d, %q", r.code, r.stderr)
 	}
+	if r := runCmd(t, nil, "", "doctor", "-h"); strings.Contains(r.stderr, "unknown command") || !strings.Contains(r.stdout+r.stderr, "doctor") {
+		t.Fatalf("doctor -h: exit %d, %q %q; want doctor's own usage", r.code, r.stdout, r.stderr)
+	}
 }
 
 // process starts this test binary as `sessionkit` with args and env.
