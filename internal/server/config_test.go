@@ -189,6 +189,29 @@ func TestNewRejects(t *testing.T) {
 	}
 }
 
+// TestRejectedConfigRunsNoDDL: a setting the library refuses stops the
+// start before AUTO_MIGRATE creates anything.
+func TestRejectedConfigRunsNoDDL(t *testing.T) {
+	_, url := pgtest.Schema(t)
+	cfg := baseConfig(t)
+	cfg.DatabaseURL, cfg.AutoMigrate, cfg.CookieName = url, true, "a b"
+	if srv, err := server.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "not a valid cookie name") {
+		if srv != nil {
+			srv.Close()
+		}
+		t.Fatalf("New = %v; want the cookie name refused", err)
+	}
+	cfg.CookieName, cfg.AutoMigrate = "", false
+	srv, err := server.New(t.Context(), cfg)
+	if err == nil {
+		srv.Close()
+		t.Fatal("the refused start created the tables")
+	}
+	if !strings.Contains(err.Error(), "sessionkit migrate") {
+		t.Fatalf("New on the untouched schema = %v; want the missing-tables error", err)
+	}
+}
+
 // TestDevSecret: without SESSION_SECRET in development, a secret is
 // generated once, kept private in the data directory, and reused, so
 // restarts and other local instances keep the sessions.

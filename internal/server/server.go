@@ -144,17 +144,12 @@ func withDefaults(cfg Config) Config {
 	return cfg
 }
 
-// init does the start-up work that needs the database.
+// init does the start-up work that needs the database open.
 func (s *Server) init(ctx context.Context) error {
 	cfg := s.cfg
-	if cfg.AutoMigrate {
-		if err := s.db.Migrate(ctx); err != nil {
-			return err
-		}
-	} else if err := s.db.CheckSchema(ctx); err != nil {
-		return err
-	}
-
+	// The manager comes first: it checks the cookie settings, and a
+	// configuration it refuses must stop the start before AutoMigrate runs
+	// DDL on a shared PostgreSQL database.
 	store := s.db.Sessions()
 	if cfg.WrapStore != nil {
 		store = cfg.WrapStore(store)
@@ -179,6 +174,13 @@ func (s *Server) init(ctx context.Context) error {
 		},
 	})
 	if err != nil {
+		return err
+	}
+	if cfg.AutoMigrate {
+		if err := s.db.Migrate(ctx); err != nil {
+			return err
+		}
+	} else if err := s.db.CheckSchema(ctx); err != nil {
 		return err
 	}
 
