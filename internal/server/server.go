@@ -66,25 +66,11 @@ type Server struct {
 // A configuration the library rejects is returned as the library's error.
 // ctx bounds the start-up work only, which also gives up after 30 seconds.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	cfg = withDefaults(cfg)
-	log := cfg.Logger
-	if err := checkSecrets(cfg); err != nil {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
 		return nil, err
 	}
-	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
-		return nil, fmt.Errorf("BCRYPT_COST %d is outside %d..%d", cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
-	}
-	if cfg.LoginMaxFailures < 0 || cfg.LoginMaxFailuresPerAddr < 0 || cfg.LoginWindow < 0 || cfg.ShutdownTimeout < 0 {
-		return nil, errors.New("LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDR, LOGIN_WINDOW and SHUTDOWN_TIMEOUT cannot be negative")
-	}
-	// A Config built directly, not by LoadConfig, gets the same checks, and
-	// its origins the form browsers send in Origin, or an entry would never
-	// match (and the CSRF protection would refuse it).
-	origins, err := ParseOrigins(strings.Join(cfg.CORSOrigins, ","))
-	if err != nil {
-		return nil, fmt.Errorf("CORS_ORIGINS: %w", err)
-	}
-	cfg.CORSOrigins = origins
+	log := cfg.Logger
 	if len(cfg.Secrets) == 0 {
 		secret, err := developmentSecret(cfg.DataDir, log)
 		if err != nil {
@@ -116,7 +102,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func withDefaults(cfg Config) Config {
+// withDefaults returns cfg with every zero field that has a default filled
+// in, or an error for a configuration that cannot work. It needs no
+// database, so it runs before anything is opened.
+func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
 	}
@@ -141,7 +130,24 @@ func withDefaults(cfg Config) Config {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return cfg
+	if err := checkSecrets(cfg); err != nil {
+		return cfg, err
+	}
+	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
+		return cfg, fmt.Errorf("BCRYPT_COST %d is outside %d..%d", cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	if cfg.LoginMaxFailures < 0 || cfg.LoginMaxFailuresPerAddr < 0 || cfg.LoginWindow < 0 || cfg.ShutdownTimeout < 0 {
+		return cfg, errors.New("LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDR, LOGIN_WINDOW and SHUTDOWN_TIMEOUT cannot be negative")
+	}
+	// A Config built directly, not by LoadConfig, gets the same checks, and
+	// its origins the form browsers send in Origin, or an entry would never
+	// match (and the CSRF protection would refuse it).
+	origins, err := ParseOrigins(strings.Join(cfg.CORSOrigins, ","))
+	if err != nil {
+		return cfg, fmt.Errorf("CORS_ORIGINS: %w", err)
+	}
+	cfg.CORSOrigins = origins
+	return cfg, nil
 }
 
 // init does the start-up work that needs the database open.
