@@ -11,7 +11,10 @@ const DefaultPruneBatch = 1000
 
 // SessionCounts is how many rows the sessions table holds.
 type SessionCounts struct {
-	Live, Expired int
+	// Live counts the rows a store would return.
+	Live int
+	// Expired counts the rows past their expiry that are not yet pruned.
+	Expired int
 }
 
 // CountSessions counts live and expired (not yet pruned) session rows.

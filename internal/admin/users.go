@@ -37,10 +37,14 @@ const (
 
 // User is one row of the users table.
 type User struct {
-	ID           int64
-	Email        string
+	// ID is never handed out again, even after the user is removed.
+	ID int64
+	// Email is normalized (NormalizeEmail) and unique.
+	Email string
+	// PasswordHash is the bcrypt hash; ListUsers leaves it empty.
 	PasswordHash string
-	Created      time.Time
+	// Created is when the user was added (to the millisecond on SQLite).
+	Created time.Time
 }
 
 // NormalizeEmail trims and lower-cases an address, so that Ada@Example.com
@@ -251,6 +255,7 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (_ rows, don
 // hand a sql.Scanner the column's plain Go value.
 type createdAt struct{ t *time.Time }
 
+// Scan implements sql.Scanner.
 func (c createdAt) Scan(src any) error {
 	switch v := src.(type) {
 	case time.Time:

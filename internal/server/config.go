@@ -153,14 +153,21 @@ type stringFlag struct {
 	isBool bool
 }
 
+// String implements flag.Value; the flag package calls it on a zero
+// stringFlag to learn the default, hence the nil check.
 func (f stringFlag) String() string {
 	if f.v == nil {
 		return ""
 	}
 	return *f.v
 }
+
+// Set implements flag.Value: every value is kept as given, to be parsed
+// once flags and environment are merged.
 func (f stringFlag) Set(s string) error { *f.v = s; return nil }
-func (f stringFlag) IsBoolFlag() bool   { return f.isBool }
+
+// IsBoolFlag lets a boolean setting be given bare (--session-debug).
+func (f stringFlag) IsBoolFlag() bool { return f.isBool }
 
 // Loaded is what LoadConfig read: the server's Config and the log level the
 // caller's logger should use.
