@@ -24,16 +24,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sessionkit/sessionkit"
@@ -213,51 +210,6 @@ func (s *Server) init(ctx context.Context) error {
 	return nil
 }
 
-// routes builds the handler tree. The session middleware wraps /api/ only.
-func (s *Server) routes(reg *prometheus.Registry) http.Handler {
-	api := http.NewServeMux()
-	api.HandleFunc("POST /api/login", s.handleLogin)
-	api.HandleFunc("GET /api/user", s.handleUser)
-	api.HandleFunc("POST /api/logout", s.handleLogout)
-	if s.cfg.Debug {
-		api.HandleFunc("GET /api/_debug/session", s.handleDebug)
-	}
-
-	// Cross-site request forgery: browsers mark cross-origin requests
-	// (Sec-Fetch-Site, Origin), and state-changing ones are refused unless
-	// they come from an origin we allow for CORS. Without that, a same-site
-	// sibling (app.example.com calling api.example.com) would be refused too.
-	csrf := http.NewCrossOriginProtection()
-	for _, o := range s.cfg.CORSOrigins {
-		if err := csrf.AddTrustedOrigin(o); err != nil {
-			// New put every origin through ParseOrigins; a mismatch is a
-			// bug here.
-			panic("server: trusted origin " + o + ": " + err.Error())
-		}
-	}
-	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusForbidden, "cross-origin request refused: add its origin to CORS_ORIGINS if it is yours")
-	}))
-
-	root := http.NewServeMux()
-	// noStore is outermost so that every API answer, the CSRF refusal and
-	// CORS preflights included, is uncacheable.
-	root.Handle("/api/", noStore(s.cors(csrf.Handler(s.sessions.Middleware(api)))))
-	root.HandleFunc("GET /healthz", s.handleHealth)
-	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
-	return root
-}
-
-// noStore marks every API response uncacheable: they carry a user's data or
-// a session cookie, which no shared cache may keep. (The library already
-// sets it on every response that sets a session cookie.)
-func noStore(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
-	})
-}
-
 // ServeHTTP serves the reference server's routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
@@ -273,77 +225,3 @@ func (s *Server) DB() *admin.DB { return s.db }
 // more than once (admin.DB.Close is), and later calls return the first
 // call's result.
 func (s *Server) Close() error { return s.db.Close() }
-
-// Serve serves HTTP on ln until ctx ends, then shuts down gracefully:
-// it stops accepting, lets in-flight requests finish (for at most
-// Config.ShutdownTimeout) and returns. It logs "listening on http://…" with
-// the real address once it accepts connections. It does not Close s.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	s.log.Info("listening on "+listenURL(ln.Addr()), "addr", ln.Addr().String())
-
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-	defer cancel()
-	err := hs.Shutdown(sctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		hs.Close()
-		err = fmt.Errorf("shutdown: requests still running after %s were cut off", s.cfg.ShutdownTimeout)
-	}
-	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	return err
-}
-
-// listenURL turns a listener address into a URL a person can open.
-func listenURL(a net.Addr) string {
-	tcp, ok := a.(*net.TCPAddr)
-	if !ok {
-		return a.String()
-	}
-	host := tcp.IP.String()
-	if tcp.IP.IsUnspecified() {
-		host = "localhost"
-	} else if tcp.IP.To4() == nil {
-		host = "[" + host + "]"
-	}
-	return "http://" + host + ":" + strconv.Itoa(tcp.Port)
-}
-
-// Run starts a server with cfg, listens on cfg.Addr, serves until ctx ends,
-// then shuts down in order: in-flight requests finish, the pruner stops, the
-// database closes.
-func Run(ctx context.Context, cfg Config) error {
-	s, err := New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s (ADDR): %w", s.cfg.Addr, err)
-	}
-	if err := s.Serve(ctx, ln); err != nil {
-		return err
-	}
-	if err := s.Close(); err != nil {
-		return err
-	}
-	s.log.Info("stopped")
-	return nil
-}

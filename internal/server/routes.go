@@ -1,0 +1,54 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes builds the handler tree. The session middleware wraps /api/ only.
+func (s *Server) routes(reg *prometheus.Registry) http.Handler {
+	api := http.NewServeMux()
+	api.HandleFunc("POST /api/login", s.handleLogin)
+	api.HandleFunc("GET /api/user", s.handleUser)
+	api.HandleFunc("POST /api/logout", s.handleLogout)
+	if s.cfg.Debug {
+		api.HandleFunc("GET /api/_debug/session", s.handleDebug)
+	}
+
+	// Cross-site request forgery: browsers mark cross-origin requests
+	// (Sec-Fetch-Site, Origin), and state-changing ones are refused unless
+	// they come from an origin we allow for CORS. Without that, a same-site
+	// sibling (app.example.com calling api.example.com) would be refused too.
+	csrf := http.NewCrossOriginProtection()
+	for _, o := range s.cfg.CORSOrigins {
+		if err := csrf.AddTrustedOrigin(o); err != nil {
+			// New put every origin through ParseOrigins; a mismatch is a
+			// bug here.
+			panic("server: trusted origin " + o + ": " + err.Error())
+		}
+	}
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusForbidden, "cross-origin request refused: add its origin to CORS_ORIGINS if it is yours")
+	}))
+
+	root := http.NewServeMux()
+	// noStore is outermost so that every API answer, the CSRF refusal and
+	// CORS preflights included, is uncacheable.
+	root.Handle("/api/", noStore(s.cors(csrf.Handler(s.sessions.Middleware(api)))))
+	root.HandleFunc("GET /healthz", s.handleHealth)
+	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
+	return root
+}
+
+// noStore marks every API response uncacheable: they carry a user's data or
+// a session cookie, which no shared cache may keep. (The library already
+// sets it on every response that sets a session cookie.)
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
