@@ -82,7 +82,9 @@ type Config struct {
 
 	// ErrorHandler writes the response when the session cannot be saved (the
 	// store failed). Zero: 503 Service Unavailable with a short text body.
-	// It is never called after the response has started.
+	// It is never called after the response has started, and it sees the
+	// response headers as they were before the handler ran: what the handler
+	// set was meant for a success.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 

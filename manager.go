@@ -85,6 +85,9 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		st.sess.ctx = r.Context()
 		st.sess.req = r
 		st.rw.ResponseWriter = w
+		if h := w.Header(); len(h) > 0 {
+			st.rw.initialHeader = h.Clone()
+		}
 		st.rw.sess = &st.sess
 		st.sess.rw = &st.rw
 		r = r.WithContext(st)

@@ -99,12 +99,24 @@ func TestSaveFailureReplacesResponse(t *testing.T) {
 	})
 	pool.Close()
 	var writeErr error
-	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	inner := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, _ := sessionkit.From(r)
 		s.Put("cart", 3)
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+		w.Header().Set("Location", "/done")
+		w.Header().Set("Access-Control-Allow-Origin", "https://handler.example")
 		_, writeErr = fmt.Fprint(w, "saved!")
 	}))
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "https://app.example") // outer middleware
+		inner.ServeHTTP(w, r)
+	})
 	w := do(h, "POST", "/")
+	for k, want := range map[string]string{"Clear-Site-Data": "", "Location": "", "Access-Control-Allow-Origin": "https://app.example"} {
+		if got := w.Header().Get(k); got != want {
+			t.Errorf("error response %s = %q, want %q: the handler's headers must not reach it, the outer ones must", k, got, want)
+		}
+	}
 	if w.Code != 503 || w.Body.String() != `{"error":"session store unavailable"}` || w.Header().Get("Set-Cookie") != "" {
 		t.Fatalf("failed save answered %d %q cookie %q", w.Code, w.Body, w.Header().Get("Set-Cookie"))
 	}

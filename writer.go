@@ -20,6 +20,9 @@ type responseWriter struct {
 	http.ResponseWriter
 	sess *Session
 	req  *http.Request
+	// initialHeader is a copy of the response headers when the handler
+	// began (nil when there were none).
+	initialHeader http.Header
 	// started is set once the session was saved (or its save failed).
 	started bool
 	failed  bool
@@ -34,10 +37,27 @@ func (w *responseWriter) save() bool {
 	w.started = true
 	if err := w.sess.commit(w.ResponseWriter.Header()); err != nil {
 		w.failed = true
+		w.restoreHeader()
 		w.sess.m.errorResponse(w.ResponseWriter, w.req, err)
 		return false
 	}
 	return true
+}
+
+// restoreHeader puts the response headers back as they were when the
+// handler began, so the error response carries none of the handler's
+// (a Location, a Clear-Site-Data, another cookie) but keeps what outer
+// middleware set, such as CORS headers the client needs to read the error.
+func (w *responseWriter) restoreHeader() {
+	h := w.ResponseWriter.Header()
+	for k := range h {
+		if _, kept := w.initialHeader[k]; !kept {
+			delete(h, k)
+		}
+	}
+	for k, v := range w.initialHeader {
+		h[k] = v
+	}
 }
 
 // WriteHeader saves the session, then writes the status. Informational 1xx

@@ -171,8 +171,9 @@ func (s *Server) init(ctx context.Context) error {
 		Logger:         s.log,
 		// A save that failed (the store is down) must not look like a
 		// success, nor like a log-out: 503, in the API's JSON shape.
+		// The library has already taken back the handler's headers (the
+		// log-out's Clear-Site-Data among them).
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			w.Header().Del("Clear-Site-Data")
 			writeError(w, http.StatusServiceUnavailable, errStoreUnavailable)
 		},
 	})
