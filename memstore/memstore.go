@@ -213,10 +213,6 @@ func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
 // pruneAll is the background pass: batches until the expired entries run out,
 // releasing the lock between batches.
 func (s *Store) pruneAll(ctx context.Context) error {
-	for {
-		n, err := s.Prune(ctx, cleanupBatch)
-		if err != nil || n < cleanupBatch {
-			return err
-		}
-	}
+	_, err := pruneloop.Drain(ctx, cleanupBatch, s.Prune, nil)
+	return err
 }

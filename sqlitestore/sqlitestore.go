@@ -492,10 +492,6 @@ func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
 // pruneAll is the background pass: batches until one comes back short, taking
 // the write turn per batch so requests interleave with a long cleanup.
 func (s *Store) pruneAll(ctx context.Context) error {
-	for {
-		n, err := s.Prune(ctx, s.batch)
-		if err != nil || n < s.batch {
-			return err
-		}
-	}
+	_, err := pruneloop.Drain(ctx, s.batch, s.Prune, nil)
+	return err
 }

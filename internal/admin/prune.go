@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/pruneloop"
 )
 
 // DefaultPruneBatch is how many expired rows one prune statement deletes.
@@ -72,15 +74,6 @@ func (db *DB) Prune(ctx context.Context, batch int, progress func(deleted, expir
 		res.Deleted, res.Skipped = n, !ran
 		return res, err
 	}
-	for {
-		n, err := db.lite.Prune(ctx, batch)
-		res.Deleted += n
-		if err != nil {
-			return res, err
-		}
-		report(res.Deleted)
-		if n < batch {
-			return res, nil
-		}
-	}
+	res.Deleted, err = pruneloop.Drain(ctx, batch, db.lite.Prune, report)
+	return res, err
 }

@@ -67,3 +67,23 @@ func (l *Loop) Close() {
 	l.once.Do(l.cancel)
 	<-l.done
 }
+
+// Drain calls prune with limit batch until a call deletes fewer than batch
+// rows, so a large backlog is removed in bounded statements, and returns the
+// total. progress, which may be nil, gets the running total after each call.
+func Drain(ctx context.Context, batch int, prune func(ctx context.Context, limit int) (int, error), progress func(deleted int)) (int, error) {
+	total := 0
+	for {
+		n, err := prune(ctx, batch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if progress != nil {
+			progress(total)
+		}
+		if n < batch {
+			return total, nil
+		}
+	}
+}

@@ -63,3 +63,25 @@ func TestCloseCancelsARunningPrune(t *testing.T) {
 	<-started
 	l.Close() // returns only because the prune's context was cancelled
 }
+
+func TestDrainStopsAtAShortBatch(t *testing.T) {
+	backlog := 25
+	var calls, reported []int
+	total, err := Drain(context.Background(), 10, func(_ context.Context, limit int) (int, error) {
+		n := min(limit, backlog)
+		backlog -= n
+		calls = append(calls, n)
+		return n, nil
+	}, func(d int) { reported = append(reported, d) })
+	if err != nil || total != 25 || len(calls) != 3 || backlog != 0 {
+		t.Fatalf("Drain = %d, %v after batches %v", total, err, calls)
+	}
+	if len(reported) != 3 || reported[2] != 25 {
+		t.Fatalf("progress %v", reported)
+	}
+	boom := errors.New("store down")
+	total, err = Drain(context.Background(), 10, func(context.Context, int) (int, error) { return 4, boom }, nil)
+	if !errors.Is(err, boom) || total != 4 {
+		t.Fatalf("Drain with a failing batch = %d, %v", total, err)
+	}
+}
