@@ -1,4 +1,5 @@
-// Package pruneloop runs a store's pruning in the background: on an interval
+// Package pruneloop runs a store's pruning: Drain removes a backlog in bounded
+// batches, and Start runs it in the background on an interval
 // with jitter, so that many instances started together do not prune in step,
 // owned by the store that starts it and stopped by its Close.
 package pruneloop
