@@ -216,3 +216,15 @@ func TestDestroyThenPutStartsNewSession(t *testing.T) {
 		t.Fatalf("flash = %q", got)
 	}
 }
+
+// A request that never touches its session costs one allocation: the
+// per-request state, which also holds the request copy.
+func TestPassThroughAllocatesOnce(t *testing.T) {
+	m, _ := newManager(t, memStore(t), nil)
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
+	r := httptest.NewRequest("GET", "/healthz", nil)
+	w := &discardWriter{h: http.Header{}}
+	if n := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) }); n > 1 {
+		t.Fatalf("pass-through allocates %v times per request, want 1", n)
+	}
+}
