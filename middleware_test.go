@@ -228,3 +228,41 @@ func TestPassThroughAllocatesOnce(t *testing.T) {
 		t.Fatalf("pass-through allocates %v times per request, want 1", n)
 	}
 }
+
+func TestClientAddr(t *testing.T) {
+	t.Parallel()
+	m, _ := newManager(t, memStore(t), func(c *sessionkit.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	for _, tc := range []struct {
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"192.0.2.1:5000", nil, "192.0.2.1"},
+		{"192.0.2.1:5000", []string{"198.51.100.9"}, "192.0.2.1"}, // untrusted peer: header ignored
+		{"10.0.0.2:5000", []string{"198.51.100.9"}, "198.51.100.9"},
+		{"10.0.0.2:5000", []string{"6.6.6.6, 198.51.100.9, 10.0.0.7"}, "198.51.100.9"},
+		{"10.0.0.2:5000", []string{"6.6.6.6", "198.51.100.9, 10.0.0.7"}, "198.51.100.9"}, // two header lines
+		{"10.0.0.2:5000", nil, "10.0.0.2"},
+		{"10.0.0.2:5000", []string{"10.0.0.3"}, "10.0.0.3"}, // only proxies: the farthest one
+		{"10.0.0.2:5000", []string{"garbage"}, "10.0.0.2"},
+		{"10.0.0.2:5000", []string{"6.6.6.6, garbage, 10.0.0.7"}, "10.0.0.7"},
+		{"[::ffff:192.0.2.1]:5000", nil, "192.0.2.1"},
+	} {
+		r := httptest.NewRequest("POST", "/api/login", nil)
+		r.RemoteAddr = tc.remote
+		for _, v := range tc.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		got, ok := m.ClientAddr(r)
+		if !ok || got.String() != tc.want {
+			t.Errorf("ClientAddr(%s, XFF %q) = %v %v, want %s", tc.remote, tc.xff, got, ok, tc.want)
+		}
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "not an address"
+	if _, ok := m.ClientAddr(r); ok {
+		t.Error("an unparseable peer address was accepted")
+	}
+}

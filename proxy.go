@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -82,4 +83,31 @@ func peerAddr(r *http.Request) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	return a.Unmap(), true
+}
+
+// ClientAddr returns the address of the client that sent r, for rate
+// limiting and logs: the immediate peer, or, when the peer is a trusted
+// proxy, the first address in X-Forwarded-For that is not a trusted proxy,
+// read from the right (the hops a trusted proxy appended). A garbled hop
+// stops the walk at the last address that could be believed. ok is false
+// when the peer address cannot be parsed.
+func (m *Manager) ClientAddr(r *http.Request) (addr netip.Addr, ok bool) {
+	addr, ok = peerAddr(r)
+	if !ok || !m.trusted(addr) {
+		return addr, ok
+	}
+	for _, line := range slices.Backward(r.Header.Values("X-Forwarded-For")) {
+		hops := strings.Split(line, ",")
+		for _, hop := range slices.Backward(hops) {
+			a, err := netip.ParseAddr(strings.TrimSpace(hop))
+			if err != nil {
+				return addr, true
+			}
+			addr = a.Unmap()
+			if !m.trusted(addr) {
+				return addr, true
+			}
+		}
+	}
+	return addr, true
 }

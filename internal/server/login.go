@@ -53,7 +53,10 @@ type credentials struct {
 // session before storing the user in it, so an id planted before log-in is
 // worthless after.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	addrKey := clientKey(r, s.cfg.TrustedProxies)
+	addrKey := "addr:" + r.RemoteAddr
+	if addr, ok := s.sessions.ClientAddr(r); ok {
+		addrKey = clientKey(addr)
+	}
 	// A blocked address is refused before its body is read.
 	if wait := s.byAddr.wait(addrKey); wait > 0 {
 		s.tooMany(w, wait)

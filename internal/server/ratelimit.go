@@ -1,11 +1,8 @@
 package server
 
 import (
-	"net"
-	"net/http"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -126,53 +123,14 @@ func (l *limiter) sweep(now time.Time) {
 	}
 }
 
-// clientKey names the client of r for rate limiting: its address, taken from
-// X-Forwarded-For only when the immediate peer is a trusted proxy (anyone
-// else could write the header), walking right to left past trusted proxies
-// to the first untrusted hop. IPv6 clients are keyed by /64, since one host
-// commonly holds a whole /64.
-func clientKey(r *http.Request, trusted []netip.Prefix) string {
-	addr, ok := peer(r)
-	if !ok {
-		return "addr:" + r.RemoteAddr
-	}
-	if isTrusted(addr, trusted) {
-		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-		for i := len(hops) - 1; i >= 0; i-- {
-			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
-				break // a garbled hop: trust nothing further left
-			}
-			addr = hop.Unmap()
-			if !isTrusted(addr, trusted) {
-				break
-			}
-		}
-	}
+// clientKey names a client for rate limiting by the address the session
+// manager derives (X-Forwarded-For believed only from trusted proxies, see
+// sessionkit.Manager.ClientAddr). IPv6 clients are keyed by /64, since one
+// host commonly holds a whole /64.
+func clientKey(addr netip.Addr) string {
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)
 		return "addr:" + p.String()
 	}
 	return "addr:" + addr.String()
-}
-
-func peer(r *http.Request) (netip.Addr, bool) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return a.Unmap(), true
-}
-
-func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
