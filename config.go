@@ -1,6 +1,7 @@
 package sessionkit
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -96,12 +97,21 @@ const (
 	maxTouchInterval  = time.Minute
 )
 
+// Validate reports what New would refuse in cfg, apart from a missing Store,
+// so that a program can check its cookie and secret settings before it
+// opens the database its store needs.
+func (cfg Config) Validate() error {
+	_, err := cfg.withDefaults()
+	return err
+}
+
+// errNoStore is New's answer to a Config without a Store.
+var errNoStore = errors.New("sessionkit: Config.Store is nil: pass a store such as pgstore, sqlitestore or memstore")
+
 // withDefaults returns cfg with every zero field that has a default filled in,
-// or an error naming the fix for a configuration that cannot work.
+// or an error naming the fix for a configuration that cannot work. It does
+// not look at Store.
 func (cfg Config) withDefaults() (Config, error) {
-	if cfg.Store == nil {
-		return cfg, fmt.Errorf("sessionkit: Config.Store is nil: pass a store such as pgstore, sqlitestore or memstore")
-	}
 	if len(cfg.Secrets) == 0 {
 		return cfg, errNoSecrets
 	}

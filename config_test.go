@@ -55,6 +55,13 @@ func TestInvalidConfigurations(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q does not mention %q", err, tt.want)
 			}
+			// Validate refuses the same, without needing the store.
+			if cfg.Store != nil {
+				cfg.Store = nil
+				if verr := cfg.Validate(); verr == nil || verr.Error() != err.Error() {
+					t.Fatalf("Validate = %v, New = %v", verr, err)
+				}
+			}
 		})
 	}
 }
@@ -76,6 +83,10 @@ func TestValidConfigurations(t *testing.T) {
 			edit(&cfg)
 			if _, err := sessionkit.New(cfg); err != nil {
 				t.Fatal(err)
+			}
+			cfg.Store = nil
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("Validate refused what New accepted: %v", err)
 			}
 		})
 	}

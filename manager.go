@@ -49,6 +49,9 @@ type Manager struct {
 // fingerprint of the signing secret (never the secret) so operators can check
 // that every instance holds the same one.
 func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errNoStore
+	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err

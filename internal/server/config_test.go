@@ -259,3 +259,28 @@ func TestHelpHidesEnvironment(t *testing.T) {
 		t.Fatalf("usage leaks the environment or lacks the variables:\n%s", out.String())
 	}
 }
+
+// TestRejectedConfigOpensNothing: a cookie setting the library refuses is
+// reported before the data directory is made or a database dialled, so an
+// unreachable database does not hide it behind a connection timeout.
+func TestRejectedConfigOpensNothing(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.DataDir = filepath.Join(t.TempDir(), "never-made")
+	cfg.Secrets, cfg.SameSite = nil, http.SameSiteNoneMode // development: the secret would be generated
+	if srv, err := server.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "SameSite=None") {
+		if srv != nil {
+			srv.Close()
+		}
+		t.Fatalf("New = %v; want SameSite=None refused", err)
+	}
+	if _, err := os.Stat(cfg.DataDir); !os.IsNotExist(err) {
+		t.Fatalf("the refused start made the data directory: %v", err)
+	}
+	cfg.DataDir, cfg.DatabaseURL = "", "postgres://postgres@127.0.0.1:1/none?connect_timeout=30"
+	if srv, err := server.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "SameSite=None") {
+		if srv != nil {
+			srv.Close()
+		}
+		t.Fatalf("New with a dead database = %v; want SameSite=None refused first", err)
+	}
+}

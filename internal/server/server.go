@@ -144,7 +144,40 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("CORS_ORIGINS: %w", err)
 	}
 	cfg.CORSOrigins = origins
+	// The cookie and secret settings the library would refuse stop the
+	// start here, before a data directory is made or a database dialled.
+	// Without secrets, development generates one at start: check the rest.
+	sc := cfg.sessionConfig(nil, cfg.Logger)
+	if len(sc.Secrets) == 0 {
+		sc.Secrets = []string{strings.Repeat("x", 32)}
+	}
+	if err := sc.Validate(); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// sessionConfig is the library's configuration for cfg.
+func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessionkit.Config {
+	return sessionkit.Config{
+		Store:          store,
+		Secrets:        cfg.Secrets,
+		CookieName:     cfg.CookieName,
+		CookieDomain:   cfg.CookieDomain,
+		Secure:         cfg.Production,
+		SameSite:       cfg.SameSite,
+		Lifetime:       cfg.SessionTTL,
+		IdleTimeout:    cfg.IdleTimeout,
+		TrustedProxies: cfg.TrustedProxies,
+		Logger:         log,
+		// A save that failed (the store is down) must not look like a
+		// success, nor like a log-out: 503, in the API's JSON shape.
+		// The library has already taken back the handler's headers (the
+		// log-out's Clear-Site-Data among them).
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, http.StatusServiceUnavailable, errStoreUnavailable)
+		},
+	}
 }
 
 // init does the start-up work that needs the database open.
@@ -158,25 +191,7 @@ func (s *Server) init(ctx context.Context) error {
 		store = cfg.WrapStore(store)
 	}
 	var err error
-	s.sessions, err = sessionkit.New(sessionkit.Config{
-		Store:          store,
-		Secrets:        cfg.Secrets,
-		CookieName:     cfg.CookieName,
-		CookieDomain:   cfg.CookieDomain,
-		Secure:         cfg.Production,
-		SameSite:       cfg.SameSite,
-		Lifetime:       cfg.SessionTTL,
-		IdleTimeout:    cfg.IdleTimeout,
-		TrustedProxies: cfg.TrustedProxies,
-		Logger:         s.log,
-		// A save that failed (the store is down) must not look like a
-		// success, nor like a log-out: 503, in the API's JSON shape.
-		// The library has already taken back the handler's headers (the
-		// log-out's Clear-Site-Data among them).
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			writeError(w, http.StatusServiceUnavailable, errStoreUnavailable)
-		},
-	})
+	s.sessions, err = sessionkit.New(cfg.sessionConfig(store, s.log))
 	if err != nil {
 		return err
 	}
