@@ -94,7 +94,6 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			st.rw.initialHeader = h.Clone()
 		}
 		st.rw.sess = &st.sess
-		st.sess.rw = &st.rw
 		// The request copy lives inside st: WithContext is inlined and its
 		// result, which does not escape, copied, so a request costs one
 		// allocation. (That holds while this closure is compiled here: the

@@ -25,7 +25,6 @@ type Session struct {
 	m   *Manager
 	ctx context.Context
 	req *http.Request
-	rw  *responseWriter
 
 	mu sync.Mutex
 	// resolved is set once the cookie has been read.
