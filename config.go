@@ -108,6 +108,9 @@ func (cfg Config) Validate() error {
 // errNoStore is New's answer to a Config without a Store.
 var errNoStore = errors.New("sessionkit: Config.Store is nil: pass a store such as pgstore, sqlitestore or memstore")
 
+// errNoSecrets is the answer to a Config without Secrets.
+var errNoSecrets = errors.New("sessionkit: Config.Secrets is empty: set at least one secret of 32 bytes or more (e.g. from `openssl rand -base64 48`), identical on every instance")
+
 // withDefaults returns cfg with every zero field that has a default filled in,
 // or an error naming the fix for a configuration that cannot work. It does
 // not look at Store.

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"hash"
 	"net/http"
 	"net/textproto"
@@ -265,5 +264,3 @@ func (s *signer) readSessionCookie(r *http.Request, name string) (string, Cookie
 	}
 	return "", status
 }
-
-var errNoSecrets = errors.New("sessionkit: Config.Secrets is empty: set at least one secret of 32 bytes or more (e.g. from `openssl rand -base64 48`), identical on every instance")
