@@ -104,6 +104,27 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	return append(pos, fs.Args()...), nil
 }
 
+// parseTarget parses a subcommand's args with fs (see parse) and returns its
+// one positional argument, the target named by what. When ok is false the
+// subcommand is over and returns code: ExitOK after -h, ExitUsage after a
+// bad flag (fs has printed why) or a missing or extra argument (printed here
+// with the usage).
+func parseTarget(fs *flag.FlagSet, args []string, what string) (target string, code int, ok bool) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", ExitOK, false
+		}
+		return "", ExitUsage, false
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(fs.Output(), "%s: need exactly one %s\n", fs.Name(), what)
+		fs.Usage()
+		return "", ExitUsage, false
+	}
+	return pos[0], ExitOK, true
+}
+
 func isBoolFlag(f *flag.Flag) bool {
 	b, ok := f.Value.(interface{ IsBoolFlag() bool })
 	return ok && b.IsBoolFlag()
@@ -157,19 +178,11 @@ func runHTTP(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprint(fs.Output(), "usage: sessionkit doctor http URL [flags]\n\nPlays a browser against URL's cookie sessions and reports each finding with its fix.\n\n")
 		fs.PrintDefaults()
 	}
-	pos, err := parse(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
+	target, exit, ok := parseTarget(fs, args, "URL")
+	if !ok {
+		return exit
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "doctor http: need exactly one URL")
-		fs.Usage()
-		return ExitUsage
-	}
-	o.URL = pos[0]
+	o.URL = target
 	if logout == "" {
 		o.NoLogout = true
 	} else {
@@ -234,23 +247,15 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), "usage: sessionkit doctor db DATABASE_URL [flags]\n\nReads a PostgreSQL sessions table (ours or connect-pg-simple's) in a read-only transaction and reports each finding with its fix.\n\n")
 		fs.PrintDefaults()
 	}
-	pos, err := parse(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "doctor db: need exactly one DATABASE_URL")
-		fs.Usage()
-		return ExitUsage
+	target, exit, ok := parseTarget(fs, args, "DATABASE_URL")
+	if !ok {
+		return exit
 	}
 	if o.Watch < 0 {
 		fmt.Fprintln(stderr, "doctor db: --watch must be positive")
 		return ExitUsage
 	}
-	o.URL = pos[0]
+	o.URL = target
 	o.UserKeys = keys
 	r, err := CheckDB(ctx, o)
 	if err != nil {
