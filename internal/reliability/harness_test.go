@@ -254,19 +254,27 @@ func startInstance(t *testing.T, name string, env map[string]string) *instance {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(in.url + "/healthz")
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return in
-			}
+		ok, err := healthy(in.url)
+		if ok {
+			return in
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: /healthz did not answer 200 within 20s (last: %v):\n%s", name, err, in.logs.tail(40))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// healthy reports whether the instance at base answers GET /healthz with
+// 200; err is why it could not be asked.
+func healthy(base string) (ok bool, err error) {
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		return false, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
 }
 
 // kill sends SIGKILL to the instance's process group and waits for it.
@@ -483,13 +491,8 @@ func (c *cluster) waitHealthy(t *testing.T, within time.Duration) {
 	deadline := time.Now().Add(within)
 	for _, in := range c.instances {
 		for {
-			resp, err := http.Get(in.url + "/healthz")
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
+			if ok, _ := healthy(in.url); ok {
+				break
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("%s not healthy within %s", in.name, within)
