@@ -152,45 +152,44 @@ func userEmail(body []byte) string {
 	return u.Email
 }
 
-// sessionID returns the session id a signed cookie value names, "" if it is
-// not in the signed format: "s:" + id + "." + signature, URL-encoded.
-func sessionID(value string) string {
+// splitSigned splits a signed cookie value, "s:" + id + "." + signature
+// URL-encoded, into its id and signature; ok is false for any other format.
+func splitSigned(value string) (id, sig string, ok bool) {
 	dec, err := url.PathUnescape(value)
 	if err != nil {
-		return ""
+		return "", "", false
 	}
 	body, ok := strings.CutPrefix(dec, "s:")
 	if !ok {
-		return ""
+		return "", "", false
 	}
 	i := strings.LastIndexByte(body, '.')
 	if i < 1 {
-		return ""
+		return "", "", false
 	}
-	return body[:i]
+	return body[:i], body[i+1:], true
+}
+
+// sessionID returns the session id a signed cookie value names, "" if it is
+// not in the signed format (see splitSigned).
+func sessionID(value string) string {
+	id, _, _ := splitSigned(value)
+	return id
 }
 
 // signedWith reports whether a cookie value's signature is secret's, by the
 // express-session format (HMAC-SHA256, unpadded standard base64).
 func signedWith(value, secret string) bool {
-	dec, err := url.PathUnescape(value)
-	if err != nil {
-		return false
-	}
-	body, ok := strings.CutPrefix(dec, "s:")
+	id, s, ok := splitSigned(value)
 	if !ok {
 		return false
 	}
-	i := strings.LastIndexByte(body, '.')
-	if i < 1 {
-		return false
-	}
-	sig, err := base64.RawStdEncoding.DecodeString(body[i+1:])
+	sig, err := base64.RawStdEncoding.DecodeString(s)
 	if err != nil {
 		return false
 	}
 	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(body[:i]))
+	m.Write([]byte(id))
 	return hmac.Equal(sig, m.Sum(nil))
 }
 
