@@ -387,12 +387,19 @@ type cluster struct {
 func startCluster(t *testing.T, db *database, n int, extra map[string]string) *cluster {
 	t.Helper()
 	c := &cluster{db: db, lb: newBalancer(t)}
-	for i := range n {
-		in := startInstance(t, fmt.Sprintf("instance-%d", i), db.env(extra))
-		c.instances = append(c.instances, in)
-		c.lb.add(in.name, in.url)
+	for range n {
+		c.start(t, db.env(extra))
 	}
 	return c
+}
+
+// start starts one more instance, instance-N, with env and puts it behind
+// the balancer.
+func (c *cluster) start(t *testing.T, env map[string]string) {
+	t.Helper()
+	in := startInstance(t, fmt.Sprintf("instance-%d", len(c.instances)), env)
+	c.instances = append(c.instances, in)
+	c.lb.add(in.name, in.url)
 }
 
 // metrics scrapes every instance's /metrics and returns the sum of the

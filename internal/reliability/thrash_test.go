@@ -28,10 +28,8 @@ func TestThrashDifferentSecrets(t *testing.T) {
 	db := newDatabase(t)
 	emails := db.addUsers(t, thrashBrowsers)
 	c := &cluster{db: db, lb: newBalancer(t)}
-	for i, secret := range []string{secretA, secretB, secretC} {
-		in := startInstance(t, fmt.Sprintf("instance-%d", i), db.env(map[string]string{"SESSION_SECRET": secret}))
-		c.instances = append(c.instances, in)
-		c.lb.add(in.name, in.url)
+	for _, secret := range []string{secretA, secretB, secretC} {
+		c.start(t, db.env(map[string]string{"SESSION_SECRET": secret}))
 	}
 	client := newClient(t)
 	browsers := newBrowsers(client, c.lb.URL(), emails)
