@@ -231,6 +231,30 @@ func parallel(workers, n int, f func(i int)) {
 	wg.Wait()
 }
 
+// untilStopped runs f(worker, i) for i in [0, n) over and over on workers
+// goroutines, worker k owning every workers-th i from k (so per-index state
+// needs no lock), until stop is closed or rounds passes are made, and waits.
+func untilStopped(stop <-chan struct{}, workers, n, rounds int, f func(worker, i int)) {
+	var wg sync.WaitGroup
+	for k := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				for i := k; i < n; i += workers {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					f(k, i)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // latencies collects request durations.
 type latencies struct {
 	mu sync.Mutex

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -70,30 +69,15 @@ func TestPruneUnderLoad(t *testing.T) {
 
 	// read keeps every browser reading until stop, recording latencies.
 	read := func(lat *latencies, statuses *tally, stop <-chan struct{}) {
-		var wg sync.WaitGroup
-		for w := range pruneWorkers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for round := 0; round < 100000; round++ {
-					for i := w; i < len(browsers); i += pruneWorkers {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						b := browsers[i]
-						ex := b.user(ctx)
-						statuses.inc(outcome(ex))
-						lat.add(ex.dur)
-						if ex.err != nil || ex.status != http.StatusOK || userEmail(ex.body) != b.email {
-							errs.add("browser %d: status %d, err %v", i, ex.status, ex.err)
-						}
-					}
-				}
-			}()
-		}
-		wg.Wait()
+		untilStopped(stop, pruneWorkers, len(browsers), 100000, func(_, i int) {
+			b := browsers[i]
+			ex := b.user(ctx)
+			statuses.inc(outcome(ex))
+			lat.add(ex.dur)
+			if ex.err != nil || ex.status != http.StatusOK || userEmail(ex.body) != b.email {
+				errs.add("browser %d: status %d, err %v", i, ex.status, ex.err)
+			}
+		})
 	}
 
 	var baseLat, pruneLat latencies

@@ -124,28 +124,18 @@ func TestRollingSecretRotation(t *testing.T) {
 	during := func(name string, f func()) *step {
 		st := &step{name: name}
 		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := range rotationWorkers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for round := 0; round < 1000; round++ {
-					for i := w; i < len(browsers); i += rotationWorkers {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						b := browsers[i]
-						sent := b.cookie
-						judge(st, b, sent, b.user(ctx))
-					}
-				}
-			}()
-		}
+		reading := make(chan struct{})
+		go func() {
+			defer close(reading)
+			untilStopped(stop, rotationWorkers, len(browsers), 1000, func(_, i int) {
+				b := browsers[i]
+				sent := b.cookie
+				judge(st, b, sent, b.user(ctx))
+			})
+		}()
 		f()
 		close(stop)
-		wg.Wait()
+		<-reading
 		pass(st)
 		for _, b := range browsers {
 			if signedWith(b.cookie, newS) {

@@ -78,34 +78,22 @@ func (w *writeLoad) loginAll(t *testing.T, ctx context.Context, workers int) {
 // workers-th browser, until stop is closed (or maxRounds passes).
 func (w *writeLoad) run(ctx context.Context, workers int, stop <-chan struct{}) {
 	const maxRounds = 10000
-	var wg sync.WaitGroup
-	for k := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(k), 42))
-			for range maxRounds {
-				for i := k; i < len(w.browsers); i += workers {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					op := "user"
-					switch w.states[i] {
-					case loggedOut:
-						op = "login"
-					case loggedIn:
-						if rng.IntN(100) < 8 {
-							op = "logout"
-						}
-					}
-					w.step(ctx, i, op)
-				}
-			}
-		}()
+	rngs := make([]*rand.Rand, workers) // one per worker: rand.Rand is not safe for concurrent use
+	for k := range rngs {
+		rngs[k] = rand.New(rand.NewPCG(uint64(k), 42))
 	}
-	wg.Wait()
+	untilStopped(stop, workers, len(w.browsers), maxRounds, func(k, i int) {
+		op := "user"
+		switch w.states[i] {
+		case loggedOut:
+			op = "login"
+		case loggedIn:
+			if rngs[k].IntN(100) < 8 {
+				op = "logout"
+			}
+		}
+		w.step(ctx, i, op)
+	})
 }
 
 // step performs one operation for browser i and updates its state.
