@@ -70,6 +70,14 @@ type Config struct {
 	// IdleTimeout, at most one minute. Unused without IdleTimeout.
 	TouchInterval time.Duration
 
+	// MaxSessionsPerUser, when positive, limits how many live sessions one
+	// user may have: Session.Authenticate ends the user's oldest sessions
+	// (by creation) so that the new one makes the limit, so a log-in never
+	// fails for it and the sessions a user is least likely to be using go
+	// first. It needs a store implementing UserIndex (New refuses it
+	// otherwise). Zero: no limit.
+	MaxSessionsPerUser int
+
 	// TrustedProxies lists the addresses of reverse proxies whose
 	// X-Forwarded-Proto header is believed. A request counts as HTTPS when it
 	// arrived over TLS, or when its immediate peer is in this list and says
@@ -170,6 +178,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		if cfg.TouchInterval >= cfg.IdleTimeout {
 			return cfg, fmt.Errorf("sessionkit: TouchInterval (%s) must be shorter than IdleTimeout (%s), or active sessions would time out", cfg.TouchInterval, cfg.IdleTimeout)
 		}
+	}
+	if cfg.MaxSessionsPerUser < 0 {
+		return cfg, fmt.Errorf("sessionkit: Config.MaxSessionsPerUser is %d: use a positive limit, or 0 for none", cfg.MaxSessionsPerUser)
 	}
 	for _, p := range cfg.TrustedProxies {
 		if !p.IsValid() {

@@ -56,6 +56,9 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := cfg.Store.(UserIndex); cfg.MaxSessionsPerUser > 0 && !ok {
+		return nil, fmt.Errorf("%w, which Config.MaxSessionsPerUser needs", ErrNoUserIndex)
+	}
 	m := &Manager{cfg: cfg, store: cfg.Store, log: cfg.Logger, signer: newSigner(cfg.Secrets)}
 	m.fingerprint = Fingerprint(cfg.Secrets[0])
 	verify := make([]string, len(cfg.Secrets))

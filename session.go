@@ -224,6 +224,13 @@ func (s *Session) Regenerate() error {
 	if err := s.load(); err != nil {
 		return err
 	}
+	s.regenerate()
+	return nil
+}
+
+// regenerate moves the loaded session to a new id, its values pending as
+// changes, and marks the old id for deletion. s.mu is held and s loaded.
+func (s *Session) regenerate() {
 	if s.existed {
 		s.obsolete = append(s.obsolete, s.id)
 	}
@@ -238,7 +245,6 @@ func (s *Session) Regenerate() error {
 	}
 	s.values, s.del, s.set = nil, nil, merged
 	s.isNew, s.existed, s.id = true, false, newID()
-	return nil
 }
 
 // Destroy deletes the session from the store when it is saved and clears the
@@ -318,6 +324,15 @@ func (s *Session) commit(h http.Header) error {
 			target := earliest(s.created.Add(s.m.cfg.Lifetime), now.Add(s.m.cfg.IdleTimeout))
 			if target.Sub(s.expiry) >= s.m.cfg.TouchInterval {
 				p.Expiry = target
+			}
+		}
+		if s.existed {
+			if seen := s.seenPatch(now); seen != nil {
+				p.Set = make(map[string]json.RawMessage, len(s.set)+1)
+				for k, v := range s.set {
+					p.Set[k] = v
+				}
+				p.Set[MetaKey] = seen
 			}
 		}
 		if !p.Empty() {

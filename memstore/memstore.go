@@ -53,10 +53,16 @@ type entry struct {
 type Store struct {
 	mu      sync.Mutex
 	entries map[string]entry
-	loop    *pruneloop.Loop // nil when background cleanup is off
+	// byUser indexes the entries by the user they are bound to
+	// (sessionkit.UserOf), for UserSessions.
+	byUser map[string]map[string]struct{}
+	loop   *pruneloop.Loop // nil when background cleanup is off
 }
 
-var _ sessionkit.Store = (*Store)(nil)
+var (
+	_ sessionkit.Store     = (*Store)(nil)
+	_ sessionkit.UserIndex = (*Store)(nil)
+)
 
 // New returns an empty store and, unless cfg.CleanupInterval is negative,
 // starts its background cleanup. Call Close to stop it.
@@ -139,7 +145,58 @@ func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) er
 		s.entries = make(map[string]entry)
 	}
 	s.entries[id] = e
+	s.index(id, "", sessionkit.UserOf(e.values))
 	return nil
+}
+
+// index moves id from user from to user to in byUser. s.mu is held.
+func (s *Store) index(id, from, to string) {
+	if from == to {
+		return
+	}
+	if ids := s.byUser[from]; from != "" {
+		delete(ids, id)
+		if len(ids) == 0 {
+			delete(s.byUser, from)
+		}
+	}
+	if to != "" {
+		if s.byUser == nil {
+			s.byUser = make(map[string]map[string]struct{})
+		}
+		if s.byUser[to] == nil {
+			s.byUser[to] = make(map[string]struct{})
+		}
+		s.byUser[to][id] = struct{}{}
+	}
+}
+
+// remove deletes id's entry and its index entry. s.mu is held.
+func (s *Store) remove(id string) {
+	if e, ok := s.entries[id]; ok {
+		s.index(id, sessionkit.UserOf(e.values), "")
+		delete(s.entries, id)
+	}
+}
+
+// UserSessions returns copies of the live sessions bound to user, found
+// through the store's per-user map.
+func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.StoredSession, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: user sessions: %w", err)
+	}
+	t := now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []sessionkit.StoredSession
+	for id := range s.byUser[user] {
+		e := s.entries[id]
+		if live(e.expiry, t) {
+			out = append(out, sessionkit.StoredSession{ID: id, Record: sessionkit.Record{
+				Values: copyValues(e.values), Created: e.created, Expiry: e.expiry}})
+		}
+	}
+	return out, nil
 }
 
 // Update applies p to the live session with this id, under the store's lock
@@ -160,6 +217,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	}
 	// Deletes first, so a key in both Set and Delete ends up set. The entry's
 	// map is owned by the store, so it is changed in place.
+	user := sessionkit.UserOf(e.values)
 	for _, k := range p.Delete {
 		delete(e.values, k)
 	}
@@ -170,6 +228,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 		e.expiry = p.Expiry.Round(0)
 	}
 	s.entries[id] = e
+	s.index(id, user, sessionkit.UserOf(e.values))
 	return true, nil
 }
 
@@ -181,7 +240,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.entries, id)
+	s.remove(id)
 	return nil
 }
 
@@ -203,7 +262,7 @@ func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
 			break
 		}
 		if !live(e.expiry, t) {
-			delete(s.entries, id)
+			s.remove(id)
 			n++
 		}
 	}

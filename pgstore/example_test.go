@@ -86,4 +86,5 @@ func ExampleSchemaSQL() {
 	// 	created_at timestamptz NOT NULL DEFAULT now()
 	// );
 	// CREATE INDEX IF NOT EXISTS "sessions_expire_idx" ON "sessions" (expire);
+	// CREATE INDEX IF NOT EXISTS "sessions_user_idx" ON "sessions" ((sess -> 'sessionkit' ->> 'user')) WHERE (sess -> 'sessionkit' ->> 'user') IS NOT NULL;
 }

@@ -79,10 +79,13 @@ type Store struct {
 	loop   *pruneloop.Loop
 
 	// SQL text, built once from the validated, quoted table name.
-	qLoad, qExists, qCreate, qUpdate, qDelete, qPrune, qCount string
+	qLoad, qExists, qCreate, qUpdate, qDelete, qPrune, qCount, qUser string
 }
 
-var _ sessionkit.Store = (*Store)(nil)
+var (
+	_ sessionkit.Store     = (*Store)(nil)
+	_ sessionkit.UserIndex = (*Store)(nil)
+)
 
 // New returns a store on pool, which the application keeps owning: Close
 // never closes it. It validates cfg and returns an error (ErrInvalidName for a
@@ -143,6 +146,9 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 		qPrune: "DELETE FROM " + t + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + t +
 			" WHERE expire <= now() LIMIT $1 FOR UPDATE SKIP LOCKED))",
 		qCount: "SELECT count(*) FROM " + t + " WHERE expire <= now()",
+		// The user index is on userExpr, and is partial on it being not
+		// NULL, which "= $1" implies: the planner uses it.
+		qUser: "SELECT sid, sess, created_at, expire FROM " + t + " WHERE " + userExpr + " = $1 AND expire > now()",
 	}
 
 	if cfg.CreateTable {
@@ -289,4 +295,37 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("pgstore: delete: %w", err)
 	}
 	return nil
+}
+
+// UserSessions returns the live sessions bound to user (sessionkit.UserOf),
+// in one query on the user index that SchemaSQL creates. Without that index
+// (a table made before it existed, and not migrated since) it still answers,
+// by scanning the table.
+func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.StoredSession, error) {
+	if !storable(user) {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, s.qUser, user)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: user sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []sessionkit.StoredSession
+	for rows.Next() {
+		var (
+			st  sessionkit.StoredSession
+			raw []byte
+		)
+		if err := rows.Scan(&st.ID, &raw, &st.Record.Created, &st.Record.Expiry); err != nil {
+			return nil, fmt.Errorf("pgstore: user sessions: %w", err)
+		}
+		if st.Record.Values, err = jsonobject.Split(raw); err != nil {
+			return nil, fmt.Errorf("pgstore: user sessions: decode sess: %w", err)
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: user sessions: %w", err)
+	}
+	return out, nil
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sessionkit/sessionkit"
+
 	"github.com/sessionkit/sessionkit/internal/sqlname"
 )
 
@@ -46,8 +48,18 @@ func qualified(schema, table string) string {
 // bytes, PostgreSQL would truncate it — possibly to the table's own name, and
 // then CREATE INDEX IF NOT EXISTS would skip the index without a word — so
 // the table part is shortened and a hash of the full name keeps it distinct.
-func indexName(table string) string {
-	const suffix = "_expire_idx"
+func indexName(table string) string { return suffixedName(table, "_expire_idx") }
+
+// userIndexName is <table>_user_idx, shortened like indexName.
+func userIndexName(table string) string { return suffixedName(table, "_user_idx") }
+
+// userExpr is the SQL expression for the user a session is bound to
+// (sessionkit.UserOf): the user index is on it, and UserSessions filters on
+// exactly it so that the planner matches the two. It reads json as well as
+// jsonb.
+const userExpr = "(sess -> '" + sessionkit.MetaKey + "' ->> 'user')"
+
+func suffixedName(table, suffix string) string {
 	if len(table)+len(suffix) <= maxIdent {
 		return table + suffix
 	}
@@ -57,8 +69,8 @@ func indexName(table string) string {
 	return table[:maxIdent-len(suffix)-len(tag)] + tag + suffix
 }
 
-// SchemaSQL returns the DDL that creates the sessions table and its expiry
-// index, for a migration tool or a `migrate --print` command. New runs this
+// SchemaSQL returns the DDL that creates the sessions table, its expiry
+// index and its user index (for Store.UserSessions), for a migration tool or a `migrate --print` command. New runs this
 // same text when Config.CreateTable is set. Both statements use IF NOT
 // EXISTS, so running it again is harmless. An empty schema leaves the table
 // name unqualified (resolved by the connection's search_path); an empty table
@@ -87,5 +99,10 @@ func schemaSQL(schema, table string) string {
 		// The pruner's "WHERE expire <= now() LIMIT n" needs this index; without
 		// it every prune scans the whole table.
 		"CREATE INDEX IF NOT EXISTS " + pgx.Identifier{indexName(table)}.Sanitize() +
-		" ON " + t + " (expire);\n"
+		" ON " + t + " (expire);\n" +
+		// UserSessions (a user's session list, log out everywhere) needs
+		// this one. Partial: anonymous sessions stay out of it and cost it
+		// nothing.
+		"CREATE INDEX IF NOT EXISTS " + pgx.Identifier{userIndexName(table)}.Sanitize() +
+		" ON " + t + " (" + userExpr + ") WHERE " + userExpr + " IS NOT NULL;\n"
 }

@@ -82,8 +82,13 @@ func checkTable(table string) error {
 	return nil
 }
 
-// SchemaSQL returns the DDL that creates the sessions table named table and
-// its expiry index, if they do not exist. It is what Open runs, and what a
+// userExpr is the SQL expression for the user a session is bound to
+// (sessionkit.UserOf). The user index is on it, partial on it being not
+// NULL, and UserSessions filters on exactly it, so SQLite uses the index.
+const userExpr = `json_extract(sess, '$.` + sessionkit.MetaKey + `.user')`
+
+// SchemaSQL returns the DDL that creates the sessions table named table, its
+// expiry index and its user index (for Store.UserSessions), if they do not exist. It is what Open runs, and what a
 // caller of New (or a migration tool) should run. An empty table means
 // DefaultTable, as in Config; any other name that is not a plain identifier
 // is an error.
@@ -101,7 +106,8 @@ func SchemaSQL(table string) (string, error) {
 	created_at INTEGER NOT NULL  -- Unix milliseconds
 );
 CREATE INDEX IF NOT EXISTS "%[1]s_expire_idx" ON "%[1]s" (expire);
-`, table), nil
+CREATE INDEX IF NOT EXISTS "%[1]s_user_idx" ON "%[1]s" (%[2]s) WHERE %[2]s IS NOT NULL;
+`, table, userExpr), nil
 }
 
 // Store is a sessionkit.Store on SQLite, safe for concurrent use.
@@ -121,10 +127,13 @@ type Store struct {
 	closeErr  error
 }
 
-var _ sessionkit.Store = (*Store)(nil)
+var (
+	_ sessionkit.Store     = (*Store)(nil)
+	_ sessionkit.UserIndex = (*Store)(nil)
+)
 
 type queries struct {
-	load, exists, insert, touch, readSess, writeSess, del, prune string
+	load, exists, insert, touch, readSess, writeSess, del, prune, user string
 }
 
 func newQueries(table string) queries {
@@ -139,6 +148,7 @@ func newQueries(table string) queries {
 		readSess:  `SELECT sess FROM ` + t + ` WHERE sid = ?`,
 		writeSess: `UPDATE ` + t + ` SET sess = ? WHERE sid = ?`,
 		del:       `DELETE FROM ` + t + ` WHERE sid = ?`,
+		user:      `SELECT sid, sess, expire, created_at FROM ` + t + ` WHERE ` + userExpr + ` = ? AND expire >= ?`,
 		prune: `DELETE FROM ` + t + ` WHERE sid IN (SELECT sid FROM ` + t +
 			` WHERE expire < ? ORDER BY expire LIMIT ?)`,
 	}
@@ -494,4 +504,34 @@ func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
 func (s *Store) pruneAll(ctx context.Context) error {
 	_, err := pruneloop.Drain(ctx, s.batch, s.Prune, nil)
 	return err
+}
+
+// UserSessions returns the live sessions bound to user (sessionkit.UserOf),
+// in one query on the user index that SchemaSQL creates.
+func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.StoredSession, error) {
+	rows, err := s.db.QueryContext(ctx, s.q.user, user, nowMilli())
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: user sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []sessionkit.StoredSession
+	for rows.Next() {
+		var (
+			id, sess        string
+			expire, created int64
+		)
+		if err := rows.Scan(&id, &sess, &expire, &created); err != nil {
+			return nil, fmt.Errorf("sqlitestore: user sessions: %w", err)
+		}
+		values, err := decodeValues(sess)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: user sessions: %w", err)
+		}
+		out = append(out, sessionkit.StoredSession{ID: id, Record: sessionkit.Record{
+			Values: values, Created: time.UnixMilli(created), Expiry: time.UnixMilli(expire)}})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: user sessions: %w", err)
+	}
+	return out, nil
 }

@@ -45,6 +45,16 @@ func (c *Counter) Prune(ctx context.Context, limit int) (int, error) {
 	return c.Store.Prune(ctx, limit)
 }
 
+// UserSessions forwards to the wrapped store's sessionkit.UserIndex, or
+// fails with sessionkit.ErrNoUserIndex when it has none. It is not counted.
+func (c *Counter) UserSessions(ctx context.Context, user string) ([]sessionkit.StoredSession, error) {
+	ix, ok := c.Store.(sessionkit.UserIndex)
+	if !ok {
+		return nil, sessionkit.ErrNoUserIndex
+	}
+	return ix.UserSessions(ctx, user)
+}
+
 // Calls returns the number of calls of every kind.
 func (c *Counter) Calls() int64 { return c.Loads.Load() + c.Writes() + c.Prunes.Load() }
 

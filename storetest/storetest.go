@@ -94,6 +94,17 @@ func Run(t *testing.T, s Suite) {
 			tc.fn(t, st)
 		})
 	}
+	for _, tc := range userTests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := s.New(t)
+			ix, ok := st.(sessionkit.UserIndex)
+			if !ok {
+				t.Skipf("the store does not implement sessionkit.UserIndex")
+			}
+			tc.fn(t, st, ix)
+		})
+	}
 	if s.NewNamed != nil {
 		t.Run("TableNames", func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,414 @@
+package sessionkit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// MetaKey is the session key under which the library keeps what it knows
+// about a logged-in session: the user it is bound to, when the user last
+// fully authenticated, when the session was last seen, and the browser and
+// coarse address it was created from. It is written by Session.Authenticate
+// as one JSON object:
+//
+//	{"user":"42","auth":1764500000,"seen":1764500300,"ua":"Mozilla/5.0 …","addr":"203.0.113.0/24"}
+//
+// Stores that implement UserIndex index its "user" field (in SQL: the
+// expression sess->'sessionkit'->>'user'). Applications should not write it.
+const MetaKey = "sessionkit"
+
+// MaxUserAgent is how many bytes of the User-Agent header a session keeps
+// for display; the rest is cut (at a character boundary).
+const MaxUserAgent = 200
+
+// ErrNoUserIndex is returned by the user-session functions (Manager
+// ListSessions, EndSession, EndSessions, and Config.MaxSessionsPerUser at
+// New) when the store does not implement UserIndex.
+var ErrNoUserIndex = errors.New("sessionkit: the store cannot find a user's sessions: it does not implement sessionkit.UserIndex (pgstore, sqlitestore and memstore do)")
+
+// ErrNoUser is returned by Session.Authenticate for an empty user.
+var ErrNoUser = errors.New("sessionkit: Authenticate needs a non-empty user")
+
+// UserIndex is the optional Store capability behind a user's session list:
+// finding the live sessions bound to one user (the "user" field of the
+// MetaKey value, see UserOf) through an index, so that it costs the sessions
+// of that user, never a scan of every session. The Manager finds it by type
+// assertion on Config.Store. Ending sessions uses Store.Delete.
+type UserIndex interface {
+	// UserSessions returns the live sessions bound to user, in any order.
+	// Expired sessions are left out, as Load leaves them out; a user with
+	// no session is not an error.
+	UserSessions(ctx context.Context, user string) ([]StoredSession, error)
+}
+
+// StoredSession is one session as a UserIndex returns it. The id never
+// leaves the library: Manager.ListSessions hands out a Handle instead.
+type StoredSession struct {
+	ID     string
+	Record Record
+}
+
+// sessionMeta is the MetaKey value.
+type sessionMeta struct {
+	User string `json:"user"`
+	// Auth and Seen are Unix seconds.
+	Auth int64  `json:"auth,omitempty"`
+	Seen int64  `json:"seen,omitempty"`
+	UA   string `json:"ua,omitempty"`
+	Addr string `json:"addr,omitempty"`
+}
+
+// UserOf returns the user a session's values are bound to, or "" for a
+// session nobody authenticated (or whose MetaKey value is not one this
+// library wrote). Stores implementing UserIndex use it to index the binding.
+func UserOf(values map[string]json.RawMessage) string {
+	m, _ := metaOf(values)
+	return m.User
+}
+
+func metaOf(values map[string]json.RawMessage) (sessionMeta, bool) {
+	raw, ok := values[MetaKey]
+	if !ok {
+		return sessionMeta{}, false
+	}
+	var m sessionMeta
+	if json.Unmarshal(raw, &m) != nil || m.User == "" {
+		return sessionMeta{}, false
+	}
+	return m, true
+}
+
+// Handle returns the public handle of the session with this id: a name for
+// it that may be shown, sent to the browser and logged, and that cannot be
+// turned back into the id (it is a hash of the 256-bit id).
+func handleOf(id string) string {
+	sum := sha256.Sum256([]byte("sessionkit session handle\x00" + id))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// SessionInfo describes one of a user's sessions, for display. It holds no
+// session id.
+type SessionInfo struct {
+	// Handle names the session for EndSession; it is not the id and cannot
+	// be turned into it.
+	Handle string `json:"handle"`
+	// Created is when the session was created (its last log-in, since a
+	// log-in regenerates the session).
+	Created time.Time `json:"created"`
+	// LastSeen is when the session was last used, coarsely: it is refreshed
+	// at most once per touch interval (see Config.TouchInterval; one minute
+	// without IdleTimeout), so a read within that window writes nothing.
+	LastSeen time.Time `json:"lastSeen"`
+	// AuthTime is the session's last full authentication (Authenticate).
+	AuthTime time.Time `json:"authTime"`
+	// Expiry is when the session ends unless it is ended earlier.
+	Expiry time.Time `json:"expiry"`
+	// UserAgent is the browser's User-Agent at log-in, cut to MaxUserAgent
+	// bytes.
+	UserAgent string `json:"userAgent"`
+	// Address is the client address at log-in, coarsened to its /24 (IPv4)
+	// or /48 (IPv6) network; "" when unknown.
+	Address string `json:"address"`
+}
+
+func infoOf(st StoredSession) SessionInfo {
+	m, _ := metaOf(st.Record.Values)
+	return SessionInfo{
+		Handle:    handleOf(st.ID),
+		Created:   st.Record.Created,
+		LastSeen:  unixOrZero(m.Seen),
+		AuthTime:  unixOrZero(m.Auth),
+		Expiry:    st.Record.Expiry,
+		UserAgent: m.UA,
+		Address:   m.Addr,
+	}
+}
+
+func unixOrZero(sec int64) time.Time {
+	if sec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0)
+}
+
+// coarseAddr returns the /24 (IPv4) or /48 (IPv6) network of addr: enough to
+// tell "home" from "a hotel abroad", not enough to locate anyone.
+func coarseAddr(addr netip.Addr) string {
+	addr = addr.Unmap()
+	bits := 48
+	if addr.Is4() {
+		bits = 24
+	}
+	p, err := addr.WithZone("").Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	return p.String()
+}
+
+// truncateUA cuts ua to MaxUserAgent bytes at a character boundary and drops
+// control characters, so that a client cannot make its sessions unreadable.
+func truncateUA(ua string) string {
+	ua = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, ua)
+	if len(ua) <= MaxUserAgent {
+		return ua
+	}
+	cut := MaxUserAgent
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut--
+	}
+	return ua[:cut]
+}
+
+// userIndex returns the store's UserIndex, or ErrNoUserIndex.
+func (m *Manager) userIndex() (UserIndex, error) {
+	ix, ok := m.store.(UserIndex)
+	if !ok {
+		return nil, ErrNoUserIndex
+	}
+	return ix, nil
+}
+
+func (m *Manager) userSessions(ctx context.Context, user string) ([]StoredSession, error) {
+	ix, err := m.userIndex()
+	if err != nil {
+		return nil, err
+	}
+	var list []StoredSession
+	err = m.storeCall("list sessions of user", "", func() (err error) {
+		list, err = ix.UserSessions(ctx, user)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Only sessions whose binding really names user: a store may match
+	// loosely (a hash bucket, a set that lags a delete).
+	kept := list[:0]
+	for _, st := range list {
+		if UserOf(st.Record.Values) == user {
+			kept = append(kept, st)
+		}
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].Record.Created.After(kept[j].Record.Created) })
+	return kept, nil
+}
+
+// ListSessions returns user's live sessions, newest first. It costs one
+// indexed store query (see UserIndex), never a scan of every session. It
+// fails with ErrNoUserIndex when the store cannot do that, and with ErrStore
+// when the store is down.
+func (m *Manager) ListSessions(ctx context.Context, user string) ([]SessionInfo, error) {
+	list, err := m.userSessions(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SessionInfo, len(list))
+	for i, st := range list {
+		out[i] = infoOf(st)
+	}
+	return out, nil
+}
+
+// EndSession ends user's session with this handle and reports whether there
+// was one. A handle of another user's session is not found: a user can only
+// end their own sessions.
+func (m *Manager) EndSession(ctx context.Context, user, handle string) (bool, error) {
+	list, err := m.userSessions(ctx, user)
+	if err != nil {
+		return false, err
+	}
+	for _, st := range list {
+		if handleOf(st.ID) == handle {
+			return true, m.delete(ctx, st.ID)
+		}
+	}
+	return false, nil
+}
+
+// EndSessions ends every live session of user except the one whose handle
+// is keep ("" ends them all: for disabling or deleting an account, or for an
+// operator), and reports how many it ended. The sessions are gone at once:
+// their next request finds no session.
+func (m *Manager) EndSessions(ctx context.Context, user, keep string) (int, error) {
+	list, err := m.userSessions(ctx, user)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, st := range list {
+		if keep != "" && handleOf(st.ID) == keep {
+			continue
+		}
+		if err := m.delete(ctx, st.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// endOldest ends user's oldest sessions so that one more makes at most
+// Config.MaxSessionsPerUser. skip is an id not to count (the session being
+// replaced by a log-in).
+func (m *Manager) endOldest(ctx context.Context, user, skip string) error {
+	limit := m.cfg.MaxSessionsPerUser
+	if limit <= 0 {
+		return nil
+	}
+	list, err := m.userSessions(ctx, user) // newest first
+	if err != nil {
+		return err
+	}
+	kept := 0
+	for _, st := range list {
+		if st.ID == skip {
+			continue
+		}
+		if kept < limit-1 {
+			kept++
+			continue
+		}
+		if err := m.delete(ctx, st.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Authenticate records a full authentication of user on this session (call
+// it at log-in, once the password or other credentials were checked): it
+// regenerates the session id like Regenerate, binds the session to user so
+// that Manager.ListSessions and EndSessions find it, and records the time
+// (AuthTime), the browser's User-Agent (cut to MaxUserAgent bytes) and the
+// client's coarse address (/24 or /48, see Manager.ClientAddr) for display.
+// With Config.MaxSessionsPerUser set, the user's oldest sessions are ended
+// so that this one makes the limit. It reads the store and marks the session
+// changed. Calling it again on a logged-in session (after a password change)
+// renews the id and the authentication time.
+func (s *Session) Authenticate(user string) error {
+	if user == "" {
+		return ErrNoUser
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.changeable(); err != nil {
+		return err
+	}
+	if err := s.load(); err != nil {
+		return err
+	}
+	if s.m.cfg.MaxSessionsPerUser > 0 {
+		if err := s.m.endOldest(s.ctx, user, s.id); err != nil {
+			return err
+		}
+	}
+	s.regenerate()
+	now := time.Now().Unix()
+	meta := sessionMeta{User: user, Auth: now, Seen: now, UA: truncateUA(s.req.UserAgent())}
+	if addr, ok := s.m.ClientAddr(s.req); ok {
+		meta.Addr = coarseAddr(addr)
+	}
+	raw, err := json.Marshal(meta)
+	if err != nil {
+		return fmt.Errorf("sessionkit: encode session metadata: %w", err)
+	}
+	s.set[MetaKey] = raw
+	return nil
+}
+
+// currentMeta returns the session's MetaKey value as this request sees it.
+func (s *Session) currentMeta() (sessionMeta, bool) {
+	if raw, ok := s.set[MetaKey]; ok {
+		return metaOf(map[string]json.RawMessage{MetaKey: raw})
+	}
+	if _, ok := s.del[MetaKey]; ok {
+		return sessionMeta{}, false
+	}
+	return metaOf(s.values)
+}
+
+// User returns the user the session is bound to by Authenticate, or "" for
+// a session nobody authenticated. It reads the store like Get.
+func (s *Session) User() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return "", err
+	}
+	m, _ := s.currentMeta()
+	return m.User, nil
+}
+
+// AuthTime returns when the user last fully authenticated on this session
+// (the last Authenticate), to the second, or the zero time for a session
+// nobody authenticated. Check it before sensitive changes: ASVS asks for a
+// recent authentication before, for example, ending other sessions. It
+// reads the store like Get.
+func (s *Session) AuthTime() (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(); err != nil {
+		return time.Time{}, err
+	}
+	m, _ := s.currentMeta()
+	return unixOrZero(m.Auth), nil
+}
+
+// Handle returns the public handle of the session (see SessionInfo.Handle),
+// to mark "this device" in ListSessions, or "" when the session has no id
+// yet. It reads the cookie, not the store.
+func (s *Session) Handle() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resolve()
+	if s.id == "" {
+		return ""
+	}
+	return handleOf(s.id)
+}
+
+// seenPatch returns the MetaKey value with Seen set to now when the stored
+// one is at least the touch interval old, or nil: last seen is coarse, so a
+// read inside the window writes nothing.
+func (s *Session) seenPatch(now time.Time) json.RawMessage {
+	if _, changed := s.set[MetaKey]; changed {
+		return nil
+	}
+	if _, deleted := s.del[MetaKey]; deleted {
+		return nil
+	}
+	m, ok := metaOf(s.values)
+	if !ok || now.Sub(time.Unix(m.Seen, 0)) < s.m.seenInterval() {
+		return nil
+	}
+	m.Seen = now.Unix()
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return raw
+}
+
+// seenInterval is how stale last seen may grow: the touch interval, or
+// maxTouchInterval without an idle timeout.
+func (m *Manager) seenInterval() time.Duration {
+	if m.cfg.TouchInterval > 0 {
+		return m.cfg.TouchInterval
+	}
+	return maxTouchInterval
+}
