@@ -46,6 +46,15 @@ type Suite struct {
 	// conventionally reads as "the default table". Nil skips those checks,
 	// for stores that have no table.
 	NewNamed func(t *testing.T, table string) error
+
+	// ExpiresItself declares a store whose engine deletes a session the
+	// moment it expires (Redis, by the key's expiry time), so there is no
+	// "expired but not yet pruned" row and Prune is a no-op. For such a store
+	// the Prune subtest checks that Prune deletes nothing and fails nothing
+	// while expired sessions are already gone (their ids free again), and
+	// CreateExpiredUnpruned checks that Create over an expired id makes a new
+	// session instead of refusing. Every other check is the same.
+	ExpiresItself bool
 }
 
 // Run runs the conformance suite against the store s describes.
@@ -53,6 +62,10 @@ func Run(t *testing.T, s Suite) {
 	t.Helper()
 	if s.New == nil {
 		t.Fatal("storetest: Suite.New is required")
+	}
+	createExpired, prune := testCreateExpiredUnpruned, testPrune
+	if s.ExpiresItself {
+		createExpired, prune = testCreateExpiredSelfExpiring, testPruneSelfExpiring
 	}
 	tests := []struct {
 		name string
@@ -63,7 +76,7 @@ func Run(t *testing.T, s Suite) {
 		{"CreateKeepsGivenCreated", testCreateKeepsGivenCreated},
 		{"CreateEmptyValues", testCreateEmptyValues},
 		{"CreateExisting", testCreateExisting},
-		{"CreateExpiredUnpruned", testCreateExpiredUnpruned},
+		{"CreateExpiredUnpruned", createExpired},
 		{"CreateConcurrentSameID", testCreateConcurrentSameID},
 		{"StoreDoesNotAliasCallerMaps", testNoAliasing},
 		{"LoadExpired", testLoadExpired},
@@ -78,7 +91,7 @@ func Run(t *testing.T, s Suite) {
 		{"Delete", testDelete},
 		{"DeleteMissing", testDeleteMissing},
 		{"DeleteExpired", testDeleteExpired},
-		{"Prune", testPrune},
+		{"Prune", prune},
 		{"CancelledContext", testCancelledContext},
 		{"ValueKinds", testValueKinds},
 		{"KeysAreNotPaths", testKeysAreNotPaths},
@@ -292,6 +305,16 @@ func testCreateExpiredUnpruned(t *testing.T, st sessionkit.Store) {
 	}
 	// The refused Create must not have revived or replaced the expired row.
 	mustNotFind(t, st, "old")
+}
+
+// testCreateExpiredSelfExpiring is CreateExpiredUnpruned for a store that
+// deletes a session when it expires: the expired id is free, so Create makes
+// a new session, and nothing of the old one shows through.
+func testCreateExpiredSelfExpiring(t *testing.T, st sessionkit.Store) {
+	mustCreate(t, st, "old", sessionkit.Record{Values: vals("owner", `"first"`, "stale", `1`), Expiry: expired()})
+	mustNotFind(t, st, "old")
+	mustCreate(t, st, "old", sessionkit.Record{Values: vals("owner", `"second"`), Expiry: live()})
+	sameValues(t, "Create over an expired id", mustLoad(t, st, "old").Values, vals("owner", `"second"`))
 }
 
 func testCreateConcurrentSameID(t *testing.T, st sessionkit.Store) {
@@ -565,6 +588,35 @@ func testPrune(t *testing.T, st sessionkit.Store) {
 	}
 	if n, err = st.Prune(ctx, limit); err != nil || n != 0 {
 		t.Fatalf("Prune with only live rows = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// testPruneSelfExpiring is Prune for a store whose engine deletes expired
+// sessions itself: Prune reports 0 for any limit and no error, expired
+// sessions are gone without it (their ids can be created again) and live ones
+// are kept.
+func testPruneSelfExpiring(t *testing.T, st sessionkit.Store) {
+	ctx := ctxT(t)
+	const nExpired, nLive = 5, 5
+	for i := range nExpired {
+		mustCreate(t, st, fmt.Sprintf("dead%02d", i), sessionkit.Record{Values: vals("i", fmt.Sprint(i)), Expiry: expired()})
+	}
+	for i := range nLive {
+		mustCreate(t, st, fmt.Sprintf("live%02d", i), sessionkit.Record{Values: vals("i", fmt.Sprint(i)), Expiry: live()})
+	}
+	for _, limit := range []int{10, 1, 0, -1} {
+		if n, err := st.Prune(ctx, limit); err != nil || n != 0 {
+			t.Fatalf("Prune(limit %d) = %d, %v; want 0, nil from a store that expires sessions itself", limit, n, err)
+		}
+	}
+	for i := range nLive {
+		id := fmt.Sprintf("live%02d", i)
+		sameValues(t, "live session after Prune", mustLoad(t, st, id).Values, vals("i", fmt.Sprint(i)))
+	}
+	for i := range nExpired {
+		id := fmt.Sprintf("dead%02d", i)
+		mustNotFind(t, st, id)
+		mustCreate(t, st, id, sessionkit.Record{Expiry: live()})
 	}
 }
 

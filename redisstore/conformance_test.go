@@ -1,0 +1,63 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/redistest"
+	"github.com/sessionkit/sessionkit/redisstore"
+	"github.com/sessionkit/sessionkit/storetest"
+)
+
+// cluster is the package's three-master Redis Cluster, started once in
+// TestMain and shared by every test through per-test key prefixes.
+var cluster *redistest.Cluster
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	c, err := redistest.StartCluster(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "redisstore tests need a Redis Cluster:", err)
+		os.Exit(1)
+	}
+	cluster = c
+	code := m.Run()
+	c.Stop()
+	os.Exit(code)
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, storetest.Suite{
+		New: func(t *testing.T) sessionkit.Store {
+			client, prefix := redistest.Client(t)
+			return mustNew(t, client, redisstore.Config{Prefix: prefix})
+		},
+		ExpiresItself: true,
+	})
+}
+
+func TestConformanceCluster(t *testing.T) {
+	storetest.Run(t, storetest.Suite{
+		New: func(t *testing.T) sessionkit.Store {
+			client, prefix := cluster.Client(t)
+			return mustNew(t, client, redisstore.Config{Prefix: prefix})
+		},
+		ExpiresItself: true,
+	})
+}
+
+func mustNew(t *testing.T, client redis.UniversalClient, cfg redisstore.Config) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(client, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

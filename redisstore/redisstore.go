@@ -1,0 +1,242 @@
+// Package redisstore is sessionkit's Redis store, on go-redis v9. It takes
+// the application's redis.UniversalClient, so one code path serves a single
+// server, Sentinel and Redis Cluster.
+//
+// Each session is one Redis hash, <prefix>{<id>}: the field "e" holds the
+// expiry and "c" the creation time (Unix milliseconds), and each session key k
+// is the field "v." + k holding k's JSON value. The braces make the id the
+// key's hash tag, so everything of one session sits in one hash slot and every
+// step below works on a cluster.
+//
+// Every write is one server-side step. Create, Update with changes, and the
+// expiry rewrite run as Lua scripts (EVALSHA, one round trip): "create unless
+// the key exists" and "patch only if the session still lives" are checks and
+// writes that no other client can come between. A MULTI guarded by WATCH
+// would do the same in three or more round trips and, worse, fail and retry
+// whenever another request patches the same session meanwhile, which is
+// exactly the case (concurrent requests of one visitor) the patch exists for.
+// Load is one HGETALL, an existence check one EXISTS, Delete one DEL.
+//
+// Redis itself enforces the expiry: every write sets the key's expiry time
+// (PEXPIREAT) to the session's, so an expired session is gone at that
+// millisecond, on every node, with nothing to prune. Prune is a no-op.
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// DefaultPrefix starts every key when Config.Prefix is zero.
+const DefaultPrefix = "sessionkit:"
+
+// Hash fields of a session. Value fields carry valuePrefix, so a session key
+// can never collide with the two metadata fields.
+const (
+	fieldExpiry  = "e"
+	fieldCreated = "c"
+	valuePrefix  = "v."
+)
+
+// ErrInvalidPrefix is returned by New for a prefix holding '{' or '}', which
+// would take the hash tag away from the session id and put every session in
+// one cluster slot.
+var ErrInvalidPrefix = errors.New("redisstore: Prefix must not contain '{' or '}'")
+
+// Config configures a Store. The zero value is usable: keys start with
+// "sessionkit:".
+type Config struct {
+	// Prefix starts every key the store writes, so that one Redis can hold
+	// several applications' sessions. Zero means "sessionkit:"
+	// (DefaultPrefix). It must not contain '{' or '}' (ErrInvalidPrefix).
+	Prefix string
+}
+
+// Store is a sessionkit.Store on Redis. It is safe for concurrent use by many
+// goroutines and many processes sharing the Redis.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+var _ sessionkit.Store = (*Store)(nil)
+
+var (
+	//go:embed create.lua
+	createLua    string
+	createScript = redis.NewScript(createLua)
+	//go:embed update.lua
+	updateLua    string
+	updateScript = redis.NewScript(updateLua)
+)
+
+// New returns a store on client, which the application keeps owning: the
+// store never closes it. It talks to no server, so a Redis that is down is
+// noticed by the first store call; it returns an error only for a
+// configuration that cannot work.
+func New(client redis.UniversalClient, cfg Config) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: New: nil client")
+	}
+	prefix := cfg.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("%w, got %q", ErrInvalidPrefix, prefix)
+	}
+	return &Store{client: client, prefix: prefix}, nil
+}
+
+// Key returns the Redis key of the session with this id.
+func (s *Store) Key(id string) string {
+	return s.prefix + "{" + id + "}"
+}
+
+// Ping asks Redis whether it answers, for health checks.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisstore: ping: %w", err)
+	}
+	return nil
+}
+
+// Load returns the live session with this id. A missing or expired one is
+// reported with found == false and a nil error.
+func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
+	fields, err := s.client.HGetAll(ctx, s.Key(id)).Result()
+	if err != nil {
+		return sessionkit.Record{}, false, fmt.Errorf("redisstore: load: %w", err)
+	}
+	if len(fields) == 0 {
+		return sessionkit.Record{}, false, nil
+	}
+	rec := sessionkit.Record{Values: make(map[string]json.RawMessage, len(fields)-2)}
+	for f, v := range fields {
+		switch {
+		case strings.HasPrefix(f, valuePrefix):
+			rec.Values[f[len(valuePrefix):]] = json.RawMessage(v)
+		case f == fieldExpiry:
+			rec.Expiry, err = parseMillis(v)
+		case f == fieldCreated:
+			rec.Created, err = parseMillis(v)
+		}
+		if err != nil {
+			return sessionkit.Record{}, false, fmt.Errorf("redisstore: load: field %q: %w", f, err)
+		}
+	}
+	if rec.Expiry.IsZero() {
+		return sessionkit.Record{}, false, errors.New("redisstore: load: the session's hash has no expiry field; was it written by something else?")
+	}
+	return rec, true, nil
+}
+
+// Create saves a new session in one step that never overwrites: an id whose
+// key exists gives an error wrapping sessionkit.ErrExists. A zero
+// rec.Created is set from the Redis server's clock. A record whose Expiry has
+// passed is written and deleted by Redis at once, as it would be a moment
+// later.
+func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) error {
+	args := make([]any, 0, 2+2*len(rec.Values))
+	args = append(args, millis(rec.Expiry), "")
+	if !rec.Created.IsZero() {
+		args[1] = millis(rec.Created)
+	}
+	args, err := appendValues(args, rec.Values)
+	if err != nil {
+		return fmt.Errorf("redisstore: create: %w", err)
+	}
+	created, err := createScript.Run(ctx, s.client, []string{s.Key(id)}, args...).Int()
+	if err != nil {
+		return fmt.Errorf("redisstore: create: %w", err)
+	}
+	if created == 0 {
+		return fmt.Errorf("redisstore: create: %w", sessionkit.ErrExists)
+	}
+	return nil
+}
+
+// Update applies p to the live session with this id in one step and reports
+// whether there was one; it never creates a key, so a save cannot bring back
+// a session destroyed or regenerated meanwhile. A new p.Expiry also moves the
+// key's expiry time; one in the past deletes the session. An empty patch is a
+// read-only existence check.
+func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
+	key := s.Key(id)
+	if p.Empty() {
+		n, err := s.client.Exists(ctx, key).Result()
+		if err != nil {
+			return false, fmt.Errorf("redisstore: update: %w", err)
+		}
+		return n == 1, nil
+	}
+	args := make([]any, 0, 2+len(p.Delete)+2*len(p.Set))
+	expiry := ""
+	if !p.Expiry.IsZero() {
+		expiry = millis(p.Expiry)
+	}
+	args = append(args, expiry, len(p.Delete))
+	for _, k := range p.Delete {
+		args = append(args, valuePrefix+k)
+	}
+	// Deletes run first in the script, so a key in both lists ends up set.
+	args, err := appendValues(args, p.Set)
+	if err != nil {
+		return false, fmt.Errorf("redisstore: update: %w", err)
+	}
+	found, err := updateScript.Run(ctx, s.client, []string{key}, args...).Int()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: update: %w", err)
+	}
+	return found == 1, nil
+}
+
+// Delete removes the session with this id. A missing id is not an error.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if err := s.client.Del(ctx, s.Key(id)).Err(); err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	return nil
+}
+
+// Prune deletes nothing and reports 0: Redis deletes each session when its
+// key's expiry time passes, so there is never an expired session to prune.
+// It fails only when ctx has ended, like every other method would.
+func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("redisstore: prune: %w", err)
+	}
+	return 0, nil
+}
+
+// appendValues appends each value's field name and JSON to args, refusing a
+// value that is not valid JSON before anything is written.
+func appendValues(args []any, values map[string]json.RawMessage) ([]any, error) {
+	for k, v := range values {
+		if !json.Valid(v) {
+			return nil, fmt.Errorf("value of key %q is not valid JSON", k)
+		}
+		args = append(args, valuePrefix+k, []byte(v))
+	}
+	return args, nil
+}
+
+func millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+func parseMillis(s string) (time.Time, error) {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ms), nil
+}

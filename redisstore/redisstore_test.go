@@ -1,0 +1,136 @@
+package redisstore_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/redistest"
+	"github.com/sessionkit/sessionkit/redisstore"
+)
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	client, _ := redistest.Client(t)
+	for _, prefix := range []string{"app{x}:", "a}", "{"} {
+		if _, err := redisstore.New(client, redisstore.Config{Prefix: prefix}); !errors.Is(err, redisstore.ErrInvalidPrefix) {
+			t.Errorf("New(Prefix %q): err = %v, want ErrInvalidPrefix", prefix, err)
+		}
+	}
+	if _, err := redisstore.New(nil, redisstore.Config{}); err == nil {
+		t.Error("New(nil client): err = nil, want an error")
+	}
+	s, err := redisstore.New(client, redisstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Key("abc"), "sessionkit:{abc}"; got != want {
+		t.Errorf("zero Config: Key = %q, want %q", got, want)
+	}
+}
+
+// TestRedisExpiresTheKey checks that the session's expiry is the key's own
+// expiry time in Redis (PEXPIREAT), on Create and on every Update that moves
+// it, so Redis deletes the session at its absolute end with no pruning.
+func TestRedisExpiresTheKey(t *testing.T) {
+	for name, client := range deployments() {
+		t.Run(name, func(t *testing.T) {
+			client, prefix := client(t)
+			s := mustNew(t, client, redisstore.Config{Prefix: prefix})
+			ctx := t.Context()
+			exp := time.Now().Add(90 * time.Minute).Truncate(time.Millisecond)
+			if err := s.Create(ctx, "s1", sessionkit.Record{Values: map[string]json.RawMessage{"k": json.RawMessage(`1`)}, Expiry: exp}); err != nil {
+				t.Fatal(err)
+			}
+			checkExpireTime(t, client, s.Key("s1"), exp)
+			later := exp.Add(time.Hour)
+			if found, err := s.Update(ctx, "s1", sessionkit.Patch{Expiry: later}); err != nil || !found {
+				t.Fatalf("Update = %v, %v", found, err)
+			}
+			checkExpireTime(t, client, s.Key("s1"), later)
+			// A patch of values without Expiry keeps the key's expiry time.
+			if found, err := s.Update(ctx, "s1", sessionkit.Patch{Set: map[string]json.RawMessage{"k": json.RawMessage(`2`)}}); err != nil || !found {
+				t.Fatalf("Update = %v, %v", found, err)
+			}
+			checkExpireTime(t, client, s.Key("s1"), later)
+			// An expired Create leaves no key behind.
+			if err := s.Create(ctx, "dead", sessionkit.Record{Expiry: time.Now().Add(-time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+			if n := client.Exists(ctx, s.Key("dead")).Val(); n != 0 {
+				t.Fatalf("an expired session's key exists (%d) after Create", n)
+			}
+		})
+	}
+}
+
+func checkExpireTime(t *testing.T, client redis.UniversalClient, key string, want time.Time) {
+	t.Helper()
+	ms, err := client.PExpireTime(t.Context(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := time.UnixMilli(ms.Milliseconds()); !got.Equal(want) {
+		t.Fatalf("PEXPIRETIME %s = %v, want the session's expiry %v", key, got, want)
+	}
+}
+
+// TestClusterSpreadsSessions checks that the cluster tests run on a real
+// cluster: sessions land on every master, each whole on one of them.
+func TestClusterSpreadsSessions(t *testing.T) {
+	client, prefix := cluster.Client(t)
+	s := mustNew(t, client, redisstore.Config{Prefix: prefix})
+	cc := client.(*redis.ClusterClient)
+	ctx := t.Context()
+	masters := map[string]bool{}
+	for i := range 30 {
+		id := fmt.Sprintf("spread%02d", i)
+		if err := s.Create(ctx, id, sessionkit.Record{Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		node, err := cc.MasterForKey(ctx, s.Key(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		masters[node.Options().Addr] = true
+	}
+	if len(masters) != len(cluster.Addrs) {
+		t.Fatalf("30 sessions landed on %d masters, want all %d: %v", len(masters), len(cluster.Addrs), masters)
+	}
+}
+
+func TestLoadRefusesForeignHash(t *testing.T) {
+	client, prefix := redistest.Client(t)
+	s := mustNew(t, client, redisstore.Config{Prefix: prefix})
+	if err := client.HSet(t.Context(), s.Key("x"), "v.k", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.Load(t.Context(), "x"); err == nil || found {
+		t.Fatalf("Load of a hash without an expiry field = %v, %v; want an error", found, err)
+	}
+}
+
+func TestCreateRefusesInvalidJSON(t *testing.T) {
+	client, prefix := redistest.Client(t)
+	s := mustNew(t, client, redisstore.Config{Prefix: prefix})
+	bad := map[string]json.RawMessage{"k": json.RawMessage(`{oops`)}
+	if err := s.Create(t.Context(), "s1", sessionkit.Record{Values: bad, Expiry: time.Now().Add(time.Hour)}); err == nil {
+		t.Fatal("Create with invalid JSON: err = nil")
+	}
+	if n := client.Exists(t.Context(), s.Key("s1")).Val(); n != 0 {
+		t.Fatal("a refused Create wrote the key")
+	}
+}
+
+// deployments names the two Redis deployments a test runs on, each giving a
+// client and a fresh key prefix.
+func deployments() map[string]func(testing.TB) (redis.UniversalClient, string) {
+	return map[string]func(testing.TB) (redis.UniversalClient, string){
+		"single":  redistest.Client,
+		"cluster": cluster.Client,
+	}
+}
