@@ -70,6 +70,21 @@ type Config struct {
 	// IdleTimeout, at most one minute. Unused without IdleTimeout.
 	TouchInterval time.Duration
 
+	// ExpressSessionCookie, when true, makes the sessions this manager
+	// creates or re-issues readable by express-session (Node), for an
+	// application that shares its store with one: every session it creates,
+	// and every one whose cookie it re-issues (an IdleTimeout touch), gets the
+	// "cookie" key (ExpressCookieKey) express-session writes and needs to
+	// load a session: {"originalMaxAge", "expires" (ISO 8601, UTC,
+	// milliseconds), "httpOnly", "path", and "domain", "secure", "sameSite",
+	// "partitioned" when set}, matching the Set-Cookie sent and the stored
+	// expiry (both cut to the millisecond). originalMaxAge and expires are
+	// null for a BrowserSessionCookie. Keys the manager did not write,
+	// including a "cookie" key written by Node, are never dropped or
+	// rewritten by other saves. Zero: no "cookie" key, as sessionkit itself
+	// does not need one.
+	ExpressSessionCookie bool
+
 	// MaxSessionsPerUser, when positive, limits how many live sessions one
 	// user may have: Session.Authenticate ends the user's oldest sessions
 	// (by creation) so that the new one makes the limit, so a log-in never

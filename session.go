@@ -304,7 +304,7 @@ func (s *Session) commit(h http.Header) error {
 	if !s.resolved {
 		return nil // the handler never touched its session
 	}
-	now := time.Now()
+	now := s.m.expressInstant(time.Now())
 	var cookie *http.Cookie
 	if s.isNew {
 		if len(s.set) > 0 {
@@ -321,7 +321,7 @@ func (s *Session) commit(h http.Header) error {
 			p.Delete = append(p.Delete, k)
 		}
 		if s.existed && s.m.cfg.IdleTimeout > 0 {
-			target := earliest(s.created.Add(s.m.cfg.Lifetime), now.Add(s.m.cfg.IdleTimeout))
+			target := s.m.expressInstant(earliest(s.created.Add(s.m.cfg.Lifetime), now.Add(s.m.cfg.IdleTimeout)))
 			if target.Sub(s.expiry) >= s.m.cfg.TouchInterval {
 				p.Expiry = target
 			}
@@ -334,6 +334,10 @@ func (s *Session) commit(h http.Header) error {
 				}
 				p.Set[MetaKey] = seen
 			}
+		}
+		if !p.Expiry.IsZero() {
+			// The cookie is re-issued below with the new expiry.
+			p.Set = s.m.withExpressCookie(p.Set, p.Expiry, now)
 		}
 		if !p.Empty() {
 			found, err := s.m.update(s.ctx, s.id, p)
@@ -378,11 +382,13 @@ func (s *Session) create(now time.Time) error {
 	if s.m.cfg.IdleTimeout > 0 {
 		expiry = earliest(expiry, now.Add(s.m.cfg.IdleTimeout))
 	}
+	expiry = s.m.expressInstant(expiry)
+	values := s.m.withExpressCookie(s.set, expiry, now)
 	for attempt := 0; ; attempt++ {
 		if s.id == "" || attempt > 0 {
 			s.id = newID()
 		}
-		err := s.m.create(s.ctx, s.id, Record{Values: s.set, Created: now, Expiry: expiry})
+		err := s.m.create(s.ctx, s.id, Record{Values: values, Created: now, Expiry: expiry})
 		if errors.Is(err, ErrExists) && attempt < 2 {
 			continue // 256-bit ids do not collide; retry rather than share
 		}
