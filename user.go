@@ -30,9 +30,8 @@ const MetaKey = "sessionkit"
 // for display; the rest is cut (at a character boundary).
 const MaxUserAgent = 200
 
-// ErrNoUserIndex is returned by the user-session functions (Manager
-// ListSessions, EndSession, EndSessions, and Config.MaxSessionsPerUser at
-// New) when the store does not implement UserIndex.
+// ErrNoUserIndex is returned by the user-session functions (ListSessions,
+// EndSession, EndSessions, and Config.MaxSessionsPerUser at New) when the store does not implement UserIndex.
 var ErrNoUserIndex = errors.New("sessionkit: the store cannot find a user's sessions: it does not implement sessionkit.UserIndex (pgstore, sqlitestore and memstore do)")
 
 // ErrNoUser is returned by Session.Authenticate for an empty user.
@@ -174,30 +173,18 @@ func truncateUA(ua string) string {
 	return ua[:cut]
 }
 
-// userIndex returns the store's UserIndex, or ErrNoUserIndex.
-func (m *Manager) userIndex() (UserIndex, error) {
-	ix, ok := m.store.(UserIndex)
+// userSessions lists user's sessions in store through its UserIndex, newest
+// first, keeping only those really bound to user (a store may match loosely:
+// a hash bucket, a set that lags a delete).
+func userSessions(ctx context.Context, store Store, user string) ([]StoredSession, error) {
+	ix, ok := store.(UserIndex)
 	if !ok {
 		return nil, ErrNoUserIndex
 	}
-	return ix, nil
-}
-
-func (m *Manager) userSessions(ctx context.Context, user string) ([]StoredSession, error) {
-	ix, err := m.userIndex()
+	list, err := ix.UserSessions(ctx, user)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: list the sessions of a user: %w", ErrStore, err)
 	}
-	var list []StoredSession
-	err = m.storeCall("list sessions of user", "", func() (err error) {
-		list, err = ix.UserSessions(ctx, user)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	// Only sessions whose binding really names user: a store may match
-	// loosely (a hash bucket, a set that lags a delete).
 	kept := list[:0]
 	for _, st := range list {
 		if UserOf(st.Record.Values) == user {
@@ -208,12 +195,20 @@ func (m *Manager) userSessions(ctx context.Context, user string) ([]StoredSessio
 	return kept, nil
 }
 
-// ListSessions returns user's live sessions, newest first. It costs one
-// indexed store query (see UserIndex), never a scan of every session. It
+func endStored(ctx context.Context, store Store, id string) error {
+	if err := store.Delete(ctx, id); err != nil {
+		return fmt.Errorf("%w: end session %s: %w", ErrStore, shortID(id), err)
+	}
+	return nil
+}
+
+// ListSessions returns user's live sessions in store, newest first. It costs
+// one indexed store query (see UserIndex), never a scan of every session. It
 // fails with ErrNoUserIndex when the store cannot do that, and with ErrStore
-// when the store is down.
-func (m *Manager) ListSessions(ctx context.Context, user string) ([]SessionInfo, error) {
-	list, err := m.userSessions(ctx, user)
+// when the store is down. Manager.ListSessions is the same on the manager's
+// store; this form serves programs without a Manager (an admin command).
+func ListSessions(ctx context.Context, store Store, user string) ([]SessionInfo, error) {
+	list, err := userSessions(ctx, store, user)
 	if err != nil {
 		return nil, err
 	}
@@ -224,28 +219,28 @@ func (m *Manager) ListSessions(ctx context.Context, user string) ([]SessionInfo,
 	return out, nil
 }
 
-// EndSession ends user's session with this handle and reports whether there
-// was one. A handle of another user's session is not found: a user can only
-// end their own sessions.
-func (m *Manager) EndSession(ctx context.Context, user, handle string) (bool, error) {
-	list, err := m.userSessions(ctx, user)
+// EndSession ends user's session with this handle in store and reports
+// whether there was one. A handle of another user's session is not found: a
+// user can only end their own sessions.
+func EndSession(ctx context.Context, store Store, user, handle string) (bool, error) {
+	list, err := userSessions(ctx, store, user)
 	if err != nil {
 		return false, err
 	}
 	for _, st := range list {
 		if handleOf(st.ID) == handle {
-			return true, m.delete(ctx, st.ID)
+			return true, endStored(ctx, store, st.ID)
 		}
 	}
 	return false, nil
 }
 
-// EndSessions ends every live session of user except the one whose handle
-// is keep ("" ends them all: for disabling or deleting an account, or for an
-// operator), and reports how many it ended. The sessions are gone at once:
-// their next request finds no session.
-func (m *Manager) EndSessions(ctx context.Context, user, keep string) (int, error) {
-	list, err := m.userSessions(ctx, user)
+// EndSessions ends every live session of user in store except the one whose
+// handle is keep ("" ends them all: for disabling or deleting an account, or
+// for an operator), and reports how many it ended. The sessions are gone at
+// once: their next request finds no session.
+func EndSessions(ctx context.Context, store Store, user, keep string) (int, error) {
+	list, err := userSessions(ctx, store, user)
 	if err != nil {
 		return 0, err
 	}
@@ -254,12 +249,27 @@ func (m *Manager) EndSessions(ctx context.Context, user, keep string) (int, erro
 		if keep != "" && handleOf(st.ID) == keep {
 			continue
 		}
-		if err := m.delete(ctx, st.ID); err != nil {
+		if err := endStored(ctx, store, st.ID); err != nil {
 			return n, err
 		}
 		n++
 	}
 	return n, nil
+}
+
+// ListSessions is the package-level ListSessions on the manager's store.
+func (m *Manager) ListSessions(ctx context.Context, user string) ([]SessionInfo, error) {
+	return ListSessions(ctx, m.store, user)
+}
+
+// EndSession is the package-level EndSession on the manager's store.
+func (m *Manager) EndSession(ctx context.Context, user, handle string) (bool, error) {
+	return EndSession(ctx, m.store, user, handle)
+}
+
+// EndSessions is the package-level EndSessions on the manager's store.
+func (m *Manager) EndSessions(ctx context.Context, user, keep string) (int, error) {
+	return EndSessions(ctx, m.store, user, keep)
 }
 
 // endOldest ends user's oldest sessions so that one more makes at most
@@ -270,7 +280,7 @@ func (m *Manager) endOldest(ctx context.Context, user, skip string) error {
 	if limit <= 0 {
 		return nil
 	}
-	list, err := m.userSessions(ctx, user) // newest first
+	list, err := userSessions(ctx, m.store, user) // newest first
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,12 @@ func fail(stderr io.Writer, cmd string, err error) int {
 const usersUsage = `Usage:
   sessionkit users add --email E [--bcrypt-cost N]   the password is read from standard input
   sessionkit users list
-  sessionkit users remove --email E
+  sessionkit users remove --email E     remove the user and end all their sessions
+  sessionkit users disable --email E    keep the user but refuse their log-ins; end all their sessions
+  sessionkit users enable --email E     undo disable: the old password works again
+  sessionkit users sessions --email E   list the user's live sessions
+  sessionkit users revoke --email E     end all the user's sessions (log out everywhere)
+  sessionkit users revoke --all         end every session of every user
 `
 
 func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv env) int {
@@ -110,8 +115,8 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return usersAdd(ctx, args, stdin, stdout, stderr, getenv)
 	case "list":
 		return usersList(ctx, args, stdout, stderr, getenv)
-	case "remove":
-		return usersRemove(ctx, args, stdout, stderr, getenv)
+	case "remove", "disable", "enable", "sessions", "revoke":
+		return usersByEmail(ctx, sub, args, stdout, stderr, getenv)
 	default:
 		fmt.Fprintf(stderr, "sessionkit users: unknown subcommand %q\n%s", sub, usersUsage)
 		return 2
@@ -181,33 +186,98 @@ func usersList(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	return 0
 }
 
-func usersRemove(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+// usersByEmail runs the users subcommands that act on one user named by
+// --email: remove, disable, enable, sessions, revoke.
+func usersByEmail(ctx context.Context, sub string, args []string, stdout, stderr io.Writer, getenv env) int {
+	name := "users " + sub
 	var d dbFlags
-	fs := newFlagSet("users remove", stderr)
+	fs := newFlagSet(name, stderr)
 	d.register(fs)
 	email := fs.String("email", "", "the user's email address (required)")
+	var all *bool
+	if sub == "revoke" {
+		all = fs.Bool("all", false, "end every session of every user instead of one user's")
+	}
 	if code, ok := parse(fs, args, getenv, dbEnv); !ok {
 		return code
 	}
-	if *email == "" {
-		fmt.Fprintln(stderr, "sessionkit users remove: --email is required")
+	everyone := all != nil && *all
+	if (*email == "") == !everyone {
+		fmt.Fprintf(stderr, "sessionkit %s: --email is required%s\n", name, map[bool]string{true: " (or --all, not both)"}[all != nil])
 		return 2
 	}
-	addr, err := admin.NormalizeEmail(*email)
-	if err != nil {
-		return fail(stderr, "users remove", err)
+	var addr string
+	if !everyone {
+		var err error
+		if addr, err = admin.NormalizeEmail(*email); err != nil {
+			return fail(stderr, name, err)
+		}
 	}
 	db, err := d.open(ctx)
 	if err != nil {
-		return fail(stderr, "users remove", err)
+		return fail(stderr, name, err)
 	}
 	defer db.Close()
-	ended, err := db.RemoveUser(ctx, addr)
-	if err != nil {
-		return fail(stderr, "users remove", err)
+	if everyone {
+		ended, err := db.EndAllSessions(ctx)
+		if err != nil {
+			return fail(stderr, name, err)
+		}
+		fmt.Fprintf(stdout, "ended %d session(s) of every user\n", ended)
+		return 0
 	}
-	fmt.Fprintf(stdout, "removed <%s> and ended %d session(s)\n", addr, ended)
+	switch sub {
+	case "remove":
+		ended, err := db.RemoveUser(ctx, addr)
+		if err != nil {
+			return fail(stderr, name, err)
+		}
+		fmt.Fprintf(stdout, "removed <%s> and ended %d session(s)\n", addr, ended)
+	case "disable":
+		ended, err := db.DisableUser(ctx, addr)
+		if err != nil {
+			return fail(stderr, name, err)
+		}
+		fmt.Fprintf(stdout, "disabled <%s> and ended %d session(s); `sessionkit users enable --email %s` undoes it\n", addr, ended, addr)
+	case "enable":
+		if err := db.EnableUser(ctx, addr); err != nil {
+			return fail(stderr, name, err)
+		}
+		fmt.Fprintf(stdout, "enabled <%s>\n", addr)
+	case "revoke":
+		u, found, err := db.UserByEmail(ctx, addr)
+		if err == nil && !found {
+			err = fmt.Errorf("%w: %s", admin.ErrNoUser, addr)
+		}
+		if err != nil {
+			return fail(stderr, name, err)
+		}
+		ended, err := db.EndSessions(ctx, u.ID)
+		if err != nil {
+			return fail(stderr, name, err)
+		}
+		fmt.Fprintf(stdout, "ended %d session(s) of <%s>\n", ended, addr)
+	case "sessions":
+		_, list, err := db.UserSessions(ctx, addr)
+		if err != nil {
+			return fail(stderr, name, err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "HANDLE\tCREATED\tLAST SEEN\tADDRESS\tBROWSER")
+		for _, s := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Handle, s.Created.UTC().Format(time.RFC3339),
+				s.LastSeen.UTC().Format(time.RFC3339), orDash(s.Address), orDash(s.UserAgent))
+		}
+		tw.Flush()
+	}
 	return 0
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // readPassword reads the password from stdin: on a terminal it prompts

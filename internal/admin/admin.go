@@ -36,8 +36,8 @@ const (
 	SessionsTable = "sessions"
 	UsersTable    = "users"
 	// SessionUserIDKey and SessionEmailKey are the session keys the server
-	// stores at log-in; RemoveUser ends the sessions whose SessionUserIDKey
-	// names the removed user.
+	// stores at log-in, next to binding the session to UserKey(id), by which
+	// RemoveUser and DisableUser find the user's sessions.
 	SessionUserIDKey = "userId"
 	SessionEmailKey  = "email"
 )

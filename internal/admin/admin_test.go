@@ -143,7 +143,8 @@ func TestUsers(t *testing.T) {
 		store := db.Sessions()
 		expiry := time.Now().Add(time.Hour)
 		for id, uid := range map[string]int64{"ada-1": ada.ID, "ada-2": ada.ID, "bob-1": bob.ID} {
-			rec := sessionkit.Record{Values: map[string]json.RawMessage{admin.SessionUserIDKey: json.RawMessage(fmt.Sprint(uid))}, Expiry: expiry}
+			meta := fmt.Sprintf(`{"user":%q}`, admin.UserKey(uid))
+			rec := sessionkit.Record{Values: map[string]json.RawMessage{sessionkit.MetaKey: json.RawMessage(meta)}, Expiry: expiry}
 			if err := store.Create(ctx, id, rec); err != nil {
 				t.Fatal(err)
 			}

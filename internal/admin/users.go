@@ -5,19 +5,22 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/sessionkit/sessionkit"
 )
 
 // Errors callers branch on.
 var (
 	// ErrDuplicateUser is returned by AddUser when the email is taken.
 	ErrDuplicateUser = errors.New("admin: a user with this email already exists")
-	// ErrNoUser is returned by RemoveUser when no user has the email.
+	// ErrNoUser is returned by RemoveUser, DisableUser, EnableUser,
+	// SetPassword and UserSessions when there is no such user.
 	ErrNoUser = errors.New("admin: no user with this email")
 	// ErrBadEmail is returned for an email address that cannot be one.
 	ErrBadEmail = errors.New("admin: not an email address")
@@ -155,60 +158,144 @@ func (db *DB) ListUsers(ctx context.Context) ([]User, error) {
 	return users, nil
 }
 
-// RemoveUser deletes the user with this email and ends their sessions (the
-// rows whose SessionUserIDKey is the user's id), in one transaction, and
-// reports how many sessions it ended. No such user gives ErrNoUser.
+// UserKey is the user a session is bound to (sessionkit.Session.Authenticate)
+// for the user with this id.
+func UserKey(id int64) string { return strconv.FormatInt(id, 10) }
+
+// disabledMark prefixes the password hash of a disabled user: no bcrypt
+// hash starts with it, so no password matches, and removing it restores the
+// old password.
+const disabledMark = "!"
+
+// Disabled reports whether the user was disabled (DisableUser): no password
+// logs them in.
+func (u User) Disabled() bool { return strings.HasPrefix(u.PasswordHash, disabledMark) }
+
+// RemoveUser deletes the user with this email and then ends their sessions
+// (found through the session store's user index), and reports how many
+// sessions it ended. No such user gives ErrNoUser.
 func (db *DB) RemoveUser(ctx context.Context, email string) (sessionsEnded int, err error) {
-	email, err = NormalizeEmail(email)
-	if err != nil {
-		return 0, err
-	}
-	if db.pool != nil {
-		err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-			var id int64
-			err := tx.QueryRow(ctx, `DELETE FROM "users" WHERE email = $1 RETURNING id`, email).Scan(&id)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("%w: %s", ErrNoUser, email)
-			}
-			if err != nil {
-				return hint(err)
-			}
-			tag, err := tx.Exec(ctx, `DELETE FROM "sessions" WHERE sess -> '`+SessionUserIDKey+`' = to_jsonb($1::bigint)`, id)
-			sessionsEnded = int(tag.RowsAffected())
-			return err
-		})
-	} else {
-		sessionsEnded, err = db.removeSQLiteUser(ctx, email)
-	}
-	if err != nil && !errors.Is(err, ErrNoUser) {
-		err = fmt.Errorf("admin: remove user: %w", err)
-	}
-	return sessionsEnded, err
+	return db.changeUser(ctx, "remove user", email, `DELETE FROM "users" WHERE email = $1 RETURNING id`)
 }
 
-func (db *DB) removeSQLiteUser(ctx context.Context, email string) (sessionsEnded int, err error) {
-	tx, err := db.lite.DB().BeginTx(ctx, nil)
+// DisableUser makes the user with this email unable to log in, keeping the
+// account (EnableUser undoes it), and ends all their sessions (ASVS 7.4.2).
+// It reports how many sessions it ended. No such user gives ErrNoUser.
+func (db *DB) DisableUser(ctx context.Context, email string) (sessionsEnded int, err error) {
+	return db.changeUser(ctx, "disable user", email, `UPDATE "users" SET password_hash = CASE
+		WHEN password_hash LIKE '`+disabledMark+`%' THEN password_hash ELSE '`+disabledMark+`' || password_hash END
+		WHERE email = $1 RETURNING id`)
+}
+
+// EnableUser undoes DisableUser: the old password works again. No such user
+// gives ErrNoUser.
+func (db *DB) EnableUser(ctx context.Context, email string) error {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	var id int64
+	err = db.queryRow(ctx, `UPDATE "users" SET password_hash = CASE
+		WHEN password_hash LIKE '`+disabledMark+`%' THEN substr(password_hash, 2) ELSE password_hash END
+		WHERE email = $1 RETURNING id`, email).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %s", ErrNoUser, email)
+	}
+	if err != nil {
+		return fmt.Errorf("admin: enable user: %w", hint(err))
+	}
+	return nil
+}
+
+// changeUser runs stmt, which changes the user with this email and returns
+// its id, then ends all the user's sessions. The sessions are ended after the
+// change, so a log-in racing it either fails or makes a session that the
+// sweep finds.
+func (db *DB) changeUser(ctx context.Context, what, email, stmt string) (int, error) {
+	email, err := NormalizeEmail(email)
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback() // a no-op after Commit
 	var id int64
-	err = tx.QueryRowContext(ctx, `DELETE FROM "users" WHERE email = ? RETURNING id`, email).Scan(&id)
+	err = db.queryRow(ctx, stmt, email).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%w: %s", ErrNoUser, email)
 	}
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("admin: %s: %w", what, hint(err))
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM "sessions" WHERE json_extract(sess, '$.`+SessionUserIDKey+`') = ?`, id)
+	n, err := db.EndSessions(ctx, id)
 	if err != nil {
-		return 0, err
+		return n, fmt.Errorf("admin: %s: %w", what, err)
 	}
-	n, err := res.RowsAffected()
+	return n, nil
+}
+
+// SetPassword replaces the password of the user with this id by a bcrypt
+// hash of password at cost (0 means DefaultBcryptCost). It does not end any
+// session: the caller decides which (the server ends all but the current).
+func (db *DB) SetPassword(ctx context.Context, id int64, password string, cost int) error {
+	hash, err := HashPassword(password, cost)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	return int(n), tx.Commit()
+	var got int64
+	err = db.queryRow(ctx, `UPDATE "users" SET password_hash = $1 WHERE id = $2 RETURNING id`, hash, id).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: id %d", ErrNoUser, id)
+	}
+	if err != nil {
+		return fmt.Errorf("admin: set password: %w", hint(err))
+	}
+	return nil
+}
+
+// UserSessions lists the live sessions of the user with this email, newest
+// first, through the session store's user index. No such user gives
+// ErrNoUser.
+func (db *DB) UserSessions(ctx context.Context, email string) (User, []sessionkit.SessionInfo, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return User{}, nil, err
+	}
+	u, found, err := db.UserByEmail(ctx, email)
+	if err != nil {
+		return User{}, nil, err
+	}
+	if !found {
+		return User{}, nil, fmt.Errorf("%w: %s", ErrNoUser, email)
+	}
+	list, err := sessionkit.ListSessions(ctx, db.Sessions(), UserKey(u.ID))
+	if err != nil {
+		return User{}, nil, fmt.Errorf("admin: list sessions: %w", err)
+	}
+	return u, list, nil
+}
+
+// EndSessions ends every session of the user with this id and reports how
+// many (ASVS 7.4.5: an operator ends one user's sessions).
+func (db *DB) EndSessions(ctx context.Context, id int64) (int, error) {
+	return sessionkit.EndSessions(ctx, db.Sessions(), UserKey(id), "")
+}
+
+// EndAllSessions ends every session of every user (ASVS 7.4.5: after a
+// breach, or a change of what a session may hold), and reports how many.
+func (db *DB) EndAllSessions(ctx context.Context) (int64, error) {
+	var n int64
+	if db.pool != nil {
+		tag, err := db.pool.Exec(ctx, `DELETE FROM "sessions"`)
+		if err != nil {
+			return 0, fmt.Errorf("admin: end all sessions: %w", hint(err))
+		}
+		n = tag.RowsAffected()
+	} else {
+		res, err := db.lite.DB().ExecContext(ctx, `DELETE FROM "sessions"`)
+		if err != nil {
+			return 0, fmt.Errorf("admin: end all sessions: %w", err)
+		}
+		n, _ = res.RowsAffected()
+	}
+	return n, nil
 }
 
 // row is what a one-row query gives on either database: pgx.Row or

@@ -73,35 +73,10 @@ func sessionUserID(sess *sessionkit.Session) (id int64, found bool, err error) {
 }
 
 // handleUser returns the logged-in user. A session whose user was removed
-// is ended.
+// or disabled is ended.
 func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
-	sess, ok := s.session(w, r)
+	_, user, ok := s.currentUser(w, r)
 	if !ok {
-		return
-	}
-	id, found, err := sessionUserID(sess)
-	if err != nil {
-		s.storeFailed(w, r, err)
-		return
-	}
-	if !found {
-		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
-		return
-	}
-	user, found, err := s.db.UserByID(r.Context(), id)
-	if err != nil {
-		s.storeFailed(w, r, err)
-		return
-	}
-	// The id must still name the user who logged in: a log-in racing the
-	// user's removal can save its session after RemoveUser swept that
-	// user's sessions, and a database whose ids are reused would hand it
-	// the next user's. The session is loaded already, so this is no store
-	// call; a missing or unreadable email is "", which matches no user.
-	email, _ := sess.GetString(admin.SessionEmailKey)
-	if !found || email != user.Email {
-		_ = sess.Destroy() // the user was removed: the session is worthless
-		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
 		return
 	}
 	writeJSON(w, http.StatusOK, userResponse{ID: user.ID, Email: user.Email})

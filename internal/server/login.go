@@ -117,7 +117,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := sess.Regenerate(); err != nil {
+	// Authenticate regenerates the session id, binds the session to the
+	// user (for the session list and "log out everywhere") and records the
+	// log-in time that ending other sessions checks.
+	if err := sess.Authenticate(admin.UserKey(user.ID)); err != nil {
 		s.logins.unavailable.Inc()
 		s.storeFailed(w, r, err)
 		return
@@ -150,6 +153,11 @@ func (s *Server) checkPassword(ctx context.Context, email string, lookup bool, p
 		}
 	}
 	hash := s.dummyHash
+	if found && user.Disabled() {
+		// A disabled account cannot log in; compared with the dummy hash,
+		// it answers as slowly as any other.
+		found = false
+	}
 	if found {
 		hash = []byte(user.PasswordHash)
 	}

@@ -14,6 +14,10 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	api.HandleFunc("POST /api/login", s.handleLogin)
 	api.HandleFunc("GET /api/user", s.handleUser)
 	api.HandleFunc("POST /api/logout", s.handleLogout)
+	api.HandleFunc("GET /api/sessions", s.handleSessions)
+	api.HandleFunc("DELETE /api/sessions/{handle}", s.handleEndSession)
+	api.HandleFunc("POST /api/sessions/revoke-others", s.handleRevokeOthers)
+	api.HandleFunc("POST /api/password", s.handlePassword)
 	if s.cfg.Debug {
 		api.HandleFunc("GET /api/_debug/session", s.handleDebug)
 	}

@@ -8,6 +8,10 @@
 //	POST /api/login          {"email","password"} → {"ok":true} and the session cookie
 //	GET  /api/user           → {"id","email"} or 401
 //	POST /api/logout         → {"ok":true}; the row is deleted, the cookie cleared
+//	GET  /api/sessions       → the caller's sessions, the current one marked
+//	DELETE /api/sessions/{handle}       → ends one (another needs a recent log-in or the password)
+//	POST /api/sessions/revoke-others    → ends all but the current one (same condition)
+//	POST /api/password       {"current","new"} → changes it, ends the other sessions
 //	GET  /api/_debug/session → what the server sees of the session (not in production)
 //	GET  /healthz            → {"status":"ok"}, or 503 naming the dependency that is down
 //	GET  /metrics            → Prometheus text
@@ -121,6 +125,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.LoginMaxFailuresPerAddr == 0 {
 		cfg.LoginMaxFailuresPerAddr = DefaultLoginMaxFailuresPerAddr
 	}
+	if cfg.ReauthWindow == 0 {
+		cfg.ReauthWindow = DefaultReauthWindow
+	}
+	if cfg.MaxSessionsPerUser == 0 {
+		cfg.MaxSessionsPerUser = DefaultMaxSessionsPerUser
+	}
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
@@ -133,8 +143,8 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
 		return cfg, fmt.Errorf("BCRYPT_COST %d is outside %d..%d", cfg.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
-	if cfg.LoginMaxFailures < 0 || cfg.LoginMaxFailuresPerAddr < 0 || cfg.LoginWindow < 0 || cfg.ShutdownTimeout < 0 {
-		return cfg, errors.New("LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDR, LOGIN_WINDOW and SHUTDOWN_TIMEOUT cannot be negative")
+	if cfg.LoginMaxFailures < 0 || cfg.LoginMaxFailuresPerAddr < 0 || cfg.LoginWindow < 0 || cfg.ShutdownTimeout < 0 || cfg.ReauthWindow < 0 {
+		return cfg, errors.New("LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDR, LOGIN_WINDOW, SHUTDOWN_TIMEOUT and REAUTH_WINDOW cannot be negative")
 	}
 	// A Config built directly, not by LoadConfig, gets the same checks, and
 	// its origins the form browsers send in Origin, or an entry would never
@@ -160,16 +170,18 @@ func (cfg Config) withDefaults() (Config, error) {
 // sessionConfig is the library's configuration for cfg.
 func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessionkit.Config {
 	return sessionkit.Config{
-		Store:          store,
-		Secrets:        cfg.Secrets,
-		CookieName:     cfg.CookieName,
-		CookieDomain:   cfg.CookieDomain,
-		Secure:         cfg.Production,
-		SameSite:       cfg.SameSite,
-		Lifetime:       cfg.SessionTTL,
-		IdleTimeout:    cfg.IdleTimeout,
-		TrustedProxies: cfg.TrustedProxies,
-		Logger:         log,
+		Store:        store,
+		Secrets:      cfg.Secrets,
+		CookieName:   cfg.CookieName,
+		CookieDomain: cfg.CookieDomain,
+		Secure:       cfg.Production,
+		SameSite:     cfg.SameSite,
+		Lifetime:     cfg.SessionTTL,
+		IdleTimeout:  cfg.IdleTimeout,
+		// Negative is "no limit" here; the library's is zero.
+		MaxSessionsPerUser: max(cfg.MaxSessionsPerUser, 0),
+		TrustedProxies:     cfg.TrustedProxies,
+		Logger:             log,
 		// A save that failed (the store is down) must not look like a
 		// success, nor like a log-out: 503, in the API's JSON shape.
 		// The library has already taken back the handler's headers (the
