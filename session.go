@@ -321,7 +321,11 @@ func (s *Session) commit(h http.Header) error {
 			p.Delete = append(p.Delete, k)
 		}
 		if s.existed && s.m.cfg.IdleTimeout > 0 {
-			target := s.m.expressInstant(earliest(s.created.Add(s.m.cfg.Lifetime), now.Add(s.m.cfg.IdleTimeout)))
+			target := now.Add(s.m.cfg.IdleTimeout)
+			if !s.created.IsZero() { // zero: the store cannot say (see Record.Created)
+				target = earliest(s.created.Add(s.m.cfg.Lifetime), target)
+			}
+			target = s.m.expressInstant(target)
 			if target.Sub(s.expiry) >= s.m.cfg.TouchInterval {
 				p.Expiry = target
 			}

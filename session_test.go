@@ -449,3 +449,29 @@ func TestBlindWriteAfterDestroyUsesNewID(t *testing.T) {
 		t.Fatal("the destroyed cookie works again")
 	}
 }
+
+// noCreatedStore reports Created zero, as pgstore does on a
+// connect-pg-simple table, which has no column for it.
+type noCreatedStore struct{ sessionkit.Store }
+
+func (s noCreatedStore) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
+	rec, found, err := s.Store.Load(ctx, id)
+	rec.Created = time.Time{}
+	return rec, found, err
+}
+
+func TestIdleTouchWithoutCreated(t *testing.T) {
+	t.Parallel()
+	m, _ := newManager(t, noCreatedStore{memStore(t)}, func(c *sessionkit.Config) {
+		c.IdleTimeout = time.Hour
+		c.TouchInterval = time.Millisecond
+	})
+	h := app(m)
+	cookie := login(t, h, "ada")
+	time.Sleep(5 * time.Millisecond)
+	w := do(h, "GET", "/user", cookie)
+	if w.Code != 200 || sessionCookie(w) == nil {
+		t.Fatalf("a read past the touch interval of a session whose creation the store cannot say: %d %q, Set-Cookie %q; want the expiry moved and the cookie re-issued",
+			w.Code, w.Body.String(), w.Header().Get("Set-Cookie"))
+	}
+}

@@ -13,7 +13,10 @@ type Record struct {
 	// them as one JSON object (PostgreSQL: the sess jsonb column).
 	Values map[string]json.RawMessage
 	// Created is when the session was first saved. Stores set it from their
-	// own clock on Create when it is zero.
+	// own clock on Create when it is zero. A store that has nowhere to keep
+	// it (pgstore on a connect-pg-simple table) reports it zero on Load; an
+	// IdleTimeout touch then cannot cap the session at Lifetime, and extends
+	// it as express-session's rolling sessions are extended.
 	Created time.Time
 	// Expiry is the instant after which the session is dead. A store never
 	// returns a record whose Expiry has passed.

@@ -8,6 +8,13 @@
 // PostgreSQL advisory lock so that only one of many instances prunes at a
 // time.
 //
+// The store also works, as it is, on a table connect-pg-simple (Node's
+// express-session store) made: sid varchar, sess json, expire timestamp
+// without time zone. New reads the table's columns from the catalog and
+// adapts its SQL (see Layout); it never alters the table. Node and Go then
+// share the sessions, with the limits the README's "Moving from
+// express-session" section lists.
+//
 // The store does not own the pool it is given and never runs DDL unless
 // Config.CreateTable asks for it; SchemaSQL gives the same DDL as text for a
 // migration tool.
@@ -24,6 +31,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
@@ -77,6 +85,7 @@ type Store struct {
 	batch  int
 	logger *slog.Logger
 	loop   *pruneloop.Loop
+	layout Layout
 
 	// SQL text, built once from the validated, quoted table name.
 	qLoad, qExists, qCreate, qUpdate, qDelete, qPrune, qCount, qUser string
@@ -87,11 +96,17 @@ var (
 	_ sessionkit.UserIndex = (*Store)(nil)
 )
 
+// Layout returns the table layout New found.
+func (s *Store) Layout() Layout { return s.layout }
+
 // New returns a store on pool, which the application keeps owning: Close
 // never closes it. It validates cfg and returns an error (ErrInvalidName for a
 // bad schema or table name) before any SQL is run. With cfg.CreateTable it
-// creates the table and index, using ctx; otherwise it runs no SQL, so a
-// database that is down is noticed by the first store call, not here. Unless
+// creates the table and index, using ctx. It then reads the table's layout
+// from the catalog (DetectLayout: one read-only query, so New fails when the
+// database cannot be reached) and logs it at Info: its own, or
+// connect-pg-simple's, which it uses as it is. A missing table is assumed to
+// be the store's own, created later by a migration. Unless
 // cfg.PruneInterval is negative it starts the background pruner; call Close
 // to stop it.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
@@ -121,40 +136,28 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 
-	t := qualified(cfg.Schema, table)
 	s := &Store{
 		pool:   pool,
 		schema: cfg.Schema,
 		table:  table,
 		batch:  batch,
 		logger: logger,
-
-		qLoad:   "SELECT sess, created_at, expire FROM " + t + " WHERE sid = $1 AND expire > now()",
-		qExists: "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE sid = $1 AND expire > now())",
-		qCreate: "INSERT INTO " + t + " (sid, sess, expire, created_at)" +
-			" VALUES ($1, $2::jsonb, $3::timestamptz, COALESCE($4::timestamptz, now()))" +
-			" ON CONFLICT (sid) DO NOTHING",
-		// Keys are removed first and then the Set object merged in, so a key in
-		// both Set and Delete ends up set, as the contract says.
-		qUpdate: "UPDATE " + t + " SET sess = (sess - $2::text[]) || $3::jsonb," +
-			" expire = COALESCE($4::timestamptz, expire)" +
-			" WHERE sid = $1 AND expire > now()",
-		qDelete: "DELETE FROM " + t + " WHERE sid = $1",
-		// SKIP LOCKED lets a prune run next to one started by hand (or a
-		// concurrent Prune call) without waiting on the same rows; ctid makes
-		// the outer delete a TID scan of the rows the subquery picked.
-		qPrune: "DELETE FROM " + t + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + t +
-			" WHERE expire <= now() LIMIT $1 FOR UPDATE SKIP LOCKED))",
-		qCount: "SELECT count(*) FROM " + t + " WHERE expire <= now()",
-		// The user index is on userExpr, and is partial on it being not
-		// NULL, which "= $1" implies: the planner uses it.
-		qUser: "SELECT sid, sess, created_at, expire FROM " + t + " WHERE " + userExpr + " = $1 AND expire > now()",
 	}
-
 	if cfg.CreateTable {
 		if err := s.createTable(ctx); err != nil {
 			return nil, err
 		}
+	}
+	layout, err := DetectLayout(ctx, pool, cfg.Schema, table)
+	if err != nil {
+		return nil, err
+	}
+	s.layout = layout
+	s.buildStatements(qualified(cfg.Schema, table), layout)
+	if layout.Exists {
+		logger.Info("pgstore: using table "+qualified(cfg.Schema, table)+" in the "+layout.Name+" layout", "columns", layout.Columns)
+	} else {
+		logger.Info("pgstore: table "+qualified(cfg.Schema, table)+" not found: assuming the sessionkit layout (create it with SchemaSQL or Config.CreateTable)", "columns", layout.Columns)
 	}
 	if interval > 0 {
 		s.loop = pruneloop.Start(interval, logger, "pgstore", s.backgroundPrune)
@@ -199,16 +202,18 @@ func storable(id string) bool {
 
 // Load returns the live session with this id; an expired or missing one, or
 // an id no row can have (see storable), is reported with found == false and a
-// nil error.
+// nil error. Created is zero on a table without created_at.
 func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
 	if !storable(id) {
 		return sessionkit.Record{}, false, nil
 	}
 	var (
-		raw []byte
-		rec sessionkit.Record
+		raw     []byte
+		rec     sessionkit.Record
+		created pgtype.Timestamptz // NULL on a table without created_at
 	)
-	err := s.pool.QueryRow(ctx, s.qLoad, id).Scan(&raw, &rec.Created, &rec.Expiry)
+	err := s.pool.QueryRow(ctx, s.qLoad, id).Scan(&raw, &created, &rec.Expiry)
+	rec.Created = created.Time
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sessionkit.Record{}, false, nil
 	}
@@ -228,17 +233,23 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 
 // Create inserts a new session. It never overwrites: an id that exists, live
 // or expired but not yet pruned, gives an error wrapping sessionkit.ErrExists.
-// A zero rec.Created is set from the database clock.
+// A zero rec.Created is set from the database clock. On a table without
+// created_at (connect-pg-simple's layout) Created is not kept, and Load
+// reports it zero.
 func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) error {
 	sess, err := jsonobject.Join(rec.Values)
 	if err != nil {
 		return fmt.Errorf("pgstore: create: values: %w", err)
 	}
-	var created any // NULL makes the statement use now()
-	if !rec.Created.IsZero() {
-		created = rec.Created
+	args := []any{id, sess, rec.Expiry}
+	if s.layout.HasCreated {
+		var created any // NULL makes the statement use now()
+		if !rec.Created.IsZero() {
+			created = rec.Created
+		}
+		args = append(args, created)
 	}
-	tag, err := s.pool.Exec(ctx, s.qCreate, id, sess, rec.Expiry, created)
+	tag, err := s.pool.Exec(ctx, s.qCreate, args...)
 	if err != nil {
 		return fmt.Errorf("pgstore: create: %w", err)
 	}
@@ -313,12 +324,14 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 	var out []sessionkit.StoredSession
 	for rows.Next() {
 		var (
-			st  sessionkit.StoredSession
-			raw []byte
+			st      sessionkit.StoredSession
+			raw     []byte
+			created pgtype.Timestamptz
 		)
-		if err := rows.Scan(&st.ID, &raw, &st.Record.Created, &st.Record.Expiry); err != nil {
+		if err := rows.Scan(&st.ID, &raw, &created, &st.Record.Expiry); err != nil {
 			return nil, fmt.Errorf("pgstore: user sessions: %w", err)
 		}
+		st.Record.Created = created.Time
 		if st.Record.Values, err = jsonobject.Split(raw); err != nil {
 			return nil, fmt.Errorf("pgstore: user sessions: decode sess: %w", err)
 		}

@@ -426,8 +426,11 @@ func TestMissingTableWithoutCreateTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if n := tr.queries.Load(); n != 0 {
-		t.Fatalf("New without CreateTable ran %d queries", n)
+	if n := tr.queries.Load(); n != 1 {
+		t.Fatalf("New without CreateTable ran %d queries, want 1 (reading the layout)", n)
+	}
+	if l := s.Layout(); l.Exists || l.Name != LayoutSessionkit {
+		t.Fatalf("layout of a missing table = %+v, want the store's own, not existing", l)
 	}
 	checkAllFail(t, s)
 	var reg *string
@@ -481,15 +484,21 @@ func TestUnreachable(t *testing.T) {
 			if _, err := New(testCtx(t), pool, Config{CreateTable: true}); err == nil {
 				t.Fatal("New with CreateTable succeeded on an unreachable database")
 			}
-			// Without DDL, New runs no SQL and succeeds; the methods fail.
-			s, err := New(testCtx(t), pool, Config{PruneInterval: -1})
-			if err != nil {
-				t.Fatal(err)
+			// Without DDL, New still reads the table's layout.
+			if _, err := New(testCtx(t), pool, Config{PruneInterval: -1}); err == nil || !strings.HasPrefix(err.Error(), "pgstore: ") {
+				t.Fatalf("New on an unreachable database: %v, want a pgstore error", err)
 			}
-			defer s.Close()
-			checkAllFail(t, s)
 		})
 	}
+	// A store whose database goes away fails every method.
+	_, pool := pgtest.Pool(t)
+	s, err := New(testCtx(t), pool, Config{CreateTable: true, PruneInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pool.Close()
+	checkAllFail(t, s)
 }
 
 func TestOneRoundTripEach(t *testing.T) {

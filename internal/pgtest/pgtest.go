@@ -81,3 +81,10 @@ func Pool(tb testing.TB) (schema string, pool *pgxpool.Pool) {
 	tb.Cleanup(pool.Close)
 	return schema, pool
 }
+
+// WithTimeZone returns url (which already has a query, as Schema's does)
+// with the PostgreSQL option that sets its connections' TimeZone to zone,
+// in the form both pgx and node-postgres pass on to the server.
+func WithTimeZone(url, zone string) string {
+	return url + "&options=" + strings.NewReplacer(" ", "%20", "=", "%3D", "/", "%2F").Replace("-c TimeZone="+zone)
+}

@@ -1,0 +1,176 @@
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/storetest"
+)
+
+// connectPgSimpleTable is connect-pg-simple 10's table.sql, as its
+// createTableIfMissing runs it (the interop tests use the file itself).
+const connectPgSimpleTable = `CREATE TABLE "session" (
+  "sid" varchar NOT NULL COLLATE "default",
+  "sess" json NOT NULL,
+  "expire" timestamp(6) NOT NULL
+)
+WITH (OIDS=FALSE);
+ALTER TABLE "session" ADD CONSTRAINT "session_pkey" PRIMARY KEY ("sid") NOT DEFERRABLE INITIALLY IMMEDIATE;
+CREATE INDEX "IDX_session_expire" ON "session" ("expire");`
+
+// nonUTCZone is a TimeZone far from UTC, with no daylight saving time, and
+// an offset in minutes, so that an expiry written or read in the wrong zone
+// is off by hours (and a one-hour session looks expired).
+const nonUTCZone = "Asia/Kathmandu"
+
+// connectPgSimpleStore makes connect-pg-simple's table in a fresh schema and
+// opens a store on it, on connections whose TimeZone is zone ("" for the
+// server's). It returns the store, its pool and the log New wrote.
+func connectPgSimpleStore(t *testing.T, zone string) (*Store, *pgxpool.Pool, string) {
+	t.Helper()
+	_, u := pgtest.Schema(t)
+	if zone != "" {
+		u = pgtest.WithTimeZone(u, zone)
+	}
+	pool, err := pgxpool.New(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := pool.Exec(testCtx(t), connectPgSimpleTable); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	s, err := New(testCtx(t), pool, Config{Table: "session", PruneInterval: -1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s, pool, logs.String()
+}
+
+func TestConformanceConnectPgSimple(t *testing.T) {
+	storetest.Run(t, storetest.Suite{
+		New: func(t *testing.T) sessionkit.Store {
+			s, _, _ := connectPgSimpleStore(t, nonUTCZone)
+			return s
+		},
+		NoCreated: true,
+	})
+}
+
+func TestDetectLayout(t *testing.T) {
+	t.Parallel()
+	s, pool, logs := connectPgSimpleStore(t, "")
+	l := s.Layout()
+	want := Layout{Name: LayoutConnectPgSimple, Exists: true,
+		Columns: "sid character varying, sess json, expire timestamp(6) without time zone"}
+	if l != want {
+		t.Errorf("layout of connect-pg-simple's table = %+v, want %+v", l, want)
+	}
+	if !strings.Contains(logs, "connect-pg-simple layout") || !strings.Contains(logs, want.Columns) {
+		t.Errorf("New did not log the layout it found: %q", logs)
+	}
+
+	own, _ := newStore(t)
+	if l := own.Layout(); l.Name != LayoutSessionkit || !l.Exists || !l.SessJSONB || !l.ExpireTimeZone || !l.HasCreated {
+		t.Errorf("layout of SchemaSQL's table = %+v", l)
+	}
+
+	ctx := testCtx(t)
+	for _, c := range []struct{ ddl, wantErr string }{
+		{`CREATE TABLE odd (sid text PRIMARY KEY, data jsonb, expire timestamptz)`, "no sess column"},
+		{`CREATE TABLE odd (sid text PRIMARY KEY, sess text, expire timestamptz)`, "sess is text"},
+		{`CREATE TABLE odd (sid text PRIMARY KEY, sess jsonb, expire bigint)`, "expire is bigint"},
+	} {
+		if _, err := pool.Exec(ctx, "DROP TABLE IF EXISTS odd; "+c.ddl); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := New(ctx, pool, Config{Table: "odd", PruneInterval: -1}); err == nil || !strings.Contains(err.Error(), c.wantErr) {
+			t.Errorf("New on %s: %v, want an error saying %q", c.ddl, err, c.wantErr)
+		}
+	}
+}
+
+// TestConnectPgSimpleRows checks pgstore reads and writes the rows exactly
+// as connect-pg-simple does, with the same SQL it runs, on connections whose
+// TimeZone is not UTC.
+func TestConnectPgSimpleRows(t *testing.T) {
+	t.Parallel()
+	s, pool, _ := connectPgSimpleStore(t, nonUTCZone)
+	ctx := testCtx(t)
+	var zone string
+	if err := pool.QueryRow(ctx, "SHOW TimeZone").Scan(&zone); err != nil || zone != nonUTCZone {
+		t.Fatalf("the test's connections have TimeZone %q (%v), want %q", zone, err, nonUTCZone)
+	}
+
+	// Written by Go: connect-pg-simple's get (expire >= to_timestamp(now))
+	// finds it, and its expire is the instant Go gave, as to_timestamp
+	// would have written it.
+	expiry := time.Now().Add(time.Hour).Truncate(time.Second)
+	if err := s.Create(ctx, "go", sessionkit.Record{Values: vals("userId", "7"), Expiry: expiry}); err != nil {
+		t.Fatal(err)
+	}
+	var sess string
+	var same bool
+	err := pool.QueryRow(ctx, `SELECT sess, expire = to_timestamp($2) FROM "session" WHERE sid = $1 AND expire >= to_timestamp($3)`,
+		"go", expiry.Unix(), time.Now().Unix()).Scan(&sess, &same)
+	if err != nil {
+		t.Fatalf("connect-pg-simple's get of a session Go wrote: %v", err)
+	}
+	if !same {
+		t.Errorf("expire of a session Go wrote is not to_timestamp(%d)", expiry.Unix())
+	}
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(sess), &obj); err != nil || obj["userId"] != 7.0 {
+		t.Errorf("sess as Node reads it: %s (%v)", sess, err)
+	}
+
+	// Written by Node: Go reads the expiry connect-pg-simple meant.
+	node := json.RawMessage(`{"cookie":{"originalMaxAge":3600000,"expires":"2099-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"email":"ada@example.com"}`)
+	const set = `INSERT INTO "session" (sess, expire, sid) SELECT $1, to_timestamp($2), $3 ON CONFLICT (sid) DO UPDATE SET sess=$1, expire=to_timestamp($2) RETURNING sid`
+	for _, row := range []struct {
+		sid    string
+		expire time.Time
+	}{{"node", expiry}, {"node-expired", time.Now().Add(-time.Minute)}} {
+		if _, err := pool.Exec(ctx, set, string(node), row.expire.Unix(), row.sid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := mustLoad(t, s, "node")
+	if !rec.Expiry.Equal(expiry) {
+		t.Errorf("Expiry of a session Node wrote = %v, want %v", rec.Expiry, expiry)
+	}
+	if !rec.Created.IsZero() {
+		t.Errorf("Created = %v on a table that cannot hold it, want zero", rec.Created)
+	}
+	if _, found, err := s.Load(ctx, "node-expired"); err != nil || found {
+		t.Errorf("Load of a session Node wrote that expired a minute ago: found %v, %v", found, err)
+	}
+
+	// A Go patch changes its keys and leaves Node's, the cookie object
+	// included, as Node wrote them; a touch moves expire to the instant given.
+	later := expiry.Add(time.Hour)
+	if found, err := s.Update(ctx, "node", sessionkit.Patch{Set: vals("userId", "7"), Delete: []string{"email"}, Expiry: later}); err != nil || !found {
+		t.Fatalf("Update: %v, %v", found, err)
+	}
+	rec = mustLoad(t, s, "node")
+	jsonEqual(t, rec.Values, vals("userId", "7", "cookie", `{"originalMaxAge":3600000,"expires":"2099-01-01T00:00:00.000Z","httpOnly":true,"path":"/"}`))
+	if !rec.Expiry.Equal(later) {
+		t.Errorf("Expiry after a touch = %v, want %v", rec.Expiry, later)
+	}
+
+	// The prune finds the expired row and no other.
+	if n, err := s.Prune(ctx, 10); err != nil || n != 1 {
+		t.Errorf("Prune = %d, %v; want the one expired row", n, err)
+	}
+}
