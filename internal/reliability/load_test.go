@@ -91,7 +91,7 @@ func TestLoadSharedSessions(t *testing.T) {
 		want         int
 	}{
 		{http.MethodGet, "/api/user", http.StatusUnauthorized},
-		{http.MethodGet, "/", http.StatusNotFound},
+		{http.MethodGet, "/", http.StatusOK}, // the account page: static, no session
 		{http.MethodGet, "/healthz", http.StatusOK},
 		{http.MethodPost, "/api/logout", http.StatusOK},
 		{http.MethodGet, "/api/_debug/session", http.StatusNotFound}, // off in production

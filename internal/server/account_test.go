@@ -86,11 +86,11 @@ func TestASVS_7_5_2_ViewAndEndSessions(t *testing.T) {
 	})
 }
 
-// TestASVS_7_5_3_EndingOtherSessionsNeedsRecentLogin: after the
+// TestASVS_7_5_1_7_5_3_EndingOtherSessionsNeedsRecentLogin: after the
 // re-authentication window, ending another session needs the password:
 // without it 403 with a clear error, with a wrong one 403, with the right
 // one it works.
-func TestASVS_7_5_3_EndingOtherSessionsNeedsRecentLogin(t *testing.T) {
+func TestASVS_7_5_1_7_5_3_EndingOtherSessionsNeedsRecentLogin(t *testing.T) {
 	stale := func(c *server.Config) { c.ReauthWindow = time.Nanosecond }
 	forEachBackend(t, stale, func(t *testing.T, h *harness) {
 		h.addUser(testEmail, testPassword)
@@ -120,10 +120,10 @@ func TestASVS_7_5_3_EndingOtherSessionsNeedsRecentLogin(t *testing.T) {
 	})
 }
 
-// TestASVS_7_4_3_PasswordChangeEndsOtherSessions: changing the password
+// TestASVS_7_4_3_7_5_1_PasswordChangeEndsOtherSessions: changing the password
 // needs the current one (ASVS 7.5.1), ends every other session and
 // regenerates the current one.
-func TestASVS_7_4_3_PasswordChangeEndsOtherSessions(t *testing.T) {
+func TestASVS_7_4_3_7_5_1_PasswordChangeEndsOtherSessions(t *testing.T) {
 	forEachBackend(t, nil, func(t *testing.T, h *harness) {
 		h.addUser(testEmail, testPassword)
 		phone := h.loginAs("Phone", testPassword).cookie()

@@ -42,6 +42,11 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	// noStore is outermost so that every API answer, the CSRF refusal and
 	// CORS preflights included, is uncacheable.
 	root.Handle("/api/", noStore(s.cors(csrf.Handler(s.sessions.Middleware(api)))))
+	// The account page is static: it talks to the API like any client and
+	// never touches the session itself.
+	root.Handle("GET /{$}", page("index.html", "text/html; charset=utf-8"))
+	root.Handle("GET /app.css", page("app.css", "text/css; charset=utf-8"))
+	root.Handle("GET /app.js", page("app.js", "text/javascript; charset=utf-8"))
 	root.HandleFunc("GET /healthz", s.handleHealth)
 	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
 	return root

@@ -13,6 +13,7 @@
 //	POST /api/sessions/revoke-others    → ends all but the current one (same condition)
 //	POST /api/password       {"current","new"} → changes it, ends the other sessions
 //	GET  /api/_debug/session → what the server sees of the session (not in production)
+//	GET  /                   → the log-in and account page (with /app.css and /app.js)
 //	GET  /healthz            → {"status":"ok"}, or 503 naming the dependency that is down
 //	GET  /metrics            → Prometheus text
 //
