@@ -123,13 +123,24 @@ func infoOf(st StoredSession) SessionInfo {
 	m, _ := metaOf(st.Record.Values)
 	return SessionInfo{
 		Handle:    handleOf(st.ID),
-		Created:   st.Record.Created,
+		Created:   createdOf(st),
 		LastSeen:  unixOrZero(m.Seen),
 		AuthTime:  unixOrZero(m.Auth),
 		Expiry:    st.Record.Expiry,
 		UserAgent: m.UA,
 		Address:   m.Addr,
 	}
+}
+
+// createdOf is the session's creation time, or, from a store that keeps
+// none (pgstore on a connect-pg-simple table), its authentication time:
+// Authenticate regenerates the session, so the two are the same instant.
+func createdOf(st StoredSession) time.Time {
+	if !st.Record.Created.IsZero() {
+		return st.Record.Created
+	}
+	m, _ := metaOf(st.Record.Values)
+	return unixOrZero(m.Auth)
 }
 
 func unixOrZero(sec int64) time.Time {
@@ -191,7 +202,7 @@ func userSessions(ctx context.Context, store Store, user string) ([]StoredSessio
 			kept = append(kept, st)
 		}
 	}
-	sort.Slice(kept, func(i, j int) bool { return kept[i].Record.Created.After(kept[j].Record.Created) })
+	sort.Slice(kept, func(i, j int) bool { return createdOf(kept[i]).After(createdOf(kept[j])) })
 	return kept, nil
 }
 
