@@ -218,14 +218,20 @@ func (s *Session) Delete(key string) error {
 func (s *Session) Regenerate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.changeable(); err != nil {
-		return err
-	}
-	if err := s.load(); err != nil {
+	if err := s.changeLoaded(); err != nil {
 		return err
 	}
 	s.regenerate()
 	return nil
+}
+
+// changeLoaded starts a change that needs the stored values: ErrCommitted
+// after the save, else the session loaded. s.mu is held.
+func (s *Session) changeLoaded() error {
+	if err := s.changeable(); err != nil {
+		return err
+	}
+	return s.load()
 }
 
 // regenerate moves the loaded session to a new id, its values pending as

@@ -327,10 +327,7 @@ func (s *Session) Authenticate(user string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.changeable(); err != nil {
-		return err
-	}
-	if err := s.load(); err != nil {
+	if err := s.changeLoaded(); err != nil {
 		return err
 	}
 	if s.m.cfg.MaxSessionsPerUser > 0 {

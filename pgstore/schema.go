@@ -88,6 +88,26 @@ func SchemaSQL(schema, table string) (string, error) {
 	return schemaSQL(schema, table), nil
 }
 
+// UserIndexSQL returns the one statement that adds the user index (which
+// Store.UserSessions reads: a user's session list, "log out everywhere") to
+// an existing sessions table, for a migration on a table this package did
+// not create, such as connect-pg-simple's: an index on an expression of
+// sess, which works on json as on jsonb, adds no column and changes no row,
+// so Node's reads and writes go on as before. It is CREATE INDEX
+// CONCURRENTLY, which does not block writers; run it outside a transaction.
+// Without the index UserSessions still answers, by scanning the table.
+// Names that are not plain identifiers give ErrInvalidName.
+func UserIndexSQL(schema, table string) (string, error) {
+	if table == "" {
+		table = DefaultTable
+	}
+	if err := checkNames(schema, table); err != nil {
+		return "", err
+	}
+	return "CREATE INDEX CONCURRENTLY IF NOT EXISTS " + pgx.Identifier{userIndexName(table)}.Sanitize() +
+		" ON " + qualified(schema, table) + " (" + userExpr + ") WHERE " + userExpr + " IS NOT NULL", nil
+}
+
 func schemaSQL(schema, table string) string {
 	t := qualified(schema, table)
 	return "CREATE TABLE IF NOT EXISTS " + t + " (\n" +
