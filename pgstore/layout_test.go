@@ -16,17 +16,6 @@ import (
 	"github.com/sessionkit/sessionkit/storetest"
 )
 
-// connectPgSimpleTable is connect-pg-simple 10's table.sql, as its
-// createTableIfMissing runs it (the interop tests use the file itself).
-const connectPgSimpleTable = `CREATE TABLE "session" (
-  "sid" varchar NOT NULL COLLATE "default",
-  "sess" json NOT NULL,
-  "expire" timestamp(6) NOT NULL
-)
-WITH (OIDS=FALSE);
-ALTER TABLE "session" ADD CONSTRAINT "session_pkey" PRIMARY KEY ("sid") NOT DEFERRABLE INITIALLY IMMEDIATE;
-CREATE INDEX "IDX_session_expire" ON "session" ("expire");`
-
 // nonUTCZone is a TimeZone far from UTC, with no daylight saving time, and
 // an offset in minutes, so that an expiry written or read in the wrong zone
 // is off by hours (and a one-hour session looks expired).
@@ -46,7 +35,7 @@ func connectPgSimpleStore(t *testing.T, zone string) (*Store, *pgxpool.Pool, str
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := pool.Exec(testCtx(t), connectPgSimpleTable); err != nil {
+	if _, err := pool.Exec(testCtx(t), pgtest.ConnectPgSimpleSQL); err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer

@@ -15,16 +15,18 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/pgstore"
 )
 
 // dbFlags are the database settings every maintenance command takes.
 type dbFlags struct {
-	url, dataDir string
+	url, dataDir, sessionTable string
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.url, "database-url", "", "PostgreSQL URL; empty: the embedded SQLite database [DATABASE_URL]")
 	fs.StringVar(&d.dataDir, "data-dir", admin.DefaultDataDir, "directory of the SQLite database [DATA_DIR]")
+	fs.StringVar(&d.sessionTable, "session-table", admin.SessionsTable, "PostgreSQL sessions table, name or schema.name; a connect-pg-simple table is used as it is [SESSION_TABLE]")
 }
 
 // fromEnv sets each flag of fs that args did not give from its environment
@@ -44,7 +46,7 @@ func fromEnv(fs *flag.FlagSet, getenv env, vars map[string]string) error {
 	return nil
 }
 
-var dbEnv = map[string]string{"database-url": "DATABASE_URL", "data-dir": "DATA_DIR"}
+var dbEnv = map[string]string{"database-url": "DATABASE_URL", "data-dir": "DATA_DIR", "session-table": "SESSION_TABLE"}
 
 // withEnv returns vars plus one more flag and variable.
 func withEnv(vars map[string]string, flag, env string) map[string]string {
@@ -59,7 +61,7 @@ func withEnv(vars map[string]string, flag, env string) map[string]string {
 func (d *dbFlags) open(ctx context.Context) (*admin.DB, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return admin.Open(ctx, admin.Config{DatabaseURL: d.url, DataDir: d.dataDir, PruneInterval: -1})
+	return admin.Open(ctx, admin.Config{DatabaseURL: d.url, DataDir: d.dataDir, SessionTable: d.sessionTable, PruneInterval: -1})
 }
 
 // newFlagSet returns a flag set that reports to stderr and returns errors.
@@ -360,16 +362,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return code
 	}
 	if *printSQL {
-		backend := admin.SQLite
-		if d.url != "" {
-			backend = admin.Postgres
-		}
-		ddl, err := admin.SchemaSQL(backend)
-		if err != nil {
-			return fail(stderr, "migrate", err)
-		}
-		fmt.Fprint(stdout, ddl)
-		return 0
+		return printSchema(ctx, d, stdout, stderr)
 	}
 	db, err := d.open(ctx)
 	if err != nil {
@@ -379,6 +372,33 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	if err := db.Migrate(ctx); err != nil {
 		return fail(stderr, "migrate", err)
 	}
-	fmt.Fprintf(stdout, "migrate: %s has the %s table (with its expiry index) and the %s table\n", db, admin.SessionsTable, admin.UsersTable)
+	if l := db.SessionLayout(); l.Name == pgstore.LayoutConnectPgSimple {
+		fmt.Fprintf(stdout, "migrate: %s uses the connect-pg-simple table %s as it is (nothing created in it) and has the %s table\n", db, d.sessionTable, admin.UsersTable)
+		return 0
+	}
+	fmt.Fprintf(stdout, "migrate: %s has the %s table (with its expiry index) and the %s table\n", db, d.sessionTable, admin.UsersTable)
+	return 0
+}
+
+// printSchema writes the SQL migrate would run. On PostgreSQL it reads the
+// database first (read-only), since a connect-pg-simple sessions table needs
+// no SQL; a DBA's copy that cannot reach the database gets the SQL for a new
+// one, and a note saying so.
+func printSchema(ctx context.Context, d dbFlags, stdout, stderr io.Writer) int {
+	var ddl string
+	var err error
+	if d.url == "" {
+		ddl, err = admin.SchemaSQL(admin.SQLite, "")
+	} else if db, oerr := d.open(ctx); oerr == nil {
+		defer db.Close()
+		ddl, err = db.SchemaSQL()
+	} else {
+		fmt.Fprintf(stderr, "sessionkit migrate --print: could not read the database, so this is the SQL for a new one (a connect-pg-simple table %s would need none): %v\n", d.sessionTable, oerr)
+		ddl, err = admin.SchemaSQL(admin.Postgres, d.sessionTable)
+	}
+	if err != nil {
+		return fail(stderr, "migrate", err)
+	}
+	fmt.Fprint(stdout, ddl)
 	return 0
 }

@@ -97,12 +97,42 @@ func TestMigratePrint(t *testing.T) {
 		{map[string]string{}, "INTEGER NOT NULL"},
 		{map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}, "timestamptz"},
 	} {
-		// --print connects to nothing: the URL above is never dialled.
+		// --print needs no database: one it cannot reach (the URL above
+		// refuses) gets the SQL for a new one.
 		r := runCmd(t, tc.env, "", "migrate", "--print")
 		if r.code != 0 || !strings.Contains(r.stdout, "CREATE TABLE IF NOT EXISTS \"sessions\"") ||
 			!strings.Contains(r.stdout, "CREATE TABLE IF NOT EXISTS \"users\"") || !strings.Contains(r.stdout, tc.want) {
 			t.Errorf("migrate --print (%v): exit %d\n%s%s", tc.env, r.code, r.stdout, r.stderr)
 		}
+	}
+}
+
+// TestMigrateConnectPgSimpleTable checks migrate and migrate --print leave
+// a connect-pg-simple table as it is, and say so.
+func TestMigrateConnectPgSimpleTable(t *testing.T) {
+	schema, pool := pgtest.Pool(t)
+	if _, err := pool.Exec(t.Context(), pgtest.ConnectPgSimpleTable(`"`+schema+`"."session"`)); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DATABASE_URL": pool.Config().ConnString(), "SESSION_TABLE": schema + ".session"}
+	r := runCmd(t, env, "", "migrate", "--print")
+	if r.code != 0 || strings.Contains(r.stdout, "session\" (") || !strings.Contains(r.stdout, "connect-pg-simple") ||
+		!strings.Contains(r.stdout, "CREATE TABLE IF NOT EXISTS \"users\"") {
+		t.Errorf("migrate --print on a connect-pg-simple table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCmd(t, env, "", "migrate")
+	if r.code != 0 || !strings.Contains(r.stdout, "connect-pg-simple table "+schema+".session as it is") {
+		t.Errorf("migrate on a connect-pg-simple table: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var indexes []string
+	rows, _ := pool.Query(t.Context(), `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'session' ORDER BY 1`, schema)
+	for rows.Next() {
+		var n string
+		_ = rows.Scan(&n)
+		indexes = append(indexes, n)
+	}
+	if err := rows.Err(); err != nil || strings.Join(indexes, ",") != "IDX_session_expire,session_pkey" {
+		t.Errorf("indexes on the connect-pg-simple table after migrate: %v (%v), want connect-pg-simple's own", indexes, err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
@@ -63,6 +64,11 @@ type Config struct {
 	PruneInterval time.Duration
 	// Logger receives the session store's background reports. Nil discards.
 	Logger *slog.Logger
+	// SessionTable names the PostgreSQL sessions table, "name" or
+	// "schema.name" (SESSION_TABLE). It may be a connect-pg-simple table,
+	// used as it is (see DB.SessionLayout). Zero: SessionsTable, through the
+	// search_path. SQLite always uses SessionsTable.
+	SessionTable string
 }
 
 // DB is an open database with its session store. It is safe for concurrent
@@ -72,6 +78,9 @@ type DB struct {
 	pg   *pgstore.Store     // PostgreSQL only
 	lite *sqlitestore.Store // SQLite only; it owns the file
 	desc string
+	// schema and table name the sessions table; schema is "" for the
+	// search_path (always on SQLite).
+	schema, table string
 }
 
 // Open opens the database cfg names and its session store, checking that the
@@ -100,8 +109,14 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("admin: cannot reach %s: %w", desc, err)
 	}
+	schema, table, err := ParseTable(cfg.SessionTable)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	store, err := pgstore.New(ctx, pool, pgstore.Config{
-		Table:         SessionsTable,
+		Schema:        schema,
+		Table:         table,
 		PruneInterval: cfg.PruneInterval,
 		Logger:        cfg.Logger,
 	})
@@ -109,7 +124,7 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &DB{pool: pool, pg: store, desc: desc}, nil
+	return &DB{pool: pool, pg: store, desc: desc, schema: schema, table: table}, nil
 }
 
 func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
@@ -129,12 +144,51 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{lite: store, desc: "SQLite " + path}
+	db := &DB{lite: store, desc: "SQLite " + path, table: SessionsTable}
 	if _, err := store.DB().ExecContext(ctx, sqliteUsersSQL); err != nil {
 		store.Close()
 		return nil, fmt.Errorf("admin: create users table in %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// ParseTable splits a SESSION_TABLE value, "name" or "schema.name", into
+// its schema ("" for the search_path) and table; empty means SessionsTable.
+// Names must be plain identifiers (pgstore.ErrInvalidName).
+func ParseTable(s string) (schema, table string, err error) {
+	table = strings.TrimSpace(s)
+	if table == "" {
+		return "", SessionsTable, nil
+	}
+	if i := strings.IndexByte(table, '.'); i >= 0 {
+		schema, table = table[:i], table[i+1:]
+	}
+	if _, err := pgstore.SchemaSQL(schema, table); err != nil || (schema == "" && strings.Contains(s, ".")) {
+		return "", "", fmt.Errorf("admin: SESSION_TABLE %q is not name or schema.name made of letters, digits and _", s)
+	}
+	return schema, table, nil
+}
+
+// SessionTable returns the sessions table as SQL: quoted and, when
+// configured so, schema-qualified.
+func (db *DB) SessionTable() string { return quotedTable(db.schema, db.table) }
+
+// quotedTable returns table, schema-qualified unless schema is "", quoted.
+func quotedTable(schema, table string) string {
+	if schema == "" {
+		return pgx.Identifier{table}.Sanitize()
+	}
+	return pgx.Identifier{schema, table}.Sanitize()
+}
+
+// SessionLayout returns the layout of the PostgreSQL sessions table as the
+// store found it at Open (pgstore.LayoutConnectPgSimple for a table
+// connect-pg-simple made, used as it is); on SQLite, the store's own.
+func (db *DB) SessionLayout() pgstore.Layout {
+	if db.pg != nil {
+		return db.pg.Layout()
+	}
+	return pgstore.Layout{Name: pgstore.LayoutSessionkit, Exists: true}
 }
 
 // Backend returns Postgres or SQLite.

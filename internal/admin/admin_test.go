@@ -217,7 +217,7 @@ func TestPrune(t *testing.T) {
 
 func TestSchemaSQL(t *testing.T) {
 	for _, b := range []string{admin.Postgres, admin.SQLite} {
-		ddl, err := admin.SchemaSQL(b)
+		ddl, err := admin.SchemaSQL(b, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func TestSchemaSQL(t *testing.T) {
 			}
 		}
 	}
-	if _, err := admin.SchemaSQL("mysql"); err == nil {
+	if _, err := admin.SchemaSQL("mysql", ""); err == nil {
 		t.Error("SchemaSQL(mysql) succeeded")
 	}
 }

@@ -24,12 +24,12 @@ func (db *DB) CountSessions(ctx context.Context) (SessionCounts, error) {
 	var c SessionCounts
 	var err error
 	if db.pool != nil {
-		err = db.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE expire > now()), count(*) FILTER (WHERE expire <= now()) FROM "sessions"`).
+		err = db.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE expire > now()), count(*) FILTER (WHERE expire <= now()) FROM `+db.SessionTable()).
 			Scan(&c.Live, &c.Expired)
 	} else {
 		// sqlitestore stores expiry in Unix milliseconds and treats a session
 		// as live up to and including that millisecond.
-		err = db.lite.DB().QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE expire >= ?1), count(*) FILTER (WHERE expire < ?1) FROM "sessions"`,
+		err = db.lite.DB().QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE expire >= ?1), count(*) FILTER (WHERE expire < ?1) FROM `+db.SessionTable(),
 			time.Now().UnixMilli()).Scan(&c.Live, &c.Expired)
 	}
 	if err != nil {

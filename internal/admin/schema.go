@@ -34,7 +34,7 @@ var migrateLockKey = func() int64 {
 // Migrate creates the sessions table, its expiry index and the users table
 // if they are missing. Running it again changes nothing.
 func (db *DB) Migrate(ctx context.Context) error {
-	ddl, err := SchemaSQL(db.Backend())
+	ddl, err := db.SchemaSQL()
 	if err != nil {
 		return err
 	}
@@ -67,13 +67,13 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 	}
 	var sessions, users bool
 	err := db.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
-		SessionsTable, UsersTable).Scan(&sessions, &users)
+		db.SessionTable(), UsersTable).Scan(&sessions, &users)
 	if err != nil {
 		return fmt.Errorf("admin: check schema of %s: %w", db.desc, err)
 	}
 	if !sessions || !users {
-		return fmt.Errorf("admin: %s has no %q or %q table: run `sessionkit migrate` (or `sessionkit migrate --print` for a DBA), or set AUTO_MIGRATE=true",
-			db.desc, SessionsTable, UsersTable)
+		return fmt.Errorf("admin: %s has no %s or %q table: run `sessionkit migrate` (or `sessionkit migrate --print` for a DBA), or set AUTO_MIGRATE=true",
+			db.desc, db.SessionTable(), UsersTable)
 	}
 	return nil
 }
@@ -97,13 +97,37 @@ const sqliteUsersSQL = `CREATE TABLE IF NOT EXISTS "users" (
 );
 `
 
-// SchemaSQL returns the DDL Migrate runs on backend (Postgres or SQLite):
-// the sessions table and its expiry index, from the store package, and the
-// users table. Every statement uses IF NOT EXISTS.
-func SchemaSQL(backend string) (string, error) {
+// SchemaSQL returns the DDL Migrate runs on backend (Postgres or SQLite)
+// for a new database: the sessions table (sessionTable as Config.SessionTable
+// takes it; SQLite always uses SessionsTable) and its indexes, from the store
+// package, and the users table. Every statement uses IF NOT EXISTS.
+func SchemaSQL(backend, sessionTable string) (string, error) {
+	schema, table, err := ParseTable(sessionTable)
+	if err != nil {
+		return "", err
+	}
+	return schemaSQL(backend, schema, table, pgstore.Layout{})
+}
+
+// SchemaSQL returns the DDL Migrate runs on db: that of the package-level
+// SchemaSQL for db's sessions table, except that a connect-pg-simple
+// sessions table gets none (a comment says it is used as it is): sessionkit
+// never alters a table Node shares.
+func (db *DB) SchemaSQL() (string, error) {
+	return schemaSQL(db.Backend(), db.schema, db.table, db.SessionLayout())
+}
+
+func schemaSQL(backend, schema, table string, layout pgstore.Layout) (string, error) {
 	switch backend {
 	case Postgres:
-		sessions, err := pgstore.SchemaSQL("", SessionsTable)
+		if layout.Exists && layout.Name == pgstore.LayoutConnectPgSimple {
+			t := quotedTable(schema, table)
+			return "-- sessionkit schema for PostgreSQL (tables resolve through the search_path)\n" +
+				"-- " + t + " is connect-pg-simple's table (" + layout.Columns + "):\n" +
+				"-- sessionkit uses it as it is, shared with express-session, and creates nothing in it.\n" +
+				pgUsersSQL, nil
+		}
+		sessions, err := pgstore.SchemaSQL(schema, table)
 		if err != nil {
 			return "", err
 		}

@@ -283,13 +283,13 @@ func (db *DB) EndSessions(ctx context.Context, id int64) (int, error) {
 func (db *DB) EndAllSessions(ctx context.Context) (int64, error) {
 	var n int64
 	if db.pool != nil {
-		tag, err := db.pool.Exec(ctx, `DELETE FROM "sessions"`)
+		tag, err := db.pool.Exec(ctx, "DELETE FROM "+db.SessionTable())
 		if err != nil {
 			return 0, fmt.Errorf("admin: end all sessions: %w", hint(err))
 		}
 		n = tag.RowsAffected()
 	} else {
-		res, err := db.lite.DB().ExecContext(ctx, `DELETE FROM "sessions"`)
+		res, err := db.lite.DB().ExecContext(ctx, "DELETE FROM "+db.SessionTable())
 		if err != nil {
 			return 0, fmt.Errorf("admin: end all sessions: %w", err)
 		}

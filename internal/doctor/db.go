@@ -683,8 +683,12 @@ func (j *judge) rows() {
 			cols = append(cols, c+" "+ty)
 		}
 	}
-	j.add("db.rows", Info, fmt.Sprintf("%s: %d live, %d expired", plural(st.Rows, "row"), st.Rows-st.Expired, st.Expired),
-		[]string{"recognised as " + st.Kind + " (" + strings.Join(cols, ", ") + ")"}, "")
+	ev := []string{"recognised as " + st.Kind + " (" + strings.Join(cols, ", ") + ")"}
+	if _, own := j.t.cols["created_at"]; !own {
+		// pgstore's rule (pgstore.LayoutConnectPgSimple): no created_at.
+		ev = append(ev, "sessionkit serve can share it with express-session as it is (no DDL): SESSION_TABLE="+j.t.label())
+	}
+	j.add("db.rows", Info, fmt.Sprintf("%s: %d live, %d expired", plural(st.Rows, "row"), st.Rows-st.Expired, st.Expired), ev, "")
 }
 
 func (j *judge) pruning(oldest *float64, tupDel int64) {

@@ -88,3 +88,24 @@ func Pool(tb testing.TB) (schema string, pool *pgxpool.Pool) {
 func WithTimeZone(url, zone string) string {
 	return url + "&options=" + strings.NewReplacer(" ", "%20", "=", "%3D", "/", "%2F").Replace("-c TimeZone="+zone)
 }
+
+// ConnectPgSimpleSQL is connect-pg-simple 10's table.sql, byte for byte (the
+// interop tests compare it with the installed package's file).
+const ConnectPgSimpleSQL = `CREATE TABLE "session" (
+  "sid" varchar NOT NULL COLLATE "default",
+  "sess" json NOT NULL,
+  "expire" timestamp(6) NOT NULL
+)
+WITH (OIDS=FALSE);
+
+ALTER TABLE "session" ADD CONSTRAINT "session_pkey" PRIMARY KEY ("sid") NOT DEFERRABLE INITIALLY IMMEDIATE;
+
+CREATE INDEX "IDX_session_expire" ON "session" ("expire");
+`
+
+// ConnectPgSimpleTable returns the SQL connect-pg-simple's
+// createTableIfMissing runs for quotedTable (e.g. `"session"` or
+// `"s"."session"`): table.sql with every "session" replaced, as it does.
+func ConnectPgSimpleTable(quotedTable string) string {
+	return strings.ReplaceAll(ConnectPgSimpleSQL, `"session"`, quotedTable)
+}

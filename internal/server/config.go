@@ -29,6 +29,12 @@ type Config struct {
 	// DatabaseURL is a PostgreSQL URL (DATABASE_URL). Zero: the embedded
 	// SQLite database DataDir/sessionkit.db.
 	DatabaseURL string
+	// SessionTable names the PostgreSQL sessions table, "name" or
+	// "schema.name" (SESSION_TABLE). A table connect-pg-simple made is used
+	// as it is, and the sessions then carry express-session's cookie object
+	// (sessionkit.Config.ExpressSessionCookie), so an express-session app on
+	// the same table, secret and cookie name shares them. Zero: "sessions".
+	SessionTable string
 	// DataDir holds the SQLite database and the generated development secret
 	// (DATA_DIR). Zero: "data", relative to the working directory.
 	DataDir string
@@ -136,6 +142,7 @@ type setting struct {
 var settings = []setting{
 	{flag: "addr", env: "ADDR", def: DefaultAddr, usage: "address to listen on; :8080 for all interfaces, port 0 for any free port"},
 	{flag: "database-url", env: "DATABASE_URL", usage: "PostgreSQL URL; empty: the embedded SQLite database in the data directory"},
+	{flag: "session-table", env: "SESSION_TABLE", def: admin.SessionsTable, usage: "PostgreSQL sessions table, name or schema.name; a connect-pg-simple table is used as it is, shared with express-session"},
 	{flag: "data-dir", env: "DATA_DIR", def: admin.DefaultDataDir, usage: "directory for the SQLite database and the generated development secret"},
 	{flag: "app-env", env: "APP_ENV", def: "development", usage: "development or production (Secure cookies, secret required, debug endpoint off)"},
 	{flag: "session-secret", env: "SESSION_SECRET", usage: "comma-separated secrets, each >= 32 bytes; the first signs, all verify (prefer the environment variable: flags show in ps)"},
@@ -263,6 +270,10 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 	c.Addr = get("addr")
 	c.DatabaseURL = get("database-url")
 	c.DataDir = get("data-dir")
+	c.SessionTable = get("session-table")
+	if _, _, err := admin.ParseTable(c.SessionTable); err != nil {
+		return l, badSetting("session-table", "%q is not name or schema.name made of letters, digits and _", c.SessionTable)
+	}
 	switch env := strings.ToLower(get("app-env")); env {
 	case "production":
 		c.Production = true

@@ -40,6 +40,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/promcollector"
 )
 
@@ -88,6 +89,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	db, err := admin.Open(ctx, admin.Config{
 		DatabaseURL:   cfg.DatabaseURL,
 		DataDir:       cfg.DataDir,
+		SessionTable:  cfg.SessionTable,
 		PruneInterval: cfg.PruneInterval,
 		Logger:        log,
 	})
@@ -203,8 +205,15 @@ func (s *Server) init(ctx context.Context) error {
 	if cfg.WrapStore != nil {
 		store = cfg.WrapStore(store)
 	}
+	sc := cfg.sessionConfig(store, s.log)
+	if l := s.db.SessionLayout(); l.Name == pgstore.LayoutConnectPgSimple {
+		// express-session cannot load a session without its cookie object.
+		sc.ExpressSessionCookie = true
+		s.log.Info("sessions table is connect-pg-simple's: sharing sessions with express-session (same SESSION_SECRET, COOKIE_NAME and table on the Node side)",
+			"table", s.db.SessionTable(), "columns", l.Columns)
+	}
 	var err error
-	s.sessions, err = sessionkit.New(cfg.sessionConfig(store, s.log))
+	s.sessions, err = sessionkit.New(sc)
 	if err != nil {
 		return err
 	}
