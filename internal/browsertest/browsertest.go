@@ -1,8 +1,19 @@
 // Package browsertest runs tests in a real browser: Debian's headless
-// Chromium, driven through chromedp. New starts one browser for a test;
-// Profile opens an isolated browser context in it (its own cookies and
-// storage), so that one test can play two devices of one user, or two
-// users.
+// Chromium, driven through chromedp.
+//
+// Start launches one browser for a test (share it across subtests: one
+// browser process per test package keeps the suite fast). It runs with a
+// fresh --user-data-dir, maps every name under example.test and other.test
+// to 127.0.0.1 (so subdomains and other sites are real to the browser while
+// every server is a local listener), and trusts a certificate authority of
+// its own, made for the test, so that Browser.ServeTLS serves real HTTPS to
+// those names. Profile opens an isolated browser context in it (its own
+// cookies and storage), so that one test can play two devices or two users.
+//
+// The helpers of page.go run a fetch in a page (Fetch), read the cookies
+// Chromium keeps (Cookies), record why it stored, refused or withheld each
+// cookie (WatchCookies), collect console errors (WatchConsole) and take
+// screenshots (Screenshot).
 //
 // A test that needs the browser fails, never skips, when Chromium cannot
 // start: install it with `apt-get install -y chromium` (scripts/test does
@@ -11,31 +22,84 @@ package browsertest
 
 import (
 	"context"
-	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 )
 
-// Timeout bounds each browser step a test runs with Step; the browser itself
-// lives as long as the test.
+// Timeout bounds each browser step a test runs with Step or Value; the
+// browser itself lives as long as the test.
 const Timeout = 30 * time.Second
 
-// New starts headless Chromium for t and returns the browser's context. The
-// browser stops when the test ends. Run steps in a Profile, not in this
-// context: each Profile is a fresh browser context.
-func New(t testing.TB) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	if os.Geteuid() == 0 {
-		// Chromium refuses to run as root with its sandbox on (containers, CI).
-		opts = append(opts, chromedp.NoSandbox)
+// Sites are the registrable domains the browser resolves, with every name
+// under them, to 127.0.0.1: app.example.test and api.example.test are one
+// site, front.other.test another.
+var Sites = []string{"example.test", "other.test"}
+
+// Browser is one headless Chromium process and the certificate authority it
+// trusts.
+type Browser struct {
+	// Context is the browser's chromedp context. Run steps in a Profile
+	// derived from it, not in it.
+	Context context.Context
+	ca      *authority
+}
+
+// ExecPath returns the Chromium (or Chrome) binary: /usr/bin/chromium,
+// Debian's package, or the first of the usual names on $PATH; "" when none
+// is installed.
+func ExecPath() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	return ""
+}
+
+// Flags returns the command-line switches the harness starts Chromium with,
+// after chromedp's defaults: headless, no first-run or background traffic,
+// the given profile directory, Sites mapped to 127.0.0.1, and the
+// certificates whose public keys hash (SHA-256, base64) to spki trusted.
+func Flags(userDataDir string, spki ...string) []chromedp.ExecAllocatorOption {
+	var rules []string
+	for _, s := range Sites {
+		rules = append(rules, "MAP "+s+" 127.0.0.1", "MAP *."+s+" 127.0.0.1")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.Flag("headless", true),
+		chromedp.DisableGPU,
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(userDataDir),
+		chromedp.Flag("host-resolver-rules", strings.Join(rules, ", ")),
+	)
+	if len(spki) > 0 {
+		// Trust exactly these keys, not every certificate: the pages stay
+		// secure contexts and any other certificate error still fails.
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(spki, ",")))
+	}
+	// Chromium refuses to run as root with its sandbox on (containers, CI);
+	// the pages are the tests' own.
+	opts = append(opts, chromedp.NoSandbox)
+	if p := ExecPath(); p != "" {
+		opts = append(opts, chromedp.ExecPath(p))
+	}
+	return opts
+}
+
+// Start launches headless Chromium for t with Flags and a new certificate
+// authority; the browser stops when the test ends. It fails the test when
+// Chromium cannot start.
+func Start(t testing.TB) *Browser {
+	t.Helper()
+	ca := newAuthority(t)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), Flags(t.TempDir(), ca.spki)...)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	t.Cleanup(func() {
 		cancelBrowser()
@@ -46,11 +110,18 @@ func New(t testing.TB) context.Context {
 	if err := chromedp.Do(browser); err != nil {
 		t.Fatalf("browsertest: cannot start headless Chromium (install it: apt-get install -y chromium): %v", err)
 	}
-	return browser
+	return &Browser{Context: browser, ca: ca}
+}
+
+// New starts headless Chromium for t and returns the browser's context:
+// Start(t).Context, for tests that need no HTTPS server.
+func New(t testing.TB) context.Context {
+	t.Helper()
+	return Start(t).Context
 }
 
 // Profile returns a context for a new tab in a new browser context of the
-// browser that New started: nothing (cookies, storage, cache) is shared
+// browser that Start started: nothing (cookies, storage, cache) is shared
 // with other profiles, as on another device. It is closed when the test
 // ends.
 func Profile(t testing.TB, browser context.Context) context.Context {
@@ -61,6 +132,12 @@ func Profile(t testing.TB, browser context.Context) context.Context {
 		t.Fatalf("browsertest: open a browser context: %v", err)
 	}
 	return ctx
+}
+
+// Profile is Profile(t, b.Context).
+func (b *Browser) Profile(t testing.TB) context.Context {
+	t.Helper()
+	return Profile(t, b.Context)
 }
 
 // Step runs steps in ctx (a Profile) with Timeout, failing the test with
