@@ -81,7 +81,9 @@ func TestHarness(t *testing.T) {
 	}
 
 	browsertest.Step(t, one, "log an error", chromedp.Evaluate[chromedp.Void](`console.error("boom")`))
-	waitFor(t, func() bool { return slices.ContainsFunc(console.Errors(), func(s string) bool { return strings.Contains(s, "boom") }) })
+	waitFor(t, func() bool {
+		return slices.ContainsFunc(console.Errors(), func(s string) bool { return strings.Contains(s, "boom") })
+	})
 
 	two := b.Profile(t)
 	if c := browsertest.Cookies(t, two, app+"/"); len(c) != 0 {
