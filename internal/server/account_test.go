@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/server"
+	"github.com/sessionkit/sessionkit/storetest"
 )
 
 // sessionsList is GET /api/sessions's body, as a client reads it.
@@ -196,4 +198,36 @@ func TestASVS_7_1_2_SessionLimit(t *testing.T) {
 			t.Fatalf("%d sessions, want 2", len(l.Sessions))
 		}
 	})
+}
+
+// TestLoggedInReadWritesNothing: with the session bound to its user (for
+// the session list), an unchanged logged-in read, of the user or of the
+// session list, still writes nothing to the store.
+func TestLoggedInReadWritesNothing(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := baseConfig(t)
+			b.config(t, &cfg)
+			var counter *storetest.Counter
+			cfg.WrapStore = func(s sessionkit.Store) sessionkit.Store {
+				counter = &storetest.Counter{Store: s}
+				return counter
+			}
+			h := start(t, cfg)
+			h.addUser(testEmail, testPassword)
+			c := h.login(testEmail, testPassword, nil)
+			before := counter.Writes()
+			for range 3 {
+				expectStatus(t, h.do("GET", "/api/user", "", c), 200, "")
+				expectStatus(t, h.do("GET", "/api/sessions", "", c), 200, "")
+			}
+			if w := counter.Writes() - before; w != 0 {
+				t.Fatalf("six logged-in reads made %d store writes, want 0", w)
+			}
+			if counter.Loads.Load() == 0 {
+				t.Fatal("the counter saw no loads: it is not the server's store")
+			}
+		})
+	}
 }
