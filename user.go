@@ -86,9 +86,9 @@ func metaOf(values map[string]json.RawMessage) (sessionMeta, bool) {
 	return m, true
 }
 
-// Handle returns the public handle of the session with this id: a name for
-// it that may be shown, sent to the browser and logged, and that cannot be
-// turned back into the id (it is a hash of the 256-bit id).
+// handleOf returns the public handle of the session with this id: a name
+// for it that may be shown, sent to the browser and logged, and that cannot
+// be turned back into the id (it is a hash of the 256-bit id).
 func handleOf(id string) string {
 	sum := sha256.Sum256([]byte("sessionkit session handle\x00" + id))
 	return base64.RawURLEncoding.EncodeToString(sum[:16])

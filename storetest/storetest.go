@@ -2,7 +2,9 @@
 // checks the contract written on sessionkit.Store: not found is not an error,
 // expired means not found for every method, Create never overwrites, Update
 // never creates and applies patches atomically, and a store that cannot answer
-// says so with an error.
+// says so with an error. For a store that implements sessionkit.UserIndex it
+// also checks that a user's sessions are listed (live ones only, following
+// updates of the binding) and revoked.
 //
 // A store's test calls Run with a Suite:
 //
