@@ -118,10 +118,21 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 	if err != nil {
 		return sessionkit.Record{}, false, fmt.Errorf("redisstore: load: %w", err)
 	}
+	rec, found, err := recordOf(fields)
+	if err != nil {
+		return sessionkit.Record{}, false, fmt.Errorf("redisstore: load: %w", err)
+	}
+	return rec, found, nil
+}
+
+// recordOf turns a session's hash into its record; an empty hash is a
+// missing session.
+func recordOf(fields map[string]string) (sessionkit.Record, bool, error) {
 	if len(fields) == 0 {
 		return sessionkit.Record{}, false, nil
 	}
-	rec := sessionkit.Record{Values: make(map[string]json.RawMessage, len(fields)-2)}
+	rec := sessionkit.Record{Values: make(map[string]json.RawMessage, len(fields))}
+	var err error
 	for f, v := range fields {
 		switch {
 		case strings.HasPrefix(f, valuePrefix):
@@ -132,11 +143,11 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 			rec.Created, err = parseMillis(v)
 		}
 		if err != nil {
-			return sessionkit.Record{}, false, fmt.Errorf("redisstore: load: field %q: %w", f, err)
+			return sessionkit.Record{}, false, fmt.Errorf("field %q: %w", f, err)
 		}
 	}
 	if rec.Expiry.IsZero() {
-		return sessionkit.Record{}, false, errors.New("redisstore: load: the session's hash has no expiry field; was it written by something else?")
+		return sessionkit.Record{}, false, errors.New("the session's hash has no expiry field; was it written by something else?")
 	}
 	return rec, true, nil
 }
@@ -156,6 +167,10 @@ func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) er
 	if err != nil {
 		return fmt.Errorf("redisstore: create: %w", err)
 	}
+	// The user's set first: a bound session must never exist unindexed.
+	if err := s.index(ctx, sessionkit.UserOf(rec.Values), id, millis(rec.Expiry)); err != nil {
+		return fmt.Errorf("redisstore: create: %w", err)
+	}
 	created, err := createScript.Run(ctx, s.client, []string{s.Key(id)}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: create: %w", err)
@@ -167,7 +182,8 @@ func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) er
 }
 
 // Update applies p to the live session with this id in one step and reports
-// whether there was one; it never creates a key, so a save cannot bring back
+// whether there was one (when the patch bound the session to a user or moved
+// its expiry, the user's set is updated next, see users.go); it never creates a key, so a save cannot bring back
 // a session destroyed or regenerated meanwhile. A new p.Expiry also moves the
 // key's expiry time; one in the past deletes the session. An empty patch is a
 // read-only existence check.
@@ -194,11 +210,20 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if err != nil {
 		return false, fmt.Errorf("redisstore: update: %w", err)
 	}
-	found, err := updateScript.Run(ctx, s.client, []string{key}, args...).Int()
+	res, err := updateScript.Run(ctx, s.client, []string{key}, args...).Result()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: update: %w", err)
 	}
-	return found == 1, nil
+	patched, ok := res.([]any)
+	if !ok { // 0: no live session
+		return false, nil
+	}
+	if err := s.indexAfterUpdate(ctx, id, p, patched); err != nil {
+		// The patch is in; the caller sees the failure and answers it as a
+		// store error, as for any write that may or may not have landed.
+		return false, fmt.Errorf("redisstore: update: %w", err)
+	}
+	return true, nil
 }
 
 // Delete removes the session with this id. A missing id is not an error.

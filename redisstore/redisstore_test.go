@@ -134,3 +134,46 @@ func deployments() map[string]func(testing.TB) (redis.UniversalClient, string) {
 		"cluster": cluster.Client,
 	}
 }
+
+// TestCountAndDeleteAll: the maintenance walks see exactly the store's
+// sessions, on every master, even under a prefix with glob characters, and
+// leave another prefix's keys alone.
+func TestCountAndDeleteAll(t *testing.T) {
+	for name, client := range deployments() {
+		t.Run(name, func(t *testing.T) {
+			client, prefix := client(t)
+			s := mustNew(t, client, redisstore.Config{Prefix: prefix + "a*[b]?:"})
+			other := mustNew(t, client, redisstore.Config{Prefix: prefix + "aXbY:"})
+			ctx := t.Context()
+			exp := time.Now().Add(time.Hour)
+			for i := range 20 {
+				if err := s.Create(ctx, fmt.Sprint("s", i), sessionkit.Record{Values: bound("ada"), Expiry: exp}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := other.Create(ctx, "keep", sessionkit.Record{Values: bound("ada"), Expiry: exp}); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.Count(ctx); err != nil || n != 20 {
+				t.Fatalf("Count = %d, %v; want 20", n, err)
+			}
+			if n, err := s.DeleteAll(ctx); err != nil || n != 20 {
+				t.Fatalf("DeleteAll = %d, %v; want 20", n, err)
+			}
+			if n, err := s.Count(ctx); err != nil || n != 0 {
+				t.Fatalf("Count after DeleteAll = %d, %v; want 0", n, err)
+			}
+			if list, err := s.UserSessions(ctx, "ada"); err != nil || len(list) != 0 {
+				t.Fatalf("UserSessions after DeleteAll = %v, %v; want none", list, err)
+			}
+			if list, err := other.UserSessions(ctx, "ada"); err != nil || len(list) != 1 {
+				t.Fatalf("the other prefix's sessions after DeleteAll = %v, %v; want its one", list, err)
+			}
+		})
+	}
+}
+
+// bound returns values bound to user, as Session.Authenticate writes them.
+func bound(user string) map[string]json.RawMessage {
+	return map[string]json.RawMessage{sessionkit.MetaKey: json.RawMessage(`{"user":"` + user + `"}`)}
+}

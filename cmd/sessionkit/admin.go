@@ -20,13 +20,15 @@ import (
 
 // dbFlags are the database settings every maintenance command takes.
 type dbFlags struct {
-	url, dataDir, sessionTable string
+	url, dataDir, sessionTable, redisURL, redisPrefix string
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.url, "database-url", "", "PostgreSQL URL; empty: the embedded SQLite database [DATABASE_URL]")
 	fs.StringVar(&d.dataDir, "data-dir", admin.DefaultDataDir, "directory of the SQLite database [DATA_DIR]")
 	fs.StringVar(&d.sessionTable, "session-table", admin.SessionsTable, "PostgreSQL sessions table, name or schema.name; a connect-pg-simple table is used as it is [SESSION_TABLE]")
+	fs.StringVar(&d.redisURL, "redis-url", "", "the Redis holding the sessions, as for serve; empty: sessions in the database [REDIS_URL]")
+	fs.StringVar(&d.redisPrefix, "redis-prefix", "", "prefix of the session keys in Redis; empty: sessionkit: [REDIS_PREFIX]")
 }
 
 // fromEnv sets each flag of fs that args did not give from its environment
@@ -46,7 +48,7 @@ func fromEnv(fs *flag.FlagSet, getenv env, vars map[string]string) error {
 	return nil
 }
 
-var dbEnv = map[string]string{"database-url": "DATABASE_URL", "data-dir": "DATA_DIR", "session-table": "SESSION_TABLE"}
+var dbEnv = map[string]string{"database-url": "DATABASE_URL", "data-dir": "DATA_DIR", "session-table": "SESSION_TABLE", "redis-url": "REDIS_URL", "redis-prefix": "REDIS_PREFIX"}
 
 // withEnv returns vars plus one more flag and variable.
 func withEnv(vars map[string]string, flag, env string) map[string]string {
@@ -61,7 +63,7 @@ func withEnv(vars map[string]string, flag, env string) map[string]string {
 func (d *dbFlags) open(ctx context.Context) (*admin.DB, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return admin.Open(ctx, admin.Config{DatabaseURL: d.url, DataDir: d.dataDir, SessionTable: d.sessionTable, PruneInterval: -1})
+	return admin.Open(ctx, admin.Config{DatabaseURL: d.url, DataDir: d.dataDir, SessionTable: d.sessionTable, RedisURL: d.redisURL, RedisPrefix: d.redisPrefix, PruneInterval: -1})
 }
 
 // newFlagSet returns a flag set that reports to stderr and returns errors.

@@ -58,6 +58,16 @@ type Config struct {
 	// created (mode 0700) if missing. Zero: DefaultDataDir ("data", relative
 	// to the working directory).
 	DataDir string
+	// RedisURL, when set, keeps the sessions in Redis while users stay in
+	// the database: redis://[user:password@]host:port[/db], rediss:// for
+	// TLS, or a Redis Cluster by its seed nodes,
+	// redis+cluster://[user:password@]host1:port1,host2:port2
+	// (rediss+cluster:// for TLS); go-redis's query parameters apply. Zero:
+	// sessions live in the database.
+	RedisURL string
+	// RedisPrefix starts every session key in Redis. Zero: "sessionkit:"
+	// (redisstore.DefaultPrefix); it must not contain '{' or '}'.
+	RedisPrefix string
 	// PruneInterval is how often the session store deletes expired sessions
 	// in the background. Zero: the store's default (one hour); negative: no
 	// background pruning, which is what one-shot commands want.
@@ -81,6 +91,9 @@ type DB struct {
 	// schema and table name the sessions table; schema is "" for the
 	// search_path (always on SQLite).
 	schema, table string
+	// redis holds the sessions when Config.RedisURL is set; the database's
+	// sessions table is then unused.
+	redis *redisSessions
 }
 
 // Open opens the database cfg names and its session store, checking that the
@@ -88,10 +101,29 @@ type DB struct {
 // tables), since the server owns that file; on PostgreSQL it runs no DDL —
 // call Migrate (or run `sessionkit migrate`).
 func Open(ctx context.Context, cfg Config) (*DB, error) {
-	if cfg.DatabaseURL != "" {
-		return openPostgres(ctx, cfg)
+	var rs *redisSessions
+	if cfg.RedisURL != "" {
+		var err error
+		if rs, err = openRedis(ctx, cfg.RedisURL, cfg.RedisPrefix); err != nil {
+			return nil, err
+		}
+		// Redis expires sessions itself, and the database's sessions
+		// table stays empty: nothing to prune there.
+		cfg.PruneInterval = -1
 	}
-	return openSQLite(ctx, cfg)
+	open := openSQLite
+	if cfg.DatabaseURL != "" {
+		open = openPostgres
+	}
+	db, err := open(ctx, cfg)
+	if err != nil {
+		if rs != nil {
+			rs.client.Close()
+		}
+		return nil, err
+	}
+	db.redis = rs
+	return db, nil
 }
 
 func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
@@ -202,8 +234,12 @@ func (db *DB) Backend() string {
 // String names the database for logs and messages, without any password.
 func (db *DB) String() string { return db.desc }
 
-// Sessions returns the session store. It stays owned by db: Close stops it.
+// Sessions returns the session store: Redis's when Config.RedisURL is set,
+// otherwise the database's. It stays owned by db: Close stops it.
 func (db *DB) Sessions() sessionkit.Store {
+	if db.redis != nil {
+		return db.redis.store
+	}
 	if db.pg != nil {
 		return db.pg
 	}
@@ -219,9 +255,14 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // Close stops the session store's background pruning (waiting for a pass in
-// progress), then closes the pool or the SQLite file. It is safe to call
+// progress), then closes the Redis client, if any, and the pool or the SQLite
+// file. It is safe to call
 // more than once; later calls return the first call's result.
 func (db *DB) Close() error {
+	if db.redis != nil {
+		// A second Close gets redis.ErrClosed, which is no news.
+		db.redis.client.Close()
+	}
 	if db.pool != nil {
 		db.pg.Close()
 		db.pool.Close()

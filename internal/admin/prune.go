@@ -19,14 +19,21 @@ type SessionCounts struct {
 	Expired int
 }
 
-// CountSessions counts live and expired (not yet pruned) session rows.
+// CountSessions counts live and expired (not yet pruned) session rows, or
+// the sessions in Redis (all live).
 func (db *DB) CountSessions(ctx context.Context) (SessionCounts, error) {
 	var c SessionCounts
 	var err error
-	if db.pool != nil {
+	switch {
+	case db.redis != nil:
+		// Redis deletes expired sessions itself: all it holds are live.
+		var n int64
+		n, err = db.redis.store.Count(ctx)
+		c.Live = int(n)
+	case db.pool != nil:
 		err = db.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE expire > now()), count(*) FILTER (WHERE expire <= now()) FROM `+db.SessionTable()).
 			Scan(&c.Live, &c.Expired)
-	} else {
+	default:
 		// sqlitestore stores expiry in Unix milliseconds and treats a session
 		// as live up to and including that millisecond.
 		err = db.lite.DB().QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE expire >= ?1), count(*) FILTER (WHERE expire < ?1) FROM `+db.SessionTable(),

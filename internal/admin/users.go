@@ -282,6 +282,13 @@ func (db *DB) EndSessions(ctx context.Context, id int64) (int, error) {
 // breach, or a change of what a session may hold), and reports how many.
 func (db *DB) EndAllSessions(ctx context.Context) (int64, error) {
 	var n int64
+	if db.redis != nil {
+		n, err := db.redis.store.DeleteAll(ctx)
+		if err != nil {
+			return n, fmt.Errorf("admin: end all sessions: %w", err)
+		}
+		return n, nil
+	}
 	if db.pool != nil {
 		tag, err := db.pool.Exec(ctx, "DELETE FROM "+db.SessionTable())
 		if err != nil {

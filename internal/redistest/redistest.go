@@ -69,14 +69,21 @@ func checked(tb testing.TB, c redis.UniversalClient, what string) (redis.Univers
 // DeletePrefix deletes every key that starts with prefix, on every master
 // when c is a cluster client. prefix must hold no glob characters.
 func DeletePrefix(ctx context.Context, c redis.UniversalClient, prefix string) error {
+	return eachKey(ctx, c, prefix, func(ctx context.Context, node redis.UniversalClient, key string) error {
+		// One key per DEL: on a cluster the keys of one batch would sit in
+		// different slots.
+		return node.Del(ctx, key).Err()
+	})
+}
+
+// eachKey calls f for every key under prefix, on every master of a cluster.
+func eachKey(ctx context.Context, c redis.UniversalClient, prefix string, f func(ctx context.Context, node redis.UniversalClient, key string) error) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	del := func(ctx context.Context, node redis.UniversalClient) error {
+	scan := func(ctx context.Context, node redis.UniversalClient) error {
 		iter := node.Scan(ctx, 0, prefix+"*", 500).Iterator()
 		for iter.Next(ctx) {
-			// One key per DEL: on a cluster the keys of one batch would sit in
-			// different slots.
-			if err := node.Del(ctx, iter.Val()).Err(); err != nil {
+			if err := f(ctx, node, iter.Val()); err != nil {
 				return err
 			}
 		}
@@ -84,8 +91,8 @@ func DeletePrefix(ctx context.Context, c redis.UniversalClient, prefix string) e
 	}
 	if cc, ok := c.(*redis.ClusterClient); ok {
 		return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-			return del(ctx, node)
+			return scan(ctx, node)
 		})
 	}
-	return del(ctx, c)
+	return scan(ctx, c)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/redisstore"
 )
 
 // Config configures the reference server. LoadConfig fills it from
@@ -35,6 +36,16 @@ type Config struct {
 	// (sessionkit.Config.ExpressSessionCookie), so an express-session app on
 	// the same table, secret and cookie name shares them. Zero: "sessions".
 	SessionTable string
+	// RedisURL, when set, keeps the sessions in Redis while users stay in
+	// the database (REDIS_URL): redis://[user:password@]host:port[/db],
+	// rediss:// for TLS, or a Redis Cluster by its seed nodes,
+	// redis+cluster://[user:password@]host1:port1,host2:port2 (rediss+cluster://
+	// for TLS). Zero: sessions live in the database.
+	RedisURL string
+	// RedisPrefix starts every session key in Redis (REDIS_PREFIX), so one
+	// Redis can serve several applications. Zero: "sessionkit:"; it must not
+	// contain '{' or '}'.
+	RedisPrefix string
 	// DataDir holds the SQLite database and the generated development secret
 	// (DATA_DIR). Zero: "data", relative to the working directory.
 	DataDir string
@@ -143,6 +154,8 @@ var settings = []setting{
 	{flag: "addr", env: "ADDR", def: DefaultAddr, usage: "address to listen on; :8080 for all interfaces, port 0 for any free port"},
 	{flag: "database-url", env: "DATABASE_URL", usage: "PostgreSQL URL; empty: the embedded SQLite database in the data directory"},
 	{flag: "session-table", env: "SESSION_TABLE", def: admin.SessionsTable, usage: "PostgreSQL sessions table, name or schema.name; a connect-pg-simple table is used as it is, shared with express-session"},
+	{flag: "redis-url", env: "REDIS_URL", usage: "keep sessions in Redis: redis://host:6379/0, rediss:// (TLS) or redis+cluster://host1:6379,host2:6379 (a Redis Cluster); empty: in the database"},
+	{flag: "redis-prefix", env: "REDIS_PREFIX", def: redisstore.DefaultPrefix, usage: "prefix of the session keys in Redis"},
 	{flag: "data-dir", env: "DATA_DIR", def: admin.DefaultDataDir, usage: "directory for the SQLite database and the generated development secret"},
 	{flag: "app-env", env: "APP_ENV", def: "development", usage: "development or production (Secure cookies, secret required, debug endpoint off)"},
 	{flag: "session-secret", env: "SESSION_SECRET", usage: "comma-separated secrets, each >= 32 bytes; the first signs, all verify (prefer the environment variable: flags show in ps)"},
@@ -269,6 +282,8 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 	c := &l.Config
 	c.Addr = get("addr")
 	c.DatabaseURL = get("database-url")
+	c.RedisURL = get("redis-url")
+	c.RedisPrefix = get("redis-prefix")
 	c.DataDir = get("data-dir")
 	c.SessionTable = get("session-table")
 	if _, _, err := admin.ParseTable(c.SessionTable); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
@@ -99,14 +100,32 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleHealth answers load balancers. It does no session work; it pings
-// the database, the one dependency, and names it when it is down.
+// the database and, when sessions live there, Redis, and names each that is
+// down.
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.db.Ping(ctx); err != nil {
-		s.log.Warn("health check: database down", "database", s.db.String(), "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, health{Status: "unavailable", Down: []string{"database"}})
+	// Both at once, so a database that hangs until the deadline does not
+	// leave Redis no time to answer and get it named too.
+	var dbErr, redisErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { dbErr = s.db.Ping(ctx) })
+	if s.db.UsesRedis() {
+		wg.Go(func() { redisErr = s.db.PingRedis(ctx) })
+	}
+	wg.Wait()
+	var down []string
+	if dbErr != nil {
+		s.log.Warn("health check: database down", "database", s.db.String(), "err", dbErr)
+		down = append(down, "database")
+	}
+	if redisErr != nil {
+		s.log.Warn("health check: redis down", "redis", s.db.RedisString(), "err", redisErr)
+		down = append(down, "redis")
+	}
+	if len(down) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, health{Status: "unavailable", Down: down})
 		return
 	}
 	writeJSON(w, http.StatusOK, health{Status: "ok"})

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/sessionkit/sessionkit/internal/admin"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/internal/server"
 )
 
@@ -25,8 +27,9 @@ const (
 	testPassword = "correct horse battery staple"
 )
 
-// backends gives each test a fresh database of each kind: the embedded
-// SQLite default in a temporary directory, and PostgreSQL on its own schema.
+// backends gives each test a fresh store of each kind: the embedded SQLite
+// default in a temporary directory, PostgreSQL on its own schema, and Redis
+// (REDIS_URL) under its own key prefix.
 var backends = []struct {
 	name   string
 	config func(t *testing.T, cfg *server.Config)
@@ -35,6 +38,46 @@ var backends = []struct {
 	{admin.Postgres, func(t *testing.T, cfg *server.Config) {
 		_, cfg.DatabaseURL = pgtest.Schema(t)
 	}},
+	// Users in SQLite, sessions in the machine's Redis under a fresh prefix.
+	{"redis", func(t *testing.T, cfg *server.Config) {
+		_, cfg.RedisPrefix = redistest.Client(t)
+		cfg.RedisURL = "redis://" + redistest.Addr()
+	}},
+	// The same on a three-master Redis Cluster, by REDIS_URL's cluster form.
+	{"redis-cluster", func(t *testing.T, cfg *server.Config) {
+		c := sharedCluster(t)
+		_, cfg.RedisPrefix = c.Client(t)
+		cfg.RedisURL = "redis+cluster://" + strings.Join(c.Addrs, ",")
+	}},
+}
+
+// The package's Redis Cluster, started by the first test that asks for it
+// and stopped by TestMain.
+var (
+	clusterOnce sync.Once
+	cluster     *redistest.Cluster
+	clusterErr  error
+)
+
+func sharedCluster(t *testing.T) *redistest.Cluster {
+	t.Helper()
+	clusterOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster, clusterErr = redistest.StartCluster(ctx)
+	})
+	if clusterErr != nil {
+		t.Fatal(clusterErr)
+	}
+	return cluster
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cluster != nil {
+		cluster.Stop()
+	}
+	os.Exit(code)
 }
 
 // baseConfig is a development configuration with a fast bcrypt.
@@ -69,6 +112,7 @@ func forEachBackend(t *testing.T, mutate func(*server.Config), f func(t *testing
 // harness is a reference server behind a real HTTP listener.
 type harness struct {
 	t   *testing.T
+	cfg server.Config
 	srv *server.Server
 	url string
 }
@@ -85,7 +129,7 @@ func start(t *testing.T, cfg server.Config) *harness {
 	// Cleanups run last-in first-out: HTTP stops before the database closes.
 	t.Cleanup(func() { srv.Close() })
 	t.Cleanup(ts.Close)
-	return &harness{t: t, srv: srv, url: ts.URL}
+	return &harness{t: t, cfg: cfg, srv: srv, url: ts.URL}
 }
 
 func (h *harness) addUser(email, password string) admin.User {
@@ -97,6 +141,8 @@ func (h *harness) addUser(email, password string) admin.User {
 	return u
 }
 
+// sessionRows counts the sessions where they live: the database's rows, or
+// the sessions in Redis.
 func (h *harness) sessionRows() admin.SessionCounts {
 	h.t.Helper()
 	c, err := h.srv.DB().CountSessions(h.t.Context())
@@ -251,8 +297,14 @@ func viaProxy(t *testing.T, dbURL string) (string, *tcpProxy) {
 	}
 	p := startProxy(t, u.Host)
 	u.Host = p.ln.Addr().String()
+	// A dead server must fail fast, not wait the driver's default; the
+	// two drivers spell the setting differently.
 	q := u.Query()
-	q.Set("connect_timeout", "2")
+	if strings.HasPrefix(u.Scheme, "redis") {
+		q.Set("dial_timeout", "2s")
+	} else {
+		q.Set("connect_timeout", "2")
+	}
 	u.RawQuery = q.Encode()
 	return u.String(), p
 }

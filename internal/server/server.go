@@ -88,6 +88,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	defer cancel()
 	db, err := admin.Open(ctx, admin.Config{
 		DatabaseURL:   cfg.DatabaseURL,
+		RedisURL:      cfg.RedisURL,
+		RedisPrefix:   cfg.RedisPrefix,
 		DataDir:       cfg.DataDir,
 		SessionTable:  cfg.SessionTable,
 		PruneInterval: cfg.PruneInterval,
@@ -101,7 +103,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	log.Info("sessionkit server ready", "database", db.String(), "production", cfg.Production,
+	log.Info("sessionkit server ready", "database", db.String(), "redis", db.RedisString(), "production", cfg.Production,
 		"secure_cookies", cfg.Production, "debug_endpoint", cfg.Debug, "cors_origins", len(cfg.CORSOrigins))
 	return s, nil
 }
@@ -139,6 +141,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if strings.ContainsAny(cfg.RedisPrefix, "{}") {
+		return cfg, fmt.Errorf("REDIS_PREFIX %q must not contain '{' or '}'", cfg.RedisPrefix)
 	}
 	if err := checkSecrets(cfg); err != nil {
 		return cfg, err

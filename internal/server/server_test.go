@@ -13,6 +13,7 @@ import (
 
 	"github.com/sessionkit/sessionkit/internal/admin"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/internal/server"
 	"github.com/sessionkit/sessionkit/sqlitestore"
 )
@@ -383,18 +384,24 @@ func TestBruteForceBehindProxy(t *testing.T) {
 	expectStatus(t, h.do("POST", "/api/login", loginBody("b@example.com", "guess"), nil, "X-Forwarded-For", "198.51.100.2"), 401, "")
 }
 
-// TestStoreOutage: with the database gone, routes that need the session
-// answer 503, never 401 (which would log users out), and /healthz names
-// the database.
+// TestStoreOutage: with the session store gone (the database, or Redis
+// when sessions live there), routes that need the session answer 503, never
+// 401 (which would log users out), and /healthz names what is down.
 func TestStoreOutage(t *testing.T) {
-	for _, b := range []string{admin.SQLite, admin.Postgres} {
+	for _, b := range []string{admin.SQLite, admin.Postgres, "redis"} {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel()
 			cfg := baseConfig(t)
 			var proxy *tcpProxy
-			if b == admin.Postgres {
+			down := "database"
+			switch b {
+			case admin.Postgres:
 				_, url := pgtest.Schema(t)
 				cfg.DatabaseURL, proxy = viaProxy(t, url)
+			case "redis":
+				_, cfg.RedisPrefix = redistest.Client(t)
+				cfg.RedisURL, proxy = viaProxy(t, "redis://"+redistest.Addr())
+				down = "redis"
 			}
 			h := start(t, cfg)
 			h.addUser(testEmail, testPassword)
@@ -416,7 +423,7 @@ func TestStoreOutage(t *testing.T) {
 			if r.cookie() != nil || r.Header.Get("Clear-Site-Data") != "" {
 				t.Error("a logout whose delete failed still cleared the cookie")
 			}
-			expectStatus(t, h.do("GET", "/healthz", "", nil), 503, `{"status":"unavailable","down":["database"]}`)
+			expectStatus(t, h.do("GET", "/healthz", "", nil), 503, `{"status":"unavailable","down":["`+down+`"]}`)
 			// Anonymous requests need no store and still get their answer.
 			expectStatus(t, h.do("GET", "/api/user", "", nil), 401, "")
 		})

@@ -1,0 +1,83 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Whole-store operations for maintenance, not for the request path: each
+// walks the store's keys with SCAN on every master of a cluster (at once) or
+// on the one server, so it costs time in proportion to the whole keyspace.
+
+// Count returns the number of sessions in the store. Every one is live:
+// Redis deletes a session when it expires.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n atomic.Int64
+	err := s.scan(ctx, s.sessionPattern(), func(context.Context, redis.UniversalClient, string) error {
+		n.Add(1)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: count: %w", err)
+	}
+	return n.Load(), nil
+}
+
+// DeleteAll deletes every session of the store and then the per-user sets,
+// and reports how many sessions it deleted (after a breach, or a change of
+// what a session may hold). Sessions created while it runs may survive it.
+func (s *Store) DeleteAll(ctx context.Context) (int64, error) {
+	var n atomic.Int64
+	// One key per DEL: on a cluster the keys of one batch would sit in
+	// different slots.
+	err := s.scan(ctx, s.sessionPattern(), func(ctx context.Context, node redis.UniversalClient, key string) error {
+		deleted, err := node.Del(ctx, key).Result()
+		n.Add(deleted)
+		return err
+	})
+	if err == nil {
+		err = s.scan(ctx, globEscape(s.prefix)+"user:{*", func(ctx context.Context, node redis.UniversalClient, key string) error {
+			return node.Del(ctx, key).Err()
+		})
+	}
+	if err != nil {
+		return n.Load(), fmt.Errorf("redisstore: delete all: %w", err)
+	}
+	return n.Load(), nil
+}
+
+// sessionPattern matches the keys of the store's sessions and nothing else.
+func (s *Store) sessionPattern() string { return globEscape(s.prefix) + "{*" }
+
+// scan calls f for every key matching pattern, with the node that holds it.
+func (s *Store) scan(ctx context.Context, pattern string, f func(ctx context.Context, node redis.UniversalClient, key string) error) error {
+	one := func(ctx context.Context, node redis.UniversalClient) error {
+		iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := f(ctx, node, iter.Val()); err != nil {
+				return err
+			}
+		}
+		return iter.Err()
+	}
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error { return one(ctx, node) })
+	}
+	return one(ctx, s.client)
+}
+
+// globEscape quotes the characters SCAN's MATCH pattern gives a meaning.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\^`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,113 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// The per-user index: a set per user, <prefix>user:{<user>}, holding the ids
+// of the sessions bound to that user (sessionkit.UserOf). On a cluster it
+// sits in the user's slot, not the sessions', so it cannot be written in the
+// same step as a session; it is kept a superset instead:
+//   - a session is added before the write that binds it (Create) or in the
+//     same request right after it (Update), and such a write reports an error
+//     when the add fails, so a bound session is never missing from its set;
+//   - the set's expiry time only moves later, to the latest of its sessions';
+//   - a deleted, expired or rebound session's id stays until UserSessions,
+//     which loads every member, keeps the ones still bound to the user and
+//     removes the others.
+
+var (
+	//go:embed index.lua
+	indexLua    string
+	indexScript = redis.NewScript(indexLua)
+)
+
+var _ sessionkit.UserIndex = (*Store)(nil)
+
+// userKey returns the key of user's set of session ids.
+func (s *Store) userKey(user string) string {
+	return s.prefix + "user:{" + user + "}"
+}
+
+// index adds id to user's set, keeping the set alive until expiry at least.
+func (s *Store) index(ctx context.Context, user, id string, expiry string) error {
+	if user == "" {
+		return nil
+	}
+	if err := indexScript.Run(ctx, s.client, []string{s.userKey(user)}, id, expiry).Err(); err != nil {
+		return fmt.Errorf("user index: %w", err)
+	}
+	return nil
+}
+
+// indexAfterUpdate indexes a patched session under the user it is bound to
+// now, when the patch bound it or moved its expiry. res is the update
+// script's answer.
+func (s *Store) indexAfterUpdate(ctx context.Context, id string, p sessionkit.Patch, res []any) error {
+	_, rebound := p.Set[sessionkit.MetaKey]
+	if !rebound && p.Expiry.IsZero() {
+		return nil
+	}
+	if len(res) < 3 {
+		return nil
+	}
+	meta, ok := res[2].(string)
+	if !ok { // not bound
+		return nil
+	}
+	expiry, _ := res[1].(string)
+	user := sessionkit.UserOf(map[string]json.RawMessage{sessionkit.MetaKey: json.RawMessage(meta)})
+	return s.index(ctx, user, id, expiry)
+}
+
+// UserSessions returns the live sessions bound to user: the members of the
+// user's set, each loaded (one pipelined round trip) and checked, since the
+// set may still name sessions that were deleted, expired or bound to someone
+// else; those are removed from it.
+func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.StoredSession, error) {
+	key := s.userKey(user)
+	ids, err := s.client.SMembers(ctx, key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: user sessions: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, s.Key(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: user sessions: %w", err)
+	}
+	var (
+		out   []sessionkit.StoredSession
+		stale []any
+	)
+	for i, cmd := range cmds {
+		rec, found, err := recordOf(cmd.Val())
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: user sessions: %w", err)
+		}
+		if !found || sessionkit.UserOf(rec.Values) != user {
+			stale = append(stale, ids[i])
+			continue
+		}
+		out = append(out, sessionkit.StoredSession{ID: ids[i], Record: rec})
+	}
+	if len(stale) > 0 {
+		// Best effort: a member left behind is checked again next time.
+		_ = s.client.SRem(ctx, key, stale...).Err()
+	}
+	return out, nil
+}
