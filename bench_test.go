@@ -112,16 +112,26 @@ func readHandlers(m *sessionkit.Manager, pool *pgxpool.Pool, id string) (bare, r
 func BenchmarkLoggedInRead(b *testing.B) {
 	m, pool, counter, cookie := benchPG(b)
 	bare, read := readHandlers(m, pool, idOf(b, cookie))
+	// bound is a session logged in with Authenticate, as the reference
+	// server's are: bound to its user for the session list, so that every
+	// read also checks whether its coarse last-seen time is due.
+	bound := sessionCookie(do(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sessionkit.From(r)
+		if s.Authenticate("ada") != nil || s.Put("user", "ada") != nil {
+			http.Error(w, "log-in failed", 503)
+		}
+	})), "POST", "/login"))
 	for _, bench := range []struct {
-		name string
-		h    http.Handler
-	}{{"bare", bare}, {"sessionkit", read}} {
+		name   string
+		h      http.Handler
+		cookie *http.Cookie
+	}{{"bare", bare, cookie}, {"sessionkit", read, cookie}, {"sessionkit-bound", read, bound}} {
 		b.Run(bench.name, func(b *testing.B) {
 			before, writes := counter.n.Load(), m.Stats()
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				r := httptest.NewRequest("GET", "/api/user", nil)
-				r.AddCookie(cookie)
+				r.AddCookie(bench.cookie)
 				w := &discardWriter{h: http.Header{}}
 				for pb.Next() {
 					bench.h.ServeHTTP(w, r)
