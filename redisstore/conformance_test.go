@@ -61,3 +61,18 @@ func mustNew(t *testing.T, client redis.UniversalClient, cfg redisstore.Config) 
 	}
 	return s
 }
+
+func TestConformanceConnectRedis(t *testing.T) {
+	for name, client := range deployments() {
+		t.Run(name, func(t *testing.T) {
+			storetest.Run(t, storetest.Suite{
+				New: func(t *testing.T) sessionkit.Store {
+					client, prefix := client(t)
+					return mustNew(t, client, redisstore.Config{Layout: redisstore.LayoutConnectRedis, Prefix: prefix})
+				},
+				ExpiresItself: true,
+				NoCreated:     true,
+			})
+		})
+	}
+}

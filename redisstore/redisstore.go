@@ -53,12 +53,33 @@ const (
 // one cluster slot.
 var ErrInvalidPrefix = errors.New("redisstore: Prefix must not contain '{' or '}'")
 
-// Config configures a Store. The zero value is usable: keys start with
-// "sessionkit:".
+// Layout is how sessions are laid out in Redis.
+type Layout int
+
+const (
+	// LayoutNative is the store's own layout: one hash per session,
+	// <prefix>{<id>}, one field per session key, so a patch writes only the
+	// keys it changes, in one Lua script.
+	LayoutNative Layout = iota
+	// LayoutConnectRedis is connect-redis's layout, so that an
+	// express-session app on connect-redis and a Go service share sessions:
+	// the string key <prefix><id> holding the session as one JSON object,
+	// expiring with the session. Give the Manager
+	// sessionkit.Config.ExpressSessionCookie, so that the sessions it creates
+	// carry the "cookie" object express-session needs. See connectredis.go.
+	LayoutConnectRedis
+)
+
+// Config configures a Store. The zero value is usable: the native layout,
+// keys starting with "sessionkit:".
 type Config struct {
-	// Prefix starts every key the store writes, so that one Redis can hold
-	// several applications' sessions. Zero means "sessionkit:"
-	// (DefaultPrefix). It must not contain '{' or '}' (ErrInvalidPrefix).
+	// Layout selects the key layout. Zero: LayoutNative.
+	Layout Layout
+	// Prefix starts every session key the store writes, so that one Redis
+	// can hold several applications' sessions. Zero means "sessionkit:"
+	// (DefaultPrefix) in the native layout and connect-redis's "sess:"
+	// (DefaultConnectRedisPrefix) in LayoutConnectRedis. It must not contain
+	// '{' or '}' (ErrInvalidPrefix).
 	Prefix string
 }
 
@@ -67,6 +88,7 @@ type Config struct {
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	layout Layout
 }
 
 var _ sessionkit.Store = (*Store)(nil)
@@ -89,17 +111,25 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 		return nil, errors.New("redisstore: New: nil client")
 	}
 	prefix := cfg.Prefix
-	if prefix == "" {
+	switch {
+	case cfg.Layout != LayoutNative && cfg.Layout != LayoutConnectRedis:
+		return nil, fmt.Errorf("redisstore: New: unknown Layout %d", cfg.Layout)
+	case prefix == "" && cfg.Layout == LayoutConnectRedis:
+		prefix = DefaultConnectRedisPrefix
+	case prefix == "":
 		prefix = DefaultPrefix
 	}
 	if strings.ContainsAny(prefix, "{}") {
 		return nil, fmt.Errorf("%w, got %q", ErrInvalidPrefix, prefix)
 	}
-	return &Store{client: client, prefix: prefix}, nil
+	return &Store{client: client, prefix: prefix, layout: cfg.Layout}, nil
 }
 
 // Key returns the Redis key of the session with this id.
 func (s *Store) Key(id string) string {
+	if s.layout == LayoutConnectRedis {
+		return s.prefix + id
+	}
 	return s.prefix + "{" + id + "}"
 }
 
@@ -114,6 +144,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Load returns the live session with this id. A missing or expired one is
 // reported with found == false and a nil error.
 func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
+	if s.layout == LayoutConnectRedis {
+		return s.crLoad(ctx, id)
+	}
 	fields, err := s.client.HGetAll(ctx, s.Key(id)).Result()
 	if err != nil {
 		return sessionkit.Record{}, false, fmt.Errorf("redisstore: load: %w", err)
@@ -154,10 +187,14 @@ func recordOf(fields map[string]string) (sessionkit.Record, bool, error) {
 
 // Create saves a new session in one step that never overwrites: an id whose
 // key exists gives an error wrapping sessionkit.ErrExists. A zero
-// rec.Created is set from the Redis server's clock. A record whose Expiry has
+// rec.Created is set from the Redis server's clock (LayoutConnectRedis keeps
+// no creation time: Load reports it zero). A record whose Expiry has
 // passed is written and deleted by Redis at once, as it would be a moment
 // later.
 func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) error {
+	if s.layout == LayoutConnectRedis {
+		return s.crCreate(ctx, id, rec)
+	}
 	args := make([]any, 0, 2+2*len(rec.Values))
 	args = append(args, millis(rec.Expiry), "")
 	if !rec.Created.IsZero() {
@@ -195,6 +232,9 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 			return false, fmt.Errorf("redisstore: update: %w", err)
 		}
 		return n == 1, nil
+	}
+	if s.layout == LayoutConnectRedis {
+		return s.crUpdate(ctx, id, p)
 	}
 	args := make([]any, 0, 2+len(p.Delete)+2*len(p.Set))
 	expiry := ""
@@ -256,7 +296,11 @@ func appendValues(args []any, values map[string]json.RawMessage) ([]any, error) 
 	return args, nil
 }
 
-func millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+func millis(t time.Time) string { return millisOf(t.UnixMilli()) }
+
+func millisOf(ms int64) string { return strconv.FormatInt(ms, 10) }
+
+func timeMillis(ms int64) time.Time { return time.UnixMilli(ms) }
 
 func parseMillis(s string) (time.Time, error) {
 	ms, err := strconv.ParseInt(s, 10, 64)

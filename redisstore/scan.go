@@ -40,7 +40,7 @@ func (s *Store) DeleteAll(ctx context.Context) (int64, error) {
 		return err
 	})
 	if err == nil {
-		err = s.scan(ctx, globEscape(s.prefix)+"user:{*", func(ctx context.Context, node redis.UniversalClient, key string) error {
+		err = s.scan(ctx, globEscape(s.userPrefix())+"{*", func(ctx context.Context, node redis.UniversalClient, key string) error {
 			return node.Del(ctx, key).Err()
 		})
 	}
@@ -50,8 +50,15 @@ func (s *Store) DeleteAll(ctx context.Context) (int64, error) {
 	return n.Load(), nil
 }
 
-// sessionPattern matches the keys of the store's sessions and nothing else.
-func (s *Store) sessionPattern() string { return globEscape(s.prefix) + "{*" }
+// sessionPattern matches the keys of the store's sessions and nothing else
+// (in connect-redis's layout: every key under the prefix, as connect-redis
+// itself assumes).
+func (s *Store) sessionPattern() string {
+	if s.layout == LayoutConnectRedis {
+		return globEscape(s.prefix) + "*"
+	}
+	return globEscape(s.prefix) + "{*"
+}
 
 // scan calls f for every key matching pattern, with the node that holds it.
 func (s *Store) scan(ctx context.Context, pattern string, f func(ctx context.Context, node redis.UniversalClient, key string) error) error {

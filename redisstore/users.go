@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -11,7 +12,8 @@ import (
 	"github.com/sessionkit/sessionkit"
 )
 
-// The per-user index: a set per user, <prefix>user:{<user>}, holding the ids
+// The per-user index: a set per user, <prefix>user:{<user>} (in connect-redis's
+// layout sessionkit-users:<prefix>{<user>}), holding the ids
 // of the sessions bound to that user (sessionkit.UserOf). On a cluster it
 // sits in the user's slot, not the sessions', so it cannot be written in the
 // same step as a session; it is kept a superset instead:
@@ -33,7 +35,18 @@ var _ sessionkit.UserIndex = (*Store)(nil)
 
 // userKey returns the key of user's set of session ids.
 func (s *Store) userKey(user string) string {
-	return s.prefix + "user:{" + user + "}"
+	return s.userPrefix() + "{" + user + "}"
+}
+
+// userPrefix starts every user set's key. In connect-redis's layout it must
+// not start with the session prefix, or connect-redis's all(), length() and
+// clear(), which take every key under that prefix for a session, would
+// count and read the sets.
+func (s *Store) userPrefix() string {
+	if s.layout == LayoutConnectRedis {
+		return "sessionkit-users:" + s.prefix
+	}
+	return s.prefix + "user:"
 }
 
 // index adds id to user's set, keeping the set alive until expiry at least.
@@ -80,13 +93,7 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, s.Key(id))
-		}
-		return nil
-	})
+	recs, err := s.loadMany(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: user sessions: %w", err)
 	}
@@ -94,8 +101,8 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 		out   []sessionkit.StoredSession
 		stale []any
 	)
-	for i, cmd := range cmds {
-		rec, found, err := recordOf(cmd.Val())
+	for i, r := range recs {
+		rec, found, err := r.rec, r.found, r.err
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: user sessions: %w", err)
 		}
@@ -108,6 +115,45 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 	if len(stale) > 0 {
 		// Best effort: a member left behind is checked again next time.
 		_ = s.client.SRem(ctx, key, stale...).Err()
+	}
+	return out, nil
+}
+
+type loaded struct {
+	rec   sessionkit.Record
+	found bool
+	err   error
+}
+
+// loadMany loads the sessions with these ids in one pipelined round trip
+// (per node of a cluster).
+func (s *Store) loadMany(ctx context.Context, ids []string) ([]loaded, error) {
+	cmds := make([]redis.Cmder, len(ids))
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			if s.layout == LayoutConnectRedis {
+				cmds[i] = crLoadScript.Eval(ctx, p, []string{s.Key(id)})
+			} else {
+				cmds[i] = p.HGetAll(ctx, s.Key(id))
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make([]loaded, len(ids))
+	for i, cmd := range cmds {
+		switch c := cmd.(type) {
+		case *redis.MapStringStringCmd:
+			out[i].rec, out[i].found, out[i].err = recordOf(c.Val())
+		case *redis.Cmd:
+			if res, err := c.Slice(); err == nil {
+				out[i].rec, out[i].found, out[i].err = crRecord(res)
+			} else if !errors.Is(err, redis.Nil) {
+				out[i].err = err
+			}
+		}
 	}
 	return out, nil
 }
