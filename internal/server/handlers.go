@@ -73,14 +73,36 @@ func sessionUserID(sess *sessionkit.Session) (id int64, found bool, err error) {
 	return id, found, nil
 }
 
-// handleUser returns the logged-in user. A session whose user was removed
-// or disabled is ended.
+// handleUser returns the logged-in user from the session alone: one store
+// round trip (none on a cache hit), no users query. That is safe because a
+// session outlives neither its user nor the user's disabling: RemoveUser and
+// DisableUser end every session bound to the user after changing it, and a
+// log-in racing them checks the user again once its session is saved (see
+// handleLogin). A session not bound to the user it names (written before
+// sessions were bound, or by hand) would escape that sweep, so it is ended.
 func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
-	_, user, ok := s.currentUser(w, r)
+	sess, ok := s.session(w, r)
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, userResponse{ID: user.ID, Email: user.Email})
+	id, found, err := sessionUserID(sess)
+	if err != nil {
+		s.storeFailed(w, r, err)
+		return
+	}
+	if !found {
+		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
+		return
+	}
+	// The session is loaded already: these read no store.
+	bound, _ := sess.User()
+	email, _ := sess.GetString(admin.SessionEmailKey)
+	if bound != admin.UserKey(id) || email == "" {
+		_ = sess.Destroy()
+		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
+		return
+	}
+	writeJSON(w, http.StatusOK, userResponse{ID: id, Email: email})
 }
 
 // handleLogout deletes the session and clears the cookie. Clear-Site-Data

@@ -112,6 +112,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	releaseAddr()
 	s.byEmail.reset(emailKey)
+	if s.afterPasswordCheck != nil {
+		s.afterPasswordCheck()
+	}
 
 	sess, ok := s.session(w, r)
 	if !ok {
@@ -137,6 +140,27 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// The session is saved as this response's headers go out; if that fails
 	// the client gets the 503 of Config.ErrorHandler, not this 200.
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	s.recheckUser(r.Context(), user)
+}
+
+// recheckUser closes the race between a log-in and the removal (or
+// disabling) of its user, now that GET /api/user no longer reads the user:
+// the password was checked before the session was saved, and RemoveUser may
+// have swept the user's sessions in between. Removal changes the user first
+// and sweeps second; the log-in saves its session first and reads the user
+// second. So either this read sees the change, and the sweep is repeated
+// here, or the change came after it, and removal's own sweep finds the
+// session. It costs a log-in one indexed read.
+func (s *Server) recheckUser(ctx context.Context, user admin.User) {
+	now, found, err := s.db.UserByID(ctx, user.ID)
+	if err == nil && found && now.Email == user.Email && !now.Disabled() {
+		return
+	}
+	// Removed, disabled, replaced, or not known: end the sessions rather
+	// than leave one the sweep may have missed.
+	if _, err := s.db.EndSessions(ctx, user.ID); err != nil {
+		s.log.Error("log-in raced the removal of its user, and ending the user's sessions failed", "user", user.ID, "err", err)
+	}
 }
 
 // checkPassword reports whether password is the user's. An unknown email,

@@ -62,6 +62,9 @@ type Server struct {
 	// milliseconds of CPU, and a flood of them must not starve other requests.
 	bcryptSlots chan struct{}
 	logins      loginResults
+	// afterPasswordCheck, when set (by tests only), runs between a log-in's
+	// password check and its session save: where a removal can race it.
+	afterPasswordCheck func()
 }
 
 // New validates cfg, opens the database (creating the schema when
