@@ -82,7 +82,8 @@ type Config struct {
 	// null for a BrowserSessionCookie. Keys the manager did not write,
 	// including a "cookie" key written by Node, are never dropped or
 	// rewritten by other saves. Zero: no "cookie" key, as sessionkit itself
-	// does not need one.
+	// does not need one. `sessionkit serve` turns it on when its sessions
+	// table is a connect-pg-simple one.
 	ExpressSessionCookie bool
 
 	// MaxSessionsPerUser, when positive, limits how many live sessions one

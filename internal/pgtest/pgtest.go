@@ -82,11 +82,15 @@ func Pool(tb testing.TB) (schema string, pool *pgxpool.Pool) {
 	return schema, pool
 }
 
-// WithTimeZone returns url (which already has a query, as Schema's does)
-// with the PostgreSQL option that sets its connections' TimeZone to zone,
-// in the form both pgx and node-postgres pass on to the server.
+// WithTimeZone returns url with the PostgreSQL option that sets its
+// connections' TimeZone to zone, in the form both pgx and node-postgres pass
+// on to the server.
 func WithTimeZone(url, zone string) string {
-	return url + "&options=" + strings.NewReplacer(" ", "%20", "=", "%3D", "/", "%2F").Replace("-c TimeZone="+zone)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + "options=" + strings.NewReplacer(" ", "%20", "=", "%3D", "/", "%2F").Replace("-c TimeZone="+zone)
 }
 
 // ConnectPgSimpleSQL is connect-pg-simple 10's table.sql, byte for byte (the

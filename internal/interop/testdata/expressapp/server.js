@@ -1,0 +1,101 @@
+'use strict';
+// The seed's stack as a team runs it: express 5, express-session 1.19 and
+// connect-pg-simple 10 on one PostgreSQL table, with the seed's session
+// options (resave false, saveUninitialized false, rolling false). The Go
+// tests in internal/interop start it beside `sessionkit serve` on the same
+// table, secret and cookie name. Everything comes from the environment:
+//
+//   DATABASE_URL    PostgreSQL URL (node-postgres passes ?options= on)
+//   SESSION_SCHEMA  schema of the sessions table (connect-pg-simple schemaName)
+//   SESSION_TABLE   sessions table (connect-pg-simple tableName), default "session"
+//   SESSION_SECRET  comma-separated secrets; the first signs, as in sessionkit
+//   COOKIE_NAME     session cookie name
+//   USERS           JSON [{"id":1,"email":"…","password":"…"}]: the accounts
+//                   sessionkit's users table holds, with the same ids
+//   PORT            port on 127.0.0.1; 0 picks one
+//
+// It prints "listening on http://127.0.0.1:PORT" once it accepts requests.
+const express = require('express');
+const session = require('express-session');
+const PgSimple = require('connect-pg-simple');
+const { Pool } = require('pg');
+
+const env = process.env;
+const pool = new Pool({ connectionString: env.DATABASE_URL });
+pool.on('error', (err) => console.error('PG Pool error:', err));
+const PgSession = PgSimple(session);
+const users = JSON.parse(env.USERS || '[]');
+
+const app = express();
+app.use(express.json());
+app.use('/api', session({
+  store: new PgSession({
+    pool,
+    schemaName: env.SESSION_SCHEMA || undefined,
+    tableName: env.SESSION_TABLE || 'session',
+    createTableIfMissing: true,
+    ttl: 7 * 24 * 60 * 60,
+    pruneSessionInterval: 60 * 60,
+  }),
+  secret: env.SESSION_SECRET.split(','),
+  name: env.COOKIE_NAME,
+  resave: false,
+  saveUninitialized: false,
+  rolling: false,
+  cookie: {
+    path: '/',
+    httpOnly: true,
+    secure: false,
+    sameSite: 'lax',
+    maxAge: 7 * 24 * 60 * 60 * 1000,
+  },
+}));
+
+app.post('/api/login', (req, res, next) => {
+  const body = req.body || {};
+  const user = users.find((u) => u.email === body.email && u.password === body.password);
+  if (!user) return res.status(401).json({ error: 'invalid login' });
+  req.session.regenerate((err) => {
+    if (err) return next(err);
+    req.session.userId = user.id;
+    req.session.email = user.email;
+    res.json({ ok: true });
+  });
+});
+
+app.get('/api/user', (req, res) => {
+  if (req.session.userId) {
+    return res.json({ id: req.session.userId, email: req.session.email });
+  }
+  return res.status(401).json({ error: 'not authenticated' });
+});
+
+app.post('/api/logout', (req, res, next) => {
+  req.session.destroy((err) => {
+    if (err) return next(err);
+    res.clearCookie(env.COOKIE_NAME, { path: '/' });
+    res.json({ ok: true });
+  });
+});
+
+// A key of the Node app's own, set and read on a logged-in session.
+app.post('/api/node-key', (req, res) => {
+  if (!req.session.userId) return res.status(401).json({ error: 'not authenticated' });
+  req.session.nodeKey = (req.body || {}).value;
+  res.json({ ok: true });
+});
+
+app.get('/api/keys', (req, res) => {
+  if (!req.session.userId) return res.status(401).json({ error: 'not authenticated' });
+  const { cookie, ...keys } = req.session;
+  res.json(keys);
+});
+
+const server = app.listen(Number(env.PORT || 0), '127.0.0.1', () => {
+  console.log('listening on http://127.0.0.1:' + server.address().port);
+});
+
+process.on('SIGTERM', () => {
+  server.close();
+  pool.end();
+});
