@@ -321,8 +321,7 @@ func (b *browser) login(base string, u user) {
 
 // cookie returns the browser's session cookie for base.
 func (b *browser) cookie(base string) *http.Cookie {
-	u, _ := url.Parse(base)
-	for _, c := range b.client.Jar.Cookies(u) {
+	for _, c := range b.client.Jar.Cookies(mustURL(b.t, base)) {
 		if c.Name == cookieName {
 			return c
 		}
@@ -334,11 +333,7 @@ func (b *browser) cookie(base string) *http.Cookie {
 func roundRobin(t *testing.T, backends ...string) string {
 	var targets []*url.URL
 	for _, b := range backends {
-		u, err := url.Parse(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		targets = append(targets, u)
+		targets = append(targets, mustURL(t, b))
 	}
 	var n atomic.Uint64
 	proxy := &httputil.ReverseProxy{
