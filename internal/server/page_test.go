@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -19,12 +20,17 @@ import (
 //	SESSIONKIT_SCREENSHOT_DIR=$PWD/docs go test ./internal/server -run TestAccountPageInChromium
 const screenshotDirEnv = "SESSIONKIT_SCREENSHOT_DIR"
 
-// sessionCount is a JavaScript test for the number of listed sessions.
-func sessionCount(n int) chromedp.Action[chromedp.Void] {
+// until waits for the JavaScript expression js to be true in the page.
+func until(js string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Poll[bool](`document.querySelectorAll('#sessions li').length === `+strconv.Itoa(n))(ctx, t)
+		_, err := chromedp.Poll[bool](js)(ctx, t)
 		return err
 	})
+}
+
+// sessionCount waits for the page to list n sessions.
+func sessionCount(n int) chromedp.Action[chromedp.Void] {
+	return until(`document.querySelectorAll('#sessions li').length === ` + strconv.Itoa(n))
 }
 
 // TestAccountPageInChromium: in real headless Chromium, under the page's
@@ -112,4 +118,54 @@ func TestAccountPageInChromium(t *testing.T) {
 	)
 	expectStatus(t, h.do("GET", "/api/sessions", "", nil), 401, "")
 	browsertest.Step(t, laptop, "the laptop is still logged in", chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("account")), sessionCount(1))
+}
+
+// TestAccountPageReauthAndPasswordChange: in Chromium, once the log-in is
+// no longer recent, "log out everywhere else" asks for the password and
+// works with it (ASVS 7.5.3); the password change form works and keeps this
+// browser logged in on its regenerated session.
+func TestAccountPageReauthAndPasswordChange(t *testing.T) {
+	browser := browsertest.New(t)
+	cfg := baseConfig(t)
+	cfg.ReauthWindow = time.Nanosecond // every log-in is already too old
+	h := start(t, cfg)
+	h.addUser(testEmail, testPassword)
+	other := h.login(testEmail, testPassword, nil)
+
+	laptop := browsertest.Profile(t, browser)
+	browsertest.Step(t, laptop, "log in",
+		chromedp.Navigate(h.url+"/"),
+		chromedp.WaitVisible(chromedp.ID("login-form")),
+		chromedp.SendKeys(chromedp.ID("email"), testEmail),
+		chromedp.SendKeys(chromedp.ID("password"), testPassword),
+		chromedp.Click(chromedp.CSS(`#login-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("account")),
+		sessionCount(2),
+		chromedp.WaitVisible(chromedp.ID("reauth-field")),
+		chromedp.Click(chromedp.ID("revoke-others")),
+		until(`document.getElementById('sessions-status').textContent.startsWith('recent log-in required')`),
+	)
+	expectStatus(t, h.do("GET", "/api/user", "", other), 200, "")
+	browsertest.Step(t, laptop, "confirm with the password",
+		chromedp.SendKeys(chromedp.ID("reauth-password"), testPassword),
+		chromedp.Click(chromedp.ID("revoke-others")),
+		sessionCount(1),
+	)
+	if s := browsertest.Value(t, laptop, "read the status", chromedp.Text(chromedp.ID("sessions-status"))); s != "1 other session logged out." {
+		t.Fatalf("status %q", s)
+	}
+	expectStatus(t, h.do("GET", "/api/user", "", other), 401, "")
+
+	const newPassword = "a much better passphrase"
+	browsertest.Step(t, laptop, "change the password",
+		chromedp.SendKeys(chromedp.ID("current-password"), testPassword),
+		chromedp.SendKeys(chromedp.ID("new-password"), newPassword),
+		chromedp.Click(chromedp.CSS(`#password-form button[type=submit]`)),
+		until(`document.getElementById('password-status').textContent.startsWith('Password changed')`),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.ID("account")),
+		sessionCount(1),
+	)
+	expectStatus(t, h.do("POST", "/api/login", loginBody(testEmail, testPassword), nil), 401, "")
+	h.login(testEmail, newPassword, nil)
 }
