@@ -9,6 +9,7 @@ import (
 	"hash"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -26,9 +27,13 @@ const (
 	// maxIDLength bounds ids accepted from cookies; express-session's are 32
 	// characters and ours 43.
 	maxIDLength = 128
-	// maxCandidates bounds how many same-name cookies are tried, so a request
-	// carrying hundreds of them cannot make us compute hundreds of HMACs.
-	maxCandidates = 3
+	// maxCandidates bounds how many same-name cookies a request has read. It
+	// is above what a browser keeps for one site (Chrome 180 cookies per
+	// domain, Firefox 150), so cookies planted in a victim's browser — by a
+	// sibling subdomain, or with a longer Path — cannot push the real one
+	// out of reach; a header built by hand past it only hurts its sender.
+	// Each candidate costs one HMAC at most (a few hundred nanoseconds).
+	maxCandidates = 200
 )
 
 // CookieStatus says what the request's session cookie was.
@@ -121,8 +126,15 @@ func (s *signer) sign(id string) string {
 
 // verify returns the id in a cookie value and the value's status. It
 // parses the URL-encoded form itself, without allocating: ids are made of
-// characters that need no escaping, and only the signature's "+", "/" (and a
-// stray "=") may be percent-encoded.
+// characters that need no escaping, and only the signature's "+" and "/" may
+// be percent-encoded (as encodeURIComponent does) or not (as a client that
+// decoded the cookie sends it back).
+//
+// The signature must be in its one canonical spelling: standard base64
+// without padding, with zero unused bits, exactly what express-session's
+// cookie-signature emits (digest('base64') with the "=" stripped) and, like
+// cookie-signature's unsign, which compares the whole string, nothing else.
+// A padded, URL-safe or otherwise re-spelled signature is malformed.
 func (s *signer) verify(value string) (string, CookieStatus) {
 	var body string
 	switch {
@@ -155,6 +167,9 @@ func (s *signer) verify(value string) (string, CookieStatus) {
 				return "", CookieMalformed
 			}
 			c, i = hi<<4|lo, i+2
+			if c != '+' && c != '/' {
+				return "", CookieMalformed // %41 for "A" is another spelling
+			}
 		}
 		if n == len(unescaped) {
 			return "", CookieMalformed
@@ -162,12 +177,10 @@ func (s *signer) verify(value string) (string, CookieStatus) {
 		unescaped[n] = c
 		n++
 	}
-	// express-session strips the padding; other signers may keep it.
-	for n > 0 && unescaped[n-1] == '=' {
-		n--
-	}
+	// Strict rejects unused bits that are not zero; RawStdEncoding rejects
+	// padding and the URL-safe alphabet. Together: one spelling per MAC.
 	var sig [maxEncodedSig]byte
-	m, err := base64.RawStdEncoding.Decode(sig[:], unescaped[:n])
+	m, err := base64.RawStdEncoding.Strict().Decode(sig[:], unescaped[:n])
 	if err != nil || m != sha256.Size {
 		return "", CookieMalformed
 	}
@@ -186,8 +199,9 @@ func (s *signer) verify(value string) (string, CookieStatus) {
 	return id, CookieValid
 }
 
-// maxEncodedSig bounds the signature's encoded length: 43 base64 characters
-// for HMAC-SHA256, with room for padding.
+// maxEncodedSig bounds the signature's decoded-from-URL length: 43 base64
+// characters for HMAC-SHA256, with room to spare so that a longer value is
+// refused by the base64 decoder, not by this bound.
 const maxEncodedSig = 48
 
 func unhex(c byte) (byte, bool) {
@@ -230,14 +244,19 @@ func Fingerprint(secret string) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-// readSessionCookie finds the session id in the request's cookies. Browsers
-// send every cookie whose domain and path match, so several cookies may share
-// the name (one per path or domain); the first that verifies wins, as in
-// express-session. When none verifies, a bad signature is reported over a
-// malformed value, since it is the more useful diagnosis. It reads the
-// Cookie header in place rather than through Request.Cookies, which would
-// allocate every cookie of the request.
-func (s *signer) readSessionCookie(r *http.Request, name string) (string, CookieStatus) {
+// readSessionCookie collects the request's session cookie candidates:
+// browsers send every cookie whose domain and path match, so several may
+// share the name (one per path or domain, some possibly planted by a
+// sibling subdomain). It appends to ids every distinct validly signed id,
+// in the order the header gives them, reading at most maxCandidates values,
+// and returns the status of the best one: valid if any verified, else a bad
+// signature over a malformed value, since it is the more useful diagnosis.
+// Which candidate the session uses is the Session's decision (see
+// Session.load); the header order is not trusted, since a cookie with a
+// longer Path comes first. It reads the Cookie header in place rather than
+// through Request.Cookies, which would allocate every cookie of the
+// request.
+func (s *signer) readSessionCookie(r *http.Request, name string, ids []string) ([]string, CookieStatus) {
 	status := CookieAbsent
 	tried := 0
 	for _, line := range r.Header["Cookie"] {
@@ -254,13 +273,16 @@ func (s *signer) readSessionCookie(r *http.Request, name string) (string, Cookie
 			}
 			tried++
 			id, st := s.verify(v)
-			if st == CookieValid {
-				return id, st
-			}
-			if status == CookieAbsent || st == CookieBadSignature {
+			switch {
+			case st == CookieValid:
+				status = st
+				if !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
+			case status == CookieAbsent || (st == CookieBadSignature && status == CookieMalformed):
 				status = st
 			}
 		}
 	}
-	return "", status
+	return ids, status
 }

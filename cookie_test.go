@@ -2,7 +2,9 @@ package sessionkit
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,26 +59,66 @@ func TestNewIDs(t *testing.T) {
 
 func TestSameNameCookies(t *testing.T) {
 	s := newSigner([]string{testSecret})
-	id := newID()
-	good := s.sign(id)
+	id, other := newID(), newID()
+	good, second := s.sign(id), s.sign(other)
 	tests := []struct {
-		name   string
-		header string
-		wantID string
-		want   CookieStatus
+		name    string
+		header  string
+		wantIDs []string
+		want    CookieStatus
 	}{
-		{"none", "other=1", "", CookieAbsent},
-		{"stale then good", "sid=s%3Ajunk.AAAA; sid=" + good, id, CookieValid},
-		{"bad signature beats malformed", "sid=junk; sid=s%3A" + id + ".VsGrLWxH70thMZ0UFRyXRku36bZwo2%2FC38oA%2FKr%2BGsQ", "", CookieBadSignature},
-		{"only the first few are tried", strings.Repeat("sid=junk; ", maxCandidates) + "sid=" + good, "", CookieMalformed},
+		{"none", "other=1", nil, CookieAbsent},
+		{"stale then good", "sid=s%3Ajunk.AAAA; sid=" + good, []string{id}, CookieValid},
+		{"bad signature beats malformed", "sid=junk; sid=s%3A" + id + ".VsGrLWxH70thMZ0UFRyXRku36bZwo2%2FC38oA%2FKr%2BGsQ", nil, CookieBadSignature},
+		{"malformed after a bad signature keeps the bad signature", "sid=s%3A" + id + ".VsGrLWxH70thMZ0UFRyXRku36bZwo2%2FC38oA%2FKr%2BGsQ; sid=junk", nil, CookieBadSignature},
+		{"every valid one, in order, once", "sid=" + second + "; sid=junk; sid=" + good + "; sid=" + second, []string{other, id}, CookieValid},
+		// A browser keeps at most 180 cookies for a site: junk planted in
+		// it cannot push the real cookie out of reach.
+		{"a browser's worth of junk first", strings.Repeat("sid=junk; ", 179) + "sid=" + good, []string{id}, CookieValid},
+		{"a hand-made header past the bound", strings.Repeat("sid=junk; ", maxCandidates) + "sid=" + good, nil, CookieMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
 			r.Header.Set("Cookie", tt.header)
-			gotID, st := s.readSessionCookie(r, "sid")
-			if gotID != tt.wantID || st != tt.want {
-				t.Fatalf("got %q %v, want %q %v", gotID, st, tt.wantID, tt.want)
+			gotIDs, st := s.readSessionCookie(r, "sid", nil)
+			if !slices.Equal(gotIDs, tt.wantIDs) || st != tt.want {
+				t.Fatalf("got %q %v, want %q %v", gotIDs, st, tt.wantIDs, tt.want)
+			}
+		})
+	}
+}
+
+// TestOneSpellingPerSignature: a signature verifies only in the form
+// express-session's cookie-signature emits (standard base64, no padding,
+// zero unused bits; "+" and "/" percent-encoded or not). Each other
+// spelling of the same MAC is refused as malformed.
+func TestOneSpellingPerSignature(t *testing.T) {
+	s := newSigner([]string{testSecret})
+	v := expressVectors[0]
+	sig := base64.RawStdEncoding.EncodeToString(mac([]byte(testSecret), v.id))
+	// The last character carries 2 unused bits (43 characters for 32
+	// bytes); setting one gives a second decoding of the same MAC.
+	last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", sig[len(sig)-1])
+	nonCanonical := sig[:len(sig)-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[last^1])
+	tests := []struct {
+		name  string
+		value string
+		want  CookieStatus
+	}{
+		{"express-session's own cookie", v.cookie, CookieValid},
+		{"decoded by the client", "s:" + v.id + "." + sig, CookieValid},
+		{"lower-case percent escapes", strings.ReplaceAll(strings.ReplaceAll(v.cookie, "%2F", "%2f"), "%2B", "%2b"), CookieValid},
+		{"padded", v.cookie + "=", CookieMalformed},
+		{"padded and escaped", v.cookie + "%3D", CookieMalformed},
+		{"URL-safe alphabet", "s:" + v.id + "." + strings.NewReplacer("+", "-", "/", "_").Replace(sig), CookieMalformed},
+		{"non-zero unused bits", "s:" + v.id + "." + nonCanonical, CookieMalformed},
+		{"a letter percent-encoded", "s:" + v.id + ".%" + strings.ToUpper(hex.EncodeToString([]byte(sig[:1]))) + sig[1:], CookieMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, st := s.verify(tt.value); st != tt.want {
+				t.Fatalf("verify(%q) = %v, want %v", tt.value, st, tt.want)
 			}
 		})
 	}

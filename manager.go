@@ -227,3 +227,17 @@ func (m *Manager) noteCookie(status CookieStatus) {
 	m.log.Warn(msg, "cookie", m.cfg.CookieName, "status", status.String(), "signing_fingerprint", m.fingerprint,
 		"bad_signatures_total", st.BadSignatures, "malformed_total", st.MalformedCookies)
 }
+
+// sameNameConflict logs, as a security event, a request whose session
+// cookies named more than one live session: one of them was likely planted
+// (by a sibling subdomain, or with a longer Path). The request is treated
+// as having no session; see Session.load for the rule.
+func (m *Manager) sameNameConflict(r *http.Request, candidates int) {
+	client := "unknown"
+	if addr, ok := m.ClientAddr(r); ok {
+		client = coarseAddr(addr)
+	}
+	m.log.Warn("sessionkit: security: the request carried session cookies naming several live sessions; treated as no session until the user logs in again (which ends them all): a cookie may have been planted by a sibling subdomain or with a longer Path — use a __Host- cookie name",
+		"event", "session_cookie_conflict", "cookie", m.cfg.CookieName, "candidates", candidates,
+		"client", client, "method", r.Method, "path", r.URL.Path)
+}

@@ -30,10 +30,17 @@ type Session struct {
 	// resolved is set once the cookie has been read.
 	resolved bool
 	status   CookieStatus
-	// cookieID is the id a valid cookie named, live or not.
-	cookieID string
-	// id is the session's id: cookieID, a new id, or "" for a new session
-	// that has not been given one yet.
+	// candidates are the distinct ids that validly signed session cookies
+	// of the request named, live or not, in header order; candidateBuf
+	// holds the usual single one without an allocation.
+	candidates   []string
+	candidateBuf [1]string
+	// checked is how many candidates load looked up; live are those of them
+	// it found.
+	checked int
+	live    []string
+	// id is the session's id: the live candidate, a new id, or "" for a
+	// new session that has not been given one yet.
 	id string
 	// isNew means id has no row: saving creates one.
 	isNew bool
@@ -59,34 +66,78 @@ func (s *Session) resolve() {
 		return
 	}
 	s.resolved = true
-	s.cookieID, s.status = s.m.signer.readSessionCookie(s.req, s.m.cfg.CookieName)
+	s.candidates, s.status = s.m.signer.readSessionCookie(s.req, s.m.cfg.CookieName, s.candidateBuf[:0])
 	s.m.noteCookie(s.status)
-	s.id = s.cookieID
-	if s.id == "" {
+	switch len(s.candidates) {
+	case 0:
 		s.isNew, s.loaded = true, true
+	case 1:
+		s.id = s.candidates[0]
+	default:
+		// Which one is the session is known only after load.
 	}
 }
 
 // load reads the session from the store the first time a value is needed.
 // A cookie naming a session that is gone (expired, destroyed) gives a new,
 // empty session; its id is not reused, so a client cannot choose its id.
+//
+// When the request carries several validly signed session cookies (a
+// browser sends every same-name cookie whose domain and path match, and a
+// sibling subdomain or a longer Path can plant one), the rule is:
+//   - each candidate is looked up, in header order, until two live ones are
+//     found (dead ones cost a lookup each; there are at most maxCandidates);
+//   - exactly one live: that is the session, wherever it stood in the header,
+//     so a dead or junk cookie placed first cannot log the user out;
+//   - two or more live: the request has no session. The browser holds
+//     another account's cookie beside its own, and acting as either could
+//     put the user's actions in the attacker's account; the answer is "not
+//     logged in", and a log-in (Regenerate) or log-out (Destroy) ends every
+//     candidate, after which only the new session is live.
 func (s *Session) load() error {
 	s.resolve()
 	if s.loaded {
 		return nil
 	}
-	rec, found, err := s.m.load(s.ctx, s.id)
-	if err != nil {
-		return err
+	var rec Record
+	for _, id := range s.candidates {
+		r, found, err := s.m.load(s.ctx, id)
+		if err != nil {
+			return err
+		}
+		s.checked++
+		if !found {
+			continue
+		}
+		s.live = append(s.live, id)
+		if len(s.live) == 1 {
+			rec = r
+		} else {
+			break
+		}
 	}
 	s.loaded = true
-	if !found {
+	switch len(s.live) {
+	case 1:
+		s.id, s.existed = s.live[0], true
+		s.values, s.created, s.expiry = rec.Values, rec.Created, rec.Expiry
+	case 0:
 		s.isNew, s.id = true, ""
-		return nil
+	default:
+		s.isNew, s.id = true, ""
+		s.m.sameNameConflict(s.req, len(s.candidates))
 	}
-	s.existed = true
-	s.values, s.created, s.expiry = rec.Values, rec.Created, rec.Expiry
 	return nil
+}
+
+// ended lists the candidates that Regenerate and Destroy end: every one that
+// may be live, i.e. all but those load found dead. Deleting a missing id is
+// a no-op, so an unchecked dead one costs a delete, not an error.
+func (s *Session) ended() []string {
+	if !s.loaded {
+		return s.candidates
+	}
+	return append(s.live[:len(s.live):len(s.live)], s.candidates[s.checked:]...)
 }
 
 // Get decodes the value stored under key into dst, which must be a pointer,
@@ -235,11 +286,11 @@ func (s *Session) changeLoaded() error {
 }
 
 // regenerate moves the loaded session to a new id, its values pending as
-// changes, and marks the old id for deletion. s.mu is held and s loaded.
+// changes, and marks for deletion the old id and every other candidate the
+// browser presented, so that after a log-in the new session is the only
+// live one. s.mu is held and s loaded.
 func (s *Session) regenerate() {
-	if s.existed {
-		s.obsolete = append(s.obsolete, s.id)
-	}
+	s.obsolete = append(s.obsolete, s.ended()...)
 	merged := make(map[string]json.RawMessage, len(s.values)+len(s.set))
 	for k, v := range s.values {
 		if _, deleted := s.del[k]; !deleted {
@@ -254,7 +305,10 @@ func (s *Session) regenerate() {
 }
 
 // Destroy deletes the session from the store when it is saved and clears the
-// cookie (same name, path and domain). It does not read the store. A Put
+// cookie (same name, path and domain). When the request carried several
+// validly signed session cookies, it deletes the session of every one of
+// them: a log-out must end whichever session the browser sends next time,
+// whatever else its Cookie header holds. It does not read the store. A Put
 // after Destroy starts a new session with a new id.
 func (s *Session) Destroy() error {
 	s.mu.Lock()
@@ -262,9 +316,7 @@ func (s *Session) Destroy() error {
 	if err := s.changeable(); err != nil {
 		return err
 	}
-	if s.cookieID != "" && (!s.loaded || s.existed) {
-		s.obsolete = append(s.obsolete, s.cookieID)
-	}
+	s.obsolete = append(s.obsolete, s.ended()...)
 	s.values, s.set, s.del = nil, nil, nil
 	s.isNew, s.loaded, s.existed, s.id = true, true, false, ""
 	s.clearCookie = s.status != CookieAbsent
@@ -273,7 +325,8 @@ func (s *Session) Destroy() error {
 
 // ID returns the session's id, or "" for a new session that has not been
 // given one. It reads the cookie, not the store, so it may name a session
-// that has expired. Never log it whole.
+// that has expired; with several validly signed session cookies, it is ""
+// until a read has chosen among them (see Get). Never log it whole.
 func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
