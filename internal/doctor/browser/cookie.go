@@ -68,7 +68,7 @@ type Problem struct {
 	// "samesite-none-insecure", "domain-mismatch", "domain-public-suffix",
 	// "domain-ip", "prefix-secure", "prefix-host", "too-large", "no-name",
 	// "bad-char", "bad-expires", "expiry-capped", "attr-too-long", and from
-	// Jar.Set "samesite-cross-site".
+	// Jar.Set "third-party" and "samesite-cross-site".
 	Code string
 	// Rejected is true when browsers drop the cookie because of it.
 	Rejected bool

@@ -49,17 +49,28 @@ func (j *Jar) SetFromResponse(u *url.URL, h http.Header, crossSite bool) []Verdi
 
 // Set applies one Set-Cookie header value received from u and returns the
 // verdict. A stored cookie replaces one with the same name, domain and path;
-// a deletion removes it. On the response to a cross-site fetch (crossSite)
-// browsers ignore cookies that are not SameSite=None (RFC 6265bis 5.7).
+// a deletion removes it.
+//
+// The response to a cross-site fetch (crossSite: a page on another site
+// called u) sets third-party cookies, and Chromium with its default
+// settings blocks them all, SameSite=None; Secure included ("third-party",
+// tested in real Chromium); cookies that are not SameSite=None are ignored
+// there by every browser besides ("samesite-cross-site", RFC 6265bis 5.7).
 func (j *Jar) Set(u *url.URL, raw string, crossSite bool) Verdict {
 	v := Parse(raw, u, j.now())
-	if crossSite && v.Cookie.SameSite != "None" {
-		ss := v.Cookie.SameSite
-		if ss == "" {
-			ss = "unset (Lax)"
+	if crossSite {
+		var ps []Problem
+		ps = append(ps, Problem{Code: "third-party", Rejected: true,
+			Message: "third-party cookie (set by the response to a cross-site fetch): Chromium with its default settings blocks it, as do Safari, Brave and Chrome's Incognito mode, whatever its SameSite"})
+		if v.Cookie.SameSite != "None" {
+			ss := v.Cookie.SameSite
+			if ss == "" {
+				ss = "unset (Lax)"
+			}
+			ps = append(ps, Problem{Code: "samesite-cross-site", Rejected: true,
+				Message: "SameSite=" + ss + " cookie set by the response to a cross-site fetch: every browser ignores it"})
 		}
-		v.Problems = append([]Problem{{Code: "samesite-cross-site", Rejected: true,
-			Message: "SameSite=" + ss + " cookie set by the response to a cross-site fetch: browsers ignore it"}}, v.Problems...)
+		v.Problems = append(ps, v.Problems...)
 		v.Stored = false
 	}
 	if _, rejected := v.Rejection(); rejected {
@@ -90,11 +101,69 @@ func (j *Jar) Set(u *url.URL, raw string, crossSite bool) Verdict {
 	return v
 }
 
-// Cookies returns the cookies a browser sends with a request to u, most
-// specific path first. crossSite says the request is a cross-site fetch (a
-// page on another site calling u with credentials): then only SameSite=None
-// cookies go.
-func (j *Jar) Cookies(u *url.URL, crossSite bool) []Cookie {
+// Why a stored cookie stays out of a request (Decision.Withheld).
+const (
+	// WithheldDomain: the request's host is not the cookie's host (host-only)
+	// or under its Domain.
+	WithheldDomain = "domain"
+	// WithheldPath: the request's path is not under the cookie's Path.
+	WithheldPath = "path"
+	// WithheldSecure: a Secure cookie and a request that is not to a secure
+	// context (https, or http on localhost).
+	WithheldSecure = "secure"
+	// WithheldSameSite: a cross-site fetch and a cookie that is not
+	// SameSite=None, or a cross-site navigation and a cookie its SameSite
+	// keeps out (Lax on a POST, Strict always).
+	WithheldSameSite = "samesite"
+	// WithheldThirdParty: a SameSite=None cookie and a cross-site fetch, in
+	// which it is a third-party cookie: Chromium's default settings block
+	// those (tested in real Chromium).
+	WithheldThirdParty = "third-party"
+)
+
+// Decision is whether one stored cookie goes with a request, and if not why.
+type Decision struct {
+	Cookie Cookie
+	// Withheld is "" when the cookie is sent, else the first rule that keeps
+	// it out, in the order browsers check them: WithheldDomain,
+	// WithheldPath, WithheldSecure, WithheldSameSite.
+	Withheld string
+}
+
+// Decide returns, for every live cookie in the jar, whether a browser sends
+// it with a fetch to u; crossSite says the fetch comes from a page on
+// another site (the cookie is then a third-party cookie). Expired cookies
+// are forgotten.
+func (j *Jar) Decide(u *url.URL, crossSite bool) []Decision {
+	return j.decide(u, func(c Cookie) string {
+		switch {
+		case crossSite && c.SameSite != "None":
+			return WithheldSameSite
+		case crossSite:
+			return WithheldThirdParty
+		}
+		return ""
+	})
+}
+
+// DecideNavigation is Decide for a top-level navigation to u with method (a
+// link, a form submission) from a page on another site when crossSite: the
+// cookies are first-party there, so SameSite=None ones go, Lax ones only
+// with a GET, Strict ones never.
+func (j *Jar) DecideNavigation(u *url.URL, crossSite bool, method string) []Decision {
+	return j.decide(u, func(c Cookie) string {
+		switch {
+		case !crossSite || c.SameSite == "None":
+			return ""
+		case c.SameSite == "Strict" || method != http.MethodGet && method != http.MethodHead:
+			return WithheldSameSite
+		}
+		return ""
+	})
+}
+
+// decide applies the Domain, Path and Secure rules, then sameSite's.
+func (j *Jar) decide(u *url.URL, sameSite func(Cookie) string) []Decision {
 	now := j.now()
 	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 	path := u.Path
@@ -104,28 +173,41 @@ func (j *Jar) Cookies(u *url.URL, crossSite bool) []Cookie {
 	secure := SecureContext(u)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	var out []Cookie
+	var out []Decision
 	live := j.cookies[:0]
 	for _, c := range j.cookies {
 		if c.Persistent() && !c.Expires.After(now) {
 			continue // expired: forget it
 		}
 		live = append(live, c)
-		if c.HostOnly && host != c.Domain || !c.HostOnly && !DomainMatch(host, c.Domain) {
-			continue
+		d := Decision{Cookie: c}
+		switch {
+		case c.HostOnly && host != c.Domain || !c.HostOnly && !DomainMatch(host, c.Domain):
+			d.Withheld = WithheldDomain
+		case !PathMatch(path, c.Path):
+			d.Withheld = WithheldPath
+		case c.Secure && !secure:
+			d.Withheld = WithheldSecure
+		default:
+			d.Withheld = sameSite(c)
 		}
-		if !PathMatch(path, c.Path) {
-			continue
-		}
-		if c.Secure && !secure {
-			continue
-		}
-		if crossSite && c.SameSite != "None" {
-			continue
-		}
-		out = append(out, c)
+		out = append(out, d)
 	}
 	j.cookies = live
+	return out
+}
+
+// Cookies returns the cookies a browser sends with a request to u, most
+// specific path first. crossSite says the request is a cross-site fetch (a
+// page on another site calling u with credentials): then only SameSite=None
+// cookies go.
+func (j *Jar) Cookies(u *url.URL, crossSite bool) []Cookie {
+	var out []Cookie
+	for _, d := range j.Decide(u, crossSite) {
+		if d.Withheld == "" {
+			out = append(out, d.Cookie)
+		}
+	}
 	sort.SliceStable(out, func(a, b int) bool {
 		if len(out[a].Path) != len(out[b].Path) {
 			return len(out[a].Path) > len(out[b].Path)
