@@ -400,3 +400,16 @@ func TestRunDBExitCodesAndHTML(t *testing.T) {
 		}
 	}
 }
+
+// TestRunDBSaysItDoesNotReadRedis: given a Redis URL, doctor db says plainly
+// that it reads PostgreSQL only and what to look at instead, rather than a
+// PostgreSQL connection error.
+func TestRunDBSaysItDoesNotReadRedis(t *testing.T) {
+	for _, url := range []string{"redis://127.0.0.1:6379", "rediss+cluster://a:7000,b:7000"} {
+		var stdout, stderr strings.Builder
+		code := Run(t.Context(), []string{"db", url}, strings.NewReader(""), &stdout, &stderr)
+		if code != ExitUsage || !strings.Contains(stderr.String(), "reads PostgreSQL only") || !strings.Contains(stderr.String(), "nothing to prune") {
+			t.Fatalf("doctor db %s = %d, stderr %q; want exit 2 and the plain statement", url, code, stderr.String())
+		}
+	}
+}

@@ -244,12 +244,16 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&htmlFile, "html", "", "also write a one-page HTML report with a chart to `file`")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: sessionkit doctor db DATABASE_URL [flags]\n\nReads a PostgreSQL sessions table (ours or connect-pg-simple's) in a read-only transaction and reports each finding with its fix.\n\n")
+		fmt.Fprint(fs.Output(), "usage: sessionkit doctor db DATABASE_URL [flags]\n\nReads a PostgreSQL sessions table (ours or connect-pg-simple's) in a read-only transaction and reports each finding with its fix. It reads PostgreSQL only, not Redis.\n\n")
 		fs.PrintDefaults()
 	}
 	target, exit, ok := parseTarget(fs, args, "DATABASE_URL")
 	if !ok {
 		return exit
+	}
+	if isRedisURL(target) {
+		fmt.Fprint(stderr, redisNotRead)
+		return ExitUsage
 	}
 	if o.Watch < 0 {
 		fmt.Fprintln(stderr, "doctor db: --watch must be positive")
@@ -282,4 +286,29 @@ func writeHTMLFile(name string, r *Report) error {
 		return err
 	}
 	return f.Close()
+}
+
+// redisNotRead is doctor db's answer to a Redis URL: what it cannot do, and
+// what to look at instead.
+const redisNotRead = `doctor db reads PostgreSQL only; it does not read Redis.
+For sessions in Redis (REDIS_URL), what doctor db checks here is Redis's or
+redisstore's own work, or one redis-cli away:
+  - expired sessions: Redis deletes each session key when it expires; there is
+    nothing to prune.
+  - sessions without an expiry (they never end; connect-redis's disableTTL):
+      redis-cli --scan --pattern 'sess:*' | while read k; do
+        [ "$(redis-cli pttl "$k")" = -1 ] && echo "$k"; done
+  - how many sessions: redis-cli --scan --pattern 'sessionkit:{*' | wc -l
+    (connect-redis's layout: 'sess:*'); on a cluster, on every master.
+  - a user's sessions: sessionkit users sessions --email E with REDIS_URL set.
+`
+
+// isRedisURL reports whether target names a Redis server.
+func isRedisURL(target string) bool {
+	for _, scheme := range []string{"redis://", "rediss://", "redis+cluster://", "rediss+cluster://"} {
+		if strings.HasPrefix(strings.ToLower(target), scheme) {
+			return true
+		}
+	}
+	return false
 }
