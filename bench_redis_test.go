@@ -37,7 +37,6 @@ func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) red
 	}
 }
 
-
 // benchRedis returns a manager on redisstore, a counted client and one
 // logged-in session.
 func benchRedis(b *testing.B) (*sessionkit.Manager, redis.UniversalClient, *redisstore.Store, *commandCounter, *http.Cookie) {
