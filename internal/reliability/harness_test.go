@@ -54,6 +54,9 @@ type database struct {
 	// dataDir is the DATA_DIR every command gets, so nothing is written
 	// into the package directory.
 	dataDir string
+	// redis, when set, holds the sessions (REDIS_URL); the users stay in
+	// the schema.
+	redis *sessionRedis
 }
 
 // newDatabase creates a schema, runs `sessionkit migrate` on it and returns
@@ -88,6 +91,9 @@ func (db *database) env(extra map[string]string) map[string]string {
 		"BCRYPT_COST":     fmt.Sprint(bcryptCost),
 		"PRUNE_INTERVAL":  "off",
 		"LOG_LEVEL":       "info",
+	}
+	if db.redis != nil {
+		db.redis.env(env)
 	}
 	for k, v := range extra {
 		env[k] = v
@@ -459,6 +465,9 @@ type tableState struct {
 
 func (db *database) sessions(t *testing.T) tableState {
 	t.Helper()
+	if db.redis != nil {
+		return db.redis.sessions(t)
+	}
 	var s tableState
 	err := db.pool.QueryRow(context.Background(),
 		`SELECT count(*), coalesce(md5(string_agg(sid || sess::text || expire::text, ',' ORDER BY sid)), '') FROM sessions`).
@@ -469,9 +478,13 @@ func (db *database) sessions(t *testing.T) tableState {
 	return s
 }
 
-// sessionIDs returns the ids of the live sessions and the userId each holds.
+// sessionIDs returns the ids of the live sessions and the userId each holds,
+// from the sessions table or from Redis.
 func (db *database) sessionIDs(t *testing.T) map[string]int64 {
 	t.Helper()
+	if db.redis != nil {
+		return db.redis.sessionIDs(t)
+	}
 	rows, err := db.pool.Query(context.Background(), `SELECT sid, coalesce((sess->>'userId')::bigint, 0) FROM sessions WHERE expire > now()`)
 	if err != nil {
 		t.Fatalf("read sessions: %v", err)

@@ -23,7 +23,20 @@ func TestKillInstance(t *testing.T) {
 	rep := newReport(t, "kill -9 of an instance under load",
 		fmt.Sprintf("3 instances; %d browsers reading, logging out (8%%) and in again, %d workers", killBrowsers, killWorkers),
 		"SIGKILL to instance-1 mid-load; the balancer ejects it on the first refused connection")
-	db := newDatabase(t)
+	killInstance(t, rep, newDatabase(t))
+}
+
+// TestKillInstanceRedis is TestKillInstance with the sessions in Redis.
+func TestKillInstanceRedis(t *testing.T) {
+	rep := newReport(t, "kill -9 of an instance under load (sessions in Redis)",
+		fmt.Sprintf("3 instances, sessions in Redis, users in PostgreSQL; %d browsers reading, logging out (8%%) and in again, %d workers", killBrowsers, killWorkers),
+		"SIGKILL to instance-1 mid-load; the balancer ejects it on the first refused connection")
+	killInstance(t, rep, newRedisDatabase(t))
+}
+
+// killInstance runs the kill scenario on db.
+func killInstance(t *testing.T, rep *scenarioReport, db *database) {
+	t.Helper()
 	emails := db.addUsers(t, killBrowsers)
 	c := startCluster(t, db, 3, nil)
 	client := newClient(t)

@@ -31,7 +31,21 @@ func TestLoadSharedSessions(t *testing.T) {
 	rep := newReport(t, "Load: shared sessions across instances",
 		fmt.Sprintf("%d instances; %d browsers × (login + %d × GET /api/user); %d anonymous hits", loadInstances, loadBrowsers, loadRequests, loadAnonymous),
 		"none")
-	db := newDatabase(t)
+	loadShared(t, rep, newDatabase(t))
+}
+
+// TestLoadSharedSessionsRedis is TestLoadSharedSessions with the sessions in
+// Redis: one key per logged-in browser, none for the anonymous hits.
+func TestLoadSharedSessionsRedis(t *testing.T) {
+	rep := newReport(t, "Load: shared sessions across instances (sessions in Redis)",
+		fmt.Sprintf("%d instances, sessions in Redis, users in PostgreSQL; %d browsers × (login + %d × GET /api/user); %d anonymous hits", loadInstances, loadBrowsers, loadRequests, loadAnonymous),
+		"none")
+	loadShared(t, rep, newRedisDatabase(t))
+}
+
+// loadShared runs the shared-sessions load on db.
+func loadShared(t *testing.T, rep *scenarioReport, db *database) {
+	t.Helper()
 	emails := db.addUsers(t, loadBrowsers)
 	c := startCluster(t, db, loadInstances, nil)
 	client := newClient(t)

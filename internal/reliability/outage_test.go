@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/redistest"
 )
 
 const (
@@ -29,13 +31,33 @@ func TestPostgresOutage(t *testing.T) {
 		fmt.Sprintf("3 instances; %d browsers reading, logging out (8%%) and in again, %d workers", outageBrowsers, outageWorkers),
 		fmt.Sprintf("every PostgreSQL connection cut for %s (TCP proxy: connections reset, new ones refused)", outageCut))
 	db := newDatabase(t)
-	emails := db.addUsers(t, outageBrowsers)
 	pg, err := url.Parse(db.url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fp := newFaultProxy(t, pg.Host)
-	c := startCluster(t, db, 3, map[string]string{"DATABASE_URL": withHost(t, db.url, fp.Addr())})
+	outage(t, rep, db, fp, "database", map[string]string{"DATABASE_URL": withHost(t, db.url, fp.Addr())})
+}
+
+// TestRedisOutage is TestPostgresOutage with the sessions in Redis
+// (REDIS_URL) and every Redis connection cut; PostgreSQL, which holds the
+// users, stays up, and /healthz names redis.
+func TestRedisOutage(t *testing.T) {
+	rep := newReport(t, "Redis outage (sessions in Redis)",
+		fmt.Sprintf("3 instances, sessions in Redis, users in PostgreSQL; %d browsers reading, logging out (8%%) and in again, %d workers", outageBrowsers, outageWorkers),
+		fmt.Sprintf("every Redis connection cut for %s (TCP proxy: connections reset, new ones refused)", outageCut))
+	db := newRedisDatabase(t)
+	fp := newFaultProxy(t, redistest.Addr())
+	outage(t, rep, db, fp, "redis", map[string]string{"REDIS_URL": "redis://" + fp.Addr()})
+}
+
+// outage runs the outage scenario: fp stands between the instances
+// (started with db's environment plus extra) and the store, and /healthz
+// must name down while it is cut.
+func outage(t *testing.T, rep *scenarioReport, db *database, fp *faultProxy, down string, extra map[string]string) {
+	t.Helper()
+	emails := db.addUsers(t, outageBrowsers)
+	c := startCluster(t, db, 3, extra)
 	client := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -94,8 +116,8 @@ func TestPostgresOutage(t *testing.T) {
 	<-done
 	w.errs.check(t)
 
-	if healthStatus != http.StatusServiceUnavailable || !json.Valid(health) || !strings.Contains(string(health), "database") {
-		t.Errorf("/healthz during the cut: %d %s; want 503 naming the database", healthStatus, health)
+	if healthStatus != http.StatusServiceUnavailable || !json.Valid(health) || !strings.Contains(string(health), `"`+down+`"`) {
+		t.Errorf("/healthz during the cut: %d %s; want 503 naming %s", healthStatus, health, down)
 	}
 	if during503.Load() == 0 {
 		t.Errorf("no request was answered inside the cut: the fault was not exercised")
