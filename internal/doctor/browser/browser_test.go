@@ -25,7 +25,7 @@ func TestParseVerdicts(t *testing.T) {
 		url, raw string
 		stored   bool
 		deletion bool
-		problem  string // a problem code expected ("" none)
+		problem  Code // a problem code expected ("" none)
 	}{
 		{"plain", "http://example.com/", "sid=abc; Path=/; HttpOnly; SameSite=Lax", true, false, ""},
 		{"secure over http", "http://app.example.com/", "sid=abc; Secure", false, false, "secure-over-http"},

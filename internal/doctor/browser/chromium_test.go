@@ -280,7 +280,7 @@ func play(t *testing.T, b *browsertest.Browser, sc scenario) (chromium, model ou
 		v := jar.Set(loginURL, line, !browser.SameSite(loginPageURL, loginURL))
 		model.Stored = v.Stored
 		if p, rejected := v.Rejection(); rejected {
-			model.StoreReason = p.Code
+			model.StoreReason = string(p.Code)
 		}
 	} else {
 		model.StoreReason = browser.WithheldCredentials

@@ -62,14 +62,36 @@ type Cookie struct {
 // Persistent reports whether the cookie has an expiry.
 func (c Cookie) Persistent() bool { return !c.Expires.IsZero() }
 
+// Code names one kind of Problem; it is stable, for programs.
+type Code string
+
+// The problems a browser objects to. Each comment says what the browser does.
+const (
+	SecureOverHTTP       Code = "secure-over-http"       // rejected: Secure set over plain http on a non-local host
+	SecureLocalhost      Code = "secure-localhost"       // kept by Chrome and Firefox, dropped by Safari
+	SameSiteNoneInsecure Code = "samesite-none-insecure" // rejected: SameSite=None without Secure
+	DomainMismatch       Code = "domain-mismatch"        // rejected: Domain does not cover the host
+	DomainPublicSuffix   Code = "domain-public-suffix"   // rejected: Domain is a public suffix
+	DomainIP             Code = "domain-ip"              // rejected: Domain on a response from an IP address
+	PrefixSecure         Code = "prefix-secure"          // rejected: a __Secure- cookie without Secure
+	PrefixHost           Code = "prefix-host"            // rejected: a __Host- cookie breaking its rules
+	TooLarge             Code = "too-large"              // rejected: name and value over MaxSize
+	NoName               Code = "no-name"                // rejected: neither name nor value
+	BadChar              Code = "bad-char"               // rejected: a control character
+	BadExpires           Code = "bad-expires"            // the Expires or Max-Age attribute is ignored
+	ExpiryCapped         Code = "expiry-capped"          // the lifetime is capped at 400 days
+	AttrTooLong          Code = "attr-too-long"          // the attribute is ignored
+	SameSiteCrossSite    Code = "samesite-cross-site"    // rejected by Jar.Set: not SameSite=None on a cross-site response
+	ThirdParty           Code = "third-party"            // rejected by Jar.Set: Chromium blocks third-party cookies by default
+)
+
+// domainCodes are the codes of a Domain attribute browsers refuse.
+var domainCodes = []Code{DomainMismatch, DomainPublicSuffix, DomainIP}
+
 // Problem is one thing a browser objects to in a Set-Cookie header.
 type Problem struct {
-	// Code is stable, for programs: "secure-over-http", "secure-localhost",
-	// "samesite-none-insecure", "domain-mismatch", "domain-public-suffix",
-	// "domain-ip", "prefix-secure", "prefix-host", "too-large", "no-name",
-	// "bad-char", "bad-expires", "expiry-capped", "attr-too-long", and from
-	// Jar.Set "third-party" and "samesite-cross-site".
-	Code string
+	// Code says which problem it is.
+	Code Code
 	// Rejected is true when browsers drop the cookie because of it.
 	Rejected bool
 	// Message explains it in one sentence.
@@ -99,15 +121,27 @@ func (v Verdict) Rejection() (Problem, bool) {
 	return Problem{}, false
 }
 
-// Has reports whether the verdict lists a problem with this code.
-func (v Verdict) Has(code string) bool {
+// Has reports whether the verdict lists a problem with any of these codes.
+func (v Verdict) Has(codes ...Code) bool {
+	_, ok := v.First(codes...)
+	return ok
+}
+
+// First returns the first problem with any of these codes.
+func (v Verdict) First(codes ...Code) (Problem, bool) {
 	for _, p := range v.Problems {
-		if p.Code == code {
-			return true
+		for _, c := range codes {
+			if p.Code == c {
+				return p, true
+			}
 		}
 	}
-	return false
+	return Problem{}, false
 }
+
+// DomainProblem returns the problem that makes browsers refuse the cookie's
+// Domain attribute, if any.
+func (v Verdict) DomainProblem() (Problem, bool) { return v.First(domainCodes...) }
 
 // SecureContext reports whether browsers treat u as a secure context: https,
 // or http on localhost, *.localhost or a loopback address (Chrome, Firefox).
@@ -134,10 +168,10 @@ func IsLocalhost(host string) bool {
 func Parse(raw string, u *url.URL, now time.Time) Verdict {
 	v := Verdict{Cookie: Cookie{Raw: raw}}
 	c := &v.Cookie
-	reject := func(code, format string, args ...any) {
+	reject := func(code Code, format string, args ...any) {
 		v.Problems = append(v.Problems, Problem{Code: code, Rejected: true, Message: fmt.Sprintf(format, args...)})
 	}
-	warn := func(code, format string, args ...any) {
+	warn := func(code Code, format string, args ...any) {
 		v.Problems = append(v.Problems, Problem{Code: code, Message: fmt.Sprintf(format, args...)})
 	}
 
@@ -150,13 +184,13 @@ func Parse(raw string, u *url.URL, now time.Time) Verdict {
 		c.Value = strings.TrimSpace(pair)
 	}
 	if c.Name == "" && c.Value == "" {
-		reject("no-name", "the cookie has neither a name nor a value")
+		reject(NoName, "the cookie has neither a name nor a value")
 	}
 	if strings.ContainsFunc(c.Name+c.Value, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
-		reject("bad-char", "the cookie's name or value contains a control character")
+		reject(BadChar, "the cookie's name or value contains a control character")
 	}
 	if n := len(c.Name) + len(c.Value); n > MaxSize {
-		reject("too-large", "name and value are %d bytes; browsers drop cookies over %d", n, MaxSize)
+		reject(TooLarge, "name and value are %d bytes; browsers drop cookies over %d", n, MaxSize)
 	}
 
 	var (
@@ -170,21 +204,21 @@ func Parse(raw string, u *url.URL, now time.Time) Verdict {
 		key, val, _ := strings.Cut(attr, "=")
 		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
 		if len(val) > maxAttrValue {
-			warn("attr-too-long", "the %s attribute is over %d bytes; browsers ignore it", key, maxAttrValue)
+			warn(AttrTooLong, "the %s attribute is over %d bytes; browsers ignore it", key, maxAttrValue)
 			continue
 		}
 		switch strings.ToLower(key) {
 		case "expires":
 			t, ok := parseCookieDate(val)
 			if !ok {
-				warn("bad-expires", "Expires=%q is not a date browsers understand; it is ignored", val)
+				warn(BadExpires, "Expires=%q is not a date browsers understand; it is ignored", val)
 				continue
 			}
 			hasExpires, expires = true, t
 		case "max-age":
 			n, err := strconv.ParseInt(val, 10, 64)
 			if err != nil || val == "" || !(val[0] == '-' || val[0] >= '0' && val[0] <= '9') {
-				warn("bad-expires", "Max-Age=%q is not an integer; it is ignored", val)
+				warn(BadExpires, "Max-Age=%q is not an integer; it is ignored", val)
 				continue
 			}
 			hasMaxAge, maxAgeSecs = true, n
@@ -220,7 +254,7 @@ func Parse(raw string, u *url.URL, now time.Time) Verdict {
 	case hasMaxAge:
 		d := time.Duration(maxAgeSecs) * time.Second
 		if maxAgeSecs > int64(maxAge/time.Second) {
-			warn("expiry-capped", "Max-Age is over 400 days; Chrome caps cookie lifetimes at 400 days")
+			warn(ExpiryCapped, "Max-Age is over 400 days; Chrome caps cookie lifetimes at 400 days")
 			d = maxAge
 		}
 		c.Expires = now.Add(d)
@@ -228,7 +262,7 @@ func Parse(raw string, u *url.URL, now time.Time) Verdict {
 		v.Deletion = true
 	case hasExpires:
 		if expires.Sub(now) > maxAge {
-			warn("expiry-capped", "Expires is over 400 days away; Chrome caps cookie lifetimes at 400 days")
+			warn(ExpiryCapped, "Expires is over 400 days away; Chrome caps cookie lifetimes at 400 days")
 			expires = now.Add(maxAge)
 		}
 		c.Expires = expires
@@ -244,11 +278,11 @@ func Parse(raw string, u *url.URL, now time.Time) Verdict {
 		d := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(domainAttr, "."), "."))
 		switch {
 		case net.ParseIP(host) != nil && d != host:
-			reject("domain-ip", "Domain=%s is set on a response from the IP address %s; browsers accept only Domain equal to the address", domainAttr, host)
+			reject(DomainIP, "Domain=%s is set on a response from the IP address %s; browsers accept only Domain equal to the address", domainAttr, host)
 		case host != d && !strings.HasSuffix(host, "."+d):
-			reject("domain-mismatch", "Domain=%s does not cover the host %s that set it; browsers drop the cookie", domainAttr, host)
+			reject(DomainMismatch, "Domain=%s does not cover the host %s that set it; browsers drop the cookie", domainAttr, host)
 		case d != host && PublicSuffix(d) == d:
-			reject("domain-public-suffix", "Domain=%s is a public suffix; browsers refuse cookies for a whole public suffix", domainAttr)
+			reject(DomainPublicSuffix, "Domain=%s is a public suffix; browsers refuse cookies for a whole public suffix", domainAttr)
 		}
 		if d == host && PublicSuffix(d) == d {
 			c.HostOnly, c.Domain = true, host
@@ -269,28 +303,28 @@ func Parse(raw string, u *url.URL, now time.Time) Verdict {
 	// Secure.
 	if c.Secure && !strings.EqualFold(u.Scheme, "https") {
 		if IsLocalhost(host) {
-			warn("secure-localhost", "Secure cookie over http://%s: Chrome and Firefox keep it (localhost is a secure context) but Safari drops it", host)
+			warn(SecureLocalhost, "Secure cookie over http://%s: Chrome and Firefox keep it (localhost is a secure context) but Safari drops it", host)
 		} else {
-			reject("secure-over-http", "Secure cookie set over plain http by %s: browsers drop it", host)
+			reject(SecureOverHTTP, "Secure cookie set over plain http by %s: browsers drop it", host)
 		}
 	}
 	if c.SameSite == "None" && !c.Secure {
-		reject("samesite-none-insecure", "SameSite=None without Secure: Chrome and Edge reject the cookie")
+		reject(SameSiteNoneInsecure, "SameSite=None without Secure: Chrome and Edge reject the cookie")
 	}
 
 	// Prefixes (RFC 6265bis matches them case-insensitively).
 	lname := strings.ToLower(c.Name)
 	if strings.HasPrefix(lname, "__secure-") && !c.Secure {
-		reject("prefix-secure", "a __Secure- cookie must have the Secure attribute")
+		reject(PrefixSecure, "a __Secure- cookie must have the Secure attribute")
 	}
 	if strings.HasPrefix(lname, "__host-") {
 		switch {
 		case !c.Secure:
-			reject("prefix-host", "a __Host- cookie must have the Secure attribute")
+			reject(PrefixHost, "a __Host- cookie must have the Secure attribute")
 		case domainAttr != "":
-			reject("prefix-host", "a __Host- cookie must not have a Domain attribute")
+			reject(PrefixHost, "a __Host- cookie must not have a Domain attribute")
 		case !c.PathAttr || c.Path != "/":
-			reject("prefix-host", "a __Host- cookie must have Path=/")
+			reject(PrefixHost, "a __Host- cookie must have Path=/")
 		}
 	}
 

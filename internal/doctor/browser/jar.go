@@ -60,14 +60,14 @@ func (j *Jar) Set(u *url.URL, raw string, crossSite bool) Verdict {
 	v := Parse(raw, u, j.now())
 	if crossSite {
 		var ps []Problem
-		ps = append(ps, Problem{Code: "third-party", Rejected: true,
+		ps = append(ps, Problem{Code: ThirdParty, Rejected: true,
 			Message: "third-party cookie (set by the response to a cross-site fetch): Chromium with its default settings blocks it, as do Safari, Brave and Chrome's Incognito mode, whatever its SameSite"})
 		if v.Cookie.SameSite != "None" {
 			ss := v.Cookie.SameSite
 			if ss == "" {
 				ss = "unset (Lax)"
 			}
-			ps = append(ps, Problem{Code: "samesite-cross-site", Rejected: true,
+			ps = append(ps, Problem{Code: SameSiteCrossSite, Rejected: true,
 				Message: "SameSite=" + ss + " cookie set by the response to a cross-site fetch: every browser ignores it"})
 		}
 		v.Problems = append(ps, v.Problems...)
