@@ -499,7 +499,7 @@ func TestHTTPPlainTextReportIsGrouped(t *testing.T) {
 	r := checkHTTP(t, HTTPOptions{URL: ts.URL, Repeat: 2})
 	txt := reportText(r)
 	last := -1
-	for _, s := range []string{secAnon, secLogin, secCookie, secPersist, secLogout} {
+	for _, s := range []string{secAnon, secLogin, secCookie, secThrash, secLogout} {
 		i := strings.Index(txt, "\n"+s+"\n")
 		if i < 0 || i < last {
 			t.Fatalf("section %q missing or out of order:\n%s", s, txt)
