@@ -78,8 +78,9 @@ func sessionUserID(sess *sessionkit.Session) (id int64, found bool, err error) {
 // session outlives neither its user nor the user's disabling: RemoveUser and
 // DisableUser end every session bound to the user after changing it, and a
 // log-in racing them checks the user again once its session is saved (see
-// handleLogin). A session not bound to the user it names (written before
-// sessions were bound, or by hand) would escape that sweep, so it is ended.
+// handleLogin). A session bound to another user than the one it names is
+// ended; one bound to none (express-session's, on a shared table) is checked
+// against the users table.
 func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.session(w, r)
 	if !ok {
@@ -97,12 +98,21 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
 	// The session is loaded already: these read no store.
 	bound, _ := sess.User()
 	email, _ := sess.GetString(admin.SessionEmailKey)
-	if bound != admin.UserKey(id) || email == "" {
+	switch {
+	case bound == admin.UserKey(id) && email != "":
+		writeJSON(w, http.StatusOK, userResponse{ID: id, Email: email})
+	case bound == "":
+		// Not bound to a user: written by express-session on a shared
+		// connect-pg-simple table (its log-in stores userId and email
+		// only), or before sessions were bound. The sweeps do not reach
+		// it, so the users table decides, as for the other routes.
+		if _, user, ok := s.currentUser(w, r); ok {
+			writeJSON(w, http.StatusOK, userResponse{ID: user.ID, Email: user.Email})
+		}
+	default:
 		_ = sess.Destroy()
 		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
-		return
 	}
-	writeJSON(w, http.StatusOK, userResponse{ID: id, Email: email})
 }
 
 // handleLogout deletes the session and clears the cookie. Clear-Site-Data
