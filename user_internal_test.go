@@ -1,6 +1,9 @@
 package sessionkit
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+)
 
 func TestSeenOf(t *testing.T) {
 	for _, tc := range []struct {
@@ -20,6 +23,20 @@ func TestSeenOf(t *testing.T) {
 		got, ok := seenOf([]byte(tc.raw))
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("seenOf(%s) = %d, %v; want %d, %v", tc.raw, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestCoarseAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.77":              "203.0.113.0/24",
+		"::ffff:203.0.113.77":       "203.0.113.0/24",
+		"2001:db8:1234:5678::1":     "2001:db8:1234::/48",
+		"fe80::1%eth0":              "fe80::/48",
+		"2001:db8:ffff:ffff:ffff::": "2001:db8:ffff::/48",
+	} {
+		if got := coarseAddr(netip.MustParseAddr(in)); got != want {
+			t.Errorf("coarseAddr(%s) = %q, want %q", in, got, want)
 		}
 	}
 }
