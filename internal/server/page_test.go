@@ -33,6 +33,18 @@ func sessionCount(n int) chromedp.Action[chromedp.Void] {
 	return until(`document.querySelectorAll('#sessions li').length === ` + strconv.Itoa(n))
 }
 
+// logInWithForm opens the page at url and logs in with the form, by mouse.
+func logInWithForm(url string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(url+"/"),
+		chromedp.WaitVisible(chromedp.ID("login-form")),
+		chromedp.SendKeys(chromedp.ID("email"), testEmail),
+		chromedp.SendKeys(chromedp.ID("password"), testPassword),
+		chromedp.Click(chromedp.CSS(`#login-form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("account")),
+	)
+}
+
 // TestAccountPageInChromium: in real headless Chromium, under the page's
 // Content-Security-Policy, a user logs in from two browser contexts (one by
 // keyboard alone), sees both sessions with this device marked, logs the other
@@ -53,12 +65,7 @@ func TestAccountPageInChromium(t *testing.T) {
 
 	laptop := browsertest.Profile(t, browser)
 	browsertest.Step(t, laptop, "log in with the form",
-		chromedp.Navigate(h.url+"/"),
-		chromedp.WaitVisible(chromedp.ID("login-form")),
-		chromedp.SendKeys(chromedp.ID("email"), testEmail),
-		chromedp.SendKeys(chromedp.ID("password"), testPassword),
-		chromedp.Click(chromedp.CSS(`#login-form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.ID("account")),
+		logInWithForm(h.url),
 		sessionCount(1),
 	)
 	who := browsertest.Value(t, laptop, "read the user", chromedp.Text(chromedp.ID("who")))
@@ -134,12 +141,7 @@ func TestAccountPageReauthAndPasswordChange(t *testing.T) {
 
 	laptop := browsertest.Profile(t, browser)
 	browsertest.Step(t, laptop, "log in",
-		chromedp.Navigate(h.url+"/"),
-		chromedp.WaitVisible(chromedp.ID("login-form")),
-		chromedp.SendKeys(chromedp.ID("email"), testEmail),
-		chromedp.SendKeys(chromedp.ID("password"), testPassword),
-		chromedp.Click(chromedp.CSS(`#login-form button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.ID("account")),
+		logInWithForm(h.url),
 		sessionCount(2),
 		chromedp.WaitVisible(chromedp.ID("reauth-field")),
 		chromedp.Click(chromedp.ID("revoke-others")),
