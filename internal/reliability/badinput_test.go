@@ -28,10 +28,12 @@ var badInputLimits = map[string]string{
 type badCase struct {
 	name string
 	// method and path of the request; cookie, when set, is the whole Cookie
-	// header value; body is sent as is.
-	method, path string
-	cookie       string
-	body         []byte
+	// header value; body is sent as is, with contentType (zero:
+	// application/json); header, when set, is one more raw header line.
+	method, path        string
+	cookie, contentType string
+	header              string
+	body                []byte
 	// want lists the acceptable statuses, all 4xx.
 	want []int
 }
@@ -174,6 +176,16 @@ func badCases(id string) []badCase {
 		post("SQL in the password of a real email", sqlEmail("user0@example.com", sqlB), http.StatusUnauthorized),
 		post("SQL in the email, quoted", sqlEmail(sqlC+"@example.com", sqlC), http.StatusUnauthorized),
 		post("SQL in a field name", []byte(`{"email'; DROP TABLE users; --":"x","password":"x"}`), http.StatusBadRequest),
+
+		// Hardening (issue 9): one spelling per signature, one meaning per
+		// body, a bounded header block.
+		get("real signature padded with =", cookieName+"="+realSig+"%3D", http.StatusUnauthorized),
+		get("real signature with a letter percent-encoded", cookieName+"=s%3A"+id+".%"+fmt.Sprintf("%02X", realSig[len("s%3A")+len(id)+1])+realSig[len("s%3A")+len(id)+2:], http.StatusUnauthorized),
+		{name: "headers of 900 KiB", method: http.MethodGet, path: user, header: "X-Padding: " + strings.Repeat("a", 900<<10), want: []int{http.StatusRequestHeaderFieldsTooLarge}},
+		{name: "log-in body as text/plain", method: http.MethodPost, path: login, contentType: "text/plain", body: loginBody("user0@example.com", "x"), want: []int{http.StatusUnsupportedMediaType}},
+		post("log-in body with a duplicate key", []byte(`{"email":"a@b.c","email":"user0@example.com","password":"x"}`), http.StatusBadRequest),
+		post("log-in key case-folded (EMAIL)", []byte(`{"EMAIL":"user0@example.com","password":"x"}`), http.StatusBadRequest),
+		post("log-in body with an unknown key", []byte(`{"email":"user0@example.com","password":"x","admin":true}`), http.StatusBadRequest),
 	}
 }
 
@@ -184,8 +196,15 @@ func (bc badCase) request() []byte {
 	if bc.cookie != "" {
 		fmt.Fprintf(&b, "Cookie: %s\r\n", bc.cookie)
 	}
+	if bc.header != "" {
+		fmt.Fprintf(&b, "%s\r\n", bc.header)
+	}
 	if bc.method == http.MethodPost {
-		fmt.Fprintf(&b, "Content-Type: application/json\r\nContent-Length: %d\r\n", len(bc.body))
+		ct := bc.contentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		fmt.Fprintf(&b, "Content-Type: %s\r\nContent-Length: %d\r\n", ct, len(bc.body))
 	}
 	b.WriteString("\r\n")
 	b.Write(bc.body)

@@ -110,8 +110,8 @@ type passwordBody struct {
 func (s *Server) reauthenticated(w http.ResponseWriter, r *http.Request, sess *sessionkit.Session, user admin.User) bool {
 	var body passwordBody
 	if r.ContentLength != 0 {
-		if msg := decodeJSON(w, r, &body); msg != "" {
-			writeError(w, http.StatusBadRequest, msg)
+		if bad := decodeJSON(w, r, &body); bad != nil {
+			bad.write(w)
 			return false
 		}
 	}
@@ -221,8 +221,8 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var c passwordChange
-	if msg := decodeJSON(w, r, &c); msg != "" {
-		writeError(w, http.StatusBadRequest, msg)
+	if bad := decodeJSON(w, r, &c); bad != nil {
+		bad.write(w)
 		return
 	}
 	if c.Current == nil || c.New == nil {

@@ -2,10 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -17,9 +13,6 @@ import (
 
 	"github.com/sessionkit/sessionkit/internal/admin"
 )
-
-// maxBody is the largest request body the API reads.
-const maxBody = 64 << 10
 
 // loginResults counts log-in attempts by result. Each result's counter is
 // resolved once, at start-up, so the request path does no label lookup and
@@ -63,9 +56,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var c credentials
-	if msg := decodeJSON(w, r, &c); msg != "" {
+	if bad := decodeJSON(w, r, &c); bad != nil {
 		s.logins.badRequest.Inc()
-		writeError(w, http.StatusBadRequest, msg)
+		bad.write(w)
 		return
 	}
 	if c.Email == nil || c.Password == nil || strings.TrimSpace(*c.Email) == "" || *c.Password == "" {
@@ -204,36 +197,4 @@ func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration) {
 	s.logins.rateLimited.Inc()
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	writeError(w, http.StatusTooManyRequests, "too many failed log-ins; retry later")
-}
-
-// decodeJSON reads one JSON object of at most maxBody bytes into dst and
-// returns "" or the message of a 400 response.
-func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) string {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	err := dec.Decode(dst)
-	if err == nil {
-		// One object, nothing after it.
-		if _, err = dec.Token(); err == io.EOF {
-			return ""
-		} else if err == nil {
-			return "request body must be a single JSON object"
-		}
-	}
-	var tooBig *http.MaxBytesError
-	var wrongType *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &tooBig):
-		return "request body too large (limit 64 KiB)"
-	case errors.Is(err, io.EOF):
-		return "request body is empty: send {\"email\":…,\"password\":…}"
-	case errors.As(err, &wrongType):
-		// encoding/json's own message names Go types, which mean nothing
-		// to a client.
-		if wrongType.Field == "" {
-			return "request body must be a JSON object: {\"email\":…,\"password\":…}"
-		}
-		return fmt.Sprintf("%q must be a JSON %s, not %s", wrongType.Field, wrongType.Type, wrongType.Value)
-	default:
-		return "request body is not valid JSON: " + err.Error()
-	}
 }

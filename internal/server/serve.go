@@ -11,6 +11,12 @@ import (
 	"time"
 )
 
+// MaxHeaderBytes bounds a request's header block: a session API needs a
+// cookie header and a few others, and 64 KiB also holds a browser's worth
+// of same-name cookies (the library reads up to 200 of them). Larger
+// headers get 431 Request Header Fields Too Large before any handler runs.
+const MaxHeaderBytes = 64 << 10
+
 // Serve serves HTTP on ln until ctx ends, then shuts down gracefully:
 // it stops accepting, lets in-flight requests finish (for at most
 // Config.ShutdownTimeout) and returns. It logs "listening on http://…" with
@@ -22,6 +28,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)

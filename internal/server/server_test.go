@@ -321,7 +321,11 @@ func TestBadLoginRequests(t *testing.T) {
 			{"password past bcrypt's 72 bytes", loginBody(testEmail, testPassword+strings.Repeat("x", 60)), 401, ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				r := h.do("POST", "/api/login", tc.body, nil)
+				var header []string
+				if tc.body == "" { // do sets it only with a body
+					header = []string{"Content-Type", "application/json"}
+				}
+				r := h.do("POST", "/api/login", tc.body, nil, header...)
 				if r.StatusCode != tc.status {
 					t.Fatalf("status = %d %s, want %d", r.StatusCode, r.body, tc.status)
 				}
