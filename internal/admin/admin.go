@@ -195,7 +195,7 @@ func ParseTable(s string) (schema, table string, err error) {
 	if i := strings.IndexByte(table, '.'); i >= 0 {
 		schema, table = table[:i], table[i+1:]
 	}
-	if _, err := pgstore.SchemaSQL(schema, table); err != nil || (schema == "" && strings.Contains(s, ".")) {
+	if _, err := pgstore.SchemaSQL(schema, table); err != nil || table == "" || (schema == "" && strings.Contains(s, ".")) {
 		return "", "", fmt.Errorf("admin: SESSION_TABLE %q is not name or schema.name made of letters, digits and _", s)
 	}
 	return schema, table, nil

@@ -97,6 +97,11 @@ func TestLoadConfigErrors(t *testing.T) {
 		{env: []string{"BCRYPT_COST", "twelve"}, want: "BCRYPT_COST"},
 		{env: []string{"AUTO_MIGRATE", "maybe"}, want: "AUTO_MIGRATE"},
 		{env: []string{"LOG_LEVEL", "loud"}, want: "LOG_LEVEL"},
+		{env: []string{"SESSION_TABLE", "my-sessions"}, want: "SESSION_TABLE"},
+		{env: []string{"SESSION_TABLE", "a.b.c"}, want: "SESSION_TABLE"},
+		{env: []string{"SESSION_TABLE", ".session"}, want: "SESSION_TABLE"},
+		{env: []string{"SESSION_TABLE", "public."}, want: "SESSION_TABLE"},
+		{env: []string{"SESSION_TABLE", `x";DROP TABLE users;--`}, want: "SESSION_TABLE"},
 		{args: []string{"--no-such-flag"}, want: "not defined"},
 		{args: []string{"extra"}, want: "unexpected argument"},
 	} {
