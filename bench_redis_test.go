@@ -3,7 +3,6 @@ package sessionkit_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
@@ -67,26 +66,7 @@ func redisReadHandlers(m *sessionkit.Manager, client redis.UniversalClient, key 
 func BenchmarkRedisLoggedInRead(b *testing.B) {
 	m, client, store, counter, cookie := benchRedis(b)
 	bare, read := redisReadHandlers(m, client, store.Key(idOf(b, cookie)))
-	for _, bench := range []struct {
-		name string
-		h    http.Handler
-	}{{"bare", bare}, {"sessionkit", read}} {
-		b.Run(bench.name, func(b *testing.B) {
-			before, writes := counter.n.Load(), m.Stats()
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				r := httptest.NewRequest("GET", "/api/user", nil)
-				r.AddCookie(cookie)
-				w := &discardWriter{h: http.Header{}}
-				for pb.Next() {
-					bench.h.ServeHTTP(w, r)
-				}
-			})
-			after := m.Stats()
-			b.ReportMetric(float64(counter.n.Load()-before)/float64(b.N), "roundtrips/op")
-			b.ReportMetric(float64(after.Saves+after.Touches+after.Creates-writes.Saves-writes.Touches-writes.Creates)/float64(b.N), "writes/op")
-		})
-	}
+	benchReads(b, m, counter.n.Load, []readBench{{"bare", bare, cookie}, {"sessionkit", read, cookie}})
 }
 
 func BenchmarkRedisLoggedInReadHTTP(b *testing.B) {

@@ -33,24 +33,27 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// TestConformance runs storetest on both layouts, each on a single Redis
+// and on the three-master cluster.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, storetest.Suite{
-		New: func(t *testing.T) sessionkit.Store {
-			client, prefix := redistest.Client(t)
-			return mustNew(t, client, redisstore.Config{Prefix: prefix})
-		},
-		ExpiresItself: true,
-	})
-}
-
-func TestConformanceCluster(t *testing.T) {
-	storetest.Run(t, storetest.Suite{
-		New: func(t *testing.T) sessionkit.Store {
-			client, prefix := cluster.Client(t)
-			return mustNew(t, client, redisstore.Config{Prefix: prefix})
-		},
-		ExpiresItself: true,
-	})
+	for _, layout := range []struct {
+		name      string
+		layout    redisstore.Layout
+		noCreated bool
+	}{{"native", redisstore.LayoutNative, false}, {"connect-redis", redisstore.LayoutConnectRedis, true}} {
+		for name, client := range deployments() {
+			t.Run(layout.name+"/"+name, func(t *testing.T) {
+				storetest.Run(t, storetest.Suite{
+					New: func(t *testing.T) sessionkit.Store {
+						client, prefix := client(t)
+						return mustNew(t, client, redisstore.Config{Layout: layout.layout, Prefix: prefix})
+					},
+					ExpiresItself: true,
+					NoCreated:     layout.noCreated,
+				})
+			})
+		}
+	}
 }
 
 func mustNew(t *testing.T, client redis.UniversalClient, cfg redisstore.Config) *redisstore.Store {
@@ -60,19 +63,4 @@ func mustNew(t *testing.T, client redis.UniversalClient, cfg redisstore.Config) 
 		t.Fatal(err)
 	}
 	return s
-}
-
-func TestConformanceConnectRedis(t *testing.T) {
-	for name, client := range deployments() {
-		t.Run(name, func(t *testing.T) {
-			storetest.Run(t, storetest.Suite{
-				New: func(t *testing.T) sessionkit.Store {
-					client, prefix := client(t)
-					return mustNew(t, client, redisstore.Config{Layout: redisstore.LayoutConnectRedis, Prefix: prefix})
-				},
-				ExpiresItself: true,
-				NoCreated:     true,
-			})
-		})
-	}
 }

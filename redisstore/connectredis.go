@@ -80,18 +80,7 @@ func (s *Store) crCreate(ctx context.Context, id string, rec sessionkit.Record) 
 	if err != nil {
 		return fmt.Errorf("redisstore: create: values: %w", err)
 	}
-	// The user's set first: a bound session must never exist unindexed.
-	if err := s.index(ctx, sessionkit.UserOf(rec.Values), id, millis(rec.Expiry)); err != nil {
-		return fmt.Errorf("redisstore: create: %w", err)
-	}
-	created, err := crCreateScript.Run(ctx, s.client, []string{s.Key(id)}, sess, millis(rec.Expiry)).Int()
-	if err != nil {
-		return fmt.Errorf("redisstore: create: %w", err)
-	}
-	if created == 0 {
-		return fmt.Errorf("redisstore: create: %w", sessionkit.ErrExists)
-	}
-	return nil
+	return s.runCreate(ctx, crCreateScript, id, rec, []any{sess, millis(rec.Expiry)})
 }
 
 func (s *Store) crUpdate(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {

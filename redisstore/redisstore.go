@@ -204,11 +204,17 @@ func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) er
 	if err != nil {
 		return fmt.Errorf("redisstore: create: %w", err)
 	}
+	return s.runCreate(ctx, createScript, id, rec, args)
+}
+
+// runCreate adds the session to its user's set, then runs a create script
+// on its key (answering 1 when it created, 0 when the key existed).
+func (s *Store) runCreate(ctx context.Context, script *redis.Script, id string, rec sessionkit.Record, args []any) error {
 	// The user's set first: a bound session must never exist unindexed.
 	if err := s.index(ctx, sessionkit.UserOf(rec.Values), id, millis(rec.Expiry)); err != nil {
 		return fmt.Errorf("redisstore: create: %w", err)
 	}
-	created, err := createScript.Run(ctx, s.client, []string{s.Key(id)}, args...).Int()
+	created, err := script.Run(ctx, s.client, []string{s.Key(id)}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: create: %w", err)
 	}
@@ -220,8 +226,9 @@ func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) er
 
 // Update applies p to the live session with this id in one step and reports
 // whether there was one (when the patch bound the session to a user or moved
-// its expiry, the user's set is updated next, see users.go); it never creates a key, so a save cannot bring back
-// a session destroyed or regenerated meanwhile. A new p.Expiry also moves the
+// its expiry, the user's set is updated next, see users.go); it never creates
+// a key, so a save cannot bring back a session destroyed or regenerated
+// meanwhile. A new p.Expiry also moves the
 // key's expiry time; one in the past deletes the session. An empty patch is a
 // read-only existence check.
 func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
