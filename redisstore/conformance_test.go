@@ -56,11 +56,20 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// mustNew returns a store on client. When the test ends, DeleteAll removes
+// its sessions and user sets, which in connect-redis's layout live outside
+// the test's key prefix that redistest cleans up; cleanups run last-in first
+// out, so the client is still open then.
 func mustNew(t *testing.T, client redis.UniversalClient, cfg redisstore.Config) *redisstore.Store {
 	t.Helper()
 	s, err := redisstore.New(client, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if _, err := s.DeleteAll(context.Background()); err != nil {
+			t.Errorf("delete the test's sessions: %v", err)
+		}
+	})
 	return s
 }
