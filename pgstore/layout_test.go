@@ -26,6 +26,16 @@ const nonUTCZone = "Asia/Kathmandu"
 // server's). It returns the store, its pool and the log New wrote.
 func connectPgSimpleStore(t *testing.T, zone string) (*Store, *pgxpool.Pool, string) {
 	t.Helper()
+	return connectPgSimpleStoreSQL(t, zone, pgtest.ConnectPgSimpleSQL)
+}
+
+// sessJSONBTable is connect-pg-simple's table with sess as jsonb, as many
+// teams (the seed's among them) altered or created it.
+var sessJSONBTable = strings.Replace(pgtest.ConnectPgSimpleSQL, `"sess" json NOT NULL`, `"sess" jsonb NOT NULL`, 1)
+
+// connectPgSimpleStoreSQL is connectPgSimpleStore on the table ddl makes.
+func connectPgSimpleStoreSQL(t *testing.T, zone, ddl string) (*Store, *pgxpool.Pool, string) {
+	t.Helper()
 	_, u := pgtest.Schema(t)
 	if zone != "" {
 		u = pgtest.WithTimeZone(u, zone)
@@ -35,7 +45,7 @@ func connectPgSimpleStore(t *testing.T, zone string) (*Store, *pgxpool.Pool, str
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if _, err := pool.Exec(testCtx(t), pgtest.ConnectPgSimpleSQL); err != nil {
+	if _, err := pool.Exec(testCtx(t), ddl); err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
@@ -51,6 +61,19 @@ func TestConformanceConnectPgSimple(t *testing.T) {
 	storetest.Run(t, storetest.Suite{
 		New: func(t *testing.T) sessionkit.Store {
 			s, _, _ := connectPgSimpleStore(t, nonUTCZone)
+			return s
+		},
+		NoCreated: true,
+	})
+}
+
+func TestConformanceConnectPgSimpleJSONB(t *testing.T) {
+	storetest.Run(t, storetest.Suite{
+		New: func(t *testing.T) sessionkit.Store {
+			s, _, _ := connectPgSimpleStoreSQL(t, nonUTCZone, sessJSONBTable)
+			if l := s.Layout(); l.Name != LayoutConnectPgSimple || !l.SessJSONB || l.ExpireTimeZone {
+				t.Fatalf("layout %+v", l)
+			}
 			return s
 		},
 		NoCreated: true,

@@ -52,7 +52,13 @@ func TestSharedSessions(t *testing.T) {
 func loginNodeReadGo(t *testing.T, s *stack, u user) {
 	b := newBrowser(t)
 	b.login(s.nodeURL, u)
-	sameUser(t, "Go", b.must(200, "GET", s.goURL+"/api/user", nil), u)
+	before := s.rowVersion(t, u)
+	for range 5 {
+		sameUser(t, "Go", b.must(200, "GET", s.goURL+"/api/user", nil), u)
+	}
+	if after := s.rowVersion(t, u); after != before {
+		t.Errorf("Go's reads of an unchanged session wrote its row (version %s → %s)", before, after)
+	}
 	sameUser(t, "Node", b.must(200, "GET", s.nodeURL+"/api/user", nil), u)
 	sameUser(t, "Go", b.must(200, "GET", s.goURL+"/api/user", nil), u)
 }

@@ -370,3 +370,14 @@ func (s *stack) noErrors(t *testing.T) {
 		}
 	}
 }
+
+// rowVersion returns the row version (xmin) of u's session: it changes with
+// every write of the row.
+func (s *stack) rowVersion(t *testing.T, u user) string {
+	t.Helper()
+	var v string
+	if err := s.pool.QueryRow(t.Context(), `SELECT xmin::text FROM "`+s.schema+`"."session" WHERE sess->>'email' = $1`, u.Email).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
