@@ -94,6 +94,23 @@ type Config struct {
 	// otherwise). Zero: no limit.
 	MaxSessionsPerUser int
 
+	// CacheEntries, when positive, turns on the instance-local session
+	// cache: a least-recently-used set of at most this many loaded sessions,
+	// so that a read of a cached session makes no store call. It needs a
+	// store implementing ChangeFeed (pgstore, sqlitestore, memstore; New
+	// refuses it otherwise), which tells every instance of every change, so
+	// that a log-out on one instance is refused by the others once the
+	// notification arrives; while the feed is down the cache is bypassed.
+	// Each entry costs the session's values plus about 300 bytes. Call
+	// Manager.Close to stop the feed. Zero: no cache, every read is one
+	// store round trip.
+	CacheEntries int
+	// CacheMaxAge is the longest a cached session is served without reading
+	// the store: the bound on staleness should a change notification ever be
+	// lost. A cached session is never served past its expiry either. Zero
+	// means DefaultCacheMaxAge (one minute). Unused without CacheEntries.
+	CacheMaxAge time.Duration
+
 	// TrustedProxies lists the addresses of reverse proxies whose
 	// X-Forwarded-Proto header is believed. A request counts as HTTPS when it
 	// arrived over TLS, or when its immediate peer is in this list and says
@@ -119,6 +136,8 @@ const (
 	DefaultLifetime   = 7 * 24 * time.Hour
 	minSecretLength   = 32
 	maxTouchInterval  = time.Minute
+	// DefaultCacheMaxAge is CacheMaxAge's default.
+	DefaultCacheMaxAge = time.Minute
 )
 
 // Validate reports what New would refuse in cfg, apart from a missing Store,
@@ -194,6 +213,12 @@ func (cfg Config) withDefaults() (Config, error) {
 		if cfg.TouchInterval >= cfg.IdleTimeout {
 			return cfg, fmt.Errorf("sessionkit: TouchInterval (%s) must be shorter than IdleTimeout (%s), or active sessions would time out", cfg.TouchInterval, cfg.IdleTimeout)
 		}
+	}
+	if cfg.CacheEntries < 0 || cfg.CacheMaxAge < 0 {
+		return cfg, fmt.Errorf("sessionkit: CacheEntries and CacheMaxAge cannot be negative")
+	}
+	if cfg.CacheMaxAge == 0 {
+		cfg.CacheMaxAge = DefaultCacheMaxAge
 	}
 	if cfg.MaxSessionsPerUser < 0 {
 		return cfg, fmt.Errorf("sessionkit: Config.MaxSessionsPerUser is %d: use a positive limit, or 0 for none", cfg.MaxSessionsPerUser)

@@ -38,11 +38,14 @@ type Manager struct {
 	signer *signer
 	log    *slog.Logger
 	stats  counters
+	// cache is nil without Config.CacheEntries.
+	cache *sessionCache
 
 	fingerprint      string
 	lastBadSigLog    atomic.Int64 // unix nanoseconds
 	lastMalformedLog atomic.Int64
 	insecureWarning  sync.Once
+	closeOnce        sync.Once
 }
 
 // New validates cfg, fills in its defaults and returns a Manager. It logs the
@@ -59,7 +62,15 @@ func New(cfg Config) (*Manager, error) {
 	if _, ok := cfg.Store.(UserIndex); cfg.MaxSessionsPerUser > 0 && !ok {
 		return nil, fmt.Errorf("%w, which Config.MaxSessionsPerUser needs", ErrNoUserIndex)
 	}
+	feed, hasFeed := cfg.Store.(ChangeFeed)
+	if cfg.CacheEntries > 0 && !hasFeed {
+		return nil, ErrNoChangeFeed
+	}
 	m := &Manager{cfg: cfg, store: cfg.Store, log: cfg.Logger, signer: newSigner(cfg.Secrets)}
+	if cfg.CacheEntries > 0 {
+		m.cache = newSessionCache(cfg.CacheEntries, cfg.CacheMaxAge)
+		m.cache.watch(feed)
+	}
 	m.fingerprint = Fingerprint(cfg.Secrets[0])
 	verify := make([]string, len(cfg.Secrets))
 	for i, s := range cfg.Secrets {
@@ -78,7 +89,23 @@ func (m *Manager) Fingerprint() string { return m.fingerprint }
 func (m *Manager) CookieName() string { return m.cfg.CookieName }
 
 // Stats returns a snapshot of the manager's counters.
-func (m *Manager) Stats() Stats { return m.stats.snapshot() }
+func (m *Manager) Stats() Stats {
+	st := m.stats.snapshot()
+	if m.cache != nil {
+		m.cache.stats(&st)
+	}
+	return st
+}
+
+// Close stops the session cache's change feed (Config.CacheEntries) and
+// waits for it. A Manager without a cache has nothing to stop. Close is
+// idempotent; after it the cache is bypassed and the Manager keeps working
+// on the store alone.
+func (m *Manager) Close() {
+	if m.cache != nil {
+		m.closeOnce.Do(m.cache.close)
+	}
+}
 
 // Middleware returns next wrapped so that every request carries a Session,
 // which is saved, when it changed, before the response headers are written.
@@ -161,13 +188,35 @@ func (m *Manager) storeCall(op string, id string, f func() error) error {
 	return err
 }
 
+// load reads the session from the cache, or else from the store (counted
+// in Loads), caching what it found.
 func (m *Manager) load(ctx context.Context, id string) (rec Record, found bool, err error) {
+	var epoch uint64
+	if m.cache != nil {
+		if rec, ok := m.cache.get(id, time.Now()); ok {
+			return rec, true, nil
+		}
+		epoch = m.cache.begin()
+	}
 	m.stats.loads.Add(1)
 	err = m.storeCall("load", id, func() (err error) {
 		rec, found, err = m.store.Load(ctx, id)
 		return err
 	})
+	if found && m.cache != nil {
+		m.cache.put(id, rec, epoch, time.Now())
+	}
 	return rec, found, err
+}
+
+// changed forgets the cached session with this id, which this instance is
+// changing: its own next read must not wait for the announcement. It is
+// called before and after the store call, so that a load crossing the
+// change cannot cache the old record.
+func (m *Manager) changed(id string) {
+	if m.cache != nil {
+		m.cache.drop(id)
+	}
 }
 
 func (m *Manager) create(ctx context.Context, id string, rec Record) error {
@@ -181,6 +230,10 @@ func (m *Manager) update(ctx context.Context, id string, p Patch) (found bool, e
 	} else {
 		m.stats.saves.Add(1)
 	}
+	if !p.Empty() {
+		m.changed(id)
+		defer m.changed(id)
+	}
 	err = m.storeCall("update", id, func() (err error) {
 		found, err = m.store.Update(ctx, id, p)
 		return err
@@ -190,6 +243,8 @@ func (m *Manager) update(ctx context.Context, id string, p Patch) (found bool, e
 
 func (m *Manager) delete(ctx context.Context, id string) error {
 	m.stats.destroys.Add(1)
+	m.changed(id)
+	defer m.changed(id)
 	return m.storeCall("delete", id, func() error { return m.store.Delete(ctx, id) })
 }
 

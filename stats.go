@@ -6,7 +6,7 @@ import (
 )
 
 // Stats is a snapshot of a Manager's counters since it was created. Every
-// field only grows. A Prometheus collector for it lives in the promcollector
+// field only grows, but CacheEntries and CacheUp, which are the cache's state. A Prometheus collector for it lives in the promcollector
 // package.
 type Stats struct {
 	// Loads counts store reads.
@@ -31,6 +31,22 @@ type Stats struct {
 	StoreErrors uint64
 	// StoreLatency is the distribution of store call durations.
 	StoreLatency Histogram
+
+	// The session cache's figures (Config.CacheEntries); zero without it.
+	// CacheHits counts reads answered from the cache, with no store call.
+	CacheHits uint64
+	// CacheMisses counts reads that went to the store with the cache on,
+	// including those made while the cache was bypassed.
+	CacheMisses uint64
+	// CacheInvalidations counts change announcements received.
+	CacheInvalidations uint64
+	// CacheBypassed is how long the cache has been bypassed in all because
+	// its change feed was down (or not yet up).
+	CacheBypassed time.Duration
+	// CacheEntries is how many sessions the cache holds now.
+	CacheEntries int
+	// CacheUp reports whether the change feed is up, so the cache is used.
+	CacheUp bool
 }
 
 // Histogram is a cumulative latency histogram, in the shape Prometheus uses.

@@ -208,7 +208,13 @@ func userSessions(ctx context.Context, store Store, user string) ([]StoredSessio
 	return kept, nil
 }
 
-func endStored(ctx context.Context, store Store, id string) error {
+// endStored deletes the session with this id; ended, when not nil, hears of
+// it (the Manager's cache, so that its next read does not wait for the
+// store's announcement).
+func endStored(ctx context.Context, store Store, id string, ended func(id string)) error {
+	if ended != nil {
+		defer ended(id)
+	}
 	if err := store.Delete(ctx, id); err != nil {
 		return fmt.Errorf("%w: end session %s: %w", ErrStore, shortID(id), err)
 	}
@@ -236,13 +242,17 @@ func ListSessions(ctx context.Context, store Store, user string) ([]SessionInfo,
 // whether there was one. A handle of another user's session is not found: a
 // user can only end their own sessions.
 func EndSession(ctx context.Context, store Store, user, handle string) (bool, error) {
+	return endSession(ctx, store, user, handle, nil)
+}
+
+func endSession(ctx context.Context, store Store, user, handle string, ended func(id string)) (bool, error) {
 	list, err := userSessions(ctx, store, user)
 	if err != nil {
 		return false, err
 	}
 	for _, st := range list {
 		if handleOf(st.ID) == handle {
-			return true, endStored(ctx, store, st.ID)
+			return true, endStored(ctx, store, st.ID, ended)
 		}
 	}
 	return false, nil
@@ -253,6 +263,10 @@ func EndSession(ctx context.Context, store Store, user, handle string) (bool, er
 // for an operator), and reports how many it ended. The sessions are gone at
 // once: their next request finds no session.
 func EndSessions(ctx context.Context, store Store, user, keep string) (int, error) {
+	return endSessions(ctx, store, user, keep, nil)
+}
+
+func endSessions(ctx context.Context, store Store, user, keep string, ended func(id string)) (int, error) {
 	list, err := userSessions(ctx, store, user)
 	if err != nil {
 		return 0, err
@@ -262,7 +276,7 @@ func EndSessions(ctx context.Context, store Store, user, keep string) (int, erro
 		if keep != "" && handleOf(st.ID) == keep {
 			continue
 		}
-		if err := endStored(ctx, store, st.ID); err != nil {
+		if err := endStored(ctx, store, st.ID, ended); err != nil {
 			return n, err
 		}
 		n++
@@ -277,12 +291,12 @@ func (m *Manager) ListSessions(ctx context.Context, user string) ([]SessionInfo,
 
 // EndSession is the package-level EndSession on the manager's store.
 func (m *Manager) EndSession(ctx context.Context, user, handle string) (bool, error) {
-	return EndSession(ctx, m.store, user, handle)
+	return endSession(ctx, m.store, user, handle, m.changed)
 }
 
 // EndSessions is the package-level EndSessions on the manager's store.
 func (m *Manager) EndSessions(ctx context.Context, user, keep string) (int, error) {
-	return EndSessions(ctx, m.store, user, keep)
+	return endSessions(ctx, m.store, user, keep, m.changed)
 }
 
 // endOldest ends user's oldest sessions so that one more makes at most

@@ -57,11 +57,14 @@ type Store struct {
 	// (sessionkit.UserOf), for UserSessions.
 	byUser map[string]map[string]struct{}
 	loop   *pruneloop.Loop // nil when background cleanup is off
+	// changes announces every update and delete, for the session cache.
+	changes sessionkit.ChangeHub
 }
 
 var (
-	_ sessionkit.Store     = (*Store)(nil)
-	_ sessionkit.UserIndex = (*Store)(nil)
+	_ sessionkit.Store      = (*Store)(nil)
+	_ sessionkit.UserIndex  = (*Store)(nil)
+	_ sessionkit.ChangeFeed = (*Store)(nil)
 )
 
 // New returns an empty store and, unless cfg.CleanupInterval is negative,
@@ -206,6 +209,9 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("memstore: update: %w", err)
 	}
+	if !p.Empty() {
+		defer s.changes.Announce(id) // after the unlock
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.entries[id]
@@ -238,6 +244,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memstore: delete: %w", err)
 	}
+	defer s.changes.Announce(id) // after the unlock
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.remove(id)
@@ -274,4 +281,11 @@ func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
 func (s *Store) pruneAll(ctx context.Context) error {
 	_, err := pruneloop.Drain(ctx, cleanupBatch, s.Prune, nil)
 	return err
+}
+
+// WatchChanges implements sessionkit.ChangeFeed for the session cache
+// (sessionkit.Config.CacheEntries): it reports the updates and deletes made
+// through this Store, in this process, as they commit.
+func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
+	s.changes.WatchChanges(ctx, w)
 }

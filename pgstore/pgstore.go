@@ -89,11 +89,14 @@ type Store struct {
 
 	// SQL text, built once from the validated, quoted table name.
 	qLoad, qExists, qCreate, qUpdate, qDelete, qPrune, qCount, qUser string
+	// channel is the table's NOTIFY channel (notify.go).
+	channel string
 }
 
 var (
-	_ sessionkit.Store     = (*Store)(nil)
-	_ sessionkit.UserIndex = (*Store)(nil)
+	_ sessionkit.Store      = (*Store)(nil)
+	_ sessionkit.UserIndex  = (*Store)(nil)
+	_ sessionkit.ChangeFeed = (*Store)(nil)
 )
 
 // Layout returns the table layout New found.
@@ -289,11 +292,11 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if !p.Expiry.IsZero() {
 		expiry = p.Expiry
 	}
-	tag, err := s.pool.Exec(ctx, s.qUpdate, id, del, set, expiry)
-	if err != nil {
+	var changed int64
+	if err := s.pool.QueryRow(ctx, s.qUpdate, id, del, set, expiry, sessionkit.ChangeKey(id)).Scan(&changed); err != nil {
 		return false, fmt.Errorf("pgstore: update: %w", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return changed == 1, nil
 }
 
 // Delete removes the session with this id, live or expired. A missing id is
@@ -302,7 +305,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if !storable(id) {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, s.qDelete, id); err != nil {
+	if _, err := s.pool.Exec(ctx, s.qDelete, id, sessionkit.ChangeKey(id)); err != nil {
 		return fmt.Errorf("pgstore: delete: %w", err)
 	}
 	return nil

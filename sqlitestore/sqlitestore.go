@@ -122,14 +122,19 @@ type Store struct {
 	// in SQLite's busy handler; busy_timeout still covers other processes.
 	writeSem chan struct{}
 
+	// changes announces every update and delete made through this store,
+	// for the session cache. Writers in other processes are not heard of.
+	changes sessionkit.ChangeHub
+
 	loop      *pruneloop.Loop
 	closeOnce sync.Once
 	closeErr  error
 }
 
 var (
-	_ sessionkit.Store     = (*Store)(nil)
-	_ sessionkit.UserIndex = (*Store)(nil)
+	_ sessionkit.Store      = (*Store)(nil)
+	_ sessionkit.UserIndex  = (*Store)(nil)
+	_ sessionkit.ChangeFeed = (*Store)(nil)
 )
 
 type queries struct {
@@ -392,6 +397,8 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 		return false, fmt.Errorf("sqlitestore: update: %w", err)
 	}
 	defer release()
+	// Announced even when the write failed: whether it took is unknown.
+	defer s.changes.Announce(id)
 
 	if len(p.Set) == 0 && len(p.Delete) == 0 {
 		// Only a new expiry: one statement, no transaction needed.
@@ -467,6 +474,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("sqlitestore: delete: %w", err)
 	}
 	defer release()
+	defer s.changes.Announce(id)
 	if _, err := s.db.ExecContext(ctx, s.q.del, id); err != nil {
 		return fmt.Errorf("sqlitestore: delete: %w", err)
 	}
@@ -534,4 +542,11 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 		return nil, fmt.Errorf("sqlitestore: user sessions: %w", err)
 	}
 	return out, nil
+}
+
+// WatchChanges implements sessionkit.ChangeFeed for the session cache
+// (sessionkit.Config.CacheEntries): it reports the updates and deletes made
+// through this Store, in this process, as they commit.
+func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
+	s.changes.WatchChanges(ctx, w)
 }

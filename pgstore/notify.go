@@ -1,0 +1,125 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessionkit/sessionkit"
+)
+
+// Change announcements, for sessionkit's session cache
+// (sessionkit.Config.CacheEntries): every Update and Delete sends a NOTIFY on
+// the table's channel in the same statement, so in the same transaction, and
+// PostgreSQL delivers it only if that transaction commits. The payload is
+// sessionkit.ChangeKey(id), a hash from which no session id can be
+// recovered: any role may LISTEN on any channel. WatchChanges LISTENs on a
+// connection of its own, outside the pool.
+//
+// Only writers that go through a Store announce: another program writing
+// the table (express-session with connect-pg-simple, a DELETE by hand) is
+// not heard of, and the cache's CacheMaxAge is then the bound on staleness.
+
+// ListenerApplicationName is the application_name of the connection
+// WatchChanges listens on, to find it in pg_stat_activity.
+const ListenerApplicationName = "sessionkit-listener"
+
+// AllSessions is the payload announcing that every session may have changed
+// (a bulk delete); watchers then forget everything.
+const AllSessions = "*"
+
+// Channel returns the NOTIFY channel of the store's table.
+func (s *Store) Channel() string { return s.channel }
+
+// channelFor names the channel of table t (quoted, maybe qualified): one
+// per table, within PostgreSQL's 63-byte identifier limit.
+func channelFor(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return "sessionkit_" + hex.EncodeToString(sum[:8])
+}
+
+// announcing turns stmt, a data-modifying statement, into one that also
+// sends a NOTIFY with the parameter numbered param as payload, and returns
+// how many rows stmt changed.
+func announcing(stmt, channel string, param int) string {
+	return "WITH changed AS (" + stmt + " RETURNING 1) SELECT (SELECT count(*) FROM changed)" +
+		" FROM (SELECT pg_notify('" + channel + "', $" + strconv.Itoa(param) + "::text)) AS announced"
+}
+
+// AnnounceAll tells every watcher that every session may have changed: call
+// it after deleting sessions in bulk outside the Store.
+func (s *Store) AnnounceAll(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, AllSessions); err != nil {
+		return fmt.Errorf("pgstore: announce: %w", err)
+	}
+	return nil
+}
+
+// Listener reconnection waits, doubled after each failure up to the
+// maximum, with ±20% jitter so instances do not reconnect in step.
+const (
+	listenRetryMin = 100 * time.Millisecond
+	listenRetryMax = 5 * time.Second
+)
+
+// WatchChanges implements sessionkit.ChangeFeed: it LISTENs on the table's
+// channel on its own connection (the pool's settings, application_name
+// ListenerApplicationName) and reports every announcement to w until ctx
+// ends. w.Up is called once the LISTEN is in force, w.Down as soon as the
+// connection fails; it then reconnects, waiting between attempts, and calls
+// w.Up again. Failures are logged at Warn, reconnections at Info.
+func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
+	wait := listenRetryMin
+	for ctx.Err() == nil {
+		err := s.listen(ctx, w)
+		w.Down()
+		if ctx.Err() != nil {
+			return
+		}
+		s.logger.Warn("pgstore: change listener down; session caches are bypassed until it reconnects", "channel", s.channel, "err", err, "retry_in", wait)
+		jittered := time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(jittered):
+		}
+		wait = min(2*wait, listenRetryMax)
+	}
+}
+
+// listen runs one listening connection until it fails or ctx ends.
+func (s *Store) listen(ctx context.Context, w sessionkit.ChangeWatcher) error {
+	cfg := s.pool.Config().ConnConfig.Copy()
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = ListenerApplicationName
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	s.logger.Info("pgstore: listening for session changes", "channel", s.channel)
+	w.Up()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("wait: %w", err)
+		}
+		if n.Payload == AllSessions {
+			w.Down()
+			w.Up()
+			continue
+		}
+		w.Changed(n.Payload)
+	}
+}
