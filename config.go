@@ -101,7 +101,7 @@ type Config struct {
 	// refuses it otherwise), which tells every instance of every change, so
 	// that a log-out on one instance is refused by the others once the
 	// notification arrives; while the feed is down the cache is bypassed.
-	// Each entry costs the session's values plus about 300 bytes. Call
+	// Each entry costs the session's stored JSON plus about 600 bytes. Call
 	// Manager.Close to stop the feed. Zero: no cache, every read is one
 	// store round trip.
 	CacheEntries int

@@ -23,6 +23,12 @@ type Collector struct {
 	dropped *prometheus.Desc
 	errors  *prometheus.Desc
 	latency *prometheus.Desc
+	cache   cacheDescs
+}
+
+// cacheDescs describe the session cache's figures (Config.CacheEntries).
+type cacheDescs struct {
+	lookups, invalidations, bypassed, entries, up *prometheus.Desc
 }
 
 // New returns a collector reading src at every scrape.
@@ -39,6 +45,18 @@ func New(src StatsSource) *Collector {
 			"Session store calls that failed.", nil, nil),
 		latency: prometheus.NewDesc("sessionkit_store_duration_seconds",
 			"Session store call latency.", nil, nil),
+		cache: cacheDescs{
+			lookups: prometheus.NewDesc("sessionkit_cache_lookups_total",
+				"Session reads with the session cache on, by result: hit (no store call) or miss (read from the store, also while the cache is bypassed).", []string{"result"}, nil),
+			invalidations: prometheus.NewDesc("sessionkit_cache_invalidations_total",
+				"Session change announcements the cache received.", nil, nil),
+			bypassed: prometheus.NewDesc("sessionkit_cache_bypassed_seconds_total",
+				"Time the session cache was bypassed because its change feed was down.", nil, nil),
+			entries: prometheus.NewDesc("sessionkit_cache_entries",
+				"Sessions in the session cache.", nil, nil),
+			up: prometheus.NewDesc("sessionkit_cache_up",
+				"1 when the session cache's change feed is up and the cache in use, else 0.", nil, nil),
+		},
 	}
 }
 
@@ -49,6 +67,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.dropped
 	ch <- c.errors
 	ch <- c.latency
+	ch <- c.cache.lookups
+	ch <- c.cache.invalidations
+	ch <- c.cache.bypassed
+	ch <- c.cache.entries
+	ch <- c.cache.up
 }
 
 // Collect implements prometheus.Collector.
@@ -69,4 +92,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		buckets[b] = s.StoreLatency.Counts[i]
 	}
 	ch <- prometheus.MustNewConstHistogram(c.latency, s.StoreLatency.Count, s.StoreLatency.Sum, buckets)
+	ch <- prometheus.MustNewConstMetric(c.cache.lookups, prometheus.CounterValue, float64(s.CacheHits), "hit")
+	ch <- prometheus.MustNewConstMetric(c.cache.lookups, prometheus.CounterValue, float64(s.CacheMisses), "miss")
+	ch <- prometheus.MustNewConstMetric(c.cache.invalidations, prometheus.CounterValue, float64(s.CacheInvalidations))
+	ch <- prometheus.MustNewConstMetric(c.cache.bypassed, prometheus.CounterValue, s.CacheBypassed.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.cache.entries, prometheus.GaugeValue, float64(s.CacheEntries))
+	up := 0.0
+	if s.CacheUp {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.cache.up, prometheus.GaugeValue, up)
 }

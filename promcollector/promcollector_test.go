@@ -3,6 +3,7 @@ package promcollector_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -19,6 +20,7 @@ func TestCollector(t *testing.T) {
 	stats := sessionkit.Stats{
 		Loads: 7, Creates: 2, Saves: 3, Touches: 1, Destroys: 1, BadSignatures: 4, MalformedCookies: 5,
 		DroppedSaves: 6, StoreErrors: 8,
+		CacheHits: 11, CacheMisses: 12, CacheInvalidations: 13, CacheBypassed: 1500 * time.Millisecond, CacheEntries: 14, CacheUp: true,
 		StoreLatency: sessionkit.Histogram{Bounds: []float64{0.001, 0.01}, Counts: []uint64{5, 9}, Count: 10, Sum: 0.5},
 	}
 	reg := prometheus.NewPedanticRegistry()
@@ -48,6 +50,22 @@ sessionkit_store_duration_seconds_bucket{le="0.01"} 9
 sessionkit_store_duration_seconds_bucket{le="+Inf"} 10
 sessionkit_store_duration_seconds_sum 0.5
 sessionkit_store_duration_seconds_count 10
+# HELP sessionkit_cache_lookups_total Session reads with the session cache on, by result: hit (no store call) or miss (read from the store, also while the cache is bypassed).
+# TYPE sessionkit_cache_lookups_total counter
+sessionkit_cache_lookups_total{result="hit"} 11
+sessionkit_cache_lookups_total{result="miss"} 12
+# HELP sessionkit_cache_invalidations_total Session change announcements the cache received.
+# TYPE sessionkit_cache_invalidations_total counter
+sessionkit_cache_invalidations_total 13
+# HELP sessionkit_cache_bypassed_seconds_total Time the session cache was bypassed because its change feed was down.
+# TYPE sessionkit_cache_bypassed_seconds_total counter
+sessionkit_cache_bypassed_seconds_total 1.5
+# HELP sessionkit_cache_entries Sessions in the session cache.
+# TYPE sessionkit_cache_entries gauge
+sessionkit_cache_entries 14
+# HELP sessionkit_cache_up 1 when the session cache's change feed is up and the cache in use, else 0.
+# TYPE sessionkit_cache_up gauge
+sessionkit_cache_up 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Fatal(err)

@@ -60,3 +60,14 @@ func (c *Counter) Calls() int64 { return c.Loads.Load() + c.Writes() + c.Prunes.
 
 // Writes returns the number of Create, Update and Delete calls.
 func (c *Counter) Writes() int64 { return c.Creates.Load() + c.Updates.Load() + c.Deletes.Load() }
+
+// WatchChanges forwards to the wrapped store's sessionkit.ChangeFeed. On a
+// store without one it reports nothing (a cache on it stays bypassed) until
+// ctx ends.
+func (c *Counter) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
+	if feed, ok := c.Store.(sessionkit.ChangeFeed); ok {
+		feed.WatchChanges(ctx, w)
+		return
+	}
+	<-ctx.Done()
+}

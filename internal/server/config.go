@@ -110,6 +110,17 @@ type Config struct {
 	// (MAX_SESSIONS_PER_USER, ASVS 7.1.2); a log-in beyond it ends the
 	// user's oldest session. Zero: 10; negative: no limit.
 	MaxSessionsPerUser int
+	// SessionCache is how many sessions the instance-local session cache
+	// holds (SESSION_CACHE: off, on for DefaultSessionCache, or a number):
+	// a logged-in read of a cached session makes no database round trip,
+	// and changes are announced to every instance (PostgreSQL NOTIFY;
+	// SQLite in process). Zero: off. Not available with Redis yet.
+	SessionCache int
+	// SessionCacheMaxAge bounds how long a cached session is served without
+	// reading the database (SESSION_CACHE_MAX_AGE): the staleness bound
+	// should an announcement be lost, or come from a process that sends
+	// none. Zero: one minute.
+	SessionCacheMaxAge time.Duration
 	// PruneInterval is how often expired sessions are deleted in the
 	// background (PRUNE_INTERVAL). Zero: one hour; negative: never (run
 	// `sessionkit prune` from cron instead).
@@ -134,6 +145,8 @@ const (
 	DefaultShutdownTimeout         = 10 * time.Second
 	DefaultReauthWindow            = 10 * time.Minute
 	DefaultMaxSessionsPerUser      = 10
+	// DefaultSessionCache is the cache size SESSION_CACHE=on means.
+	DefaultSessionCache = 10000
 	// SecretFile is the generated development secret's file name in the data
 	// directory.
 	SecretFile = "session-secret"
@@ -174,6 +187,8 @@ var settings = []setting{
 	{flag: "login-max-failures-per-addr", env: "LOGIN_MAX_FAILURES_PER_ADDR", def: strconv.Itoa(DefaultLoginMaxFailuresPerAddr), usage: "failed log-ins per client address per window before 429"},
 	{flag: "reauth-window", env: "REAUTH_WINDOW", def: "10m", usage: "how long after a log-in other sessions may be ended without the password"},
 	{flag: "max-sessions-per-user", env: "MAX_SESSIONS_PER_USER", def: strconv.Itoa(DefaultMaxSessionsPerUser), usage: "live sessions per user; a log-in beyond it ends the oldest; 0: no limit"},
+	{flag: "session-cache", env: "SESSION_CACHE", def: "off", usage: "instance-local session cache: off, on (10000 sessions) or a number of sessions; changes are announced to every instance"},
+	{flag: "session-cache-max-age", env: "SESSION_CACHE_MAX_AGE", def: "1m", usage: "longest a cached session is served without reading the database"},
 	{flag: "prune-interval", env: "PRUNE_INTERVAL", def: "1h", usage: "how often expired sessions are deleted in the background; off: never"},
 	{flag: "shutdown-timeout", env: "SHUTDOWN_TIMEOUT", def: "10s", usage: "how long shutdown waits for in-flight requests"},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
@@ -319,10 +334,20 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 	}{
 		{"session-ttl", &c.SessionTTL}, {"session-idle-timeout", &c.IdleTimeout},
 		{"login-window", &c.LoginWindow}, {"shutdown-timeout", &c.ShutdownTimeout},
-		{"reauth-window", &c.ReauthWindow},
+		{"reauth-window", &c.ReauthWindow}, {"session-cache-max-age", &c.SessionCacheMaxAge},
 	} {
 		if *d.dst, err = ParseDuration(get(d.name)); err != nil || *d.dst < 0 {
 			return l, badSetting(d.name, "%q is not a duration: use Go syntax (90m, 12h) or whole days (7d, 1d12h)", get(d.name))
+		}
+	}
+	switch v := strings.ToLower(get("session-cache")); v {
+	case "off", "0", "false":
+		c.SessionCache = 0
+	case "on", "true":
+		c.SessionCache = DefaultSessionCache
+	default:
+		if c.SessionCache, err = strconv.Atoi(v); err != nil || c.SessionCache < 1 {
+			return l, badSetting("session-cache", "%q is not on, off or a number of sessions", v)
 		}
 	}
 	switch v := strings.ToLower(get("prune-interval")); v {

@@ -192,6 +192,8 @@ func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessio
 		// Negative is "no limit" here; the library's is zero.
 		MaxSessionsPerUser: max(cfg.MaxSessionsPerUser, 0),
 		TrustedProxies:     cfg.TrustedProxies,
+		CacheEntries:       cfg.SessionCache,
+		CacheMaxAge:        cfg.SessionCacheMaxAge,
 		Logger:             log,
 		// A save that failed (the store is down) must not look like a
 		// success, nor like a log-out: 503, in the API's JSON shape.
@@ -270,4 +272,9 @@ func (s *Server) DB() *admin.DB { return s.db }
 // database. Call it after the HTTP server has shut down. It is safe to call
 // more than once (admin.DB.Close is), and later calls return the first
 // call's result.
-func (s *Server) Close() error { return s.db.Close() }
+func (s *Server) Close() error {
+	if s.sessions != nil {
+		s.sessions.Close() // the session cache's listener, before its pool closes
+	}
+	return s.db.Close()
+}

@@ -1,0 +1,191 @@
+package sessionkit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/memstore"
+	"github.com/sessionkit/sessionkit/pgstore"
+	"github.com/sessionkit/sessionkit/storetest"
+)
+
+// cached returns a manager with the session cache on over store, closed at
+// the end of the test, once its change feed is up.
+func cached(t *testing.T, store sessionkit.Store, edit func(*sessionkit.Config)) *sessionkit.Manager {
+	t.Helper()
+	m, _ := newManager(t, store, func(c *sessionkit.Config) {
+		c.CacheEntries = 100
+		if edit != nil {
+			edit(c)
+		}
+	})
+	t.Cleanup(m.Close)
+	waitFor(t, "the cache's change feed is up", func() bool { return m.Stats().CacheUp })
+	return m
+}
+
+// waitFor polls cond until it holds, failing the test after 10 seconds. It
+// waits for asynchronous delivery; it asserts no timing.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func expectUser(t *testing.T, h http.Handler, c *http.Cookie, code int) {
+	t.Helper()
+	if w := do(h, "GET", "/user", c); w.Code != code {
+		t.Fatalf("GET /user = %d %q, want %d", w.Code, w.Body.String(), code)
+	}
+}
+
+// TestCacheNeedsChangeFeed: a cache that would hear of no log-out is refused.
+func TestCacheNeedsChangeFeed(t *testing.T) {
+	_, err := sessionkit.New(sessionkit.Config{Store: noFeed{memstore.New(memstore.Config{})}, Secrets: []string{secretA}, CacheEntries: 10})
+	if !errors.Is(err, sessionkit.ErrNoChangeFeed) {
+		t.Fatalf("New = %v, want ErrNoChangeFeed", err)
+	}
+}
+
+type noFeed struct{ sessionkit.Store }
+
+// TestCacheAcrossInstances: two managers (instances) with their own caches
+// on one store. A cached read makes no store call; a log-out, a patch and a
+// revocation on one instance reach the other's cache through the store's
+// change feed: in process on memstore, by NOTIFY on PostgreSQL.
+func TestCacheAcrossInstances(t *testing.T) {
+	stores := map[string]func(t *testing.T) sessionkit.Store{
+		"memstore": func(t *testing.T) sessionkit.Store { return memstore.New(memstore.Config{}) },
+		"postgres": func(t *testing.T) sessionkit.Store { s, _ := pgStore(t); return s.Store },
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			counter := &storetest.Counter{Store: open(t)}
+			a, b := cached(t, counter, nil), cached(t, counter, nil)
+			ha, hb := app(a), app(b)
+
+			c := login(t, ha, "ada")
+			expectUser(t, hb, c, 200)
+			loads := counter.Loads.Load()
+			for range 3 {
+				expectUser(t, hb, c, 200)
+			}
+			if got := counter.Loads.Load() - loads; got != 0 {
+				t.Fatalf("cached reads made %d store loads, want 0", got)
+			}
+			if st := b.Stats(); st.CacheHits != 3 || st.CacheEntries != 1 {
+				t.Fatalf("stats = %+v, want 3 hits and 1 entry", st)
+			}
+
+			// A patch on a: b reads the new value once told.
+			heard := b.Stats().CacheInvalidations
+			if w := do(ha, "POST", "/put?k=color&v=blue", c); w.Code != 200 {
+				t.Fatalf("put: %d", w.Code)
+			}
+			waitFor(t, "b hears of the patch", func() bool { return b.Stats().CacheInvalidations > heard })
+			if w := do(hb, "GET", "/get?k=color", c); w.Body.String() != "blue" {
+				t.Fatalf("b reads color %q after a's patch", w.Body.String())
+			}
+
+			// A log-out on a: refused by b once told.
+			expectUser(t, hb, c, 200)
+			heard = b.Stats().CacheInvalidations
+			if w := do(ha, "POST", "/logout", c); w.Code != 200 {
+				t.Fatalf("logout: %d", w.Code)
+			}
+			waitFor(t, "b hears of the log-out", func() bool { return b.Stats().CacheInvalidations > heard })
+			expectUser(t, hb, c, 401)
+		})
+	}
+}
+
+// TestCacheBounds: the cache holds at most CacheEntries sessions, serves an
+// entry no longer than CacheMaxAge, and never past the session's expiry.
+func TestCacheBounds(t *testing.T) {
+	t.Run("entries", func(t *testing.T) {
+		m := cached(t, memstore.New(memstore.Config{}), func(c *sessionkit.Config) { c.CacheEntries = 2 })
+		h := app(m)
+		for i := range 5 {
+			expectUser(t, h, login(t, h, fmt.Sprint("user", i)), 200)
+		}
+		if n := m.Stats().CacheEntries; n != 2 {
+			t.Fatalf("%d entries, want 2", n)
+		}
+	})
+	t.Run("max age", func(t *testing.T) {
+		counter := &storetest.Counter{Store: memstore.New(memstore.Config{})}
+		m := cached(t, counter, func(c *sessionkit.Config) { c.CacheMaxAge = time.Nanosecond })
+		h := app(m)
+		c := login(t, h, "ada")
+		expectUser(t, h, c, 200)
+		loads := counter.Loads.Load()
+		expectUser(t, h, c, 200)
+		if counter.Loads.Load() == loads || m.Stats().CacheHits != 0 {
+			t.Fatalf("an entry older than CacheMaxAge was served: %+v", m.Stats())
+		}
+	})
+	t.Run("expiry", func(t *testing.T) {
+		m := cached(t, memstore.New(memstore.Config{}), func(c *sessionkit.Config) { c.Lifetime = 50 * time.Millisecond })
+		h := app(m)
+		c := login(t, h, "ada")
+		expectUser(t, h, c, 200)
+		time.Sleep(60 * time.Millisecond)
+		expectUser(t, h, c, 401)
+	})
+}
+
+// TestCacheListenerKilled: terminating the backend that LISTENs (as a
+// failover or an operator would) makes the cache bypass the store until the
+// listener reconnects, and the reconnection flushes what was cached, since
+// changes made meanwhile were not heard of.
+func TestCacheListenerKilled(t *testing.T) {
+	counter, pool := pgStore(t)
+	a, b := cached(t, counter, nil), cached(t, counter, nil)
+	ha, hb := app(a), app(b)
+	c, untouched := login(t, ha, "ada"), login(t, ha, "eve")
+	expectUser(t, hb, c, 200)
+	expectUser(t, hb, c, 200)
+	expectUser(t, hb, untouched, 200)
+	if st := b.Stats(); st.CacheEntries != 2 || st.CacheHits != 1 {
+		t.Fatalf("stats = %+v, want both sessions cached", st)
+	}
+	channel := counter.Store.(*pgstore.Store).Channel()
+	bypassed := b.Stats().CacheBypassed
+	var killed int
+	err := pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = $1 AND query LIKE '%' || $2 || '%'`, pgstore.ListenerApplicationName, channel).Scan(&killed)
+	if err != nil || killed != 2 {
+		t.Fatalf("terminated %d listeners (%v), want 2 (one per instance)", killed, err)
+	}
+	// A log-out on a while the listeners may be down: b must refuse the
+	// session once its listener is back, whether it heard of the log-out
+	// or flushed its cache on reconnecting.
+	if w := do(ha, "POST", "/logout", c); w.Code != 200 {
+		t.Fatalf("logout: %d", w.Code)
+	}
+	waitFor(t, "b's cache bypassed", func() bool { return b.Stats().CacheBypassed > bypassed })
+	waitFor(t, "b's listener back", func() bool { return b.Stats().CacheUp })
+	if st := b.Stats(); st.CacheEntries != 0 {
+		t.Fatalf("stats = %+v: the reconnection did not flush the cache (eve's session is still there)", st)
+	}
+	expectUser(t, hb, c, 401)
+	// And the cache works again.
+	c = login(t, ha, "bob")
+	expectUser(t, hb, c, 200)
+	hits := b.Stats().CacheHits
+	expectUser(t, hb, c, 200)
+	if b.Stats().CacheHits != hits+1 {
+		t.Fatalf("no cache hit after the reconnection: %+v", b.Stats())
+	}
+}
