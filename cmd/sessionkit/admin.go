@@ -16,11 +16,12 @@ import (
 
 	"github.com/sessionkit/sessionkit/internal/admin"
 	"github.com/sessionkit/sessionkit/pgstore"
+	"github.com/sessionkit/sessionkit/redisstore"
 )
 
 // dbFlags are the database settings every maintenance command takes.
 type dbFlags struct {
-	url, dataDir, sessionTable, redisURL, redisPrefix string
+	url, dataDir, sessionTable, redisURL, redisPrefix, redisLayout string
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
@@ -28,7 +29,8 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.dataDir, "data-dir", admin.DefaultDataDir, "directory of the SQLite database [DATA_DIR]")
 	fs.StringVar(&d.sessionTable, "session-table", admin.SessionsTable, "PostgreSQL sessions table, name or schema.name; a connect-pg-simple table is used as it is [SESSION_TABLE]")
 	fs.StringVar(&d.redisURL, "redis-url", "", "the Redis holding the sessions, as for serve; empty: sessions in the database [REDIS_URL]")
-	fs.StringVar(&d.redisPrefix, "redis-prefix", "", "prefix of the session keys in Redis; empty: sessionkit: [REDIS_PREFIX]")
+	fs.StringVar(&d.redisPrefix, "redis-prefix", "", "prefix of the session keys in Redis; empty: sessionkit:, or sess: in the connect-redis layout [REDIS_PREFIX]")
+	fs.StringVar(&d.redisLayout, "redis-layout", "native", "the sessions' layout in Redis: native or connect-redis [REDIS_LAYOUT]")
 }
 
 // fromEnv sets each flag of fs that args did not give from its environment
@@ -48,7 +50,7 @@ func fromEnv(fs *flag.FlagSet, getenv env, vars map[string]string) error {
 	return nil
 }
 
-var dbEnv = map[string]string{"database-url": "DATABASE_URL", "data-dir": "DATA_DIR", "session-table": "SESSION_TABLE", "redis-url": "REDIS_URL", "redis-prefix": "REDIS_PREFIX"}
+var dbEnv = map[string]string{"database-url": "DATABASE_URL", "data-dir": "DATA_DIR", "session-table": "SESSION_TABLE", "redis-url": "REDIS_URL", "redis-prefix": "REDIS_PREFIX", "redis-layout": "REDIS_LAYOUT"}
 
 // withEnv returns vars plus one more flag and variable.
 func withEnv(vars map[string]string, flag, env string) map[string]string {
@@ -63,7 +65,15 @@ func withEnv(vars map[string]string, flag, env string) map[string]string {
 func (d *dbFlags) open(ctx context.Context) (*admin.DB, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return admin.Open(ctx, admin.Config{DatabaseURL: d.url, DataDir: d.dataDir, SessionTable: d.sessionTable, RedisURL: d.redisURL, RedisPrefix: d.redisPrefix, PruneInterval: -1})
+	layout := redisstore.LayoutNative
+	switch d.redisLayout {
+	case "native", "":
+	case "connect-redis":
+		layout = redisstore.LayoutConnectRedis
+	default:
+		return nil, fmt.Errorf("REDIS_LAYOUT %q is neither native nor connect-redis", d.redisLayout)
+	}
+	return admin.Open(ctx, admin.Config{DatabaseURL: d.url, DataDir: d.dataDir, SessionTable: d.sessionTable, RedisURL: d.redisURL, RedisPrefix: d.redisPrefix, RedisLayout: layout, PruneInterval: -1})
 }
 
 // newFlagSet returns a flag set that reports to stderr and returns errors.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/pgstore"
+	"github.com/sessionkit/sessionkit/redisstore"
 	"github.com/sessionkit/sessionkit/sqlitestore"
 )
 
@@ -66,8 +67,13 @@ type Config struct {
 	// sessions live in the database.
 	RedisURL string
 	// RedisPrefix starts every session key in Redis. Zero: "sessionkit:"
-	// (redisstore.DefaultPrefix); it must not contain '{' or '}'.
+	// (redisstore.DefaultPrefix), or connect-redis's "sess:" in its layout;
+	// it must not contain '{' or '}'.
 	RedisPrefix string
+	// RedisLayout is the sessions' layout in Redis: redisstore.LayoutNative
+	// (zero) or redisstore.LayoutConnectRedis, to share them with an
+	// express-session app on connect-redis.
+	RedisLayout redisstore.Layout
 	// PruneInterval is how often the session store deletes expired sessions
 	// in the background. Zero: the store's default (one hour); negative: no
 	// background pruning, which is what one-shot commands want.
@@ -104,7 +110,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	var rs *redisSessions
 	if cfg.RedisURL != "" {
 		var err error
-		if rs, err = openRedis(ctx, cfg.RedisURL, cfg.RedisPrefix); err != nil {
+		if rs, err = openRedis(ctx, cfg.RedisURL, cfg.RedisPrefix, cfg.RedisLayout); err != nil {
 			return nil, err
 		}
 		// Redis expires sessions itself, and the database's sessions

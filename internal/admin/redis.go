@@ -16,6 +16,7 @@ import (
 type redisSessions struct {
 	client redis.UniversalClient
 	store  *redisstore.Store
+	layout redisstore.Layout
 	desc   string
 }
 
@@ -26,12 +27,12 @@ type redisSessions struct {
 // rediss:// for TLS, or a Redis Cluster given by its seed nodes:
 // redis+cluster://[user:password@]host1:port1,host2:port2,… (rediss+cluster://
 // for TLS); query parameters are go-redis's.
-func openRedis(ctx context.Context, rawURL, prefix string) (*redisSessions, error) {
+func openRedis(ctx context.Context, rawURL, prefix string, layout redisstore.Layout) (*redisSessions, error) {
 	client, desc, err := newRedisClient(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	store, err := redisstore.New(client, redisstore.Config{Prefix: prefix})
+	store, err := redisstore.New(client, redisstore.Config{Prefix: prefix, Layout: layout})
 	if err != nil {
 		client.Close()
 		return nil, err
@@ -40,7 +41,7 @@ func openRedis(ctx context.Context, rawURL, prefix string) (*redisSessions, erro
 		client.Close()
 		return nil, fmt.Errorf("admin: cannot reach %s: %w", desc, err)
 	}
-	return &redisSessions{client: client, store: store, desc: desc}, nil
+	return &redisSessions{client: client, store: store, layout: layout, desc: desc}, nil
 }
 
 // newRedisClient parses rawURL (see openRedis) into a client and a
@@ -117,6 +118,15 @@ func (db *DB) PingRedis(ctx context.Context) error {
 		return nil
 	}
 	return db.redis.store.Ping(ctx)
+}
+
+// RedisLayout returns the sessions' layout in Redis (LayoutNative without
+// Config.RedisURL).
+func (db *DB) RedisLayout() redisstore.Layout {
+	if db.redis == nil {
+		return redisstore.LayoutNative
+	}
+	return db.redis.layout
 }
 
 // RedisString names the Redis holding the sessions for logs, without any

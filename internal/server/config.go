@@ -43,9 +43,16 @@ type Config struct {
 	// for TLS). Zero: sessions live in the database.
 	RedisURL string
 	// RedisPrefix starts every session key in Redis (REDIS_PREFIX), so one
-	// Redis can serve several applications. Zero: "sessionkit:"; it must not
-	// contain '{' or '}'.
+	// Redis can serve several applications. Zero: "sessionkit:", or
+	// connect-redis's "sess:" with RedisLayout LayoutConnectRedis; it must
+	// not contain '{' or '}'.
 	RedisPrefix string
+	// RedisLayout is the sessions' layout in Redis (REDIS_LAYOUT: native or
+	// connect-redis). LayoutConnectRedis keeps them as connect-redis does and
+	// turns on express-session's cookie object, so an express-session app on
+	// connect-redis with the same Redis, prefix, SESSION_SECRET and
+	// COOKIE_NAME shares them. Zero: LayoutNative.
+	RedisLayout redisstore.Layout
 	// DataDir holds the SQLite database and the generated development secret
 	// (DATA_DIR). Zero: "data", relative to the working directory.
 	DataDir string
@@ -168,7 +175,8 @@ var settings = []setting{
 	{flag: "database-url", env: "DATABASE_URL", usage: "PostgreSQL URL; empty: the embedded SQLite database in the data directory"},
 	{flag: "session-table", env: "SESSION_TABLE", def: admin.SessionsTable, usage: "PostgreSQL sessions table, name or schema.name; a connect-pg-simple table is used as it is, shared with express-session"},
 	{flag: "redis-url", env: "REDIS_URL", usage: "keep sessions in Redis: redis://host:6379/0, rediss:// (TLS) or redis+cluster://host1:6379,host2:6379 (a Redis Cluster); empty: in the database"},
-	{flag: "redis-prefix", env: "REDIS_PREFIX", def: redisstore.DefaultPrefix, usage: "prefix of the session keys in Redis"},
+	{flag: "redis-prefix", env: "REDIS_PREFIX", usage: "prefix of the session keys in Redis; empty: sessionkit:, or sess: in the connect-redis layout"},
+	{flag: "redis-layout", env: "REDIS_LAYOUT", def: "native", usage: "native, or connect-redis to share sessions with an express-session app on connect-redis"},
 	{flag: "data-dir", env: "DATA_DIR", def: admin.DefaultDataDir, usage: "directory for the SQLite database and the generated development secret"},
 	{flag: "app-env", env: "APP_ENV", def: "development", usage: "development or production (Secure cookies, secret required, debug endpoint off)"},
 	{flag: "session-secret", env: "SESSION_SECRET", usage: "comma-separated secrets, each >= 32 bytes; the first signs, all verify (prefer the environment variable: flags show in ps)"},
@@ -299,6 +307,13 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 	c.DatabaseURL = get("database-url")
 	c.RedisURL = get("redis-url")
 	c.RedisPrefix = get("redis-prefix")
+	switch layout := get("redis-layout"); layout {
+	case "", "native":
+	case "connect-redis":
+		c.RedisLayout = redisstore.LayoutConnectRedis
+	default:
+		return l, badSetting("redis-layout", "%q is neither native nor connect-redis", layout)
+	}
 	c.DataDir = get("data-dir")
 	c.SessionTable = get("session-table")
 	if _, _, err := admin.ParseTable(c.SessionTable); err != nil {

@@ -42,6 +42,7 @@ import (
 	"github.com/sessionkit/sessionkit/internal/admin"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/promcollector"
+	"github.com/sessionkit/sessionkit/redisstore"
 )
 
 // startTimeout bounds New's database work.
@@ -93,6 +94,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		DatabaseURL:   cfg.DatabaseURL,
 		RedisURL:      cfg.RedisURL,
 		RedisPrefix:   cfg.RedisPrefix,
+		RedisLayout:   cfg.RedisLayout,
 		DataDir:       cfg.DataDir,
 		SessionTable:  cfg.SessionTable,
 		PruneInterval: cfg.PruneInterval,
@@ -216,7 +218,12 @@ func (s *Server) init(ctx context.Context) error {
 		store = cfg.WrapStore(store)
 	}
 	sc := cfg.sessionConfig(store, s.log)
-	if l := s.db.SessionLayout(); l.Name == pgstore.LayoutConnectPgSimple {
+	if s.db.RedisLayout() == redisstore.LayoutConnectRedis {
+		// express-session cannot load a session without its cookie object.
+		sc.ExpressSessionCookie = true
+		s.log.Info("sessions are in connect-redis's layout: sharing them with express-session (same Redis, REDIS_PREFIX, SESSION_SECRET and COOKIE_NAME on the Node side)",
+			"redis", s.db.RedisString())
+	} else if l := s.db.SessionLayout(); l.Name == pgstore.LayoutConnectPgSimple && !s.db.UsesRedis() {
 		// express-session cannot load a session without its cookie object.
 		sc.ExpressSessionCookie = true
 		s.log.Info("sessions table is connect-pg-simple's: sharing sessions with express-session (same SESSION_SECRET, COOKIE_NAME and table on the Node side)",

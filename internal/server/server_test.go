@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/internal/server"
+	"github.com/sessionkit/sessionkit/redisstore"
 	"github.com/sessionkit/sessionkit/sqlitestore"
 )
 
@@ -560,4 +562,37 @@ func TestSuccessfulLoginsDoNotCount(t *testing.T) {
 		h.login(testEmail, testPassword, nil)
 	}
 	expectStatus(t, h.do("POST", "/api/login", loginBody(testEmail, "guess"), nil), 401, "")
+}
+
+// TestRedisConnectRedisLayout: with REDIS_LAYOUT=connect-redis the
+// walk-through works and each session is connect-redis's string key holding
+// express-session's JSON, cookie object included, expiring with it.
+func TestRedisConnectRedisLayout(t *testing.T) {
+	cfg := baseConfig(t)
+	client, prefix := redistest.Client(t)
+	cfg.RedisURL, cfg.RedisPrefix, cfg.RedisLayout = "redis://"+redistest.Addr(), prefix, redisstore.LayoutConnectRedis
+	h := start(t, cfg)
+	h.addUser(testEmail, testPassword)
+	c := h.login(testEmail, testPassword, nil)
+	expectStatus(t, h.do("GET", "/api/user", "", c), 200, "")
+
+	keys, err := client.Keys(t.Context(), prefix+"*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys under the prefix = %q, %v; want one session", keys, err)
+	}
+	raw, err := client.Get(t.Context(), keys[0]).Result()
+	if err != nil {
+		t.Fatalf("GET %s: %v; want connect-redis's string", keys[0], err)
+	}
+	var sess map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(raw), &sess); err != nil || sess["cookie"] == nil || sess["userId"] == nil {
+		t.Fatalf("session JSON %s (%v); want express-session's cookie object and userId", raw, err)
+	}
+	if ttl := client.PTTL(t.Context(), keys[0]).Val(); ttl <= 0 {
+		t.Fatalf("PTTL %s = %v; want the session's expiry", keys[0], ttl)
+	}
+	expectStatus(t, h.do("POST", "/api/logout", "", c), 200, "")
+	if n := client.Exists(t.Context(), keys[0]).Val(); n != 0 {
+		t.Fatal("the session's key is still there after log-out")
+	}
 }
