@@ -27,7 +27,7 @@ const DefaultCleanupInterval = time.Minute
 
 // cleanupBatch bounds how many entries one locked pass deletes, so a large
 // cleanup does not hold the lock long enough to stall requests.
-const cleanupBatch = 1000
+const cleanupBatch = pruneloop.DefaultBatch
 
 // Config configures New. The zero value is valid.
 type Config struct {

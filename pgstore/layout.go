@@ -174,6 +174,7 @@ func (s *Store) buildStatements(t string, l Layout) {
 	s.qPrune = "DELETE FROM " + t + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + t +
 		" WHERE expire <= now() LIMIT $1 FOR UPDATE SKIP LOCKED))"
 	s.qCount = "SELECT count(*) FROM " + t + " WHERE expire <= now()"
+	s.qCounts = "SELECT count(*) FILTER (WHERE expire > now()), count(*) FILTER (WHERE expire <= now()) FROM " + t
 	// The user index is on userExpr, and is partial on it being not NULL,
 	// which "= $1" implies: the planner uses it.
 	s.qUser = "SELECT sid, sess, " + created + ", " + expire + " FROM " + t + " WHERE " + userExpr + " = $1 AND expire > now()"

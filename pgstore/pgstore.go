@@ -42,7 +42,7 @@ import (
 // Defaults used when the matching Config field is zero.
 const (
 	DefaultPruneInterval = time.Hour
-	DefaultPruneBatch    = 1000
+	DefaultPruneBatch    = pruneloop.DefaultBatch
 )
 
 // Config configures a Store. The zero value is usable: table "sessions" found
@@ -88,7 +88,7 @@ type Store struct {
 	layout Layout
 
 	// SQL text, built once from the validated, quoted table name.
-	qLoad, qExists, qCreate, qUpdate, qDelete, qPrune, qCount, qUser string
+	qLoad, qExists, qCreate, qUpdate, qDelete, qPrune, qCount, qCounts, qUser string
 	// channel is the table's NOTIFY channel (notify.go).
 	channel string
 }
@@ -168,13 +168,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// createTable runs the DDL inside a transaction holding a transaction-level
-// advisory lock on the table's DDL key, because two instances starting at
-// once can both pass CREATE TABLE IF NOT EXISTS and one then fails on a
-// catalog unique violation.
+// createTable runs the DDL inside a transaction holding LockSchema's lock,
+// because two instances starting at once can both pass CREATE TABLE IF NOT
+// EXISTS and one then fails on a catalog unique violation.
 func (s *Store) createTable(ctx context.Context) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", ddlLockKey(s.schema, s.table)); err != nil {
+		if err := LockSchema(ctx, tx, s.schema, s.table); err != nil {
 			return err
 		}
 		// No arguments: pgx uses the simple protocol, which allows the two
@@ -184,6 +183,22 @@ func (s *Store) createTable(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("pgstore: create table: %w", err)
+	}
+	return nil
+}
+
+// LockSchema takes, in tx, the transaction-level advisory lock that New holds
+// while Config.CreateTable creates the table (schema and table as Config
+// names them; an empty table means DefaultTable). A migration that runs
+// SchemaSQL in its own transaction takes it first, so that it never races
+// another migration or an instance starting with CreateTable on the same
+// table. PostgreSQL releases it when tx ends.
+func LockSchema(ctx context.Context, tx pgx.Tx, schema, table string) error {
+	if table == "" {
+		table = DefaultTable
+	}
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", ddlLockKey(schema, table)); err != nil {
+		return fmt.Errorf("pgstore: lock schema of %s: %w", qualified(schema, table), err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sessionkit/sessionkit/internal/pruneloop"
 )
 
 // execer is what one prune statement needs: the pool or one connection.
@@ -22,7 +23,7 @@ type execer interface {
 // schema.
 func lockKey(schema, table string) int64 { return hashKey("sessionkit:", schema, table) }
 
-// ddlLockKey is the key New holds while it creates the table. It differs from
+// ddlLockKey is the key LockSchema takes (New, while it creates the table). It differs from
 // lockKey so that an instance starting up does not wait for another one's
 // whole prune run.
 func ddlLockKey(schema, table string) int64 { return hashKey("sessionkit-ddl:", schema, table) }
@@ -126,22 +127,16 @@ func (s *Store) PruneExpired(ctx context.Context, batch int, progress func(delet
 		}
 	}()
 
-	for {
+	deleted, err = pruneloop.Drain(ctx, batch, func(ctx context.Context, limit int) (int, error) {
 		if err := ctx.Err(); err != nil {
-			return deleted, true, fmt.Errorf("pgstore: prune expired: %w", err)
+			return 0, err
 		}
-		n, err := s.pruneBatch(ctx, conn, batch)
-		deleted += n
-		if err != nil {
-			return deleted, true, fmt.Errorf("pgstore: prune expired: %w", err)
-		}
-		if progress != nil {
-			progress(deleted)
-		}
-		if n < batch {
-			return deleted, true, nil
-		}
+		return s.pruneBatch(ctx, conn, limit)
+	}, progress)
+	if err != nil {
+		return deleted, true, fmt.Errorf("pgstore: prune expired: %w", err)
 	}
+	return deleted, true, nil
 }
 
 // endSession closes conn, which ends its server session and so frees every
@@ -161,6 +156,16 @@ func (s *Store) CountExpired(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("pgstore: count expired: %w", err)
 	}
 	return int(n), nil
+}
+
+// CountSessions returns how many sessions are live (Load would return them)
+// and how many are expired but not yet pruned, in one scan of the table.
+func (s *Store) CountSessions(ctx context.Context) (live, expired int, err error) {
+	var l, e int64
+	if err := s.pool.QueryRow(ctx, s.qCounts).Scan(&l, &e); err != nil {
+		return 0, 0, fmt.Errorf("pgstore: count sessions: %w", err)
+	}
+	return int(l), int(e), nil
 }
 
 // backgroundPrune is one tick of the background pruner.

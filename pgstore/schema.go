@@ -44,13 +44,16 @@ func qualified(schema, table string) string {
 	return pgx.Identifier{schema, table}.Sanitize()
 }
 
-// indexName is <table>_expire_idx. For a long table name that would exceed 63
-// bytes, PostgreSQL would truncate it — possibly to the table's own name, and
-// then CREATE INDEX IF NOT EXISTS would skip the index without a word — so
-// the table part is shortened and a hash of the full name keeps it distinct.
-func indexName(table string) string { return suffixedName(table, "_expire_idx") }
+// ExpireIndexName is the name of the expiry index SchemaSQL creates on table:
+// <table>_expire_idx. For a long table name that would exceed 63 bytes,
+// PostgreSQL would truncate it — possibly to the table's own name, and then
+// CREATE INDEX IF NOT EXISTS would skip the index without a word — so the
+// table part is shortened and a hash of the full name keeps it distinct.
+// Tools that suggest the index (sessionkit doctor db) use this name, so that
+// the store's own migration later finds it and creates no second one.
+func ExpireIndexName(table string) string { return suffixedName(table, "_expire_idx") }
 
-// userIndexName is <table>_user_idx, shortened like indexName.
+// userIndexName is <table>_user_idx, shortened like ExpireIndexName.
 func userIndexName(table string) string { return suffixedName(table, "_user_idx") }
 
 // userExpr is the SQL expression for the user a session is bound to
@@ -118,7 +121,7 @@ func schemaSQL(schema, table string) string {
 		");\n" +
 		// The pruner's "WHERE expire <= now() LIMIT n" needs this index; without
 		// it every prune scans the whole table.
-		"CREATE INDEX IF NOT EXISTS " + pgx.Identifier{indexName(table)}.Sanitize() +
+		"CREATE INDEX IF NOT EXISTS " + pgx.Identifier{ExpireIndexName(table)}.Sanitize() +
 		" ON " + t + " (expire);\n" +
 		// UserSessions (a user's session list, log out everywhere) needs
 		// this one. Partial: anonymous sessions stay out of it and cost it

@@ -44,7 +44,7 @@ import (
 const (
 	DefaultTable         = "sessions"
 	DefaultPruneInterval = time.Hour
-	DefaultPruneBatch    = 1000
+	DefaultPruneBatch    = pruneloop.DefaultBatch
 	// BusyTimeout is how long a connection made by Open waits for another
 	// writer (another process, or other code on the same file) before
 	// SQLite gives up with SQLITE_BUSY.
@@ -138,7 +138,7 @@ var (
 )
 
 type queries struct {
-	load, exists, insert, touch, readSess, writeSess, del, prune, user string
+	load, exists, insert, touch, readSess, writeSess, del, prune, user, counts string
 }
 
 func newQueries(table string) queries {
@@ -154,6 +154,8 @@ func newQueries(table string) queries {
 		writeSess: `UPDATE ` + t + ` SET sess = ? WHERE sid = ?`,
 		del:       `DELETE FROM ` + t + ` WHERE sid = ?`,
 		user:      `SELECT sid, sess, expire, created_at FROM ` + t + ` WHERE ` + userExpr + ` = ? AND expire >= ?`,
+		// Live up to and including the expiry's millisecond, as in load.
+		counts: `SELECT count(*) FILTER (WHERE expire >= ?1), count(*) FILTER (WHERE expire < ?1) FROM ` + t,
 		prune: `DELETE FROM ` + t + ` WHERE sid IN (SELECT sid FROM ` + t +
 			` WHERE expire < ? ORDER BY expire LIMIT ?)`,
 	}
@@ -505,6 +507,15 @@ func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
 		return 0, fmt.Errorf("sqlitestore: prune: %w", err)
 	}
 	return int(n), nil
+}
+
+// CountSessions returns how many sessions are live (Load would return them)
+// and how many are expired but not yet pruned.
+func (s *Store) CountSessions(ctx context.Context) (live, expired int, err error) {
+	if err := s.db.QueryRowContext(ctx, s.q.counts, nowMilli()).Scan(&live, &expired); err != nil {
+		return 0, 0, fmt.Errorf("sqlitestore: count sessions: %w", err)
+	}
+	return live, expired, nil
 }
 
 // pruneAll is the background pass: batches until one comes back short, taking

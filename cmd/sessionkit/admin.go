@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/internal/pruneloop"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
@@ -331,7 +332,7 @@ func prune(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	var d dbFlags
 	fs := newFlagSet("prune", stderr)
 	d.register(fs)
-	batch := fs.Int("batch", admin.DefaultPruneBatch, "rows deleted per statement")
+	batch := fs.Int("batch", pruneloop.DefaultBatch, "rows deleted per statement")
 	if code, ok := parse(fs, args, getenv, dbEnv); !ok {
 		return code
 	}

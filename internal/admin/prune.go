@@ -3,13 +3,9 @@ package admin
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/sessionkit/sessionkit/internal/pruneloop"
 )
-
-// DefaultPruneBatch is how many expired rows one prune statement deletes.
-const DefaultPruneBatch = 1000
 
 // SessionCounts is how many rows the sessions table holds.
 type SessionCounts struct {
@@ -30,14 +26,10 @@ func (db *DB) CountSessions(ctx context.Context) (SessionCounts, error) {
 		var n int64
 		n, err = db.redis.store.Count(ctx)
 		c.Live = int(n)
-	case db.pool != nil:
-		err = db.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE expire > now()), count(*) FILTER (WHERE expire <= now()) FROM `+db.SessionTable()).
-			Scan(&c.Live, &c.Expired)
+	case db.pg != nil:
+		c.Live, c.Expired, err = db.pg.CountSessions(ctx)
 	default:
-		// sqlitestore stores expiry in Unix milliseconds and treats a session
-		// as live up to and including that millisecond.
-		err = db.lite.DB().QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE expire >= ?1), count(*) FILTER (WHERE expire < ?1) FROM `+db.SessionTable(),
-			time.Now().UnixMilli()).Scan(&c.Live, &c.Expired)
+		c.Live, c.Expired, err = db.lite.CountSessions(ctx)
 	}
 	if err != nil {
 		return c, fmt.Errorf("admin: count sessions: %w", hint(err))
@@ -57,13 +49,13 @@ type PruneResult struct {
 }
 
 // Prune deletes every expired session now, batch rows per statement (batch <
-// 1 means DefaultPruneBatch), calling progress (which may be nil) after each
+// 1 means pruneloop.DefaultBatch), calling progress (which may be nil) after each
 // batch with the running total and the number expired at the start. On
 // PostgreSQL it takes the store's advisory lock, like the background pruner,
 // so two prunes of one table never run at once.
 func (db *DB) Prune(ctx context.Context, batch int, progress func(deleted, expired int)) (PruneResult, error) {
 	if batch < 1 {
-		batch = DefaultPruneBatch
+		batch = pruneloop.DefaultBatch
 	}
 	var res PruneResult
 	counts, err := db.CountSessions(ctx)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,15 +21,6 @@ func hint(err error) error {
 	return err
 }
 
-// migrateLockKey serialises concurrent migrations (several instances
-// starting at once): CREATE … IF NOT EXISTS alone can still fail on a
-// catalog unique violation when two run together.
-var migrateLockKey = func() int64 {
-	h := fnv.New64a()
-	h.Write([]byte("sessionkit:migrate"))
-	return int64(h.Sum64())
-}()
-
 // Migrate creates the sessions table, its expiry index and the users table
 // if they are missing. Running it again changes nothing.
 func (db *DB) Migrate(ctx context.Context) error {
@@ -40,7 +30,11 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	if db.pool != nil {
 		err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLockKey); err != nil {
+			// Concurrent migrations (several instances starting at once)
+			// and a store creating its table serialise on the store's lock:
+			// CREATE … IF NOT EXISTS alone can still fail on a catalog
+			// unique violation when two run together.
+			if err := pgstore.LockSchema(ctx, tx, db.schema, db.table); err != nil {
 				return err
 			}
 			// No arguments: pgx uses the simple protocol, which runs the

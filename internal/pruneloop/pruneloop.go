@@ -12,6 +12,11 @@ import (
 	"time"
 )
 
+// DefaultBatch is how many expired sessions one prune statement deletes
+// unless configured otherwise: every store's default and the prune command's,
+// small enough to bound each statement's locks and WAL.
+const DefaultBatch = 1000
+
 // Loop calls a prune function periodically until Close.
 type Loop struct {
 	cancel context.CancelFunc
