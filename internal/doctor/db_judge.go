@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sessionkit/sessionkit/pgstore"
 )
 
 // judgeTable turns one table's measurement into findings.
@@ -129,19 +130,11 @@ func (j *judge) expireIndex(names []string) {
 		j.add("db.expire-index", Pass, "an index on expire exists ("+strings.Join(names, ", ")+")", nil, "")
 		return
 	}
-	idx := pgx.Identifier{indexName(j.t.name)}.Sanitize()
+	// The store's own name, so that its migration later finds this index.
+	idx := pgx.Identifier{pgstore.ExpireIndexName(j.t.name)}.Sanitize()
 	j.add("db.expire-index", Fail, "no index on expire: every prune (DELETE … WHERE expire < now()) scans the whole table",
 		[]string{"no valid index whose first column is expire"},
 		fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (expire);", idx, j.t.ident()))
-}
-
-// indexName is <table>_expire_idx, shortened to PostgreSQL's 63 bytes.
-func indexName(table string) string {
-	const suffix = "_expire_idx"
-	if len(table)+len(suffix) > 63 {
-		table = table[:63-len(suffix)]
-	}
-	return table + suffix
 }
 
 func (j *judge) sidIndex(names []string) {

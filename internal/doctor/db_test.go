@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/pgstore"
 )
 
 // connect-pg-simple's default DDL, without its expiry index.
@@ -411,5 +413,41 @@ func TestRunDBSaysItDoesNotReadRedis(t *testing.T) {
 		if code != ExitUsage || !strings.Contains(stderr.String(), "reads PostgreSQL only") || !strings.Contains(stderr.String(), "nothing to prune") {
 			t.Fatalf("doctor db %s = %d, stderr %q; want exit 2 and the plain statement", url, code, stderr.String())
 		}
+	}
+}
+
+// The index doctor db suggests for a table without one is the one the store's
+// own migration creates: after running the fix, pgstore's DDL adds no second
+// index, even for a table name so long that PostgreSQL would truncate
+// <table>_expire_idx.
+func TestDBExpireIndexFixIsTheStoresIndex(t *testing.T) {
+	for _, table := range []string{"sessions", strings.Repeat("s", 60)} {
+		t.Run(strconv.Itoa(len(table)), func(t *testing.T) {
+			ddl, err := pgstore.SchemaSQL("", table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			noIndex := strings.Join(strings.SplitAfter(ddl, ";\n")[:1], "")
+			schema, url := dbSetup(t, noIndex)
+			r := checkDB(t, DBOptions{URL: url, Schema: schema})
+			fix := finding(t, r, "db.expire-index").Fix
+			if !strings.HasPrefix(fix, "CREATE INDEX") {
+				t.Fatalf("fix %q is not a CREATE INDEX", fix)
+			}
+			exec(t, url, fix, ddl)
+			var n int
+			ctx := context.Background()
+			conn, err := pgx.Connect(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 AND indexdef LIKE '%(expire)'`, schema, table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 {
+				t.Fatalf("%d indexes on expire after the doctor's fix and the store's DDL, want 1 (fix: %s)", n, fix)
+			}
+		})
 	}
 }
