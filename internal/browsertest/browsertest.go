@@ -13,7 +13,8 @@
 // The helpers of page.go run a fetch in a page (Fetch), read the cookies
 // Chromium keeps (Cookies), record why it stored, refused or withheld each
 // cookie (WatchCookies), collect console errors (WatchConsole) and take
-// screenshots (Screenshot).
+// screenshots (Screenshot). The launch flags, Fetch and WatchCookies are
+// package chromium's, which doctor http --browser shares.
 //
 // A test that needs the browser fails, never skips, when Chromium cannot
 // start: install it with `apt-get install -y chromium` (scripts/test does
@@ -22,12 +23,13 @@ package browsertest
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/sessionkit/sessionkit/internal/chromium"
 )
 
 // Timeout bounds each browser step a test runs with Step or Value; the
@@ -48,49 +50,21 @@ type Browser struct {
 	ca      *authority
 }
 
-// ExecPath returns the Chromium (or Chrome) binary: /usr/bin/chromium,
-// Debian's package, or the first of the usual names on $PATH; "" when none
-// is installed.
-func ExecPath() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-// Flags returns the command-line switches the harness starts Chromium with,
-// after chromedp's defaults: headless, no first-run or background traffic,
-// the given profile directory, Sites mapped to 127.0.0.1, and the
+// Flags returns the command-line switches the harness starts Chromium
+// with: chromium.Flags in userDataDir, Sites mapped to 127.0.0.1, and the
 // certificates whose public keys hash (SHA-256, base64) to spki trusted.
 func Flags(userDataDir string, spki ...string) []chromedp.ExecAllocatorOption {
 	var rules []string
 	for _, s := range Sites {
 		rules = append(rules, "MAP "+s+" 127.0.0.1", "MAP *."+s+" 127.0.0.1")
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.Flag("headless", true),
-		chromedp.DisableGPU,
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(userDataDir),
-		chromedp.Flag("host-resolver-rules", strings.Join(rules, ", ")),
-	)
+	extra := []chromedp.ExecAllocatorOption{chromedp.Flag("host-resolver-rules", strings.Join(rules, ", "))}
 	if len(spki) > 0 {
 		// Trust exactly these keys, not every certificate: the pages stay
 		// secure contexts and any other certificate error still fails.
-		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(spki, ",")))
+		extra = append(extra, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(spki, ",")))
 	}
-	// Chromium refuses to run as root with its sandbox on (containers, CI);
-	// the pages are the tests' own.
-	opts = append(opts, chromedp.NoSandbox)
-	if p := ExecPath(); p != "" {
-		opts = append(opts, chromedp.ExecPath(p))
-	}
-	return opts
+	return chromium.Flags(userDataDir, extra...)
 }
 
 // Start launches headless Chromium for t with Flags and a new certificate

@@ -50,6 +50,8 @@ func TestHarness(t *testing.T) {
 	if r := browsertest.Fetch(t, one, app+"/echo", ""); r.Body != "good=1" {
 		t.Fatalf("the page's next request sent Cookie %q, want good=1", r.Body)
 	}
+	browsertest.WaitCookies(t, cookies, "GET", app+"/set")
+	browsertest.WaitCookies(t, cookies, "GET", app+"/echo")
 	var names []string
 	for _, c := range browsertest.Cookies(t, one, app+"/") {
 		names = append(names, c.Name)

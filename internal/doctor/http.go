@@ -14,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"github.com/sessionkit/sessionkit/internal/chromium"
 	"github.com/sessionkit/sessionkit/internal/doctor/browser"
 )
 
@@ -53,6 +56,15 @@ type HTTPOptions struct {
 	// Insecure skips TLS certificate verification (self-signed development
 	// certificates). Ignored when Transport is set.
 	Insecure bool
+	// Browser is BrowserOff (or empty: the model judges every cookie),
+	// BrowserAuto (real headless Chromium when installed, else the model)
+	// or BrowserChromium (real Chromium, ErrNoChromium when none is
+	// installed). With Chromium, the log-in and the follow-up requests are
+	// played in it too, and its verdicts replace the model's.
+	Browser string
+	// ChromiumFlags are extra command-line switches for Chromium (tests map
+	// their host names to 127.0.0.1 with them). Nil means none.
+	ChromiumFlags []chromedp.ExecAllocatorOption
 	// Transport carries the requests. Nil means a fresh http.Transport
 	// honouring the proxy environment; tests use it to reach a local server
 	// under another host name.
@@ -70,7 +82,7 @@ const (
 	secLogout = "Logout"
 )
 
-var httpSections = []string{secAnon, secLogin, secCookie, secThrash, secCORS, secDebug, secLogout}
+var httpSections = []string{secAnon, secLogin, secCookie, secBrowser, secThrash, secCORS, secDebug, secLogout}
 
 // ErrUsage is wrapped by the errors CheckHTTP and CheckDB return for options
 // that cannot work; Run turns every error into exit status 2.
@@ -114,8 +126,33 @@ func CheckHTTP(ctx context.Context, o HTTPOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	useChromium := false
+	switch o.Browser {
+	case "", BrowserOff:
+	case BrowserAuto:
+		useChromium = chromium.ExecPath() != ""
+	case BrowserChromium:
+		if chromium.ExecPath() == "" {
+			return nil, ErrNoChromium
+		}
+		useChromium = true
+	default:
+		return nil, fmt.Errorf("%w: --browser %q: want auto, chromium or off", ErrUsage, o.Browser)
+	}
+	c.rep.Browser = "the doctor's model of Chrome (--browser off)"
+	if o.Browser == BrowserAuto && !useChromium {
+		c.rep.Browser = "the doctor's model of Chrome (--browser auto: no Chromium installed)"
+	}
 	if err := c.run(ctx); err != nil {
 		return nil, err
+	}
+	switch {
+	case useChromium && c.loggedIn:
+		if err := c.inChromium(ctx); err != nil {
+			return nil, err
+		}
+	case useChromium:
+		c.rep.Browser = "the doctor's model of Chrome (Chromium plays only a log-in: pass --email or --body)"
 	}
 	// Present findings in section order, keeping the order within each.
 	rank := map[string]int{}

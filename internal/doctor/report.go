@@ -59,6 +59,9 @@ type Report struct {
 	Target   string    `json:"target"`
 	Findings []Finding `json:"findings"`
 	Summary  Summary   `json:"summary"`
+	// Browser says, for doctor http, what judged the cookies: headless
+	// Chromium ("headless Chromium (Chrome/156.0…)") or the doctor's model.
+	Browser string `json:"browser,omitempty"`
 	// Tables holds doctor db's measurements per session table.
 	Tables []TableStats `json:"tables,omitempty"`
 }
@@ -134,6 +137,9 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 	statusCode := map[Status]string{Pass: ansiGreen, Warn: ansiYellow, Fail: ansiRed + ansiBold, Info: ansiCyan}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", paint(ansiBold, "sessionkit doctor "+r.Kind+" "+r.Target))
+	if r.Browser != "" {
+		fmt.Fprintf(&b, "%s\n", paint(ansiDim, "browser: "+r.Browser))
+	}
 	section := "\x00"
 	for _, f := range r.Findings {
 		if f.Section != section {

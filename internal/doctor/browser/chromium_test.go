@@ -249,7 +249,10 @@ func play(t *testing.T, b *browsertest.Browser, sc scenario) (chromium, model ou
 	chromium.UserStatus = browsertest.Fetch(t, ctx, user, fetchInit("GET", sc.user, "")).Status
 	if pageOrigin != api {
 		browsertest.Fetch(t, ctx, echo, "")
+		browsertest.WaitCookies(t, watch, "GET", echo)
 	}
+	browsertest.WaitCookies(t, watch, "POST", login)
+	browsertest.WaitCookies(t, watch, "GET", user)
 	var line string
 	for _, o := range watch.SetCookies(login) {
 		if strings.HasPrefix(o.Line, cookieName+"=") {

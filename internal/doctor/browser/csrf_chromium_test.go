@@ -64,6 +64,8 @@ func playCSRF(t *testing.T, b *browsertest.Browser) []string {
 				if err != nil {
 					t.Fatalf("submit the form: %v", err)
 				}
+				browsertest.WaitCookies(t, watch, "POST", api+"/api/login")
+				browsertest.WaitCookies(t, watch, "POST", target)
 				var chromium, model csrfOutcome
 				chromium.Status = int(resp.Status)
 				chromium.Sent, chromium.SendReason = sentTo(watch.SentCookies(target), "sessionkit.sid", nil, mustURL(t, target))
