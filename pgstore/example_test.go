@@ -5,10 +5,12 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/pgstore"
 )
 
@@ -87,4 +89,34 @@ func ExampleSchemaSQL() {
 	// );
 	// CREATE INDEX IF NOT EXISTS "sessions_expire_idx" ON "sessions" (expire);
 	// CREATE INDEX IF NOT EXISTS "sessions_user_idx" ON "sessions" ((sess -> 'sessionkit' ->> 'user')) WHERE (sess -> 'sessionkit' ->> 'user') IS NOT NULL;
+}
+
+// Beside an express-session app: the store uses connect-pg-simple's table as
+// it is (no DDL; New logs the layout it found), and the manager gives every
+// session it creates the cookie object express-session needs to load it.
+// The secrets, cookie name and cookie attributes are the Node app's.
+func ExampleStore_Layout() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+
+	store, err := pgstore.New(ctx, pool, pgstore.Config{Table: "sessions", Logger: slog.Default()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+
+	sessions, err := sessionkit.New(sessionkit.Config{
+		Store:                store,
+		Secrets:              strings.Split(os.Getenv("SESSION_SECRET"), ","),
+		CookieName:           "cf.sid",
+		ExpressSessionCookie: store.Layout().Name == pgstore.LayoutConnectPgSimple,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = sessions // mount sessions.Middleware(mux)
 }
