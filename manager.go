@@ -288,11 +288,7 @@ func (m *Manager) noteCookie(status CookieStatus) {
 // (by a sibling subdomain, or with a longer Path). The request is treated
 // as having no session; see Session.load for the rule.
 func (m *Manager) sameNameConflict(r *http.Request, candidates int) {
-	client := "unknown"
-	if addr, ok := m.ClientAddr(r); ok {
-		client = coarseAddr(addr)
-	}
 	m.log.Warn("sessionkit: security: the request carried session cookies naming several live sessions; treated as no session until the user logs in again (which ends them all): a cookie may have been planted by a sibling subdomain or with a longer Path — use a __Host- cookie name",
 		"event", "session_cookie_conflict", "cookie", m.cfg.CookieName, "candidates", candidates,
-		"client", client, "method", r.Method, "path", r.URL.Path)
+		"client", m.ClientNetwork(r), "method", r.Method, "path", r.URL.Path)
 }

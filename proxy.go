@@ -111,3 +111,16 @@ func (m *Manager) ClientAddr(r *http.Request) (addr netip.Addr, ok bool) {
 	}
 	return addr, true
 }
+
+// ClientNetwork is the network of r's client (ClientAddr) as session lists
+// and security logs give it: the /24 of an IPv4 address, the /48 of an
+// IPv6 one, or "unknown". It tells one network from another without naming
+// a person.
+func (m *Manager) ClientNetwork(r *http.Request) string {
+	if addr, ok := m.ClientAddr(r); ok {
+		if n := coarseAddr(addr); n != "" {
+			return n
+		}
+	}
+	return "unknown"
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -137,6 +138,7 @@ func (s *Server) passwordMatches(w http.ResponseWriter, r *http.Request, user ad
 	key := "email:" + user.Email
 	release, wait := s.byEmail.acquire(key)
 	if wait > 0 {
+		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", "email", "email", redactEmail(user.Email), "user", user.ID)
 		s.tooMany(w, wait)
 		return false
 	}
@@ -147,6 +149,7 @@ func (s *Server) passwordMatches(w http.ResponseWriter, r *http.Request, user ad
 		return false
 	}
 	if !ok {
+		s.securityEvent(r, slog.LevelWarn, eventLoginFailed, "email", redactEmail(user.Email), "user", user.ID, "while", "re-authenticating")
 		writeError(w, failStatus, "wrong password")
 		return false
 	}
@@ -179,6 +182,7 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such session")
 		return
 	}
+	s.securityEvent(r, slog.LevelInfo, eventRevoked, "user", user.ID, "how", "one session", "ended", 1)
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
@@ -203,6 +207,7 @@ func (s *Server) handleRevokeOthers(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, err)
 		return
 	}
+	s.securityEvent(r, slog.LevelInfo, eventRevoked, "user", user.ID, "how", "everywhere else", "ended", n)
 	writeJSON(w, http.StatusOK, endedResponse{OK: true, Ended: n})
 }
 
@@ -250,5 +255,6 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, err)
 		return
 	}
+	s.securityEvent(r, slog.LevelInfo, eventRevoked, "user", user.ID, "how", "password change", "ended", n)
 	writeJSON(w, http.StatusOK, endedResponse{OK: true, Ended: n})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -41,6 +42,12 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (*sessionkit.Se
 		s.log.Error("session middleware missing", "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal error")
 		return nil, false
+	}
+	// A cookie this server did not sign: a forgery, a secret mismatch
+	// between instances, or another application's cookie of the same name.
+	// The library also counts these and logs a summary once a minute.
+	if st := sess.CookieStatus(); st == sessionkit.CookieBadSignature || st == sessionkit.CookieMalformed {
+		s.securityEvent(r, slog.LevelWarn, eventCookieRejected, "status", st.String())
 	}
 	return sess, true
 }
@@ -127,6 +134,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, err)
 		return
 	}
+	s.securityEvent(r, slog.LevelInfo, eventLogout)
 	w.Header().Set("Clear-Site-Data", `"cookies"`)
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -52,6 +53,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	// A blocked address is refused before its body is read.
 	if wait := s.byAddr.wait(addrKey); wait > 0 {
+		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", "address")
 		s.tooMany(w, wait)
 		return
 	}
@@ -73,14 +75,25 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		email = strings.ToLower(strings.TrimSpace(*c.Email))
 	}
 	emailKey := "email:" + email
+	pairKey := emailKey + " " + addrKey
 	releaseEmail, wait := s.byEmail.acquire(emailKey)
 	if wait > 0 {
+		// The email is over its limit. Refusing every address would let
+		// anyone lock anyone out with a few wrong passwords, so only the
+		// addresses that have failed on this email in the window are
+		// refused; any other gets one attempt, counted on the pair, and the
+		// real user with the right password gets in.
+		releaseEmail, wait = s.byPair.acquire(pairKey)
+	}
+	if wait > 0 {
+		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", "email", "email", redactEmail(email))
 		s.tooMany(w, wait)
 		return
 	}
 	releaseAddr, wait := s.byAddr.acquire(addrKey)
 	if wait > 0 {
 		releaseEmail()
+		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", "address", "email", redactEmail(email))
 		s.tooMany(w, wait)
 		return
 	}
@@ -98,13 +111,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		// The attempt stays counted against both keys.
+		// The attempt stays counted against both keys, and marks this
+		// address as failing on this email.
+		s.byPair.note(pairKey)
 		s.logins.invalid.Inc()
+		s.securityEvent(r, slog.LevelWarn, eventLoginFailed, "email", redactEmail(email))
 		writeError(w, http.StatusUnauthorized, errInvalidLogin)
 		return
 	}
+	// Only this attempt is taken back: the email's other failures stay,
+	// so a guesser is not handed a fresh budget by the real user's
+	// log-in; this address's record on the email is cleared.
+	releaseEmail()
 	releaseAddr()
-	s.byEmail.reset(emailKey)
+	s.byPair.reset(pairKey)
 	if s.afterPasswordCheck != nil {
 		s.afterPasswordCheck()
 	}
@@ -130,6 +150,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logins.ok.Inc()
+	s.securityEvent(r, slog.LevelInfo, eventLogin, "user", user.ID)
 	// The session is saved as this response's headers go out; if that fails
 	// the client gets the 503 of Config.ErrorHandler, not this 200.
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})

@@ -65,12 +65,7 @@ func (l *limiter) acquire(key string) (release func(), wait time.Duration) {
 	if wait := l.waitLocked(key, now); wait > 0 {
 		return nil, wait
 	}
-	l.sweep(now)
-	f := append(l.failures[key], now)
-	if len(f) > l.max {
-		f = append(f[:0], f[len(f)-l.max:]...)
-	}
-	l.failures[key] = f
+	l.record(key, now)
 	released := false
 	return func() { l.forget(key, now, &released) }, 0
 }
@@ -94,6 +89,24 @@ func (l *limiter) forget(key string, t time.Time, released *bool) {
 	default:
 		l.failures[key] = slices.Delete(f, i, i+1)
 	}
+}
+
+// note records a failure of key now, as an acquire that is never released
+// would, but whether or not key is over its limit.
+func (l *limiter) note(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.record(key, l.now())
+}
+
+// record adds a failure of key at now, keeping the last max. l.mu is held.
+func (l *limiter) record(key string, now time.Time) {
+	l.sweep(now)
+	f := append(l.failures[key], now)
+	if len(f) > l.max {
+		f = append(f[:0], f[len(f)-l.max:]...)
+	}
+	l.failures[key] = f
 }
 
 // reset forgets key's failures (after a successful log-in).

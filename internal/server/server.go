@@ -51,13 +51,17 @@ const startTimeout = 30 * time.Second
 // Server is a running reference server: an http.Handler with its database and
 // session manager. Close it when done.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	db        *admin.DB
-	sessions  *sessionkit.Manager
-	handler   http.Handler
-	byEmail   *limiter
-	byAddr    *limiter
+	cfg      Config
+	log      *slog.Logger
+	db       *admin.DB
+	sessions *sessionkit.Manager
+	handler  http.Handler
+	byEmail  *limiter
+	byAddr   *limiter
+	// byPair marks, per email and client address, an address that has
+	// failed on that email in the window: while the email is over its
+	// limit, only such addresses are refused (see handleLogin).
+	byPair    *limiter
 	dummyHash []byte
 	// bcryptSlots bounds concurrent password checks: each costs tens of
 	// milliseconds of CPU, and a flood of them must not starve other requests.
@@ -252,6 +256,7 @@ func (s *Server) init(ctx context.Context) error {
 	s.bcryptSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	s.byEmail = newLimiter(cfg.LoginWindow, cfg.LoginMaxFailures)
 	s.byAddr = newLimiter(cfg.LoginWindow, cfg.LoginMaxFailuresPerAddr)
+	s.byPair = newLimiter(cfg.LoginWindow, 1)
 
 	reg := prometheus.NewRegistry()
 	s.logins = newLoginResults(reg)

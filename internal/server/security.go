@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+)
+
+// Security events are logged one line each, with event=<name>, so that an
+// operator can alert on them: refusals and failures at Warn, log-ins,
+// log-outs and revocations at Info (LOG_LEVEL's default keeps both). A line
+// carries the client's network (a /24 or /48, not the address), the email
+// redacted to its first character and domain, and never a password, a
+// cookie or a session id.
+const (
+	eventLoginFailed      = "login_failed"
+	eventLoginRateLimited = "login_rate_limited"
+	eventLogin            = "login"
+	eventLogout           = "logout"
+	eventCookieRejected   = "session_cookie_rejected"
+	// eventRevoked: sessions of a user ended by that user (one session,
+	// "everywhere else", or by a password change).
+	eventRevoked = "sessions_revoked"
+)
+
+// securityEvent logs event for request r at level, with attrs (key, value
+// pairs) after the common ones.
+func (s *Server) securityEvent(r *http.Request, level slog.Level, event string, attrs ...any) {
+	common := []any{"event", event, "client", s.sessions.ClientNetwork(r), "method", r.Method, "path", r.URL.Path}
+	s.log.Log(context.WithoutCancel(r.Context()), level, "security: "+strings.ReplaceAll(event, "_", " "), append(common, attrs...)...)
+}
+
+// redactEmail keeps an email's first character and its domain
+// ("a…@example.com"): enough to tell a targeted account from a spray,
+// not enough to list the accounts.
+func redactEmail(email string) string {
+	local, domain, ok := strings.Cut(email, "@")
+	_, n := utf8.DecodeRuneInString(local)
+	first := strings.ToValidUTF8(local[:n], "?")
+	if !ok {
+		return first + "…"
+	}
+	if len(domain) > 64 { // a 60 KiB "email" must not make a 60 KiB log line
+		domain = strings.ToValidUTF8(domain[:64], "") + "…"
+	}
+	return first + "…@" + domain
+}
