@@ -84,6 +84,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		// refused; any other gets one attempt, counted on the pair, and the
 		// real user with the right password gets in.
 		releaseEmail, wait = s.byPair.acquire(pairKey)
+	} else {
+		// Marked failing from now, like the email's count, so that
+		// attempts sent all at once cannot slip in as a "clean" address.
+		s.byPair.note(pairKey)
 	}
 	if wait > 0 {
 		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", "email", "email", redactEmail(email))
@@ -111,9 +115,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		// The attempt stays counted against both keys, and marks this
-		// address as failing on this email.
-		s.byPair.note(pairKey)
+		// The attempt stays counted against the email, the address and
+		// the pair.
 		s.logins.invalid.Inc()
 		s.securityEvent(r, slog.LevelWarn, eventLoginFailed, "email", redactEmail(email))
 		writeError(w, http.StatusUnauthorized, errInvalidLogin)
