@@ -55,7 +55,8 @@ type Config struct {
 	Schema string
 	// Table is the sessions table. Zero means "sessions" (DefaultTable). Must
 	// be a plain identifier (see ErrInvalidName); it is quoted, so case is
-	// kept.
+	// kept. It may be a table connect-pg-simple made, which the store uses
+	// as it is (see Layout).
 	Table string
 	// CreateTable makes New create the table and its expiry index if they are
 	// missing, running SchemaSQL's text. Zero (false): New runs no DDL at all
