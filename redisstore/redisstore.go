@@ -15,7 +15,12 @@
 // would do the same in three or more round trips and, worse, fail and retry
 // whenever another request patches the same session meanwhile, which is
 // exactly the case (concurrent requests of one visitor) the patch exists for.
-// Load is one HGETALL, an existence check one EXISTS, Delete one DEL.
+// Load is one HGETALL, an existence check one EXISTS, Delete one DEL. A
+// session bound to a user (sessionkit.Session.Authenticate) also has its id
+// in the user's set for sessionkit.UserIndex, which on a cluster sits in the
+// user's slot: creating such a session, or moving its expiry, costs one more
+// round trip (see users.go). LayoutConnectRedis keeps connect-redis's layout
+// instead (see connectredis.go).
 //
 // Redis itself enforces the expiry: every write sets the key's expiry time
 // (PEXPIREAT) to the session's, so an expired session is gone at that
