@@ -160,11 +160,14 @@ func TestCacheListenerKilled(t *testing.T) {
 	if st := b.Stats(); st.CacheEntries != 2 || st.CacheHits != 1 {
 		t.Fatalf("stats = %+v, want both sessions cached", st)
 	}
-	channel := counter.Store.(*pgstore.Store).Channel()
+	channel, err := counter.Store.(*pgstore.Store).Channel(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	bypassed := b.Stats().CacheBypassed
 	var killed int
-	err := pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE application_name = $1 AND query LIKE '%' || $2 || '%'`, pgstore.ListenerApplicationName, channel).Scan(&killed)
+	err = pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = $1 AND query = 'LISTEN "' || $2 || '"'`, pgstore.ListenerApplicationName, channel).Scan(&killed)
 	if err != nil || killed != 2 {
 		t.Fatalf("terminated %d listeners (%v), want 2 (one per instance)", killed, err)
 	}

@@ -164,10 +164,6 @@ func (s *Store) buildStatements(t string, l Layout) {
 		" expire = COALESCE($4::timestamptz, " + expire + ")" +
 		" WHERE sid = $1 AND expire > now()"
 	s.qDelete = "DELETE FROM " + t + " WHERE sid = $1"
-	// Both announce the change (notify.go).
-	s.channel = channelFor(t)
-	s.qUpdate = announcing(s.qUpdate, s.channel, 5)
-	s.qDelete = announcing(s.qDelete, s.channel, 2)
 	// SKIP LOCKED lets a prune run next to one started by hand (or a
 	// concurrent Prune call) without waiting on the same rows; ctid makes
 	// the outer delete a TID scan of the rows the subquery picked.

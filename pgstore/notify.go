@@ -2,11 +2,10 @@ package pgstore
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,14 +33,33 @@ const ListenerApplicationName = "sessionkit-listener"
 // (a bulk delete); watchers then forget everything.
 const AllSessions = "*"
 
-// Channel returns the NOTIFY channel of the store's table.
-func (s *Store) Channel() string { return s.channel }
+// channelSQL is the SQL expression naming the table's NOTIFY channel: one
+// per table, by its OID, so that tables of the same name in two schemas
+// do not mix their announcements, whatever the search_path.
+func (s *Store) channelSQL() string {
+	return "'sessionkit_' || to_regclass(" + quoteLiteral(qualified(s.schema, s.table)) + ")::oid"
+}
 
-// channelFor names the channel of table t (quoted, maybe qualified): one
-// per table, within PostgreSQL's 63-byte identifier limit.
-func channelFor(t string) string {
-	sum := sha256.Sum256([]byte(t))
-	return "sessionkit_" + hex.EncodeToString(sum[:8])
+// quoteLiteral quotes s as an SQL string literal.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Channel returns the name of the NOTIFY channel the store announces
+// changes on: "sessionkit_" and the table's OID. The table must exist.
+func (s *Store) Channel(ctx context.Context) (string, error) {
+	var ch *string
+	if err := s.pool.QueryRow(ctx, "SELECT "+s.channelSQL()).Scan(&ch); err != nil {
+		return "", fmt.Errorf("pgstore: channel: %w", err)
+	}
+	if ch == nil {
+		return "", fmt.Errorf("pgstore: channel: table %s does not exist", qualified(s.schema, s.table))
+	}
+	return *ch, nil
+}
+
+// announceChanges makes Update and Delete announce their change.
+func (s *Store) announceChanges() {
+	s.qUpdate = announcing(s.qUpdate, s.channelSQL(), 5)
+	s.qDelete = announcing(s.qDelete, s.channelSQL(), 2)
 }
 
 // announcing turns stmt, a data-modifying statement, into one that also
@@ -49,13 +67,13 @@ func channelFor(t string) string {
 // how many rows stmt changed.
 func announcing(stmt, channel string, param int) string {
 	return "WITH changed AS (" + stmt + " RETURNING 1) SELECT (SELECT count(*) FROM changed)" +
-		" FROM (SELECT pg_notify('" + channel + "', $" + strconv.Itoa(param) + "::text)) AS announced"
+		" FROM (SELECT pg_notify(" + channel + ", $" + strconv.Itoa(param) + "::text)) AS announced"
 }
 
 // AnnounceAll tells every watcher that every session may have changed: call
 // it after deleting sessions in bulk outside the Store.
 func (s *Store) AnnounceAll(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, AllSessions); err != nil {
+	if _, err := s.pool.Exec(ctx, "SELECT pg_notify("+s.channelSQL()+", $1)", AllSessions); err != nil {
 		return fmt.Errorf("pgstore: announce: %w", err)
 	}
 	return nil
@@ -77,12 +95,15 @@ const (
 func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
 	wait := listenRetryMin
 	for ctx.Err() == nil {
-		err := s.listen(ctx, w)
+		wasUp, err := s.listen(ctx, w)
 		w.Down()
+		if wasUp {
+			wait = listenRetryMin
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		s.logger.Warn("pgstore: change listener down; session caches are bypassed until it reconnects", "channel", s.channel, "err", err, "retry_in", wait)
+		s.logger.Warn("pgstore: change listener down; session caches are bypassed until it reconnects", "table", qualified(s.schema, s.table), "err", err, "retry_in", wait)
 		jittered := time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
 		select {
 		case <-ctx.Done():
@@ -93,8 +114,9 @@ func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
 	}
 }
 
-// listen runs one listening connection until it fails or ctx ends.
-func (s *Store) listen(ctx context.Context, w sessionkit.ChangeWatcher) error {
+// listen runs one listening connection until it fails or ctx ends, and
+// reports whether it had called w.Up.
+func (s *Store) listen(ctx context.Context, w sessionkit.ChangeWatcher) (wasUp bool, _ error) {
 	cfg := s.pool.Config().ConnConfig.Copy()
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
@@ -102,18 +124,27 @@ func (s *Store) listen(ctx context.Context, w sessionkit.ChangeWatcher) error {
 	cfg.RuntimeParams["application_name"] = ListenerApplicationName
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return false, fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
-		return fmt.Errorf("listen: %w", err)
+	// The channel is looked up on each connection: a table dropped and
+	// created again has a new OID.
+	var channel *string
+	if err := conn.QueryRow(ctx, "SELECT "+s.channelSQL()).Scan(&channel); err != nil {
+		return false, fmt.Errorf("channel: %w", err)
 	}
-	s.logger.Info("pgstore: listening for session changes", "channel", s.channel)
+	if channel == nil {
+		return false, fmt.Errorf("table %s does not exist", qualified(s.schema, s.table))
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{*channel}.Sanitize()); err != nil {
+		return false, fmt.Errorf("listen: %w", err)
+	}
+	s.logger.Info("pgstore: listening for session changes", "channel", *channel)
 	w.Up()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			return fmt.Errorf("wait: %w", err)
+			return true, fmt.Errorf("wait: %w", err)
 		}
 		if n.Payload == AllSessions {
 			w.Down()

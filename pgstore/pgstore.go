@@ -90,8 +90,6 @@ type Store struct {
 
 	// SQL text, built once from the validated, quoted table name.
 	qLoad, qExists, qCreate, qUpdate, qDelete, qPrune, qCount, qCounts, qUser string
-	// channel is the table's NOTIFY channel (notify.go).
-	channel string
 }
 
 var (
@@ -158,6 +156,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	}
 	s.layout = layout
 	s.buildStatements(qualified(cfg.Schema, table), layout)
+	s.announceChanges()
 	if layout.Exists {
 		logger.Info("pgstore: using table "+qualified(cfg.Schema, table)+" in the "+layout.Name+" layout", "columns", layout.Columns)
 	} else {
