@@ -177,3 +177,61 @@ func TestCountAndDeleteAll(t *testing.T) {
 func bound(user string) map[string]json.RawMessage {
 	return map[string]json.RawMessage{sessionkit.MetaKey: json.RawMessage(`{"user":"` + user + `"}`)}
 }
+
+// TestClusterNodeDown kills one master of a cluster of the test's own (no
+// replicas) after sessions were written across all three. Every session on
+// the dead master then answers with an error, which the manager turns into
+// 503, and no session anywhere answers "not found", which would log its user
+// out: the live masters' sessions load until the cluster declares itself
+// down (cluster-require-full-coverage, Redis's default), and are errors
+// after that.
+func TestClusterNodeDown(t *testing.T) {
+	t.Parallel()
+	c, err := redistest.StartCluster(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	// Few retries and a short dial timeout: each call to the dead master
+	// fails in well under a second instead of go-redis's default back-off.
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, MaxRetries: -1, MaxRedirects: 1, DialTimeout: 300 * time.Millisecond})
+	defer cc.Close()
+	s, err := redisstore.New(cc, redisstore.Config{Prefix: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	onDead := map[string]bool{}
+	for i := range 30 {
+		id := fmt.Sprintf("s%02d", i)
+		if err := s.Create(ctx, id, sessionkit.Record{Values: bound("ada"), Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		node, err := cc.MasterForKey(ctx, s.Key(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		onDead[id] = node.Options().Addr == c.Addrs[0]
+	}
+	if err := c.Kill(0); err != nil {
+		t.Fatal(err)
+	}
+	var dead int
+	for id, isDead := range onDead {
+		_, found, err := s.Load(ctx, id)
+		switch {
+		case err == nil && !found:
+			t.Errorf("Load of %s after a master died: not found and no error, which logs its user out", id)
+		case isDead && err == nil:
+			t.Errorf("Load of %s on the killed master: found, no error", id)
+		case isDead:
+			dead++
+			if found, err := s.Update(ctx, id, sessionkit.Patch{Set: bound("bob")}); err == nil || found {
+				t.Errorf("Update of %s on the killed master = %v, %v; want an error", id, found, err)
+			}
+		}
+	}
+	if dead == 0 || dead == len(onDead) {
+		t.Fatalf("%d of %d sessions on the killed master; want some, not all", dead, len(onDead))
+	}
+}

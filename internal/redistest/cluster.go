@@ -100,6 +100,17 @@ func (c *Cluster) Client(tb testing.TB) (redis.UniversalClient, string) {
 	return checked(tb, cc, "the Redis Cluster at "+strings.Join(c.Addrs, ","))
 }
 
+// Kill sends SIGKILL to the master at Addrs[i] and waits for it to exit,
+// for tests of a node that dies; Stop still cleans up the rest.
+func (c *Cluster) Kill(i int) error {
+	p := c.procs[i]
+	if err := p.Process.Kill(); err != nil {
+		return err
+	}
+	_ = p.Wait()
+	return nil
+}
+
 // Stop kills the cluster's processes by PID, waits for them and removes the
 // directory. It is safe to call more than once.
 func (c *Cluster) Stop() {
