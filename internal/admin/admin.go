@@ -170,8 +170,8 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	if dir == "" {
 		dir = DefaultDataDir
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("admin: create data directory: %w", err)
+	if err := PrivateDir(dir, cfg.Logger); err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
 	}
 	path := filepath.Join(dir, SQLiteFile)
 	store, err := sqlitestore.Open(ctx, path, sqlitestore.Config{
@@ -296,4 +296,29 @@ func RedactURL(s string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// PrivateDir makes dir, the data directory (DATA_DIR), if it is missing,
+// and makes sure only its owner can enter it: it holds the SQLite database
+// (password hashes, session ids) and the development secret. A directory
+// that others may read or enter (mkdir's usual 0755) is tightened to 0700,
+// with a warning naming it, rather than left open or refused: nothing but
+// this server should be reading it.
+func PrivateDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data directory %s (DATA_DIR): %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory %s (DATA_DIR): %w", dir, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("data directory %s (DATA_DIR) is mode %04o, open to other users, and cannot be tightened: %w; run chmod 700 %s", dir, perm, err, dir)
+		}
+		if log != nil {
+			log.Warn(fmt.Sprintf("data directory %s (DATA_DIR) was mode %04o, readable by other users; tightened to 0700, since it holds password hashes, session ids and the development secret", dir, perm))
+		}
+	}
+	return nil
 }

@@ -74,7 +74,8 @@ type Config struct {
 	SameSite http.SameSite
 	// SessionTTL is a session's absolute lifetime (SESSION_TTL). Zero: 7 days.
 	SessionTTL time.Duration
-	// IdleTimeout ends sessions unused for this long (SESSION_IDLE_TIMEOUT).
+	// IdleTimeout ends sessions unused for this long (SESSION_IDLE_TIMEOUT;
+	// LoadConfig's default is 30 minutes in production, none otherwise).
 	// Zero: no idle timeout.
 	IdleTimeout time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-Proto and
@@ -184,7 +185,7 @@ var settings = []setting{
 	{flag: "cookie-domain", env: "COOKIE_DOMAIN", usage: "cookie Domain, e.g. example.com to share with subdomains; empty: host-only"},
 	{flag: "cookie-samesite", env: "COOKIE_SAMESITE", def: "lax", usage: "lax, strict or none (none needs APP_ENV=production, i.e. Secure)"},
 	{flag: "session-ttl", env: "SESSION_TTL", def: "7d", usage: "absolute session lifetime: a Go duration (12h, 90m) or days (7d, 1d12h)"},
-	{flag: "session-idle-timeout", env: "SESSION_IDLE_TIMEOUT", def: "0", usage: "end sessions unused for this long; 0: never"},
+	{flag: "session-idle-timeout", env: "SESSION_IDLE_TIMEOUT", usage: "end sessions unused for this long; 0: never; default 0, 30m in production"},
 	{flag: "trusted-proxies", env: "TRUSTED_PROXIES", usage: "comma-separated CIDRs or IPs of reverse proxies whose X-Forwarded-Proto/-For are believed"},
 	{flag: "cors-origins", env: "CORS_ORIGINS", usage: "comma-separated exact origins (https://app.example.com) allowed to call the API with credentials"},
 	{flag: "auto-migrate", env: "AUTO_MIGRATE", usage: "create missing tables on PostgreSQL at start; default true, false in production", isBool: true},
@@ -339,6 +340,12 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 		c.SameSite = http.SameSiteNoneMode
 	default:
 		return l, badSetting("cookie-samesite", "%q is not lax, strict or none", v)
+	}
+	if get("session-idle-timeout") == "" {
+		vals["session-idle-timeout"] = "0"
+		if c.Production {
+			vals["session-idle-timeout"] = DefaultProductionIdleTimeout.String()
+		}
 	}
 	var err error
 	// Slices, not maps, so that of two bad values the first in the
@@ -500,10 +507,11 @@ func ParseOrigins(s string) ([]string, error) {
 	return out, nil
 }
 
-// checkSecrets refuses production without a secret.
+// checkSecrets refuses production without a secret, and the production
+// settings checkProduction refuses.
 func checkSecrets(c Config) error {
 	if c.Production && len(c.Secrets) == 0 {
 		return ErrNoSecret
 	}
-	return nil
+	return checkProduction(c)
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -235,4 +237,97 @@ func idOf(c *http.Cookie) string {
 	v := strings.TrimPrefix(c.Value, "s%3A")
 	id, _, _ := strings.Cut(v, ".")
 	return id
+}
+
+// TestWeakProductionConfig: in production, what cannot be safe stops the
+// start with a message naming the variable, and what is merely risky is
+// logged; development accepts all of it.
+func TestWeakProductionConfig(t *testing.T) {
+	good := "Zq7vJ3kP0xW9mN2bR5tY8uI1oA4sD6fG"
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{"APP_ENV": "production", "SESSION_SECRET": good}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want string // in the error
+	}{
+		{"a secret of one repeated byte", []string{"SESSION_SECRET", strings.Repeat("a", 48)}, "SESSION_SECRET"},
+		{"a secret listed twice", []string{"SESSION_SECRET", good + "," + good}, "the same"},
+		{"every address a trusted proxy", []string{"TRUSTED_PROXIES", "0.0.0.0/0"}, "TRUSTED_PROXIES"},
+		{"every IPv6 address a trusted proxy", []string{"TRUSTED_PROXIES", "10.0.0.1,::/0"}, "TRUSTED_PROXIES"},
+		{"a session lifetime of 100 years", []string{"SESSION_TTL", "36500d"}, "SESSION_TTL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := server.LoadConfig(nil, env(tc.env...), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("LoadConfig = %v; want a refusal naming %s", err, tc.want)
+			}
+			dev := env(append(tc.env, "APP_ENV", "development")...)
+			if _, err := server.LoadConfig(nil, dev, io.Discard); err != nil {
+				t.Fatalf("development refused it: %v", err)
+			}
+		})
+	}
+
+	l, err := server.LoadConfig(nil, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.IdleTimeout != server.DefaultProductionIdleTimeout {
+		t.Fatalf("production idle timeout = %s, want the %s default", l.IdleTimeout, server.DefaultProductionIdleTimeout)
+	}
+	if l, _ := server.LoadConfig(nil, env("APP_ENV", "development"), io.Discard); l.IdleTimeout != 0 {
+		t.Fatalf("development idle timeout = %s, want none", l.IdleTimeout)
+	}
+
+	// Risky, not wrong: started, with a warning each.
+	l, err = server.LoadConfig(nil, env("SESSION_IDLE_TIMEOUT", "0", "SESSION_TTL", "90d", "TRUSTED_PROXIES", "10.0.0.0/4"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cfg := l.Config
+	cfg.DataDir, cfg.AutoMigrate, cfg.BcryptCost = t.TempDir(), true, 4
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	start(t, cfg)
+	for _, want := range []string{"SESSION_IDLE_TIMEOUT is 0", "SESSION_TTL is 2160h0m0s", "TRUSTED_PROXIES: 0.0.0.0/4"} {
+		if !strings.Contains(logs.b.String(), want) {
+			t.Errorf("no warning saying %q in:\n%s", want, logs.b.String())
+		}
+	}
+}
+
+// TestDataFileModes: a DATA_DIR others can read is tightened to 0700 with
+// a warning, and a development secret others can read stops the start
+// with the chmod that fixes it.
+func TestDataFileModes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	cfg := baseConfig(t)
+	cfg.DataDir, cfg.Secrets = dir, nil
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	start(t, cfg)
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Fatalf("DATA_DIR left at mode %04o", fi.Mode().Perm())
+	}
+	if !strings.Contains(logs.b.String(), "tightened to 0700") {
+		t.Errorf("no warning about the directory:\n%s", logs.b.String())
+	}
+
+	secret := filepath.Join(dir, server.SecretFile)
+	if err := os.Chmod(secret, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := server.New(t.Context(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "chmod 600 "+secret) {
+		t.Fatalf("a world-readable secret: New = %v; want a refusal naming chmod 600", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/admin"
 )
 
 // developmentSecret returns the secret New signs with when none is
@@ -19,7 +20,7 @@ import (
 // the secret), because instances that do not share it log each other's
 // users out.
 func developmentSecret(dataDir string, log *slog.Logger) (string, error) {
-	secret, created, err := devSecret(dataDir)
+	secret, created, err := devSecret(dataDir, log)
 	if err != nil {
 		return "", fmt.Errorf("SESSION_SECRET is not set and the development secret in %s cannot be used: %w", dataDir, err)
 	}
@@ -36,8 +37,15 @@ func developmentSecret(dataDir string, log *slog.Logger) (string, error) {
 // random bytes, base64, mode 0600) if it does not exist. Several processes
 // starting at once end up with the same secret: the file is written aside
 // and linked into place, which fails for all but the first.
-func devSecret(dir string) (secret string, created bool, err error) {
+func devSecret(dir string, log *slog.Logger) (secret string, created bool, err error) {
+	if err := admin.PrivateDir(dir, log); err != nil {
+		return "", false, err
+	}
 	path := filepath.Join(dir, SecretFile)
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// Whoever can read it can sign any session cookie.
+		return "", false, fmt.Errorf("%s is mode %04o, readable by other users, and it signs every session: run chmod 600 %s (or delete it to have a new one generated)", path, fi.Mode().Perm(), path)
+	}
 	if b, err := os.ReadFile(path); err == nil {
 		s := strings.TrimSpace(string(b))
 		if s == "" {
@@ -45,9 +53,6 @@ func devSecret(dir string) (secret string, created bool, err error) {
 		}
 		return s, false, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", false, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", false, err
 	}
 	var b [48]byte
@@ -71,7 +76,7 @@ func devSecret(dir string) (secret string, created bool, err error) {
 	}
 	if err := os.Link(tmp.Name(), path); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return devSecret(dir) // another process won the race
+			return devSecret(dir, log) // another process won the race
 		}
 		return "", false, err
 	}

@@ -82,6 +82,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	log := cfg.Logger
+	for _, w := range productionWarnings(cfg) {
+		log.Warn("risky production setting: " + w)
+	}
 	if len(cfg.Secrets) == 0 {
 		secret, err := developmentSecret(cfg.DataDir, log)
 		if err != nil {
