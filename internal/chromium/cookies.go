@@ -179,31 +179,26 @@ func (w *CookieWatch) Wait(ctx context.Context, method, urlPart string) error {
 // SetCookies returns the outcome of every Set-Cookie line of the responses
 // to requests whose URL contains urlPart, in the order of the requests.
 func (w *CookieWatch) SetCookies(urlPart string) []SetCookieOutcome {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []SetCookieOutcome
-	for _, id := range w.all {
-		if u := w.urls[id]; strings.Contains(u, urlPart) {
-			for _, o := range w.set[id] {
-				o.URL = u
-				out = append(out, o)
-			}
-		}
-	}
-	return out
+	return matching(w, urlPart, w.set, func(o *SetCookieOutcome, u string) { o.URL = u })
 }
 
 // SentCookies returns the cookies Chromium considered for requests whose
 // URL contains urlPart, sent or withheld, in the order of the requests.
 func (w *CookieWatch) SentCookies(urlPart string) []SentCookie {
+	return matching(w, urlPart, w.sent, func(c *SentCookie, u string) { c.URL = u })
+}
+
+// matching returns the records of by for the requests whose URL contains
+// urlPart, in request order, each given its URL by setURL.
+func matching[T any](w *CookieWatch, urlPart string, by map[network.RequestID][]T, setURL func(*T, string)) []T {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []SentCookie
+	var out []T
 	for _, id := range w.all {
 		if u := w.urls[id]; strings.Contains(u, urlPart) {
-			for _, c := range w.sent[id] {
-				c.URL = u
-				out = append(out, c)
+			for _, r := range by[id] {
+				setURL(&r, u)
+				out = append(out, r)
 			}
 		}
 	}

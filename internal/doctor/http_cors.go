@@ -103,7 +103,7 @@ func (c *httpCheck) cors(ctx context.Context) error {
 		return nil
 	}
 	ck := c.sessionVerdict.Cookie
-	sameSiteFix := fmt.Sprintf("Best: serve the API under the front end's site (e.g. api.%s) so the cookie is first-party with SameSite=Lax. Otherwise SameSite=None; Secure over https, and accept that third-party cookie blocking will still lose it for some users.", site)
+	sameSiteFix := fmt.Sprintf("Best: serve the API under the front end's site (e.g. api.%s) so the cookie is first-party with SameSite=Lax. SameSite=None; Secure does not help: Chromium with its default settings blocks third-party cookies whatever their SameSite (see the README's table of what Chromium does).", site)
 	if ck.SameSite != "None" {
 		ss := ck.SameSite
 		if ss == "" {
@@ -113,8 +113,8 @@ func (c *httpCheck) cors(ctx context.Context) error {
 			append(ev, "SameSite Lax and Strict cookies are neither stored from nor sent with cross-site fetch/XHR, so every API call from the front end is anonymous"), sameSiteFix)
 		return nil
 	}
-	c.add(secCORS, "cors.cookie-site", Warn, "the session cookie is a third-party cookie: Safari, Firefox's strict mode and Chrome users who block third-party cookies drop it",
-		append(ev, "SameSite=None; Secure: sent cross-site where third-party cookies are allowed"), sameSiteFix)
+	c.add(secCORS, "cors.cookie-site", Fail, "the session cookie is a third-party cookie: Chromium blocks it with its default settings, as do Safari, Brave and Chrome's Incognito mode",
+		append(ev, "SameSite=None; Secure: stored and sent cross-site only where the user allows third-party cookies"), sameSiteFix)
 	return nil
 }
 

@@ -354,7 +354,7 @@ func TestHTTPCORS(t *testing.T) {
 		{"exact echo", srvConfig{Attrs: none, CORS: "echo", AllowOrigin: "https://app.example.net"}, "https://app.example.net", "cors.credentials", Pass, ""},
 		{"no vary", srvConfig{Attrs: none, CORS: "echo", AllowOrigin: "https://app.example.net", NoVary: true}, "https://app.example.net", "cors.vary", Warn, "Vary: Origin"},
 		{"lax cookie cross-site", srvConfig{Attrs: secure, CORS: "echo", AllowOrigin: "https://app.example.net"}, "https://app.example.net", "cors.cookie-site", Fail, "will not send the session cookie cross-site"},
-		{"none cookie cross-site", srvConfig{Attrs: none, CORS: "echo", AllowOrigin: "https://app.example.net"}, "https://app.example.net", "cors.cookie-site", Warn, "third-party"},
+		{"none cookie cross-site", srvConfig{Attrs: none, CORS: "echo", AllowOrigin: "https://app.example.net"}, "https://app.example.net", "cors.cookie-site", Fail, "third-party"},
 		{"lax cookie same-site", srvConfig{Attrs: secure, CORS: "echo", AllowOrigin: "https://app.example.com"}, "https://app.example.com", "cors.cookie-site", Pass, "same site"},
 	}
 	for _, tt := range tests {
