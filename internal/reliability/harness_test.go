@@ -231,7 +231,7 @@ func startInstance(t *testing.T, name string, env map[string]string) *instance {
 	t.Helper()
 	in := &instance{name: name, logs: newLogSink(), done: make(chan struct{})}
 	in.cmd = exec.Command(binPath, "serve")
-	in.cmd.Env = environ(env)
+	in.cmd.Env = append(environ(env), "METRICS_TOKEN="+metricsToken)
 	in.cmd.Stdout = in.logs
 	in.cmd.Stderr = in.logs
 	ownProcessGroup(in.cmd)
@@ -421,11 +421,19 @@ func (c *cluster) metric(t *testing.T, series string) (total float64, per []floa
 	return total, per
 }
 
+// metricsToken is the METRICS_TOKEN every instance gets, for scrape.
+const metricsToken = "reliability-metrics-token"
+
 // scrape returns one sample of an instance's /metrics; a series that is
 // absent fails the test, since every one asked for is part of the contract.
 func scrape(t *testing.T, base, series string) float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	req, err := http.NewRequest("GET", base+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("scrape %s: %v", base, err)
 	}

@@ -136,6 +136,11 @@ type Config struct {
 	// ShutdownTimeout bounds how long Serve waits for in-flight requests on
 	// shutdown (SHUTDOWN_TIMEOUT). Zero: 10 seconds; negative is an error.
 	ShutdownTimeout time.Duration
+	// MetricsToken is the bearer token GET /metrics requires (METRICS_TOKEN):
+	// Prometheus sends it with authorization.credentials(_file). The figures
+	// (log-in counts, store errors, process details) are not for the public
+	// the API port faces. Zero: /metrics answers 404.
+	MetricsToken string
 	// Logger receives the server's and the library's logs. Zero: discarded.
 	Logger *slog.Logger
 	// WrapStore, when set, wraps the session store before the manager uses
@@ -200,6 +205,7 @@ var settings = []setting{
 	{flag: "session-cache-max-age", env: "SESSION_CACHE_MAX_AGE", def: "1m", usage: "longest a cached session is served without reading the database"},
 	{flag: "prune-interval", env: "PRUNE_INTERVAL", def: "1h", usage: "how often expired sessions are deleted in the background; off: never"},
 	{flag: "shutdown-timeout", env: "SHUTDOWN_TIMEOUT", def: "10s", usage: "how long shutdown waits for in-flight requests"},
+	{flag: "metrics-token", env: "METRICS_TOKEN", usage: "bearer token GET /metrics requires; empty: /metrics answers 404 (prefer the environment variable: flags show in ps)"},
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
 }
 
@@ -305,6 +311,7 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 	var l Loaded
 	c := &l.Config
 	c.Addr = get("addr")
+	c.MetricsToken = get("metrics-token")
 	c.DatabaseURL = get("database-url")
 	c.RedisURL = get("redis-url")
 	c.RedisPrefix = get("redis-prefix")

@@ -331,3 +331,28 @@ func TestDataFileModes(t *testing.T) {
 		t.Fatalf("a world-readable secret: New = %v; want a refusal naming chmod 600", err)
 	}
 }
+
+// TestMetricsNeedAToken: /metrics on the API port is not public: without
+// METRICS_TOKEN it answers 404, and with one it answers only that bearer
+// token.
+func TestMetricsNeedAToken(t *testing.T) {
+	cfg := baseConfig(t)
+	cfg.MetricsToken = ""
+	off := start(t, cfg)
+	r := off.do("GET", "/metrics", "", nil)
+	if r.StatusCode != http.StatusNotFound || strings.Contains(r.body, "go_goroutines") {
+		t.Fatalf("/metrics without METRICS_TOKEN: %d %.80q, want 404 and no figures", r.StatusCode, r.body)
+	}
+
+	on := start(t, baseConfig(t))
+	for _, auth := range []string{"", "Bearer wrong", "Bearer " + metricsToken + "x", metricsToken} {
+		r := on.do("GET", "/metrics", "", nil, "Authorization", auth)
+		if r.StatusCode != http.StatusUnauthorized || strings.Contains(r.body, "go_goroutines") {
+			t.Fatalf("/metrics with Authorization %q: %d, want 401 and no figures", auth, r.StatusCode)
+		}
+	}
+	r = on.do("GET", "/metrics", "", nil, "Authorization", "Bearer "+metricsToken)
+	if r.StatusCode != 200 || !strings.Contains(r.body, "sessionkit_store_operations_total") {
+		t.Fatalf("/metrics with the token: %d", r.StatusCode)
+	}
+}

@@ -25,6 +25,7 @@ const (
 	testSecret   = "test-secret-test-secret-test-secret-0123456789"
 	testEmail    = "ada@example.com"
 	testPassword = "correct horse battery staple"
+	metricsToken = "test-metrics-token"
 )
 
 // backends gives each test a fresh store of each kind: the embedded SQLite
@@ -89,6 +90,7 @@ func baseConfig(t *testing.T) server.Config {
 		Debug:         true,
 		BcryptCost:    4,
 		PruneInterval: -1,
+		MetricsToken:  metricsToken,
 		Logger:        slog.New(slog.DiscardHandler),
 	}
 }

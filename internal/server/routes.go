@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/subtle"
 	"log/slog"
 	"net/http"
 
@@ -48,7 +49,7 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	root.Handle("GET /app.css", page("app.css", "text/css; charset=utf-8"))
 	root.Handle("GET /app.js", page("app.js", "text/javascript; charset=utf-8"))
 	root.HandleFunc("GET /healthz", s.handleHealth)
-	root.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}))
+	root.Handle("GET /metrics", s.metricsAuth(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)})))
 	return root
 }
 
@@ -58,6 +59,26 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// metricsAuth serves next only to requests bearing Config.MetricsToken, and
+// answers 404 when no token is configured: the figures are for the
+// operator's scraper, not for the public the API port faces.
+func (s *Server) metricsAuth(next http.Handler) http.Handler {
+	want := []byte("Bearer " + s.cfg.MetricsToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if s.cfg.MetricsToken == "" {
+			writeError(w, http.StatusNotFound, "metrics are off: set METRICS_TOKEN and scrape with that bearer token")
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			writeError(w, http.StatusUnauthorized, "metrics need the METRICS_TOKEN bearer token")
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

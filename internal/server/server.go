@@ -15,7 +15,7 @@
 //	GET  /api/_debug/session → what the server sees of the session (not in production)
 //	GET  /                   → the log-in and account page (with /app.css and /app.js)
 //	GET  /healthz            → {"status":"ok"}, or 503 naming the dependency that is down
-//	GET  /metrics            → Prometheus text
+//	GET  /metrics            → Prometheus text, with the METRICS_TOKEN bearer token
 //
 // Only /api/ routes pass through the session middleware, so health checks and
 // scrapes never touch the session store.

@@ -121,7 +121,7 @@ func TestHealthAndMetricsDoNoSessionWork(t *testing.T) {
 		before := h.srv.Manager().Stats()
 		r := h.do("GET", "/healthz", "", c)
 		expectStatus(t, r, 200, `{"status":"ok"}`)
-		m := h.do("GET", "/metrics", "", c)
+		m := h.do("GET", "/metrics", "", c, "Authorization", "Bearer "+metricsToken)
 		expectStatus(t, m, 200, "")
 		for _, want := range []string{"sessionkit_store_operations_total", "sessionkit_server_logins_total", "go_goroutines"} {
 			if !strings.Contains(m.body, want) {
@@ -149,7 +149,7 @@ func TestLoginMetrics(t *testing.T) {
 	results := []string{"ok", "invalid", "rate_limited", "bad_request", "unavailable"}
 	expect := func(want map[string]int) {
 		t.Helper()
-		m := h.do("GET", "/metrics", "", nil)
+		m := h.do("GET", "/metrics", "", nil, "Authorization", "Bearer "+metricsToken)
 		for _, res := range results {
 			line := fmt.Sprintf("sessionkit_server_logins_total{result=%q} %d\n", res, want[res])
 			if !strings.Contains(m.body, line) {
