@@ -122,6 +122,15 @@ type Config struct {
 	// fingerprint at start. Zero: slog.Default().
 	Logger *slog.Logger
 
+	// OnInsecureCookie is called, once per Manager, the first time a Secure
+	// cookie is set on a request that did not arrive over HTTPS, with the
+	// reason the request did not count as HTTPS (Manager.Transport). It
+	// is the commonest reason a log-in does not stick: browsers do not send
+	// the cookie back over plain HTTP. Zero: a warning on Logger that
+	// names TrustedProxies; a program with its own settings (an environment
+	// variable) says it in its own words here.
+	OnInsecureCookie func(r *http.Request, reason string)
+
 	// ErrorHandler writes the response when the session cannot be saved (the
 	// store failed). Zero: 503 Service Unavailable with a short text body.
 	// It is never called after the response has started, and it sees the
@@ -134,8 +143,10 @@ type Config struct {
 const (
 	DefaultCookieName = "sessionkit.sid"
 	DefaultLifetime   = 7 * 24 * time.Hour
-	minSecretLength   = 32
-	maxTouchInterval  = time.Minute
+	// MinSecretLength is the fewest bytes a secret in Config.Secrets may
+	// have.
+	MinSecretLength  = 32
+	maxTouchInterval = time.Minute
 	// DefaultCacheMaxAge is CacheMaxAge's default.
 	DefaultCacheMaxAge = time.Minute
 )
@@ -148,6 +159,18 @@ func (cfg Config) Validate() error {
 	return err
 }
 
+// ErrInvalidConfig is wrapped by every error New and Validate return for a
+// Config that cannot work, so that a program can tell a configuration
+// mistake (exit status 2, fix the settings) from a failure at run time.
+var ErrInvalidConfig = errors.New("sessionkit: invalid configuration")
+
+// configError is a configuration error: its message is its own, and
+// errors.Is matches it against ErrInvalidConfig.
+type configError struct{ error }
+
+func (e configError) Is(target error) bool { return target == ErrInvalidConfig }
+func (e configError) Unwrap() error        { return e.error }
+
 // errNoStore is New's answer to a Config without a Store.
 var errNoStore = errors.New("sessionkit: Config.Store is nil: pass a store such as pgstore, sqlitestore or memstore")
 
@@ -158,12 +181,22 @@ var errNoSecrets = errors.New("sessionkit: Config.Secrets is empty: set at least
 // or an error naming the fix for a configuration that cannot work. It does
 // not look at Store.
 func (cfg Config) withDefaults() (Config, error) {
+	cfg, err := cfg.checked()
+	if err != nil {
+		return cfg, configError{err}
+	}
+	return cfg, nil
+}
+
+// checked is withDefaults before its errors are marked as configuration
+// errors.
+func (cfg Config) checked() (Config, error) {
 	if len(cfg.Secrets) == 0 {
 		return cfg, errNoSecrets
 	}
 	for i, s := range cfg.Secrets {
-		if len(s) < minSecretLength {
-			return cfg, fmt.Errorf("sessionkit: Config.Secrets[%d] is %d bytes: use at least %d random bytes (e.g. `openssl rand -base64 48`)", i, len(s), minSecretLength)
+		if len(s) < MinSecretLength {
+			return cfg, fmt.Errorf("sessionkit: Config.Secrets[%d] is %d bytes: use at least %d random bytes (e.g. `openssl rand -base64 48`)", i, len(s), MinSecretLength)
 		}
 	}
 	if cfg.CookieName == "" {

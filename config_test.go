@@ -1,6 +1,7 @@
 package sessionkit_test
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -54,6 +55,9 @@ func TestInvalidConfigurations(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %q does not mention %q", err, tt.want)
+			}
+			if !errors.Is(err, sessionkit.ErrInvalidConfig) {
+				t.Fatalf("error %q does not wrap ErrInvalidConfig", err)
 			}
 			// Validate refuses the same, without needing the store.
 			if cfg.Store != nil {

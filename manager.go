@@ -53,7 +53,7 @@ type Manager struct {
 // that every instance holds the same one.
 func New(cfg Config) (*Manager, error) {
 	if cfg.Store == nil {
-		return nil, errNoStore
+		return nil, configError{errNoStore}
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {

@@ -266,3 +266,27 @@ func TestClientAddr(t *testing.T) {
 		t.Error("an unparseable peer address was accepted")
 	}
 }
+
+// OnInsecureCookie replaces the warning, once, with the program's own words.
+func TestOnInsecureCookie(t *testing.T) {
+	t.Parallel()
+	var calls []string
+	m, logs := newManager(t, memStore(t), func(c *sessionkit.Config) {
+		c.Secure = true
+		c.OnInsecureCookie = func(r *http.Request, reason string) { calls = append(calls, reason) }
+	})
+	h := app(m)
+	for range 3 {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("POST", "/put?k=a&v=b", nil))
+		if sc := w.Header().Get("Set-Cookie"); !strings.Contains(sc, "Secure") {
+			t.Fatalf("cookie %q", sc)
+		}
+	}
+	if len(calls) != 1 || !strings.Contains(calls[0], "plain HTTP") {
+		t.Fatalf("OnInsecureCookie calls: %q, want one with the reason", calls)
+	}
+	if strings.Contains(logs.String(), "not HTTPS") {
+		t.Fatalf("the library warned too:\n%s", logs)
+	}
+}

@@ -104,8 +104,13 @@ func parse(fs *flag.FlagSet, args []string, getenv env, vars map[string]string) 
 	return 0, true
 }
 
+// fail reports err and returns the exit status: 2 for a setting to change
+// (as for a bad flag), 1 otherwise.
 func fail(stderr io.Writer, cmd string, err error) int {
 	fmt.Fprintf(stderr, "sessionkit %s: %v\n", cmd, err)
+	if errors.Is(err, admin.ErrInvalidConfig) {
+		return 2
+	}
 	return 1
 }
 

@@ -230,23 +230,38 @@ func TestPrune(t *testing.T) {
 	})
 }
 
+// TestServeRefusesBadConfig: every configuration error exits 2 and names the
+// setting the user changes, never the library's Config fields.
 func TestServeRefusesBadConfig(t *testing.T) {
+	secret := strings.Repeat("s", 40)
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
 		want string
 	}{
 		{"production without secret", map[string]string{"APP_ENV": "production"}, "SESSION_SECRET is not set"},
-		{"short secret", map[string]string{"SESSION_SECRET": "short"}, "at least 32 random bytes"},
-		{"SameSite=None over plain HTTP", map[string]string{"SESSION_SECRET": strings.Repeat("s", 40), "COOKIE_SAMESITE": "none"}, "SameSite=None without Secure"},
+		{"short secret", map[string]string{"SESSION_SECRET": "tooshort"}, "SESSION_SECRET (--session-secret): secret 1 of 1 is 8 bytes: each needs at least 32 random bytes"},
+		{"short old secret", map[string]string{"SESSION_SECRET": secret + ",short"}, "SESSION_SECRET (--session-secret): secret 2 of 2 is 5 bytes"},
+		{"SameSite=None over plain HTTP", map[string]string{"SESSION_SECRET": secret, "COOKIE_SAMESITE": "none"}, "COOKIE_SAMESITE (--cookie-samesite): none needs Secure cookies, which sessionkit serve sets only with APP_ENV=production"},
+		{"__Host- in development", map[string]string{"COOKIE_NAME": "__Host-sid"}, "COOKIE_NAME (--cookie-name): \"__Host-sid\" needs Secure cookies, which sessionkit serve sets only with APP_ENV=production"},
+		{"bad cookie name", map[string]string{"COOKIE_NAME": "a;b"}, "COOKIE_NAME (--cookie-name): \"a;b\" is not a valid cookie name"},
+		{"bad cookie domain", map[string]string{"COOKIE_DOMAIN": "example.com:8080"}, "COOKIE_DOMAIN (--cookie-domain): \"example.com:8080\" is not a host name"},
 		{"bad duration", map[string]string{"SESSION_TTL": "a week"}, "SESSION_TTL"},
+		{"bad database URL", map[string]string{"DATABASE_URL": "postgres://u:hunter2@db:port/x"}, "DATABASE_URL"},
+		{"bad Redis URL", map[string]string{"REDIS_URL": "http://cache:6379"}, "REDIS_URL"},
+		{"braces in the Redis prefix", map[string]string{"REDIS_PREFIX": "{x}"}, "REDIS_PREFIX"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.env["DATA_DIR"] = t.TempDir()
 			tc.env["ADDR"] = "127.0.0.1:0"
 			r := runCmd(t, tc.env, "", "serve")
-			if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
-				t.Fatalf("serve: exit %d, stderr %q; want non-zero and %q", r.code, r.stderr, tc.want)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("serve: exit %d, stderr %q; want 2 and %q", r.code, r.stderr, tc.want)
+			}
+			for _, internal := range []string{"Config.", "sessionkit: ", "admin: ", "hunter2"} {
+				if strings.Contains(r.stderr, internal) {
+					t.Fatalf("stderr %q says %q", r.stderr, internal)
+				}
 			}
 		})
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/admin"
 	"github.com/sessionkit/sessionkit/internal/server"
 )
 
@@ -25,6 +27,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv env) int
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: loaded.LogLevel}))
 	if err := server.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "sessionkit serve: %v\n", err)
+		if errors.Is(err, sessionkit.ErrInvalidConfig) || errors.Is(err, admin.ErrInvalidConfig) {
+			return 2 // a setting to change, like LoadConfig's errors
+		}
 		return 1
 	}
 	return 0

@@ -8,6 +8,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -137,15 +138,15 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		// pgx's parse errors can quote the whole URL, password included.
-		return nil, fmt.Errorf("admin: DATABASE_URL %s is not a valid PostgreSQL URL (expected postgres://user:password@host:5432/dbname)", RedactURL(cfg.DatabaseURL))
+		return nil, fmt.Errorf("%w: DATABASE_URL %s is not a valid PostgreSQL URL (expected postgres://user:password@host:5432/dbname)", ErrInvalidConfig, RedactURL(cfg.DatabaseURL))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, fmt.Errorf("admin: open %s: %w", desc, err)
+		return nil, fmt.Errorf("open %s: %w", desc, err)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("admin: cannot reach %s: %w", desc, err)
+		return nil, fmt.Errorf("cannot reach %s: %w", desc, err)
 	}
 	schema, table, err := ParseTable(cfg.SessionTable)
 	if err != nil {
@@ -171,7 +172,7 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 		dir = DefaultDataDir
 	}
 	if err := PrivateDir(dir, cfg.Logger); err != nil {
-		return nil, fmt.Errorf("admin: %w", err)
+		return nil, err
 	}
 	path := filepath.Join(dir, SQLiteFile)
 	store, err := sqlitestore.Open(ctx, path, sqlitestore.Config{
@@ -185,7 +186,7 @@ func openSQLite(ctx context.Context, cfg Config) (*DB, error) {
 	db := &DB{lite: store, desc: "SQLite " + path, table: SessionsTable}
 	if _, err := store.DB().ExecContext(ctx, sqliteUsersSQL); err != nil {
 		store.Close()
-		return nil, fmt.Errorf("admin: create users table in %s: %w", path, err)
+		return nil, fmt.Errorf("create users table in %s: %w", path, err)
 	}
 	return db, nil
 }
@@ -202,7 +203,7 @@ func ParseTable(s string) (schema, table string, err error) {
 		schema, table = table[:i], table[i+1:]
 	}
 	if _, err := pgstore.SchemaSQL(schema, table); err != nil || table == "" || (schema == "" && strings.Contains(s, ".")) {
-		return "", "", fmt.Errorf("admin: SESSION_TABLE %q is not name or schema.name made of letters, digits and _", s)
+		return "", "", fmt.Errorf("SESSION_TABLE %q is not name or schema.name made of letters, digits and _", s)
 	}
 	return schema, table, nil
 }
@@ -276,6 +277,11 @@ func (db *DB) Close() error {
 	}
 	return db.lite.Close()
 }
+
+// ErrInvalidConfig is wrapped by Open's errors for a setting that cannot work
+// (a DATABASE_URL or REDIS_URL that does not parse): the fix is a setting,
+// not a retry. Its text is not shown: the errors say which setting.
+var ErrInvalidConfig = errors.New("invalid setting")
 
 // RedactURL returns a database URL with its passwords replaced by "xxxxx",
 // for messages: the one in user:password@ and any query parameter whose

@@ -32,7 +32,7 @@ func (db *DB) CountSessions(ctx context.Context) (SessionCounts, error) {
 		c.Live, c.Expired, err = db.lite.CountSessions(ctx)
 	}
 	if err != nil {
-		return c, fmt.Errorf("admin: count sessions: %w", hint(err))
+		return c, fmt.Errorf("count sessions: %w", hint(err))
 	}
 	return c, nil
 }

@@ -39,7 +39,7 @@ func openRedis(ctx context.Context, rawURL, prefix string, layout redisstore.Lay
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("admin: cannot reach %s: %w", desc, err)
+		return nil, fmt.Errorf("cannot reach %s: %w", desc, err)
 	}
 	return &redisSessions{client: client, store: store, layout: layout, desc: desc}, nil
 }
@@ -50,13 +50,13 @@ func newRedisClient(rawURL string) (redis.UniversalClient, string, error) {
 	scheme, rest, _ := strings.Cut(rawURL, "://")
 	base, cluster := strings.CutSuffix(scheme, "+cluster")
 	if base != "redis" && base != "rediss" {
-		return nil, "", fmt.Errorf("REDIS_URL %s: want redis://, rediss://, redis+cluster:// or rediss+cluster://", redactRedisURL(rawURL))
+		return nil, "", fmt.Errorf("%w: REDIS_URL %s: want redis://, rediss://, redis+cluster:// or rediss+cluster://", ErrInvalidConfig, redactRedisURL(rawURL))
 	}
 	if !cluster {
 		opts, err := redis.ParseURL(rawURL)
 		if err != nil {
 			// go-redis's errors can quote the URL, password included.
-			return nil, "", fmt.Errorf("REDIS_URL %s is not a valid Redis URL (expected redis://user:password@host:6379/0)", redactRedisURL(rawURL))
+			return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis URL (expected redis://user:password@host:6379/0)", ErrInvalidConfig, redactRedisURL(rawURL))
 		}
 		return redis.NewClient(opts), "Redis " + redactRedisURL(rawURL), nil
 	}
@@ -81,7 +81,7 @@ func newRedisClient(rawURL string) (redis.UniversalClient, string, error) {
 	}
 	opts, err := redis.ParseClusterURL(u)
 	if err != nil || hosts == "" {
-		return nil, "", fmt.Errorf("REDIS_URL %s is not a valid Redis Cluster URL (expected redis+cluster://user:password@host1:6379,host2:6379)", redactRedisURL(rawURL))
+		return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis Cluster URL (expected redis+cluster://user:password@host1:6379,host2:6379)", ErrInvalidConfig, redactRedisURL(rawURL))
 	}
 	return redis.NewClusterClient(opts), "Redis Cluster " + redactRedisURL(rawURL), nil
 }

@@ -43,12 +43,12 @@ func (db *DB) Migrate(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("admin: migrate %s: %w", db.desc, err)
+			return fmt.Errorf("migrate %s: %w", db.desc, err)
 		}
 		return nil
 	}
 	if _, err := db.lite.DB().ExecContext(ctx, ddl); err != nil {
-		return fmt.Errorf("admin: migrate %s: %w", db.desc, err)
+		return fmt.Errorf("migrate %s: %w", db.desc, err)
 	}
 	return nil
 }
@@ -63,10 +63,10 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 	err := db.pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
 		db.SessionTable(), UsersTable).Scan(&sessions, &users)
 	if err != nil {
-		return fmt.Errorf("admin: check schema of %s: %w", db.desc, err)
+		return fmt.Errorf("check schema of %s: %w", db.desc, err)
 	}
 	if !sessions || !users {
-		return fmt.Errorf("admin: %s has no %s or %q table: run `sessionkit migrate` (or `sessionkit migrate --print` for a DBA), or set AUTO_MIGRATE=true",
+		return fmt.Errorf("%s has no %s or %q table: run `sessionkit migrate` (or `sessionkit migrate --print` for a DBA), or set AUTO_MIGRATE=true",
 			db.desc, db.SessionTable(), UsersTable)
 	}
 	return nil
@@ -133,5 +133,5 @@ func schemaSQL(backend, schema, table string, layout pgstore.Layout) (string, er
 		}
 		return "-- sessionkit schema for SQLite\n" + sessions + sqliteUsersSQL, nil
 	}
-	return "", fmt.Errorf("admin: unknown backend %q (want %q or %q)", backend, Postgres, SQLite)
+	return "", fmt.Errorf("unknown backend %q (want %q or %q)", backend, Postgres, SQLite)
 }

@@ -18,15 +18,15 @@ import (
 // Errors callers branch on.
 var (
 	// ErrDuplicateUser is returned by AddUser when the email is taken.
-	ErrDuplicateUser = errors.New("admin: a user with this email already exists")
+	ErrDuplicateUser = errors.New("a user with this email already exists")
 	// ErrNoUser is returned by RemoveUser, DisableUser, EnableUser,
 	// SetPassword and UserSessions when there is no such user.
-	ErrNoUser = errors.New("admin: no user with this email")
+	ErrNoUser = errors.New("no user with this email")
 	// ErrBadEmail is returned for an email address that cannot be one.
-	ErrBadEmail = errors.New("admin: not an email address")
+	ErrBadEmail = errors.New("not an email address")
 	// ErrBadPassword is returned for a password bcrypt cannot take or that is
 	// too short to be worth hashing.
-	ErrBadPassword = errors.New("admin: password must be 8 to 72 bytes")
+	ErrBadPassword = errors.New("password must be 8 to 72 bytes")
 )
 
 // Password limits: bcrypt reads at most 72 bytes, and refuses more rather
@@ -72,11 +72,11 @@ func HashPassword(password string, cost int) (string, error) {
 		cost = DefaultBcryptCost
 	}
 	if cost < bcrypt.MinCost || cost > bcrypt.MaxCost {
-		return "", fmt.Errorf("admin: bcrypt cost %d is outside %d..%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
+		return "", fmt.Errorf("bcrypt cost %d is outside %d..%d", cost, bcrypt.MinCost, bcrypt.MaxCost)
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	if err != nil {
-		return "", fmt.Errorf("admin: hash password: %w", err)
+		return "", fmt.Errorf("hash password: %w", err)
 	}
 	return string(h), nil
 }
@@ -109,7 +109,7 @@ func (db *DB) AddUser(ctx context.Context, email, password string, cost int) (Us
 		return User{}, fmt.Errorf("%w: %s", ErrDuplicateUser, email)
 	}
 	if err != nil {
-		return User{}, fmt.Errorf("admin: add user: %w", hint(err))
+		return User{}, fmt.Errorf("add user: %w", hint(err))
 	}
 	return u, nil
 }
@@ -132,7 +132,7 @@ func (db *DB) userBy(ctx context.Context, query string, arg any) (User, bool, er
 		return User{}, false, nil
 	}
 	if err != nil {
-		return User{}, false, fmt.Errorf("admin: find user: %w", hint(err))
+		return User{}, false, fmt.Errorf("find user: %w", hint(err))
 	}
 	return u, true, nil
 }
@@ -141,19 +141,19 @@ func (db *DB) userBy(ctx context.Context, query string, arg any) (User, bool, er
 func (db *DB) ListUsers(ctx context.Context) ([]User, error) {
 	rows, done, err := db.query(ctx, `SELECT id, email, created_at FROM "users" ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("admin: list users: %w", hint(err))
+		return nil, fmt.Errorf("list users: %w", hint(err))
 	}
 	defer done()
 	var users []User
 	for rows.Next() {
 		var u User
 		if err := rows.Scan(&u.ID, &u.Email, createdAt{&u.Created}); err != nil {
-			return nil, fmt.Errorf("admin: list users: %w", err)
+			return nil, fmt.Errorf("list users: %w", err)
 		}
 		users = append(users, u)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("admin: list users: %w", hint(err))
+		return nil, fmt.Errorf("list users: %w", hint(err))
 	}
 	return users, nil
 }
@@ -202,7 +202,7 @@ func (db *DB) EnableUser(ctx context.Context, email string) error {
 		return fmt.Errorf("%w: %s", ErrNoUser, email)
 	}
 	if err != nil {
-		return fmt.Errorf("admin: enable user: %w", hint(err))
+		return fmt.Errorf("enable user: %w", hint(err))
 	}
 	return nil
 }
@@ -222,11 +222,11 @@ func (db *DB) changeUser(ctx context.Context, what, email, stmt string) (int, er
 		return 0, fmt.Errorf("%w: %s", ErrNoUser, email)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("admin: %s: %w", what, hint(err))
+		return 0, fmt.Errorf("%s: %w", what, hint(err))
 	}
 	n, err := db.EndSessions(ctx, id)
 	if err != nil {
-		return n, fmt.Errorf("admin: %s: %w", what, err)
+		return n, fmt.Errorf("%s: %w", what, err)
 	}
 	return n, nil
 }
@@ -245,7 +245,7 @@ func (db *DB) SetPassword(ctx context.Context, id int64, password string, cost i
 		return fmt.Errorf("%w: id %d", ErrNoUser, id)
 	}
 	if err != nil {
-		return fmt.Errorf("admin: set password: %w", hint(err))
+		return fmt.Errorf("set password: %w", hint(err))
 	}
 	return nil
 }
@@ -267,7 +267,7 @@ func (db *DB) UserSessions(ctx context.Context, email string) (User, []sessionki
 	}
 	list, err := sessionkit.ListSessions(ctx, db.Sessions(), UserKey(u.ID))
 	if err != nil {
-		return User{}, nil, fmt.Errorf("admin: list sessions: %w", err)
+		return User{}, nil, fmt.Errorf("list sessions: %w", err)
 	}
 	return u, list, nil
 }
@@ -285,20 +285,20 @@ func (db *DB) EndAllSessions(ctx context.Context) (int64, error) {
 	if db.redis != nil {
 		n, err := db.redis.store.DeleteAll(ctx)
 		if err != nil {
-			return n, fmt.Errorf("admin: end all sessions: %w", err)
+			return n, fmt.Errorf("end all sessions: %w", err)
 		}
 		return n, nil
 	}
 	if db.pool != nil {
 		tag, err := db.pool.Exec(ctx, "DELETE FROM "+db.SessionTable())
 		if err != nil {
-			return 0, fmt.Errorf("admin: end all sessions: %w", hint(err))
+			return 0, fmt.Errorf("end all sessions: %w", hint(err))
 		}
 		n = tag.RowsAffected()
 	} else {
 		res, err := db.lite.DB().ExecContext(ctx, "DELETE FROM "+db.SessionTable())
 		if err != nil {
-			return 0, fmt.Errorf("admin: end all sessions: %w", err)
+			return 0, fmt.Errorf("end all sessions: %w", err)
 		}
 		n, _ = res.RowsAffected()
 	}
@@ -357,7 +357,7 @@ func (c createdAt) Scan(src any) error {
 	case int64:
 		*c.t = time.UnixMilli(v)
 	default:
-		return fmt.Errorf("admin: created_at holds %T, not a time or Unix milliseconds", src)
+		return fmt.Errorf("created_at holds %T, not a time or Unix milliseconds", src)
 	}
 	return nil
 }

@@ -425,7 +425,7 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 	if err := l.LogLevel.UnmarshalText([]byte(get("log-level"))); err != nil {
 		return l, badSetting("log-level", "%q is not debug, info, warn or error", get("log-level"))
 	}
-	if err := checkSecrets(*c); err != nil {
+	if err := checkSessionSettings(*c); err != nil {
 		return l, err
 	}
 	return l, nil
@@ -514,11 +514,36 @@ func ParseOrigins(s string) ([]string, error) {
 	return out, nil
 }
 
-// checkSecrets refuses production without a secret, and the production
-// settings checkProduction refuses.
-func checkSecrets(c Config) error {
+// checkSessionSettings refuses, in the words of the settings serve reads,
+// what the library would refuse in its own (Config.Secure, Config.Secrets):
+// production without a secret, a short secret, cookie attributes that need
+// Secure outside production, a malformed cookie name or domain; and the
+// production settings checkProduction refuses.
+func checkSessionSettings(c Config) error {
 	if c.Production && len(c.Secrets) == 0 {
 		return ErrNoSecret
+	}
+	for i, s := range c.Secrets {
+		if len(s) < sessionkit.MinSecretLength {
+			return badSetting("session-secret", "secret %d of %d is %d bytes: each needs at least %d random bytes, e.g. from `openssl rand -base64 48`",
+				i+1, len(c.Secrets), len(s), sessionkit.MinSecretLength)
+		}
+	}
+	// The library refuses these too, in its own words (Config.Secure);
+	// serve makes cookies Secure only in production.
+	if c.SameSite == http.SameSiteNoneMode && !c.Production {
+		return badSetting("cookie-samesite", "none needs Secure cookies, which sessionkit serve sets only with APP_ENV=production (served over HTTPS; behind a TLS-terminating proxy, also TRUSTED_PROXIES): use lax outside production")
+	}
+	if err := (&http.Cookie{Name: c.CookieName, Value: "v"}).Valid(); c.CookieName != "" && err != nil {
+		return badSetting("cookie-name", "%q is not a valid cookie name: use letters, digits and !#$%%&'*+-.^_`|~", c.CookieName)
+	}
+	if c.CookieDomain != "" {
+		if err := (&http.Cookie{Name: "n", Value: "v", Domain: c.CookieDomain}).Valid(); err != nil {
+			return badSetting("cookie-domain", "%q is not a host name: give a bare domain such as example.com", c.CookieDomain)
+		}
+	}
+	if (strings.HasPrefix(c.CookieName, "__Host-") || strings.HasPrefix(c.CookieName, "__Secure-")) && !c.Production {
+		return badSetting("cookie-name", "%q needs Secure cookies, which sessionkit serve sets only with APP_ENV=production: drop the prefix outside production", c.CookieName)
 	}
 	return checkProduction(c)
 }

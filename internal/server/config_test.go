@@ -167,7 +167,7 @@ func TestNewRejects(t *testing.T) {
 		want   string
 	}{
 		{"short secret", func(c *server.Config) { c.Secrets = []string{"too-short"} }, "at least 32"},
-		{"SameSite=None without Secure", func(c *server.Config) { c.SameSite = http.SameSiteNoneMode }, "SameSite=None"},
+		{"SameSite=None without Secure", func(c *server.Config) { c.SameSite = http.SameSiteNoneMode }, "COOKIE_SAMESITE (--cookie-samesite): none needs Secure cookies"},
 		{"production without secret", func(c *server.Config) { c.Production, c.Secrets = true, nil }, "SESSION_SECRET is not set"},
 		{"bad cookie name", func(c *server.Config) { c.CookieName = "a b" }, "not a valid cookie name"},
 		{"bcrypt cost", func(c *server.Config) { c.BcryptCost = 40 }, "BCRYPT_COST"},
@@ -272,7 +272,7 @@ func TestRejectedConfigOpensNothing(t *testing.T) {
 	cfg := baseConfig(t)
 	cfg.DataDir = filepath.Join(t.TempDir(), "never-made")
 	cfg.Secrets, cfg.SameSite = nil, http.SameSiteNoneMode // development: the secret would be generated
-	if srv, err := server.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "SameSite=None") {
+	if srv, err := server.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "COOKIE_SAMESITE") {
 		if srv != nil {
 			srv.Close()
 		}
@@ -282,7 +282,7 @@ func TestRejectedConfigOpensNothing(t *testing.T) {
 		t.Fatalf("the refused start made the data directory: %v", err)
 	}
 	cfg.DataDir, cfg.DatabaseURL = "", "postgres://postgres@127.0.0.1:1/none?connect_timeout=30"
-	if srv, err := server.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "SameSite=None") {
+	if srv, err := server.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), "COOKIE_SAMESITE") {
 		if srv != nil {
 			srv.Close()
 		}

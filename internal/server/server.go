@@ -72,6 +72,13 @@ type Server struct {
 	afterPasswordCheck func()
 }
 
+// settingError is a configuration error: its text names the setting, and
+// errors.Is matches admin.ErrInvalidConfig, so that serve exits 2 for it.
+type settingError struct{ error }
+
+func (e settingError) Is(target error) bool { return target == admin.ErrInvalidConfig }
+func (e settingError) Unwrap() error        { return e.error }
+
 // New validates cfg, opens the database (creating the schema when
 // cfg.AutoMigrate is set, or on SQLite), and returns a Server ready to serve.
 // A configuration the library rejects is returned as the library's error.
@@ -79,7 +86,7 @@ type Server struct {
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		return nil, err
+		return nil, settingError{err}
 	}
 	log := cfg.Logger
 	for _, w := range productionWarnings(cfg) {
@@ -157,7 +164,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if strings.ContainsAny(cfg.RedisPrefix, "{}") {
 		return cfg, fmt.Errorf("REDIS_PREFIX %q must not contain '{' or '}'", cfg.RedisPrefix)
 	}
-	if err := checkSecrets(cfg); err != nil {
+	if err := checkSessionSettings(cfg); err != nil {
 		return cfg, err
 	}
 	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
@@ -208,6 +215,12 @@ func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessio
 		// success, nor like a log-out: 503, in the API's JSON shape.
 		// The library has already taken back the handler's headers (the
 		// log-out's Clear-Site-Data among them).
+		// The library's warning names its Config field; the server's user
+		// changes environment variables.
+		OnInsecureCookie: func(r *http.Request, reason string) {
+			log.Warn("Secure session cookie (APP_ENV=production) set on a request that is not HTTPS: browsers will not send it back over plain HTTP, so users will seem logged out. Serve over HTTPS; behind a TLS-terminating proxy, list its address in TRUSTED_PROXIES and have it send X-Forwarded-Proto: https",
+				"reason", reason)
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeError(w, http.StatusServiceUnavailable, errStoreUnavailable)
 		},
