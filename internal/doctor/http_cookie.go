@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ func (c *httpCheck) judgeCookie(v browser.Verdict, fromAnon bool) {
 	j.expiry()
 	j.size()
 	j.prefix()
+	j.shadowing()
 	j.rejected()
 }
 
@@ -179,4 +181,30 @@ func (j *cookieJudge) rejected() {
 			j.add("cookie.rejected", Fail, "browsers drop the cookie: "+p.Message, []string{j.set}, "Send a well-formed name=value pair.")
 		}
 	}
+}
+
+// shadowing warns when another host of the site could plant a cookie of
+// the same name: browsers send every same-name cookie whose domain and path
+// match (the longer Path first), so a sibling subdomain, or one an attacker
+// controls, can set name=… with Domain=<site> and have it sent beside, or
+// before, the real one: a swap into the attacker's account, or a log-out
+// that misses the live session, depending on how the server picks among
+// them. Only a __Host- name cannot be set by any other host. Nothing is
+// said on localhost or an IP address, which have no sibling hosts.
+func (j *cookieJudge) shadowing() {
+	host := strings.ToLower(strings.TrimSuffix(j.host, "."))
+	if browser.IsLocalhost(host) || net.ParseIP(host) != nil || !strings.Contains(host, ".") {
+		return
+	}
+	site := browser.Site(host)
+	if strings.HasPrefix(strings.ToLower(j.ck.Name), "__host-") {
+		j.add("cookie.shadowing", Pass, "__Host- name: no other host can set a cookie of the same name", nil, "")
+		return
+	}
+	ev := []string{fmt.Sprintf("any host under %s (a sibling subdomain, a preview deployment, a hosted page) can send Set-Cookie: %s=…; Domain=%s; Path=/api, which the browser then sends with, and before, this one", site, j.ck.Name, site)}
+	fix := "Name the cookie __Host-" + j.ck.Name + " (it must be Secure, Path=/, without Domain; sessionkit: COOKIE_NAME=__Host-sessionkit.sid in production). sessionkit also picks among same-name cookies safely (the one live session; none when two are live; log-out ends all); express-session takes the first that verifies."
+	if !j.ck.HostOnly {
+		fix = "The cookie is shared with subdomains (Domain=" + j.ck.Domain + "), which rules out __Host-: every host under " + site + " must be trusted. Prefer a host-only __Host- cookie on one API host; sessionkit picks among same-name cookies safely (the one live session; none when two are live; log-out ends all), express-session takes the first that verifies."
+	}
+	j.add("cookie.shadowing", Warn, "the cookie could be shadowed: another host of "+site+" can plant a cookie of the same name", ev, fix)
 }

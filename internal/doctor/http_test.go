@@ -538,3 +538,31 @@ func TestSameCookieHeader(t *testing.T) {
 		t.Error("sameID")
 	}
 }
+
+// TestHTTPCookieShadowing: a session cookie another host of the site could
+// plant a same-name copy of is a warning; a __Host- name passes; localhost
+// has no sibling hosts and gets no finding.
+func TestHTTPCookieShadowing(t *testing.T) {
+	for _, tc := range []struct {
+		name, cookie, attrs string
+		want                Status
+		has                 string
+	}{
+		{"host-only, plain name", "sid", "; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=60", Warn, "shadowed"},
+		{"shared with subdomains", "sid", "; Path=/; Domain=example.com; HttpOnly; Secure; SameSite=Lax; Max-Age=60", Warn, "shadowed"},
+		{"__Host- name", "__Host-sid", "; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=60", Pass, "__Host-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := serve(t, newSessServer(srvConfig{Name: tc.cookie, Attrs: tc.attrs}, "k", nil), true)
+			r := checkHTTP(t, HTTPOptions{URL: "https://www.example.com/", Transport: dialTo(ts.Listener.Addr().String()), Repeat: 2})
+			expect(t, r, "cookie.shadowing", tc.want, tc.has)
+		})
+	}
+	ts := serve(t, newSessServer(srvConfig{Name: "sid", Attrs: "; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"}, "k", nil), false)
+	r := checkHTTP(t, HTTPOptions{URL: ts.URL, Repeat: 2})
+	for _, f := range r.Findings {
+		if f.ID == "cookie.shadowing" {
+			t.Fatalf("a finding on %s, which has no sibling hosts: %q", ts.URL, f.Title)
+		}
+	}
+}
