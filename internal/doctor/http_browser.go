@@ -44,7 +44,12 @@ func (c *httpCheck) inChromium(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromium.Flags(dir, c.o.ChromiumFlags...)...)
+	flags := c.o.ChromiumFlags
+	if c.o.Insecure {
+		// As for the model's requests: a self-signed development certificate.
+		flags = append([]chromedp.ExecAllocatorOption{chromedp.Flag("ignore-certificate-errors", true)}, flags...)
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromium.Flags(dir, flags...)...)
 	defer cancelAlloc()
 	tab, cancelTab := chromedp.NewContext(alloc)
 	defer cancelTab()

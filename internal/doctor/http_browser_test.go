@@ -55,6 +55,14 @@ func TestHTTPInChromium(t *testing.T) {
 		}
 	})
 
+	t.Run("--insecure: a self-signed certificate", func(t *testing.T) {
+		ts := serve(t, newSessServer(srvConfig{Attrs: "; Path=/; HttpOnly; SameSite=Lax; Secure"}, "s3cret", newMemStore()), true)
+		r := checkHTTP(t, HTTPOptions{URL: ts.URL, Repeat: 2, Browser: BrowserChromium, Insecure: true})
+		expect(t, r, "browser.cookie", Pass)
+		expect(t, r, "browser.sent", Pass)
+		expect(t, r, "persist.thrash", Pass, "in Chromium")
+	})
+
 	t.Run("off and bad values", func(t *testing.T) {
 		ts := serve(t, newSessServer(srvConfig{}, "s3cret", newMemStore()), false)
 		r := checkHTTP(t, HTTPOptions{URL: ts.URL, Repeat: 2})
