@@ -57,6 +57,8 @@ type database struct {
 	// redis, when set, holds the sessions (REDIS_URL); the users stay in
 	// the schema.
 	redis *sessionRedis
+	// cache turns the session cache on in every instance (SESSION_CACHE).
+	cache bool
 }
 
 // newDatabase creates a schema, runs `sessionkit migrate` on it and returns
@@ -94,6 +96,9 @@ func (db *database) env(extra map[string]string) map[string]string {
 	}
 	if db.redis != nil {
 		db.redis.env(env)
+	}
+	if db.cache {
+		env["SESSION_CACHE"] = "on"
 	}
 	for k, v := range extra {
 		env[k] = v

@@ -58,6 +58,7 @@ func killInstance(t *testing.T, rep *scenarioReport, db *database) {
 		}
 		return false
 	})
+	w.cached = db.cache
 	w.loginAll(t, ctx, killWorkers)
 
 	stop := make(chan struct{})

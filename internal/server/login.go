@@ -157,7 +157,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// The session is saved as this response's headers go out; if that fails
 	// the client gets the 503 of Config.ErrorHandler, not this 200.
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-	s.recheckUser(r.Context(), user)
+	s.recheckUser(r.Context(), user, sess.ID())
 }
 
 // recheckUser closes the race between a log-in and the removal (or
@@ -168,15 +168,27 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // second. So either this read sees the change, and the sweep is repeated
 // here, or the change came after it, and removal's own sweep finds the
 // session. It costs a log-in one indexed read.
-func (s *Server) recheckUser(ctx context.Context, user admin.User) {
+//
+// When the read fails, this log-in's own session (id) is ended, not the
+// user's others: whether the user is gone is unknown, and a failed read
+// must not log the user out everywhere.
+func (s *Server) recheckUser(ctx context.Context, user admin.User, id string) {
+	ctx = context.WithoutCancel(ctx) // the client may be gone; the check may not
 	now, found, err := s.db.UserByID(ctx, user.ID)
-	if err == nil && found && now.Email == user.Email && !now.Disabled() {
+	switch {
+	case err == nil && found && now.Email == user.Email && !now.Disabled():
 		return
+	case err != nil:
+		s.log.Error("log-in: could not read its user again after saving the session; ending that session", "user", user.ID, "err", err)
+		if id != "" {
+			err = s.db.Sessions().Delete(ctx, id)
+		}
+	default:
+		// Removed, disabled or replaced: repeat the sweep.
+		_, err = s.db.EndSessions(ctx, user.ID)
 	}
-	// Removed, disabled, replaced, or not known: end the sessions rather
-	// than leave one the sweep may have missed.
-	if _, err := s.db.EndSessions(ctx, user.ID); err != nil {
-		s.log.Error("log-in raced the removal of its user, and ending the user's sessions failed", "user", user.ID, "err", err)
+	if err != nil {
+		s.log.Error("log-in raced the removal of its user, and ending its sessions failed", "user", user.ID, "err", err)
 	}
 }
 
