@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/admin"
 	"github.com/sessionkit/sessionkit/internal/server"
@@ -25,6 +27,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv env) int
 	}
 	cfg := loaded.Config
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: loaded.LogLevel}))
+	// go-redis reports (a dial that failed in a Redis outage, say) through
+	// its one package-wide logger, as unstructured lines on standard error;
+	// this program owns the process, so it sends them to its own log.
+	redis.SetLogger(redisLogger{cfg.Logger})
 	if err := server.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "sessionkit serve: %v\n", err)
 		if errors.Is(err, sessionkit.ErrInvalidConfig) || errors.Is(err, admin.ErrInvalidConfig) {
@@ -33,4 +39,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv env) int
 		return 1
 	}
 	return 0
+}
+
+// redisLogger hands go-redis's messages to the server's log, at Warn: it
+// logs what went wrong talking to Redis.
+type redisLogger struct{ log *slog.Logger }
+
+// Printf implements go-redis's logging interface.
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
 }

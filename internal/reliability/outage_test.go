@@ -130,6 +130,13 @@ func outage(t *testing.T, rep *scenarioReport, db *database, fp *faultProxy, dow
 	if healthStatus != http.StatusServiceUnavailable || !json.Valid(health) || !strings.Contains(string(health), `"`+down+`"`) {
 		t.Errorf("/healthz during the cut: %d %s; want 503 naming %s", healthStatus, health, down)
 	}
+	for _, in := range c.instances {
+		// Every line goes through the server's structured log: go-redis's
+		// own logger would print "redis: …pool.go:…" lines beside it.
+		if n := in.logs.count("pool.go:"); n > 0 && in.logs.count("msg=\"go-redis: ") == 0 {
+			t.Errorf("%s printed %d unstructured go-redis lines", in.name, n)
+		}
+	}
 	if during503.Load() == 0 {
 		t.Errorf("no request was answered inside the cut: the fault was not exercised")
 	}
