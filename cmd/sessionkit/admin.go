@@ -1,20 +1,20 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
 
 	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/internal/cli"
 	"github.com/sessionkit/sessionkit/internal/pruneloop"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/redisstore"
@@ -32,23 +32,6 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.redisURL, "redis-url", "", "the Redis holding the sessions, as for serve; empty: sessions in the database [REDIS_URL]")
 	fs.StringVar(&d.redisPrefix, "redis-prefix", "", "prefix of the session keys in Redis; empty: sessionkit:, or sess: in the connect-redis layout [REDIS_PREFIX]")
 	fs.StringVar(&d.redisLayout, "redis-layout", "native", "the sessions' layout in Redis: native or connect-redis [REDIS_LAYOUT]")
-}
-
-// fromEnv sets each flag of fs that args did not give from its environment
-// variable, after parsing, so that -h never prints a database password
-// taken from the environment. A value the flag rejects is an error naming
-// the variable.
-func fromEnv(fs *flag.FlagSet, getenv env, vars map[string]string) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	for name, v := range vars {
-		if val := getenv(v); val != "" && !given[name] {
-			if err := fs.Set(name, val); err != nil {
-				return fmt.Errorf("%s=%q: %v", v, val, err)
-			}
-		}
-	}
-	return nil
 }
 
 var dbEnv = map[string]string{"database-url": "DATABASE_URL", "data-dir": "DATA_DIR", "session-table": "SESSION_TABLE", "redis-url": "REDIS_URL", "redis-prefix": "REDIS_PREFIX", "redis-layout": "REDIS_LAYOUT"}
@@ -86,8 +69,8 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 
 // parse parses args, then the environment variables vars names, and
 // returns the exit status to use when it fails.
-func parse(fs *flag.FlagSet, args []string, getenv env, vars map[string]string) (code int, ok bool) {
-	if err := fs.Parse(args); err != nil {
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer, getenv env, vars map[string]string) (code int, ok bool) {
+	if err := cli.Parse(fs, args, stdout, fs.Output()); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, false
 		}
@@ -97,7 +80,7 @@ func parse(fs *flag.FlagSet, args []string, getenv env, vars map[string]string) 
 		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		return 2, false
 	}
-	if err := fromEnv(fs, getenv, vars); err != nil {
+	if err := cli.FromEnv(fs, getenv, vars); err != nil {
 		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
 		return 2, false
 	}
@@ -131,6 +114,9 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return 2
 	}
 	switch sub, args := args[0], args[1:]; sub {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usersUsage)
+		return 0
 	case "add":
 		return usersAdd(ctx, args, stdin, stdout, stderr, getenv)
 	case "list":
@@ -149,7 +135,7 @@ func usersAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	d.register(fs)
 	email := fs.String("email", "", "the user's email address (required)")
 	cost := fs.Int("bcrypt-cost", admin.DefaultBcryptCost, "bcrypt cost of the password hash [BCRYPT_COST]")
-	if code, ok := parse(fs, args, getenv, withEnv(dbEnv, "bcrypt-cost", "BCRYPT_COST")); !ok {
+	if code, ok := parse(fs, args, stdout, getenv, withEnv(dbEnv, "bcrypt-cost", "BCRYPT_COST")); !ok {
 		return code
 	}
 	if *email == "" {
@@ -161,7 +147,8 @@ func usersAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return fail(stderr, "users add", err)
 	}
-	password, err := readPassword(stdin, stderr, addr)
+	password, err := cli.ReadPassword(stdin, stderr, "Password for "+addr+": ", true,
+		": pipe it in, e.g. printf '%s\\n' \"$PASSWORD\" | sessionkit users add --email ada@example.com")
 	if err != nil {
 		return fail(stderr, "users add", err)
 	}
@@ -185,7 +172,8 @@ func usersList(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	var d dbFlags
 	fs := newFlagSet("users list", stderr)
 	d.register(fs)
-	if code, ok := parse(fs, args, getenv, dbEnv); !ok {
+	asJSON := fs.Bool("json", false, "print the users as a JSON array of {id, email, created}")
+	if code, ok := parse(fs, args, stdout, getenv, dbEnv); !ok {
 		return code
 	}
 	db, err := d.open(ctx)
@@ -196,6 +184,23 @@ func usersList(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	list, err := db.ListUsers(ctx)
 	if err != nil {
 		return fail(stderr, "users list", err)
+	}
+	if *asJSON {
+		type user struct {
+			ID      int64     `json:"id"`
+			Email   string    `json:"email"`
+			Created time.Time `json:"created"`
+		}
+		out := make([]user, 0, len(list))
+		for _, u := range list {
+			out = append(out, user{u.ID, u.Email, u.Created.UTC()})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return fail(stderr, "users list", err)
+		}
+		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tEMAIL\tCREATED")
@@ -218,7 +223,7 @@ func usersByEmail(ctx context.Context, sub string, args []string, stdout, stderr
 	if sub == "revoke" {
 		all = fs.Bool("all", false, "end every session of every user instead of one user's")
 	}
-	if code, ok := parse(fs, args, getenv, dbEnv); !ok {
+	if code, ok := parse(fs, args, stdout, getenv, dbEnv); !ok {
 		return code
 	}
 	everyone := all != nil && *all
@@ -300,46 +305,17 @@ func orDash(s string) string {
 	return s
 }
 
-// readPassword reads the password from stdin: on a terminal it prompts
-// twice without echo; otherwise it reads one line. It never comes from argv,
-// where every user of the machine could read it in the process list.
-func readPassword(stdin io.Reader, stderr io.Writer, email string) (string, error) {
-	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprintf(stderr, "Password for %s: ", email)
-		pw, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(stderr)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprint(stderr, "Repeat password: ")
-		again, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(stderr)
-		if err != nil {
-			return "", err
-		}
-		if string(pw) != string(again) {
-			return "", errors.New("the passwords do not match")
-		}
-		return string(pw), nil
-	}
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password from standard input: %w", err)
-	}
-	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	if line == "" {
-		return "", errors.New("no password on standard input: pipe it in, e.g. printf '%s\\n' \"$PASSWORD\" | sessionkit users add --email ada@example.com")
-	}
-	return line, nil
-}
-
 func prune(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
 	var d dbFlags
 	fs := newFlagSet("prune", stderr)
 	d.register(fs)
-	batch := fs.Int("batch", pruneloop.DefaultBatch, "rows deleted per statement")
-	if code, ok := parse(fs, args, getenv, dbEnv); !ok {
+	batch := fs.Int("batch", pruneloop.DefaultBatch, "rows deleted per statement, at least 1")
+	if code, ok := parse(fs, args, stdout, getenv, dbEnv); !ok {
 		return code
+	}
+	if *batch < 1 {
+		fmt.Fprintf(stderr, "sessionkit prune: --batch is %d: give at least 1 (default %d)\n", *batch, pruneloop.DefaultBatch)
+		return 2
 	}
 	db, err := d.open(ctx)
 	if err != nil {
@@ -376,7 +352,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs := newFlagSet("migrate", stderr)
 	d.register(fs)
 	printSQL := fs.Bool("print", false, "print the SQL for a DBA instead of running it")
-	if code, ok := parse(fs, args, getenv, dbEnv); !ok {
+	if code, ok := parse(fs, args, stdout, getenv, dbEnv); !ok {
 		return code
 	}
 	if *printSQL {

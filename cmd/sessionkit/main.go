@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/sessionkit/sessionkit/internal/doctor"
@@ -40,15 +41,34 @@ const usage = `Usage: sessionkit <command> [flags]
 Commands:
   serve                       run the reference server (sessionkit serve -h lists its settings)
   users add --email E         add a user; the password is read from standard input
-  users list                  list users
+  users list [--json]         list users
   users remove --email E      remove a user and end their sessions
   prune                       delete expired sessions now
   migrate [--print]           create the sessions and users tables, or print their SQL
-  doctor http URL | db DATABASE_URL   diagnose a live deployment's sessions (sessionkit doctor -h)
+  doctor http URL | db [DATABASE_URL]   diagnose a live deployment's sessions (sessionkit doctor -h)
+  --version                   print the version
+
+Every command and subcommand prints its flags with -h.
 
 Every command uses DATABASE_URL (PostgreSQL) when set, otherwise the embedded
 SQLite database in DATA_DIR (default ./data).
 `
+
+// version is "sessionkit <module version>", with the commit when the binary
+// was built from a checkout, from the build information Go embeds.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "sessionkit (unknown version)"
+	}
+	v := "sessionkit " + info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	return v + " " + info.GoVersion
+}
 
 // env reads the process environment; tests pass their own.
 type env func(string) string
@@ -62,7 +82,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "serve":
-		return serve(ctx, rest, stderr, getenv)
+		return serve(ctx, rest, stdout, stderr, getenv)
 	case "users":
 		return users(ctx, rest, stdin, stdout, stderr, getenv)
 	case "prune":
@@ -70,9 +90,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "migrate":
 		return migrate(ctx, rest, stdout, stderr, getenv)
 	case "doctor":
-		return doctor.Run(ctx, rest, stdin, stdout, stderr)
+		return doctor.RunEnv(ctx, rest, stdin, stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, version())
 		return 0
 	}
 	fmt.Fprintf(stderr, "sessionkit: unknown command %q\n\n", cmd)

@@ -16,8 +16,8 @@ import (
 )
 
 // serve runs the reference server until ctx ends (SIGINT, SIGTERM).
-func serve(ctx context.Context, args []string, stderr io.Writer, getenv env) int {
-	loaded, err := server.LoadConfig(args, getenv, stderr)
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	loaded, err := server.LoadConfig(args, getenv, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

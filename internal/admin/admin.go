@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/cli"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/redisstore"
 	"github.com/sessionkit/sessionkit/sqlitestore"
@@ -134,11 +134,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 }
 
 func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
-	desc := "PostgreSQL " + RedactURL(cfg.DatabaseURL)
+	desc := "PostgreSQL " + cli.RedactURL(cfg.DatabaseURL, "DATABASE_URL")
 	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		// pgx's parse errors can quote the whole URL, password included.
-		return nil, fmt.Errorf("%w: DATABASE_URL %s is not a valid PostgreSQL URL (expected postgres://user:password@host:5432/dbname)", ErrInvalidConfig, RedactURL(cfg.DatabaseURL))
+		return nil, fmt.Errorf("%w: DATABASE_URL %s is not a valid PostgreSQL URL (expected postgres://user:password@host:5432/dbname)", ErrInvalidConfig, cli.RedactURL(cfg.DatabaseURL, "DATABASE_URL"))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -282,27 +282,6 @@ func (db *DB) Close() error {
 // (a DATABASE_URL or REDIS_URL that does not parse): the fix is a setting,
 // not a retry. Its text is not shown: the errors say which setting.
 var ErrInvalidConfig = errors.New("invalid setting")
-
-// RedactURL returns a database URL with its passwords replaced by "xxxxx",
-// for messages: the one in user:password@ and any query parameter whose
-// name holds "password" (libpq and pgx read password= and sslpassword=
-// there too). A string that is not a URL is replaced entirely.
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" {
-		return "(DATABASE_URL, not shown)"
-	}
-	q, redacted := u.Query(), false
-	for k := range q {
-		if strings.Contains(strings.ToLower(k), "password") {
-			q[k], redacted = []string{"xxxxx"}, true
-		}
-	}
-	if redacted {
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
-}
 
 // PrivateDir makes dir, the data directory (DATA_DIR), if it is missing,
 // and makes sure only its owner can enter it: it holds the SQLite database

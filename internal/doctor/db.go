@@ -3,12 +3,12 @@ package doctor
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sessionkit/sessionkit/internal/cli"
 )
 
 // DBOptions configures CheckDB. The zero value of every field but URL is
@@ -127,18 +127,6 @@ func (t sessTable) unusable() string {
 	return ""
 }
 
-// redactDBURL describes the database without its password.
-func redactDBURL(cfg *pgx.ConnConfig) string {
-	u := url.URL{Scheme: "postgres", Host: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port), Path: "/" + cfg.Database}
-	if cfg.User != "" {
-		u.User = url.User(cfg.User)
-	}
-	if strings.HasPrefix(cfg.Host, "/") {
-		return fmt.Sprintf("postgres://%s@[%s]:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
-	}
-	return u.String()
-}
-
 // CheckDB reads the sessions tables of the database at o.URL, in read-only
 // transactions, and reports on each. It returns an error wrapping ErrUsage
 // for bad options or when no sessions table is found, and another error when
@@ -155,7 +143,7 @@ func CheckDB(ctx context.Context, o DBOptions) (*Report, error) {
 		o.StatementTimeout = 60 * time.Second
 	}
 	cfg.ConnectTimeout = o.ConnectTimeout
-	target := redactDBURL(cfg)
+	target := cli.RedactURL(o.URL, "the database connection string")
 	keys, err := userKeyPaths(o.UserKeys)
 	if err != nil {
 		return nil, err

@@ -11,7 +11,6 @@
 package doctor
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/cli"
 	"golang.org/x/term"
 )
 
@@ -37,8 +37,9 @@ const (
 
 const usage = `usage:
   sessionkit doctor http URL [flags]     play a browser against a server's cookie sessions
-  sessionkit doctor db DATABASE_URL [flags]
-                                         read a PostgreSQL sessions table (read-only)
+  sessionkit doctor db [DATABASE_URL] [flags]
+                                         read a PostgreSQL sessions table (read-only);
+                                         without the argument, the DATABASE_URL variable
 
 Run "sessionkit doctor http -h" or "sessionkit doctor db -h" for the flags.
 Exit status: 0 nothing FAILs, 1 something FAILs, 2 usage or connection error.
@@ -50,6 +51,12 @@ Exit status: 0 nothing FAILs, 1 something FAILs, 2 usage or connection error.
 // A password (--email) is read from stdin. The human report is coloured only
 // when stdout is a terminal and NO_COLOR is unset.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return RunEnv(ctx, args, stdin, stdout, stderr, os.Getenv)
+}
+
+// RunEnv is Run with the environment read through getenv: doctor db reads
+// DATABASE_URL when it is given no URL, as every sessionkit command does.
+func RunEnv(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return ExitUsage
@@ -58,7 +65,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "http":
 		return runHTTP(ctx, args[1:], stdin, stdout, stderr)
 	case "db":
-		return runDB(ctx, args[1:], stdout, stderr)
+		return runDB(ctx, args[1:], stdout, stderr, getenv("DATABASE_URL"))
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return ExitOK
@@ -76,7 +83,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // parse parses args with fs, allowing flags after the positional arguments
 // ("doctor http URL --repeat 5"), and returns the positional ones.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) {
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -98,24 +105,28 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			i++
 		}
 	}
-	if err := fs.Parse(flags); err != nil {
+	if err := cli.Parse(fs, flags, stdout, fs.Output()); err != nil {
 		return nil, err
 	}
 	return append(pos, fs.Args()...), nil
 }
 
 // parseTarget parses a subcommand's args with fs (see parse) and returns its
-// one positional argument, the target named by what. When ok is false the
+// one positional argument, the target named by what, or fallback when there
+// is none and fallback is not empty. When ok is false the
 // subcommand is over and returns code: ExitOK after -h, ExitUsage after a
 // bad flag (fs has printed why) or a missing or extra argument (printed here
 // with the usage).
-func parseTarget(fs *flag.FlagSet, args []string, what string) (target string, code int, ok bool) {
-	pos, err := parse(fs, args)
+func parseTarget(fs *flag.FlagSet, args []string, stdout io.Writer, what, fallback string) (target string, code int, ok bool) {
+	pos, err := parse(fs, args, stdout)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return "", ExitOK, false
 		}
 		return "", ExitUsage, false
+	}
+	if len(pos) == 0 && fallback != "" {
+		return fallback, ExitOK, true
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(fs.Output(), "%s: need exactly one %s\n", fs.Name(), what)
@@ -179,7 +190,7 @@ func runHTTP(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprint(fs.Output(), "usage: sessionkit doctor http URL [flags]\n\nPlays a browser against URL's cookie sessions and reports each finding with its fix.\n\n")
 		fs.PrintDefaults()
 	}
-	target, exit, ok := parseTarget(fs, args, "URL")
+	target, exit, ok := parseTarget(fs, args, stdout, "URL", "")
 	if !ok {
 		return exit
 	}
@@ -200,7 +211,7 @@ func runHTTP(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case body != "":
 		o.LoginBody = []byte(body)
 	case email != "":
-		pw, err := readPassword(stdin)
+		pw, err := cli.ReadPassword(stdin, stderr, "Password for "+email+": ", false, "")
 		if err != nil {
 			fmt.Fprintf(stderr, "doctor http: --email reads the password from standard input: %v\n", err)
 			return ExitUsage
@@ -215,23 +226,7 @@ func runHTTP(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return output(r, asJSON, stdout, stderr)
 }
 
-// readPassword returns the first line of r, without its line ending.
-func readPassword(r io.Reader) (string, error) {
-	if r == nil {
-		return "", errors.New("no standard input")
-	}
-	line, err := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return "", err
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return "", errors.New("it is empty")
-	}
-	return line, nil
-}
-
-func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runDB(ctx context.Context, args []string, stdout, stderr io.Writer, envURL string) int {
 	fs := flag.NewFlagSet("doctor db", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o DBOptions
@@ -245,10 +240,10 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&htmlFile, "html", "", "also write a one-page HTML report with a chart to `file`")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: sessionkit doctor db DATABASE_URL [flags]\n\nReads a PostgreSQL sessions table (ours or connect-pg-simple's) in a read-only transaction and reports each finding with its fix. It reads PostgreSQL only, not Redis.\n\n")
+		fmt.Fprint(fs.Output(), "usage: sessionkit doctor db [DATABASE_URL] [flags]\n\nWithout the argument it reads the DATABASE_URL environment variable. Reads a PostgreSQL sessions table (ours or connect-pg-simple's) in a read-only transaction and reports each finding with its fix. It reads PostgreSQL only, not Redis.\n\n")
 		fs.PrintDefaults()
 	}
-	target, exit, ok := parseTarget(fs, args, "DATABASE_URL")
+	target, exit, ok := parseTarget(fs, args, stdout, "DATABASE_URL", envURL)
 	if !ok {
 		return exit
 	}

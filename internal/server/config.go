@@ -17,6 +17,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/internal/cli"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
 
@@ -209,6 +210,20 @@ var settings = []setting{
 	{flag: "log-level", env: "LOG_LEVEL", def: "info", usage: "debug, info, warn or error"},
 }
 
+// kind names the type of value the setting takes, for the usage.
+func (s setting) kind() string {
+	switch {
+	case strings.HasSuffix(s.flag, "-ttl"), strings.HasSuffix(s.flag, "-timeout"), strings.HasSuffix(s.flag, "-window"),
+		strings.HasSuffix(s.flag, "-interval"), strings.HasSuffix(s.flag, "-max-age"):
+		return "duration"
+	case s.flag == "bcrypt-cost" || strings.HasPrefix(s.flag, "login-max-") || s.flag == "max-sessions-per-user":
+		return "int"
+	case s.flag == "session-secret" || s.flag == "trusted-proxies" || s.flag == "cors-origins":
+		return "list"
+	}
+	return "string"
+}
+
 // stringFlag is a string flag that may also be given bare (--session-debug)
 // when it is boolean.
 type stringFlag struct {
@@ -263,8 +278,18 @@ func readSettings(args []string, getenv func(string) string, output io.Writer) (
 	fs := flag.NewFlagSet("sessionkit serve", flag.ContinueOnError)
 	fs.SetOutput(output)
 	fs.Usage = func() {
-		fmt.Fprintf(output, "Usage: sessionkit serve [flags]\n\nEvery flag can also be set by the environment variable in brackets; a flag wins over the variable.\n\n")
-		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "Usage: sessionkit serve [flags]\n\nEvery flag can also be set by the environment variable in brackets; a flag wins over the variable.\n\n")
+		for _, s := range settings {
+			fmt.Fprintf(fs.Output(), "  --%s", s.flag)
+			if !s.isBool {
+				fmt.Fprintf(fs.Output(), " %s", s.kind())
+			}
+			fmt.Fprintf(fs.Output(), "\n    \t%s [%s]", s.usage, s.env)
+			if s.def != "" {
+				fmt.Fprintf(fs.Output(), " (default %s)", s.def)
+			}
+			fmt.Fprintln(fs.Output())
+		}
 	}
 	vals := make(map[string]*string, len(settings))
 	for _, s := range settings {
@@ -272,23 +297,25 @@ func readSettings(args []string, getenv func(string) string, output io.Writer) (
 		vals[s.flag] = &v
 		fs.Var(stringFlag{v: &v, isBool: s.isBool}, s.flag, s.usage+" ["+s.env+"]")
 	}
-	if err := fs.Parse(args); err != nil {
+	// A bad flag's error is returned, and printed by the caller; -h's usage
+	// goes to output.
+	if err := cli.Parse(fs, args, output, io.Discard); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("serve: unexpected argument %q (settings are flags such as --addr, or environment variables)", fs.Arg(0))
 	}
-	// The environment fills in what the flags did not set. It is applied
-	// after parsing, not as the flags' defaults, so that -h never prints a
-	// secret or a database password taken from the environment.
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	// The environment fills in what the flags did not set.
+	vars := make(map[string]string, len(settings))
+	for _, s := range settings {
+		vars[s.flag] = s.env
+	}
+	if err := cli.FromEnv(fs, getenv, vars); err != nil {
+		return nil, err
+	}
 	out := make(map[string]string, len(settings))
 	for _, s := range settings {
 		out[s.flag] = *vals[s.flag]
-		if v := getenv(s.env); v != "" && !given[s.flag] {
-			out[s.flag] = v
-		}
 	}
 	return out, nil
 }
