@@ -439,7 +439,8 @@ func TestRunHTTPExitCodes(t *testing.T) {
 		{"unknown flag", []string{"http", healthy.URL, "--nope"}, "", 2, "", "flag provided but not defined"},
 		{"unknown subcommand", []string{"x"}, "", 2, "", "unknown subcommand"},
 		{"no subcommand", nil, "", 2, "", "usage"},
-		{"help", []string{"http", "-h"}, "", 0, "", "-protected"},
+		{"help", []string{"http", "-h"}, "", 0, "-protected", ""},
+		{"db help", []string{"db", "--help"}, "", 0, "DATABASE_URL", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
