@@ -383,7 +383,7 @@ func TestHelpHidesDatabasePassword(t *testing.T) {
 	env := map[string]string{"DATABASE_URL": "postgres://app:leaked-password@db/app"}
 	for _, args := range [][]string{{"users", "add", "-h"}, {"prune", "-h"}, {"migrate", "-h"}, {"serve", "-h"}} {
 		r := runCmd(t, env, "", args...)
-		if r.code != 0 || strings.Contains(r.stdout+r.stderr, "leaked") || !strings.Contains(r.stderr, "DATABASE_URL") {
+		if r.code != 0 || strings.Contains(r.stdout+r.stderr, "leaked") || !strings.Contains(r.stdout, "DATABASE_URL") {
 			t.Errorf("%v: exit %d, output:\n%s%s", args, r.code, r.stdout, r.stderr)
 		}
 	}
