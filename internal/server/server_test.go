@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -572,6 +573,14 @@ func TestRedisConnectRedisLayout(t *testing.T) {
 	client, prefix := redistest.Client(t)
 	cfg.RedisURL, cfg.RedisPrefix, cfg.RedisLayout = "redis://"+redistest.Addr(), prefix, redisstore.LayoutConnectRedis
 	h := start(t, cfg)
+	// In this layout the user sets live outside the prefix redistest
+	// cleans up; the server is still open when this runs (last in, first
+	// out).
+	t.Cleanup(func() {
+		if _, err := h.srv.DB().Sessions().(*redisstore.Store).DeleteAll(context.Background()); err != nil {
+			t.Errorf("delete the test's sessions: %v", err)
+		}
+	})
 	h.addUser(testEmail, testPassword)
 	c := h.login(testEmail, testPassword, nil)
 	expectStatus(t, h.do("GET", "/api/user", "", c), 200, "")
