@@ -65,23 +65,17 @@ func checkDB(t *testing.T, o DBOptions) *Report {
 	return r
 }
 
-// brokenCPS is the field's table: connect-pg-simple's, no expiry index,
-// pruning off, mostly empty sessions saved for anonymous hits.
+// brokenCPS is the field's table, as docs/connect-pg-simple-demo.sql (the
+// README's example) makes it: connect-pg-simple's, no expiry index, pruning
+// off, mostly empty sessions saved for anonymous hits.
 func brokenCPS(t *testing.T) (schema, url string) {
-	return dbSetup(t, cpsDDLNoIndex,
-		// 240 anonymous rows that expired over the last three days, never pruned.
-		`INSERT INTO session (sid, sess, expire)
-		 SELECT 'old' || g, json_build_object('cookie', `+cpsCookie+`), e::timestamp
-		 FROM generate_series(1, 240) g, LATERAL (SELECT now() - (g * interval '17 minutes') - interval '1 hour' AS e) x`,
-		// 120 live anonymous rows created over the last day.
-		`INSERT INTO session (sid, sess, expire)
-		 SELECT 'anon' || g, json_build_object('cookie', `+cpsCookie+`), e::timestamp
-		 FROM generate_series(1, 120) g, LATERAL (SELECT now() + interval '1 day' - (g * interval '11 minutes') AS e) x`,
-		// 24 logged-in rows for 6 users.
-		`INSERT INTO session (sid, sess, expire)
-		 SELECT 'user' || g, json_build_object('cookie', `+cpsCookie+`, 'userId', g % 6, 'email', 'u' || (g % 6) || '@example.com'), e::timestamp
-		 FROM generate_series(1, 24) g, LATERAL (SELECT now() + interval '1 day' - (g * interval '37 minutes') AS e) x`,
-	)
+	demo, err := os.ReadFile("../../docs/connect-pg-simple-demo.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, url = dbSetup(t)
+	exec(t, url, strings.ReplaceAll(string(demo), "sessionkit_demo", schema))
+	return schema, url
 }
 
 // healthyOurs is our table with its index, live logged-in sessions and a

@@ -21,7 +21,15 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	api.HandleFunc("POST /api/password", s.handlePassword)
 	if s.cfg.Debug {
 		api.HandleFunc("GET /api/_debug/session", s.handleDebug)
+	} else {
+		api.HandleFunc("GET /api/_debug/session", func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "the debug endpoint is off (APP_ENV=production): set SESSION_DEBUG=1 to turn it on")
+		})
 	}
+	// Every other /api answer is JSON, and so is "no such route".
+	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
 
 	// Cross-site request forgery: browsers mark cross-origin requests
 	// (Sec-Fetch-Site, Origin), and state-changing ones are refused unless
