@@ -66,8 +66,9 @@ type Config struct {
 	// with ErrNoSecret; in development a random secret is generated once and
 	// kept in DataDir/session-secret.
 	Secrets []string
-	// CookieName is the session cookie's name (COOKIE_NAME). Zero:
-	// "sessionkit.sid".
+	// CookieName is the session cookie's name (COOKIE_NAME; LoadConfig's
+	// default is DefaultProductionCookieName in production without a
+	// CookieDomain). Zero: "sessionkit.sid".
 	CookieName string
 	// CookieDomain is the cookie's Domain (COOKIE_DOMAIN). Zero: host-only.
 	CookieDomain string
@@ -187,7 +188,7 @@ var settings = []setting{
 	{flag: "data-dir", env: "DATA_DIR", def: admin.DefaultDataDir, usage: "directory for the SQLite database and the generated development secret"},
 	{flag: "app-env", env: "APP_ENV", def: "development", usage: "development or production (Secure cookies, secret required, debug endpoint off)"},
 	{flag: "session-secret", env: "SESSION_SECRET", usage: "comma-separated secrets, each >= 32 bytes; the first signs, all verify (prefer the environment variable: flags show in ps)"},
-	{flag: "cookie-name", env: "COOKIE_NAME", def: sessionkit.DefaultCookieName, usage: "session cookie name"},
+	{flag: "cookie-name", env: "COOKIE_NAME", usage: "session cookie name; default sessionkit.sid, __Host-sessionkit.sid in production without COOKIE_DOMAIN"},
 	{flag: "cookie-domain", env: "COOKIE_DOMAIN", usage: "cookie Domain, e.g. example.com to share with subdomains; empty: host-only"},
 	{flag: "cookie-samesite", env: "COOKIE_SAMESITE", def: "lax", usage: "lax, strict or none (none needs APP_ENV=production, i.e. Secure)"},
 	{flag: "session-ttl", env: "SESSION_TTL", def: "7d", usage: "absolute session lifetime: a Go duration (12h, 90m) or days (7d, 1d12h)"},
@@ -365,6 +366,15 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 	c.Secrets = splitList(vals["session-secret"])
 	c.CookieName = get("cookie-name")
 	c.CookieDomain = get("cookie-domain")
+	if c.CookieName == "" {
+		// In production the default is a __Host- name, which no other host
+		// of the site can set, so no sibling subdomain can plant a
+		// same-name cookie; it cannot carry a Domain.
+		c.CookieName = sessionkit.DefaultCookieName
+		if c.Production && c.CookieDomain == "" {
+			c.CookieName = DefaultProductionCookieName
+		}
+	}
 	switch v := strings.ToLower(get("cookie-samesite")); v {
 	case "lax", "":
 		c.SameSite = http.SameSiteLaxMode

@@ -284,6 +284,18 @@ func TestWeakProductionConfig(t *testing.T) {
 	if l, _ := server.LoadConfig(nil, env("APP_ENV", "development"), io.Discard); l.IdleTimeout != 0 {
 		t.Fatalf("development idle timeout = %s, want none", l.IdleTimeout)
 	}
+	// A __Host- cookie by default in production, so no sibling subdomain
+	// can plant a same-name one; not possible with a Domain, nor without
+	// Secure in development.
+	if l.CookieName != server.DefaultProductionCookieName {
+		t.Fatalf("production cookie name = %q, want %q", l.CookieName, server.DefaultProductionCookieName)
+	}
+	if l, _ := server.LoadConfig(nil, env("COOKIE_DOMAIN", "example.com"), io.Discard); l.CookieName != "sessionkit.sid" {
+		t.Fatalf("production cookie name with COOKIE_DOMAIN = %q, want sessionkit.sid", l.CookieName)
+	}
+	if l, _ := server.LoadConfig(nil, env("APP_ENV", "development"), io.Discard); l.CookieName != "sessionkit.sid" {
+		t.Fatalf("development cookie name = %q, want sessionkit.sid", l.CookieName)
+	}
 
 	// Risky, not wrong: started, with a warning each.
 	l, err = server.LoadConfig(nil, env("SESSION_IDLE_TIMEOUT", "0", "SESSION_TTL", "90d", "TRUSTED_PROXIES", "10.0.0.0/4"), io.Discard)

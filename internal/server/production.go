@@ -11,6 +11,11 @@ import (
 // applications. Development keeps no idle timeout.
 const DefaultProductionIdleTimeout = 30 * time.Minute
 
+// DefaultProductionCookieName is COOKIE_NAME's default in production
+// without COOKIE_DOMAIN: browsers accept a __Host- cookie only from the host
+// itself, Secure, on Path /, so no other host of the site can shadow it.
+const DefaultProductionCookieName = "__Host-sessionkit.sid"
+
 // Production limits.
 const (
 	// maxSessionTTL is the longest SESSION_TTL accepted: browsers cap a
