@@ -1,0 +1,365 @@
+// Command servebench measures logged-in GET /api/user on the real
+// `sessionkit serve` binary against the bare floor: a net/http handler that
+// runs the store's one primary-key SELECT on the sessions table. Targets run
+// in one interleaved run (round after round, each target in turn), so that
+// whatever else the machine does falls on all of them alike. BENCHMARKS.md
+// gives the commands and the figures.
+//
+//	go run ./internal/servebench -rows 10000
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+const (
+	secret   = "servebench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+	email    = "bench@example.com"
+	password = "correct horse battery staple"
+)
+
+func main() {
+	dbURL := flag.String("database-url", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL database to create the bench schema in")
+	rows := flag.Int("rows", 10000, "live filler rows in the sessions table (generate_series)")
+	rounds := flag.Int("rounds", 5, "interleaved rounds")
+	dur := flag.Duration("duration", 3*time.Second, "length of one target's turn in a round")
+	conns := flag.Int("conns", 16, "client connections")
+	pool := flag.Int("pool", 10, "database pool size of each server")
+	only := flag.String("targets", "", "comma-separated targets to run (default all)")
+	floorURL := flag.String("floor", "", "internal: serve the bare floor on this database URL (the benchmark starts itself so, one process per floor instance)")
+	flag.Parse()
+	if *floorURL != "" {
+		if err := serveFloor(*floorURL); err != nil {
+			fmt.Fprintln(os.Stderr, "servebench floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*dbURL, *rows, *rounds, *dur, *conns, *pool, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "servebench:", err)
+		os.Exit(1)
+	}
+}
+
+// target is one server set under test: requests go round-robin to urls.
+type target struct {
+	name string
+	urls []string
+	done []time.Duration // latencies of every round
+	reqs []float64       // requests/s per round
+}
+
+func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int, only string) error {
+	ctx := context.Background()
+	admin, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	const schema = "servebench"
+	if _, err := admin.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
+		return err
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	q.Set("options", "-csearch_path="+schema)
+	q.Set("pool_max_conns", fmt.Sprint(poolSize))
+	u.RawQuery = q.Encode()
+	benchURL := u.String()
+
+	dir, err := os.MkdirTemp("", "servebench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "sessionkit")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/sessionkit").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	env := append(os.Environ(), "DATABASE_URL="+benchURL, "SESSION_SECRET="+secret, "DATA_DIR="+dir,
+		"PRUNE_INTERVAL=off", "ADDR=127.0.0.1:0", "BCRYPT_COST=4")
+	cmd := exec.Command(bin, "migrate")
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("migrate: %v\n%s", err, out)
+	}
+	cmd = exec.Command(bin, "users", "add", "--email", email)
+	cmd.Env, cmd.Stdin = env, strings.NewReader(password+"\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("users add: %v\n%s", err, out)
+	}
+	start := time.Now()
+	if _, err := admin.Exec(ctx, `INSERT INTO `+schema+`.sessions (sid, sess, expire, created_at)
+		SELECT 'filler' || i, jsonb_build_object('userId', i, 'email', 'user' || i || '@example.com'), now() + interval '1 day', now()
+		FROM generate_series(1, $1::int) AS i`, rows); err != nil {
+		return fmt.Errorf("load filler rows: %w", err)
+	}
+	if _, err := admin.Exec(ctx, "VACUUM ANALYZE "+schema+".sessions"); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "loaded %d filler rows in %s\n", rows, time.Since(start).Round(time.Millisecond))
+
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			_ = p.Process.Kill()
+			_ = p.Wait()
+		}
+	}()
+	serve := func(cache string) (string, error) {
+		p := exec.Command(bin, "serve")
+		p.Env = append(env, "SESSION_CACHE="+cache)
+		stderr, err := p.StderrPipe()
+		if err != nil {
+			return "", err
+		}
+		if err := p.Start(); err != nil {
+			return "", err
+		}
+		procs = append(procs, p)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if _, addr, ok := strings.Cut(sc.Text(), "listening on "); ok {
+				go func() { _, _ = io.Copy(io.Discard, stderr) }()
+				return strings.Trim(strings.Fields(addr)[0], `"`), nil
+			}
+		}
+		return "", errors.New("serve exited before listening")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	// The floor runs as its own process, like serve, so that it shares
+	// nothing with the load generator.
+	floor := func() (string, error) {
+		p := exec.Command(self, "-floor", benchURL)
+		stdout, err := p.StdoutPipe()
+		if err != nil {
+			return "", err
+		}
+		if err := p.Start(); err != nil {
+			return "", err
+		}
+		procs = append(procs, p)
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			return "", fmt.Errorf("floor: %w", err)
+		}
+		return strings.TrimSpace(line), nil
+	}
+
+	var targets []*target
+	add := func(name string, n int, start func() (string, error)) error {
+		if only != "" && !strings.Contains(","+only+",", ","+name+",") {
+			return nil
+		}
+		t := &target{name: name}
+		for range n {
+			u, err := start()
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			t.urls = append(t.urls, u)
+		}
+		targets = append(targets, t)
+		return nil
+	}
+	for _, a := range []struct {
+		name string
+		n    int
+		f    func() (string, error)
+	}{
+		{"floor-1", 1, floor},
+		{"serve-off-1", 1, func() (string, error) { return serve("off") }},
+		{"serve-on-1", 1, func() (string, error) { return serve("on") }},
+		{"floor-3", 3, floor},
+		{"serve-off-3", 3, func() (string, error) { return serve("off") }},
+		{"serve-on-3", 3, func() (string, error) { return serve("on") }},
+	} {
+		if err := add(a.name, a.n, a.f); err != nil {
+			return err
+		}
+	}
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
+	cookie, sid, err := login(client, targets)
+	if err != nil {
+		return err
+	}
+	for _, t := range targets { // warm: statement caches, session caches
+		if _, err := drive(client, t, cookie, sid, conns, 300*time.Millisecond); err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
+	for r := range rounds {
+		for _, t := range targets {
+			lat, err := drive(client, t, cookie, sid, conns, dur)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			t.done = append(t.done, lat...)
+			t.reqs = append(t.reqs, float64(len(lat))/dur.Seconds())
+		}
+		fmt.Fprintf(os.Stderr, "round %d/%d done\n", r+1, rounds)
+	}
+
+	fmt.Printf("%d live filler rows + the benchmark session; %d rounds × %s per target; %d connections; pool %d per server\n\n", rows, rounds, dur, conns, poolSize)
+	fmt.Println("| target | instances | req/s (median of rounds) | vs floor (same instances) | p50 | p99 |")
+	fmt.Println("|---|---|---|---|---|---|")
+	floors := map[int]float64{}
+	for _, t := range targets {
+		med := median(t.reqs)
+		if strings.HasPrefix(t.name, "floor") {
+			floors[len(t.urls)] = med
+		}
+		ratio := ""
+		if f := floors[len(t.urls)]; f > 0 {
+			ratio = fmt.Sprintf("%.2f×", med/f)
+		}
+		sort.Slice(t.done, func(i, j int) bool { return t.done[i] < t.done[j] })
+		p := func(q float64) string {
+			return t.done[min(len(t.done)-1, int(q*float64(len(t.done))))].Round(10 * time.Microsecond).String()
+		}
+		fmt.Printf("| %s | %d | %.0f | %s | %s | %s |\n", t.name, len(t.urls), med, ratio, p(0.5), p(0.99))
+	}
+	return nil
+}
+
+// serveFloor serves bareHandler on a free port, printing its URL.
+func serveFloor(dbURL string) error {
+	p, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println("http://" + ln.Addr().String())
+	return http.Serve(ln, bareHandler(p))
+}
+
+// bareHandler is the floor: the sessions store's own primary-key SELECT
+// for the id in the X-Session-Id header, and the user's fields as JSON.
+func bareHandler(pool *pgxpool.Pool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var sess []byte
+		var created, expire time.Time
+		err := pool.QueryRow(r.Context(), "SELECT sess, created_at, expire FROM sessions WHERE sid = $1 AND expire > now()",
+			r.Header.Get("X-Session-Id")).Scan(&sess, &created, &expire)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		var v struct {
+			ID    int64  `json:"userId"`
+			Email string `json:"email"`
+		}
+		if err := json.Unmarshal(sess, &v); err != nil || v.ID == 0 {
+			http.Error(w, "not authenticated", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": v.ID, "email": v.Email})
+	})
+}
+
+// login logs the bench user in through the first serve target and returns
+// the cookie and the session id it names.
+func login(client *http.Client, targets []*target) (cookie, sid string, err error) {
+	for _, t := range targets {
+		if strings.HasPrefix(t.name, "floor") {
+			continue
+		}
+		body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
+		resp, err := client.Post(t.urls[0]+"/api/login", "application/json", strings.NewReader(body))
+		if err != nil {
+			return "", "", err
+		}
+		resp.Body.Close()
+		for _, c := range resp.Cookies() {
+			v, _ := url.QueryUnescape(c.Value)
+			id, _, _ := strings.Cut(strings.TrimPrefix(v, "s:"), ".")
+			return c.Name + "=" + c.Value, id, nil
+		}
+		return "", "", fmt.Errorf("login: %s, no cookie", resp.Status)
+	}
+	// Only floors: any stored session will do.
+	return "", "", errors.New("servebench: run at least one serve target (it logs in)")
+}
+
+// drive sends logged-in GET /api/user on conns connections for d, round
+// robin over t's instances, and returns each request's latency.
+func drive(client *http.Client, t *target, cookie, sid string, conns int, d time.Duration) ([]time.Duration, error) {
+	var (
+		mu   sync.Mutex
+		all  []time.Duration
+		fail atomic.Value
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	deadline := time.Now().Add(d)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				u := t.urls[int(next.Add(1))%len(t.urls)]
+				req, _ := http.NewRequest("GET", u+"/api/user", nil)
+				req.Header.Set("Cookie", cookie)
+				req.Header.Set("X-Session-Id", sid)
+				start := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					fail.Store(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					fail.Store(fmt.Errorf("GET /api/user: %s", resp.Status))
+					return
+				}
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if err, _ := fail.Load().(error); err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
