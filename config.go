@@ -124,7 +124,7 @@ type Config struct {
 
 	// OnInsecureCookie is called, once per Manager, the first time a Secure
 	// cookie is set on a request that did not arrive over HTTPS, with the
-	// reason the request did not count as HTTPS (Manager.Transport). It
+	// reason the request did not count as HTTPS ([Manager.HTTPSVerdict]). It
 	// is the commonest reason a log-in does not stick: browsers do not send
 	// the cookie back over plain HTTP. Zero: a warning on Logger that
 	// names TrustedProxies; a program with its own settings (an environment

@@ -231,12 +231,6 @@ func validID(id string) bool {
 	return true
 }
 
-func mac(secret []byte, id string) []byte {
-	h := hmac.New(sha256.New, secret)
-	h.Write([]byte(id))
-	return h.Sum(nil)
-}
-
 // Fingerprint returns a short, non-reversible identifier of a secret that
 // operators can compare across instances without revealing the secret.
 func Fingerprint(secret string) string {

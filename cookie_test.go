@@ -1,6 +1,8 @@
 package sessionkit
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"net/http/httptest"
@@ -161,4 +163,12 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("status %v for a present value", st)
 		}
 	})
+}
+
+// mac is express-session's (cookie-signature's) HMAC of id, for checking
+// signatures against known values.
+func mac(secret []byte, id string) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte(id))
+	return h.Sum(nil)
 }

@@ -1,12 +1,3 @@
-// Package sessionkit provides server-side web sessions for net/http that are
-// right by default and loud when they are not.
-//
-// A Manager's Middleware gives every request a lazy Session, reached with
-// From. A request that never touches its session costs no store call; a
-// session nobody wrote to gets no row and no cookie; an unchanged session is
-// not written; a changed one is written as a patch of the keys that changed,
-// before the response headers go out. Cookies are signed in express-session's
-// format, so Go and Node services can share sessions.
 package sessionkit
 
 import (

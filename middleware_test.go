@@ -125,7 +125,7 @@ func TestSaveFailureReplacesResponse(t *testing.T) {
 	}
 }
 
-func TestTransport(t *testing.T) {
+func TestHTTPSVerdict(t *testing.T) {
 	t.Parallel()
 	m, _ := newManager(t, memStore(t), func(c *sessionkit.Config) {
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -149,14 +149,14 @@ func TestTransport(t *testing.T) {
 			if tt.proto != "" {
 				r.Header.Set("X-Forwarded-Proto", tt.proto)
 			}
-			got := m.Transport(r)
+			got := m.HTTPSVerdict(r)
 			if got.HTTPS != tt.https || !strings.Contains(got.Reason, tt.reason) {
-				t.Fatalf("Transport = %+v, want %v with %q", got, tt.https, tt.reason)
+				t.Fatalf("HTTPSVerdict = %+v, want %v with %q", got, tt.https, tt.reason)
 			}
 		})
 	}
 	tls := httptest.NewRequest("GET", "https://example.com/", nil)
-	if !m.Transport(tls).HTTPS {
+	if !m.HTTPSVerdict(tls).HTTPS {
 		t.Fatal("a TLS request is not HTTPS")
 	}
 }

@@ -8,41 +8,41 @@ import (
 	"strings"
 )
 
-// Transport says how a request reached the server, as far as the session
+// HTTPSVerdict says how a request reached the server, as far as the session
 // cookie is concerned.
-type Transport struct {
+type HTTPSVerdict struct {
 	// HTTPS reports whether the request counts as HTTPS.
 	HTTPS bool
 	// Reason says why, in words an operator can act on.
 	Reason string
 }
 
-// Transport reports whether r counts as HTTPS: it arrived over TLS, or its
+// HTTPSVerdict reports whether r counts as HTTPS: it arrived over TLS, or its
 // immediate peer is a trusted proxy whose X-Forwarded-Proto says https.
 // X-Forwarded-Proto from any other peer is ignored, since a client could
 // send it.
-func (m *Manager) Transport(r *http.Request) Transport {
+func (m *Manager) HTTPSVerdict(r *http.Request) HTTPSVerdict {
 	if r.TLS != nil {
-		return Transport{HTTPS: true, Reason: "the connection is TLS"}
+		return HTTPSVerdict{HTTPS: true, Reason: "the connection is TLS"}
 	}
 	proto := forwardedProto(r)
 	if proto == "" {
-		return Transport{Reason: "plain HTTP connection and no X-Forwarded-Proto header"}
+		return HTTPSVerdict{Reason: "plain HTTP connection and no X-Forwarded-Proto header"}
 	}
 	peer, ok := peerAddr(r)
 	if !ok {
-		return Transport{Reason: "X-Forwarded-Proto ignored: the peer address " + r.RemoteAddr + " cannot be parsed"}
+		return HTTPSVerdict{Reason: "X-Forwarded-Proto ignored: the peer address " + r.RemoteAddr + " cannot be parsed"}
 	}
 	if !m.trusted(peer) {
-		return Transport{Reason: "X-Forwarded-Proto: " + proto + " ignored: peer " + peer.String() + " is not in TrustedProxies"}
+		return HTTPSVerdict{Reason: "X-Forwarded-Proto: " + proto + " ignored: peer " + peer.String() + " is not in TrustedProxies"}
 	}
 	if proto != "https" {
-		return Transport{Reason: "trusted proxy " + peer.String() + " says X-Forwarded-Proto: " + proto}
+		return HTTPSVerdict{Reason: "trusted proxy " + peer.String() + " says X-Forwarded-Proto: " + proto}
 	}
-	return Transport{HTTPS: true, Reason: "trusted proxy " + peer.String() + " says X-Forwarded-Proto: https"}
+	return HTTPSVerdict{HTTPS: true, Reason: "trusted proxy " + peer.String() + " says X-Forwarded-Proto: https"}
 }
 
-// isHTTPS is Transport without the explanation, for the request path.
+// isHTTPS is HTTPSVerdict without the explanation, for the request path.
 func (m *Manager) isHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true

@@ -163,11 +163,11 @@ func (m *Manager) writeCookie(h http.Header, r *http.Request, c *http.Cookie) {
 	if c.Secure && !m.isHTTPS(r) {
 		m.insecureWarning.Do(func() {
 			if m.cfg.OnInsecureCookie != nil {
-				m.cfg.OnInsecureCookie(r, m.Transport(r).Reason)
+				m.cfg.OnInsecureCookie(r, m.HTTPSVerdict(r).Reason)
 				return
 			}
 			m.log.Warn("sessionkit: Secure session cookie set on a request that is not HTTPS; browsers will not send it back over plain HTTP, so users will seem logged out. Serve over HTTPS; behind a TLS-terminating proxy, list it in TrustedProxies and have it send X-Forwarded-Proto",
-				"reason", m.Transport(r).Reason)
+				"reason", m.HTTPSVerdict(r).Reason)
 		})
 	}
 }

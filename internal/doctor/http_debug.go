@@ -53,8 +53,8 @@ func (c *httpCheck) debugEndpoint(ctx context.Context) error {
 		}
 		if sig, ok := d["signature"].(string); ok {
 			line += ", signature " + sig
-			// "unknown" is ours; "bad-signature" is the library's name for it.
-			if sig == "unknown" || sig == "bad-signature" {
+			// sessionkit's name; "unknown" is what its servers said before.
+			if sig == "bad-signature" || sig == "unknown" {
 				badSig++
 			}
 		}

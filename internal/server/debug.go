@@ -3,8 +3,6 @@ package server
 import (
 	"net/http"
 	"strings"
-
-	"github.com/sessionkit/sessionkit"
 )
 
 // debugSession is what GET /api/_debug/session returns: the seed's fields,
@@ -60,9 +58,9 @@ func (s *Server) handleDebug(w http.ResponseWriter, r *http.Request) {
 		redacted := redactCookies(strings.Join(cookies, "; "))
 		d.CookiesHeader = &redacted
 	}
-	t := s.sessions.Transport(r)
+	t := s.sessions.HTTPSVerdict(r)
 	d.HTTPS, d.HTTPSReason = t.HTTPS, t.Reason
-	d.Signature = signatureStatus(sess.CookieStatus())
+	d.Signature = sess.CookieStatus().String() // the library's words: valid, absent, bad-signature, malformed
 	d.Fingerprint = s.sessions.Fingerprint()
 	d.CookieName = s.sessions.CookieName()
 	writeJSON(w, http.StatusOK, d)
@@ -80,12 +78,4 @@ func redactCookies(header string) string {
 		parts = append(parts, name+"=[redacted]")
 	}
 	return strings.Join(parts, "; ")
-}
-
-// signatureStatus names a cookie's status in the debug endpoint's words.
-func signatureStatus(st sessionkit.CookieStatus) string {
-	if st == sessionkit.CookieBadSignature {
-		return "unknown"
-	}
-	return st.String()
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/sessionkit/sessionkit/internal/admin"
 )
 
-// The API's error messages; the contract fixes their wording.
+// The API's error messages; clients and the README depend on their wording.
 const (
 	errStoreUnavailable = "session store unavailable"
 	errNotAuthenticated = "not authenticated"
