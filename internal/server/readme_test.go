@@ -68,7 +68,7 @@ func TestREADMEConfigurationTable(t *testing.T) {
 			t.Errorf("README's configuration table lists %s, which sessionkit serve does not read", env)
 		}
 	}
-	// The variables the issue names, each with a flag.
+	// The variables the README documents, each with a flag.
 	for _, env := range []string{"DATABASE_URL", "SESSION_SECRET", "APP_ENV", "COOKIE_NAME", "COOKIE_DOMAIN",
 		"COOKIE_SAMESITE", "SESSION_TTL", "SESSION_IDLE_TIMEOUT", "TRUSTED_PROXIES", "CORS_ORIGINS", "ADDR", "SESSION_DEBUG"} {
 		if !known[env] {
