@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionkit/sessionkit/internal/cli"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
 
@@ -50,15 +51,15 @@ func newRedisClient(rawURL string) (redis.UniversalClient, string, error) {
 	scheme, rest, _ := strings.Cut(rawURL, "://")
 	base, cluster := strings.CutSuffix(scheme, "+cluster")
 	if base != "redis" && base != "rediss" {
-		return nil, "", fmt.Errorf("%w: REDIS_URL %s: want redis://, rediss://, redis+cluster:// or rediss+cluster://", ErrInvalidConfig, redactRedisURL(rawURL))
+		return nil, "", fmt.Errorf("%w: REDIS_URL %s: want redis://, rediss://, redis+cluster:// or rediss+cluster://", ErrInvalidConfig, cli.RedactURL(rawURL, "REDIS_URL"))
 	}
 	if !cluster {
 		opts, err := redis.ParseURL(rawURL)
 		if err != nil {
 			// go-redis's errors can quote the URL, password included.
-			return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis URL (expected redis://user:password@host:6379/0)", ErrInvalidConfig, redactRedisURL(rawURL))
+			return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis URL (expected redis://user:password@host:6379/0)", ErrInvalidConfig, cli.RedactURL(rawURL, "REDIS_URL"))
 		}
-		return redis.NewClient(opts), "Redis " + redactRedisURL(rawURL), nil
+		return redis.NewClient(opts), "Redis " + cli.RedactURL(rawURL, "REDIS_URL"), nil
 	}
 	// go-redis reads a cluster's further seed nodes from addr= parameters;
 	// the comma list in the host part is turned into those.
@@ -81,31 +82,9 @@ func newRedisClient(rawURL string) (redis.UniversalClient, string, error) {
 	}
 	opts, err := redis.ParseClusterURL(u)
 	if err != nil || hosts == "" {
-		return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis Cluster URL (expected redis+cluster://user:password@host1:6379,host2:6379)", ErrInvalidConfig, redactRedisURL(rawURL))
+		return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis Cluster URL (expected redis+cluster://user:password@host1:6379,host2:6379)", ErrInvalidConfig, cli.RedactURL(rawURL, "REDIS_URL"))
 	}
-	return redis.NewClusterClient(opts), "Redis Cluster " + redactRedisURL(rawURL), nil
-}
-
-// redactRedisURL hides the password of user:password@ in a Redis URL, which
-// net/url cannot parse when it lists several hosts.
-func redactRedisURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return "(REDIS_URL, not shown)"
-	}
-	end := strings.IndexAny(rest, "/?")
-	if end < 0 {
-		end = len(rest)
-	}
-	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
-		return s
-	}
-	user, _, hasPassword := strings.Cut(rest[:at], ":")
-	if !hasPassword {
-		return s
-	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
+	return redis.NewClusterClient(opts), "Redis Cluster " + cli.RedactURL(rawURL, "REDIS_URL"), nil
 }
 
 // UsesRedis reports whether the sessions live in Redis (Config.RedisURL).

@@ -10,6 +10,8 @@ func TestRedactURL(t *testing.T) {
 		"postgres://app@db/app?sslmode=verify-full&sslpassword=h2": "postgres://app@db/app?sslmode=verify-full&sslpassword=xxxxx",
 		"postgres://app@db/app?sslmode=disable":                    "postgres://app@db/app?sslmode=disable",
 		"host=db user=app password=hunter2":                        "(DATABASE_URL, not shown)",
+		"redis+cluster://u:hunter2@h1:6379,h2:6379/0":              "redis+cluster://u:xxxxx@h1:6379,h2:6379/0",
+		"redis://:hunter2@cache:6379/0":                            "redis://:xxxxx@cache:6379/0",
 	} {
 		if got := RedactURL(in, "DATABASE_URL"); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
