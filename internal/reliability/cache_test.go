@@ -87,20 +87,8 @@ func logOutReplay(t *testing.T, rep *scenarioReport, db *database) {
 			errs.add("reader %d login: %d %v", i, ex.status, ex.err)
 		}
 	})
-	stop := make(chan struct{})
-	var loadWG sync.WaitGroup
 	var loadReads tally
-	loadWG.Add(1)
-	go func() {
-		defer loadWG.Done()
-		untilStopped(stop, replayLoadWorkers, len(readers), 1<<30, func(_, i int) {
-			ex := readers[i].user(ctx)
-			loadReads.inc(outcome(ex))
-			if ex.status != http.StatusOK {
-				errs.add("reader %d: %d %v %s", i, ex.status, ex.err, ex.body)
-			}
-		})
-	}()
+	stopReaders := readUntilStopped(ctx, readers, &loadReads, &errs)
 
 	var windows latencies
 	var replays, immediate tally
@@ -148,8 +136,7 @@ func logOutReplay(t *testing.T, rep *scenarioReport, db *database) {
 			errs.add("trial %d: replay on %s after %s refused it: %d", i, k.name, b.name, ex.status)
 		}
 	})
-	close(stop)
-	loadWG.Wait()
+	stopReaders()
 
 	rep.add("replays (status=count)", replays.String())
 	rep.add("trials whose first replay was refused", fmt.Sprintf("%d of %d", immediate.get("first replay refused"), replayTrials))
@@ -200,20 +187,8 @@ func TestListenerTerminated(t *testing.T) {
 		}
 	}
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	var reads tally
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		untilStopped(stop, replayLoadWorkers, len(readers), 1<<30, func(_, i int) {
-			ex := readers[i].user(ctx)
-			reads.inc(outcome(ex))
-			if ex.status != http.StatusOK {
-				errs.add("reader %d: %d %v %s", i, ex.status, ex.err, ex.body)
-			}
-		})
-	}()
+	stopReaders := readUntilStopped(ctx, readers, &reads, &errs)
 
 	var channel string
 	if err := db.pool.QueryRow(ctx, `SELECT 'sessionkit_' || to_regclass('sessions')::oid`).Scan(&channel); err != nil {
@@ -237,8 +212,7 @@ func TestListenerTerminated(t *testing.T) {
 		}
 	}
 	time.Sleep(200 * time.Millisecond) // reads after the reconnection, cached again
-	close(stop)
-	wg.Wait()
+	stopReaders()
 	for _, in := range c.instances {
 		if ex := (&browser{base: in.url, client: client, cookie: stolen}).user(ctx); ex.status != http.StatusUnauthorized {
 			errs.add("%s accepted the logged-out cookie after reconnecting: %d", in.name, ex.status)
@@ -256,4 +230,24 @@ func TestListenerTerminated(t *testing.T) {
 		errs.add("terminated %d listeners, want 3", killed)
 	}
 	errs.check(t)
+}
+
+// readUntilStopped has the logged-in readers read /api/user over and over
+// on replayLoadWorkers workers, counting the outcomes in reads and any
+// answer but 200 in errs, until the returned stop is called (which waits).
+func readUntilStopped(ctx context.Context, readers []*browser, reads *tally, errs *errorf) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		untilStopped(done, replayLoadWorkers, len(readers), 1<<30, func(_, i int) {
+			ex := readers[i].user(ctx)
+			reads.inc(outcome(ex))
+			if ex.status != http.StatusOK {
+				errs.add("reader %d: %d %v %s", i, ex.status, ex.err, ex.body)
+			}
+		})
+	}()
+	return func() { close(done); wg.Wait() }
 }
