@@ -20,7 +20,8 @@ type Config struct {
 	// Secrets sign and verify session cookies. The first signs; every one
 	// verifies, so a secret can be rotated without logging anyone out: roll
 	// out [old, new] (every instance now accepts new), then [new, old] (new
-	// signs), then, once Lifetime has passed, [new]. Going straight from
+	// signs), then, once Lifetime (or the longest Session.SetLifetime your
+	// application gives) has passed, [new]. Going straight from
 	// [old] to [new, old] also works, but while the roll is under way a
 	// cookie issued by an upgraded instance is refused by one still on
 	// [old]. Cookies are re-signed only when issued (log-in, or a touch), so
@@ -59,7 +60,8 @@ type Config struct {
 	BrowserSessionCookie bool
 
 	// Lifetime is the absolute lifetime of a session, counted from its
-	// creation; no activity extends it. Default 7 days.
+	// creation; no activity extends it. Session.SetLifetime replaces it for
+	// one session ("remember me"). Default 7 days.
 	Lifetime time.Duration
 	// IdleTimeout, when positive, also ends a session that has not been used
 	// for this long. Zero: no idle timeout.

@@ -58,6 +58,9 @@ type Session struct {
 	obsolete    []string
 	clearCookie bool
 	committed   bool
+	// lifetimeSet means SetLifetime ran in this request: the stored expiry
+	// follows the new lifetime even inside the touch interval.
+	lifetimeSet bool
 }
 
 // resolve reads the session cookie, once.
@@ -171,9 +174,38 @@ func (s *Session) GetString(key string) (string, error) {
 	return v, nil
 }
 
+// Pop is Get followed by Delete, under one lock: a value read once, such
+// as a flash message. It decodes the value stored under key into dst and
+// removes the key, reporting whether it was present; only a present key
+// marks the session changed. A value that does not decode into dst is
+// reported with an error and stays. After the response headers were written
+// it returns ErrCommitted and removes nothing. Two requests of one session
+// that run at once may both see the value: the lock is the request's.
+func (s *Session) Pop(key string, dst any) (found bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	raw, found, err := s.lookupLocked(key)
+	if err != nil || !found {
+		return false, err
+	}
+	if err := s.changeable(); err != nil {
+		return true, err
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return true, fmt.Errorf("sessionkit: decode session key %q: %w", key, err)
+	}
+	s.deleteLocked(key)
+	return true, nil
+}
+
 func (s *Session) lookup(key string) (json.RawMessage, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.lookupLocked(key)
+}
+
+// lookupLocked is lookup with s.mu held.
+func (s *Session) lookupLocked(key string) (json.RawMessage, bool, error) {
 	s.resolve()
 	if v, ok := s.set[key]; ok {
 		return v, true, nil
@@ -254,12 +286,17 @@ func (s *Session) Delete(key string) error {
 	if err := s.changeable(); err != nil {
 		return err
 	}
+	s.deleteLocked(key)
+	return nil
+}
+
+// deleteLocked records the removal of key. s.mu is held.
+func (s *Session) deleteLocked(key string) {
 	if s.del == nil {
 		s.del = make(map[string]struct{})
 	}
 	s.del[key] = struct{}{}
 	delete(s.set, key)
-	return nil
 }
 
 // Regenerate gives the session a new id, keeping its data, and ends the old
@@ -379,13 +416,8 @@ func (s *Session) commit(h http.Header) error {
 		for k := range s.del {
 			p.Delete = append(p.Delete, k)
 		}
-		if s.existed && s.m.cfg.IdleTimeout > 0 {
-			target := now.Add(s.m.cfg.IdleTimeout)
-			if !s.created.IsZero() { // zero: the store cannot say (see Record.Created)
-				target = earliest(s.created.Add(s.m.cfg.Lifetime), target)
-			}
-			target = s.m.expressInstant(target)
-			if target.Sub(s.expiry) >= s.m.cfg.TouchInterval {
+		if s.existed {
+			if target, ok := s.touchExpiry(now); ok {
 				p.Expiry = target
 			}
 		}
@@ -441,7 +473,7 @@ func (s *Session) commit(h http.Header) error {
 
 // create saves the pending values as a new session.
 func (s *Session) create(now time.Time) error {
-	expiry := now.Add(s.m.cfg.Lifetime)
+	expiry := now.Add(s.lifetime())
 	if s.m.cfg.IdleTimeout > 0 {
 		expiry = earliest(expiry, now.Add(s.m.cfg.IdleTimeout))
 	}

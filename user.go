@@ -19,11 +19,13 @@ import (
 // MetaKey is the session key under which the library keeps what it knows
 // about a logged-in session: the user it is bound to, when the user last
 // fully authenticated, when the session was last seen, and the browser and
-// coarse address it was created from. It is written by Session.Authenticate
-// as one JSON object:
+// coarse address it was created from, and the session's own lifetime in
+// milliseconds when Session.SetLifetime gave it one. It is written by
+// Session.Authenticate and Session.SetLifetime as one JSON object:
 //
-//	{"user":"42","auth":1764500000,"seen":1764500300,"ua":"Mozilla/5.0 …","addr":"203.0.113.0/24"}
+//	{"user":"42","auth":1764500000,"seen":1764500300,"ua":"Mozilla/5.0 …","addr":"203.0.113.0/24","lifetimeMs":2592000000}
 //
+// An anonymous session with a lifetime of its own has no "user" field.
 // Stores that implement UserIndex index its "user" field (in SQL: the
 // expression sess->'sessionkit'->>'user'). Applications should not write it.
 const MetaKey = "sessionkit"
@@ -60,12 +62,17 @@ type StoredSession struct {
 
 // sessionMeta is the MetaKey value.
 type sessionMeta struct {
-	User string `json:"user"`
+	// User is empty, and left out so that no store indexes it, for an
+	// anonymous session that has a lifetime of its own.
+	User string `json:"user,omitempty"`
 	// Auth and Seen are Unix seconds.
 	Auth int64  `json:"auth,omitempty"`
 	Seen int64  `json:"seen,omitempty"`
 	UA   string `json:"ua,omitempty"`
 	Addr string `json:"addr,omitempty"`
+	// Lifetime is the session's own lifetime in milliseconds (SetLifetime);
+	// zero means Config.Lifetime.
+	Lifetime int64 `json:"lifetimeMs,omitempty"`
 }
 
 // UserOf returns the user a session's values are bound to, or "" for a
@@ -354,6 +361,9 @@ func (s *Session) Authenticate(user string) error {
 	s.regenerate()
 	now := time.Now().Unix()
 	meta := sessionMeta{User: user, Auth: now, Seen: now, UA: truncateUA(s.req.UserAgent())}
+	if prev, ok := s.currentMetaAnyUser(); ok {
+		meta.Lifetime = prev.Lifetime // the session's own lifetime survives a log-in
+	}
 	if addr, ok := s.m.ClientAddr(s.req); ok {
 		meta.Addr = coarseAddr(addr)
 	}
