@@ -343,7 +343,8 @@ func (m *Manager) endOldest(ctx context.Context, user, skip string) error {
 // With Config.MaxSessionsPerUser set, the user's oldest sessions are ended
 // so that this one makes the limit. It reads the store and marks the session
 // changed. Calling it again on a logged-in session (after a password change)
-// renews the id and the authentication time.
+// renews the id and the authentication time. A lifetime set by SetLifetime
+// is kept, and counts from the new id's creation.
 func (s *Session) Authenticate(user string) error {
 	if user == "" {
 		return ErrNoUser
