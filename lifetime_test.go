@@ -38,7 +38,7 @@ func lifetimeStores() map[string]func(t *testing.T) *storetest.Counter {
 // lifetimeApp logs in with POST /login?remember=<duration>&order=<before|after>
 // (SetLifetime before or after Authenticate), sets a lifetime on the
 // session as it is with POST /lifetime?d=<duration> (answering 400 when it
-// is refused), and reads the user with GET /me.
+// is refused), and reads the user with userApp's GET /me.
 func lifetimeApp(m *sessionkit.Manager) http.Handler {
 	mux := http.NewServeMux()
 	setLifetime := func(s *sessionkit.Session, r *http.Request) error {
@@ -76,16 +76,11 @@ func lifetimeApp(m *sessionkit.Manager) http.Handler {
 		}
 		fmt.Fprint(w, "ok")
 	})
-	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
-		s, _ := sessionkit.From(r)
-		user, err := s.User()
-		if err != nil || user == "" {
-			http.Error(w, "not logged in", http.StatusUnauthorized)
-			return
-		}
-		fmt.Fprint(w, user)
-	})
-	return m.Middleware(mux)
+	all := http.NewServeMux()
+	all.Handle("/", userApp(m))
+	all.Handle("POST /login", m.Middleware(mux))
+	all.Handle("POST /lifetime", m.Middleware(mux))
+	return all
 }
 
 // near fails unless got is want within a few seconds (the test's own run
