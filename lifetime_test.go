@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -288,5 +289,32 @@ func TestSetLifetimeAfterCommit(t *testing.T) {
 	}
 	if sc := w.Header().Get("Set-Cookie"); sc != "" {
 		t.Fatalf("Set-Cookie %q", sc)
+	}
+}
+
+// An anonymous session may have a lifetime of its own; its metadata then has
+// no "user" field, so no store lists it as the sessions of user "".
+func TestSetLifetimeOnAnonymousSession(t *testing.T) {
+	t.Parallel()
+	for storeName, newStore := range lifetimeStores() {
+		t.Run(storeName, func(t *testing.T) {
+			t.Parallel()
+			store := newStore(t)
+			m, _ := newManager(t, store, func(c *sessionkit.Config) { c.Lifetime = shortLifetime })
+			w := do(lifetimeApp(m), "POST", "/lifetime?d="+remembered.String())
+			c := sessionCookie(w)
+			if w.Code != 200 || c == nil {
+				t.Fatalf("SetLifetime on a new session: %d %q, cookie %v", w.Code, w.Body.String(), c)
+			}
+			near(t, "Max-Age", time.Duration(c.MaxAge)*time.Second, remembered)
+			_, rec := storedCookie(t, store, c)
+			if meta := string(rec.Values[sessionkit.MetaKey]); strings.Contains(meta, `"user"`) {
+				t.Errorf("anonymous session's metadata %s names a user", meta)
+			}
+			list, err := sessionkit.ListSessions(context.Background(), store, "")
+			if err != nil || len(list) != 0 {
+				t.Errorf("sessions of user \"\": %v, %v; want none", list, err)
+			}
+		})
 	}
 }
