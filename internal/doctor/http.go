@@ -253,7 +253,7 @@ func (c *httpCheck) run(ctx context.Context) error {
 			return err
 		}
 	} else {
-		c.add(secLogin, "login.skipped", Info, "no login performed: pass --email (password on standard input) or --body to check the login, persistence and logout", nil, "")
+		c.add(secLogin, "login.skipped", Info, "no login performed: pass --email (password on standard input) or --body to check the login, whether the session sticks (staying logged in) and the logout", nil, "")
 	}
 	if c.o.CookieName != "" {
 		c.session, c.sessionConfirmed = c.o.CookieName, true
