@@ -3,6 +3,8 @@ package server_test
 import (
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/pgstore"
 )
 
 // TestSessionCache: serve with SESSION_CACHE on, on the backends that
@@ -16,15 +18,12 @@ func TestSessionCache(t *testing.T) {
 			cfg := baseConfig(t)
 			b.config(t, &cfg)
 			cfg.SessionCache = 100
+			// Far longer than the test: no entry ages out, so only an
+			// announcement can end a cached session.
+			cfg.SessionCacheMaxAge = time.Hour
 			h := start(t, cfg)
 			stats := h.srv.Manager().Stats
-			deadline := time.Now().Add(10 * time.Second)
-			for !stats().CacheUp {
-				if time.Now().After(deadline) {
-					t.Fatal("the cache's change feed never came up")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			waitFor(t, "the cache's change feed to come up", func() bool { return stats().CacheUp })
 			h.addUser(testEmail, testPassword)
 
 			c := h.login(testEmail, testPassword, nil)
@@ -42,7 +41,30 @@ func TestSessionCache(t *testing.T) {
 			expectStatus(t, h.do("POST", "/api/sessions/revoke-others", "", laptop), 200, "")
 			expectStatus(t, h.do("GET", "/api/user", "", phone), 401, "")
 
+			if b.name == "postgres" {
+				// The announcements of this instance's own changes above
+				// may still be on their way; one arriving late would
+				// evict the laptop's entry below, and the removal's
+				// announcement would go untested. Announcing every
+				// session is a barrier: PostgreSQL delivers in commit
+				// order, so once the listener has applied it (flushing
+				// the cache, which counts as bypassed time), nothing
+				// earlier is pending.
+				bypassed := stats().CacheBypassed
+				if err := h.srv.DB().Sessions().(*pgstore.Store).AnnounceAll(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, "the listener to apply the barrier announcement", func() bool {
+					st := stats()
+					return st.CacheUp && st.CacheBypassed != bypassed
+				})
+			}
 			expectStatus(t, h.do("GET", "/api/user", "", laptop), 200, "")
+			hits := stats().CacheHits
+			expectStatus(t, h.do("GET", "/api/user", "", laptop), 200, "")
+			if st := stats(); st.CacheHits == hits {
+				t.Fatalf("stats = %+v: the laptop's session was not cached before the removal", st)
+			}
 			heard := stats().CacheInvalidations
 			if _, err := h.srv.DB().RemoveUser(t.Context(), testEmail); err != nil {
 				t.Fatal(err)
@@ -50,11 +72,22 @@ func TestSessionCache(t *testing.T) {
 			if b.name == "postgres" {
 				// The removal's sweep goes through the store, not this
 				// instance's manager: it arrives as an announcement.
-				for stats().CacheInvalidations == heard && time.Now().Before(deadline.Add(10*time.Second)) {
-					time.Sleep(5 * time.Millisecond)
-				}
+				waitFor(t, "the removal's announcement", func() bool { return stats().CacheInvalidations != heard })
 			}
 			expectStatus(t, h.do("GET", "/api/user", "", laptop), 401, "")
 		})
+	}
+}
+
+// waitFor polls cond until it holds; the test fails if it does not within
+// a minute, a bound for a loaded machine, not a timing assertion.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
