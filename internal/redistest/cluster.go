@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,15 +26,35 @@ type Cluster struct {
 	// Addrs are the masters' addresses, host:port.
 	Addrs []string
 	dir   string
-	procs []*exec.Cmd
+	nodes []*node
+}
+
+// node is one redis-server process; exited is closed once it has exited
+// (it is waited for by a goroutine of its own from the start, so that an
+// early exit is seen while waiting for it to answer).
+type node struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
 }
 
 // clusterSize is the number of masters: the smallest cluster Redis builds.
 const clusterSize = 3
 
+// startAttempts bounds how often StartCluster picks new ports: between
+// freePorts releasing a port and redis-server binding it, any process on
+// the machine may take it (an outgoing connection's ephemeral port, another
+// test binary's server), and that node then exits at once.
+const startAttempts = 5
+
+// errNodeExited is a redis-server that exited (or never owned its port)
+// before it answered: its port was most likely taken meanwhile.
+var errNodeExited = errors.New("redis-server exited before answering")
+
 // StartCluster starts three redis-server processes with --cluster-enabled
 // yes, joins them with redis-cli --cluster create and waits until every node
-// reports cluster_state:ok. On failure it stops what it started.
+// reports cluster_state:ok with all three nodes and all slots, and every node
+// agrees on the slot map. A node that loses its port to another process is
+// started again on new ports. On failure it stops what it started.
 func StartCluster(ctx context.Context) (*Cluster, error) {
 	dir, err := os.MkdirTemp("", "sessionkit-redis-cluster-")
 	if err != nil {
@@ -47,6 +69,30 @@ func StartCluster(ctx context.Context) (*Cluster, error) {
 }
 
 func (c *Cluster) start(ctx context.Context) error {
+	var err error
+	for range startAttempts {
+		if err = c.startNodes(ctx); !errors.Is(err, errNodeExited) {
+			break
+		}
+		c.killNodes()
+	}
+	if err != nil {
+		return err
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	var out bytes.Buffer
+	create := exec.CommandContext(ctx, "redis-cli", args...)
+	create.Stdout, create.Stderr = &out, &out
+	if err := create.Run(); err != nil {
+		return fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out.String())
+	}
+	return poll(ctx, func() error { return c.ready(ctx) })
+}
+
+// startNodes starts clusterSize redis-servers on free ports and waits until
+// each answers as itself.
+func (c *Cluster) startNodes(ctx context.Context) error {
 	ports, err := freePorts(clusterSize)
 	if err != nil {
 		return err
@@ -68,25 +114,18 @@ func (c *Cluster) start(ctx context.Context) error {
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start redis-server: %w", err)
 		}
-		c.procs = append(c.procs, cmd)
+		n := &node{cmd: cmd, exited: make(chan struct{})}
+		go func() {
+			_ = cmd.Wait()
+			close(n.exited)
+		}()
+		c.nodes = append(c.nodes, n)
 		c.Addrs = append(c.Addrs, "127.0.0.1:"+p)
 	}
-	for _, addr := range c.Addrs {
-		if err := waitPing(ctx, addr); err != nil {
-			return fmt.Errorf("%s: %w (log in %s)", addr, err, c.dir)
-		}
-	}
-	args := append([]string{"--cluster", "create"}, c.Addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	var out bytes.Buffer
-	create := exec.CommandContext(ctx, "redis-cli", args...)
-	create.Stdout, create.Stderr = &out, &out
-	if err := create.Run(); err != nil {
-		return fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out.String())
-	}
-	for _, addr := range c.Addrs {
-		if err := waitClusterOK(ctx, addr); err != nil {
-			return fmt.Errorf("%s: %w", addr, err)
+	for i, addr := range c.Addrs {
+		if err := waitOwnPing(ctx, addr, c.nodes[i]); err != nil {
+			log, _ := os.ReadFile(filepath.Join(c.dir, "redis-"+strings.TrimPrefix(addr, "127.0.0.1:")+".log"))
+			return fmt.Errorf("%s: %w\n%s", addr, err, lastLines(string(log), 5))
 		}
 	}
 	return nil
@@ -103,28 +142,32 @@ func (c *Cluster) Client(tb testing.TB) (redis.UniversalClient, string) {
 // Kill sends SIGKILL to the master at Addrs[i] and waits for it to exit,
 // for tests of a node that dies; Stop still cleans up the rest.
 func (c *Cluster) Kill(i int) error {
-	p := c.procs[i]
-	if err := p.Process.Kill(); err != nil {
+	n := c.nodes[i]
+	if err := n.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
 	}
-	_ = p.Wait()
+	<-n.exited
 	return nil
 }
 
 // Stop kills the cluster's processes by PID, waits for them and removes the
 // directory. It is safe to call more than once.
 func (c *Cluster) Stop() {
-	for _, p := range c.procs {
-		if p.Process != nil {
-			_ = p.Process.Kill()
-			_ = p.Wait()
-		}
-	}
-	c.procs = nil
+	c.killNodes()
 	if c.dir != "" {
 		_ = os.RemoveAll(c.dir)
 		c.dir = ""
 	}
+}
+
+// killNodes kills the started processes, waits for them and forgets them
+// and their addresses.
+func (c *Cluster) killNodes() {
+	for _, n := range c.nodes {
+		_ = n.cmd.Process.Kill()
+		<-n.exited
+	}
+	c.nodes, c.Addrs = nil, nil
 }
 
 // freePorts finds n ports that are free and whose cluster bus ports (port +
@@ -162,35 +205,120 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-func waitPing(ctx context.Context, addr string) error {
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	defer c.Close()
-	return poll(ctx, func() error { return c.Ping(ctx).Err() })
-}
-
-func waitClusterOK(ctx context.Context, addr string) error {
+// waitOwnPing waits until n answers PING on addr, and checks that the
+// process answering is n: if n lost the port, another server may answer.
+func waitOwnPing(ctx context.Context, addr string, n *node) error {
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer c.Close()
 	return poll(ctx, func() error {
-		info, err := c.ClusterInfo(ctx).Result()
+		select {
+		case <-n.exited:
+			return permanent(errNodeExited)
+		default:
+		}
+		info, err := c.Info(ctx, "server").Result()
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(clusterSize)) {
-			return errors.New("cluster not ready: " + strings.Join(strings.Fields(info)[:4], " "))
+		if pid := infoField(info, "process_id"); pid != strconv.Itoa(n.cmd.Process.Pid) {
+			return permanent(fmt.Errorf("%w: process %s answers on its port", errNodeExited, pid))
 		}
 		return nil
 	})
 }
 
-// poll calls f every 50ms until it succeeds, for at most 30 seconds.
+// ready reports nil once every node is in cluster_state:ok, knows all the
+// nodes, sees every slot served, and all nodes agree on which node serves
+// which slots: only then does a client's first slot map hold everywhere.
+func (c *Cluster) ready(ctx context.Context) error {
+	var first string
+	for i, addr := range c.Addrs {
+		select {
+		case <-c.nodes[i].exited:
+			return permanent(fmt.Errorf("%s: redis-server exited", addr))
+		default:
+		}
+		err := func() error {
+			cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+			defer cl.Close()
+			info, err := cl.ClusterInfo(ctx).Result()
+			if err != nil {
+				return err
+			}
+			for field, want := range map[string]string{
+				"cluster_state":       "ok",
+				"cluster_known_nodes": strconv.Itoa(clusterSize),
+				"cluster_slots_ok":    "16384",
+				"cluster_slots_pfail": "0",
+				"cluster_slots_fail":  "0",
+			} {
+				if got := infoField(info, field); got != want {
+					return fmt.Errorf("cluster not ready: %s is %q, want %q", field, got, want)
+				}
+			}
+			slots, err := cl.ClusterSlots(ctx).Result()
+			if err != nil {
+				return err
+			}
+			m := slotMap(slots)
+			if i == 0 {
+				first = m
+			} else if m != first {
+				return fmt.Errorf("slot maps differ: %s sees %s, %s sees %s", c.Addrs[0], first, addr, m)
+			}
+			return nil
+		}()
+		if err != nil {
+			return fmt.Errorf("%s: %w", addr, err)
+		}
+	}
+	return nil
+}
+
+// slotMap is a canonical text of CLUSTER SLOTS: sorted ranges and the
+// address of each range's master.
+func slotMap(slots []redis.ClusterSlot) string {
+	parts := make([]string, 0, len(slots))
+	for _, s := range slots {
+		master := "none"
+		if len(s.Nodes) > 0 {
+			master = s.Nodes[0].Addr
+		}
+		parts = append(parts, fmt.Sprintf("%05d-%05d:%s", s.Start, s.End, master))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
+
+// infoField returns the value of field in an INFO or CLUSTER INFO reply.
+func infoField(info, field string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// lastLines returns the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// poll calls f every 50ms until it succeeds or returns an error made by
+// permanent, for at most 30 seconds.
 func poll(ctx context.Context, f func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
 		err := f()
-		if err == nil {
+		var p permanentError
+		switch {
+		case err == nil:
 			return nil
+		case errors.As(err, &p):
+			return p.error
 		}
 		select {
 		case <-ctx.Done():
@@ -199,3 +327,10 @@ func poll(ctx context.Context, f func() error) error {
 		}
 	}
 }
+
+// permanentError is an error poll returns at once, without retrying.
+type permanentError struct{ error }
+
+func (p permanentError) Unwrap() error { return p.error }
+
+func permanent(err error) error { return permanentError{err} }
