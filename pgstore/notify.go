@@ -14,7 +14,7 @@ import (
 )
 
 // Change announcements, for sessionkit's session cache
-// (sessionkit.Config.CacheEntries): every Update and Delete sends a NOTIFY on
+// (sessionkit.Config.CacheEntries): every Update, Delete and DeleteAll sends a NOTIFY on
 // the table's channel in the same statement, so in the same transaction, and
 // PostgreSQL delivers it only if that transaction commits. The payload is
 // sessionkit.ChangeKey(id), a hash from which no session id can be
@@ -70,8 +70,21 @@ func announcing(stmt, channel string, param int) string {
 		" FROM (SELECT pg_notify(" + channel + ", $" + strconv.Itoa(param) + "::text)) AS announced"
 }
 
+// DeleteAll deletes every session in the table and reports how many. The
+// same statement announces AllSessions, so once the delete commits every
+// watcher forgets what it cached (sessionkit users revoke --all).
+func (s *Store) DeleteAll(ctx context.Context) (int64, error) {
+	var n int64
+	stmt := announcing("DELETE FROM "+qualified(s.schema, s.table), s.channelSQL(), 1)
+	if err := s.pool.QueryRow(ctx, stmt, AllSessions).Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgstore: delete all: %w", err)
+	}
+	return n, nil
+}
+
 // AnnounceAll tells every watcher that every session may have changed: call
-// it after deleting sessions in bulk outside the Store.
+// it after deleting sessions in bulk outside the Store (DeleteAll announces
+// on its own, in the same statement as the delete).
 func (s *Store) AnnounceAll(ctx context.Context) error {
 	if _, err := s.pool.Exec(ctx, "SELECT pg_notify("+s.channelSQL()+", $1)", AllSessions); err != nil {
 		return fmt.Errorf("pgstore: announce: %w", err)

@@ -281,7 +281,6 @@ func (db *DB) EndSessions(ctx context.Context, id int64) (int, error) {
 // EndAllSessions ends every session of every user (ASVS 7.4.5: after a
 // breach, or a change of what a session may hold), and reports how many.
 func (db *DB) EndAllSessions(ctx context.Context) (int64, error) {
-	var n int64
 	if db.redis != nil {
 		n, err := db.redis.store.DeleteAll(ctx)
 		if err != nil {
@@ -289,19 +288,23 @@ func (db *DB) EndAllSessions(ctx context.Context) (int64, error) {
 		}
 		return n, nil
 	}
-	if db.pool != nil {
-		tag, err := db.pool.Exec(ctx, "DELETE FROM "+db.SessionTable())
+	if db.pg != nil {
+		// Through the store, which announces the delete in the same
+		// statement: the session caches of running servers forget every
+		// session once it commits.
+		n, err := db.pg.DeleteAll(ctx)
 		if err != nil {
 			return 0, fmt.Errorf("end all sessions: %w", hint(err))
 		}
-		n = tag.RowsAffected()
-	} else {
-		res, err := db.lite.DB().ExecContext(ctx, "DELETE FROM "+db.SessionTable())
-		if err != nil {
-			return 0, fmt.Errorf("end all sessions: %w", err)
-		}
-		n, _ = res.RowsAffected()
+		return n, nil
 	}
+	// SQLite announces in process only: a server running in another
+	// process hears of this within its SESSION_CACHE_MAX_AGE (README).
+	res, err := db.lite.DB().ExecContext(ctx, "DELETE FROM "+db.SessionTable())
+	if err != nil {
+		return 0, fmt.Errorf("end all sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
 	return n, nil
 }
 
