@@ -34,9 +34,31 @@ func TestConcurrentWritesOneSession(t *testing.T) {
 	rep := newReport(t, "Concurrent writes to one session",
 		fmt.Sprintf("%d rounds × %d concurrent requests on one session, each writing its own key, across 3 library instances", concurrentRounds, concurrentWrites),
 		"none: the race itself")
+	concurrentWritesOneSession(t, rep, false)
+}
+
+// TestConcurrentWritesOneSessionCached is the same race with the session
+// cache on in every instance, each holding the session before the writes,
+// which go to two of the three: a patch is applied to the stored row, never
+// to a cached copy, so no key is lost, and once every instance heard of
+// every write (the announcements are awaited, not a clock) all three read
+// every key back, the one that wrote nothing included.
+func TestConcurrentWritesOneSessionCached(t *testing.T) {
+	rep := newReport(t, "Concurrent writes to one session (session cache on)",
+		fmt.Sprintf("%d rounds × %d concurrent requests on one session, each writing its own key, on 2 of 3 library instances with the cache on, all 3 read back", concurrentRounds, concurrentWrites),
+		"none: the race itself")
+	concurrentWritesOneSession(t, rep, true)
+}
+
+func concurrentWritesOneSession(t *testing.T, rep *scenarioReport, cache bool) {
 	db := newDatabase(t)
+	cacheEntries := 0
+	if cache {
+		cacheEntries = 100
+	}
 	lb := newBalancer(t)
 	var managers []*sessionkit.Manager
+	var urls []string
 	for i := range 3 {
 		pool, err := pgxpool.New(context.Background(), db.url+"&pool_max_conns=4")
 		if err != nil {
@@ -55,14 +77,22 @@ func TestConcurrentWritesOneSession(t *testing.T) {
 			Secure:         true,
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")},
 			Logger:         slog.New(slog.DiscardHandler),
+			CacheEntries:   cacheEntries,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(m.Close)
 		managers = append(managers, m)
 		srv := httptest.NewServer(m.Middleware(keyHandler()))
 		t.Cleanup(srv.Close)
 		lb.add(fmt.Sprintf("library-%d", i), srv.URL)
+		urls = append(urls, srv.URL)
+	}
+	for i, m := range managers {
+		if cache && !eventually(10*time.Second, func() bool { return m.Stats().CacheUp }) {
+			t.Fatalf("library-%d: the cache's change feed never came up", i)
+		}
 	}
 	client := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -78,6 +108,18 @@ func TestConcurrentWritesOneSession(t *testing.T) {
 			t.Fatalf("round %d: start: status %d, err %v", round, ex.status, ex.err)
 		}
 		cookie := owner.cookie
+		readBacks := 1
+		if cache {
+			// Every instance caches the session before the writes (the
+			// balancer goes round robin: a miss, then a hit on each), and
+			// every instance is read back after them.
+			readBacks = len(managers)
+			for range 2 * len(managers) {
+				if ex := owner.do(ctx, http.MethodGet, "/keys", nil); ex.status != http.StatusOK {
+					t.Fatalf("round %d: keys before the writes: status %d, err %v", round, ex.status, ex.err)
+				}
+			}
+		}
 		var ready, wg sync.WaitGroup
 		gate := make(chan struct{})
 		for k := range concurrentWrites {
@@ -85,7 +127,13 @@ func TestConcurrentWritesOneSession(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				b := &browser{n: k, base: lb.URL(), client: client, cookie: cookie}
+				base := lb.URL()
+				if cache {
+					// Only library-0 and library-1 write: library-2 drops
+					// its cached copy only on hearing the announcements.
+					base = urls[k%2]
+				}
+				b := &browser{n: k, base: base, client: client, cookie: cookie}
 				ready.Done()
 				<-gate // all 100 leave together
 				ex := b.do(ctx, http.MethodPost, fmt.Sprintf("/put?key=k%03d", k), nil)
@@ -99,22 +147,36 @@ func TestConcurrentWritesOneSession(t *testing.T) {
 		ready.Wait()
 		close(gate)
 		wg.Wait()
-
-		// Read back through an instance and straight from the table.
-		ex := owner.do(ctx, http.MethodGet, "/keys", nil)
-		var keys []string
-		if err := json.Unmarshal(ex.body, &keys); err != nil || ex.status != http.StatusOK {
-			t.Fatalf("round %d: keys: status %d: %v", round, ex.status, err)
+		if cache {
+			// Every write is announced to every instance, its writer's
+			// listener included.
+			want := uint64((round + 1) * concurrentWrites)
+			for i, m := range managers {
+				if !eventually(10*time.Second, func() bool { return m.Stats().CacheInvalidations >= want }) {
+					t.Fatalf("round %d: library-%d heard %d announcements, want %d", round, i, m.Stats().CacheInvalidations, want)
+				}
+			}
 		}
+
+		// Read back through the instances and straight from the table.
 		var inTable int
 		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM sessions, jsonb_object_keys(sess) WHERE sid = $1`, sessionID(cookie)).Scan(&inTable); err != nil {
 			t.Fatal(err)
 		}
-		want += concurrentWrites + 1
-		kept += min(len(keys), inTable)
-		if len(keys) != concurrentWrites+1 || inTable != concurrentWrites+1 {
-			t.Errorf("round %d: %d keys through the API, %d in the row; want %d (owner + %d writes)", round, len(keys), inTable, concurrentWrites+1, concurrentWrites)
+		fewest := inTable
+		for range readBacks {
+			ex := owner.do(ctx, http.MethodGet, "/keys", nil)
+			var keys []string
+			if err := json.Unmarshal(ex.body, &keys); err != nil || ex.status != http.StatusOK {
+				t.Fatalf("round %d: keys: status %d: %v", round, ex.status, err)
+			}
+			fewest = min(fewest, len(keys))
+			if len(keys) != concurrentWrites+1 || inTable != concurrentWrites+1 {
+				t.Errorf("round %d: %d keys through %s, %d in the row; want %d (owner + %d writes)", round, len(keys), ex.backend, inTable, concurrentWrites+1, concurrentWrites)
+			}
 		}
+		want += concurrentWrites + 1
+		kept += fewest
 	}
 	errs.check(t)
 	var saves []string
@@ -128,6 +190,17 @@ func TestConcurrentWritesOneSession(t *testing.T) {
 		t.Errorf("%d saves, want %d (one patch per write)", total, concurrentRounds*concurrentWrites)
 	}
 
+	if cache {
+		var hits, misses, heard uint64
+		for _, m := range managers {
+			s := m.Stats()
+			hits, misses, heard = hits+s.CacheHits, misses+s.CacheMisses, heard+s.CacheInvalidations
+		}
+		if hits == 0 {
+			t.Errorf("no cache hit in %d reads: is the cache on?", misses)
+		}
+		rep.addf("cache hits / misses / announcements heard (all instances)", "%d / %d / %d", hits, misses, heard)
+	}
 	rep.add("responses", statuses.String())
 	rep.addf("keys kept", "%d of %d", kept, want)
 	rep.addf("saves (patches) per instance", "%v", saves)

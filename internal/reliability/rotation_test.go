@@ -28,8 +28,21 @@ func TestRollingSecretRotation(t *testing.T) {
 	rep := newReport(t, "Rolling secret rotation [old] → [new,old] → [new]",
 		fmt.Sprintf("3 instances restarted one by one, twice; %d browsers reading through the balancer throughout", rotationBrowsers),
 		"6 graceful restarts (SIGTERM), secrets changed")
+	rollingSecretRotation(t, rep, newDatabase(t))
+}
+
+// TestRollingSecretRotationCached is the rotation with SESSION_CACHE=on in
+// every instance: the same judgement holds while each instance answers the
+// sessions it read before from its cache.
+func TestRollingSecretRotationCached(t *testing.T) {
+	rep := newReport(t, "Rolling secret rotation [old] → [new,old] → [new] (session cache on)",
+		fmt.Sprintf("3 instances with SESSION_CACHE=on restarted one by one, twice; %d browsers reading through the balancer throughout", rotationBrowsers),
+		"6 graceful restarts (SIGTERM), secrets changed")
+	rollingSecretRotation(t, rep, newCachedDatabase(t))
+}
+
+func rollingSecretRotation(t *testing.T, rep *scenarioReport, db *database) {
 	const oldS, newS = secretA, secretB
-	db := newDatabase(t)
 	emails := db.addUsers(t, rotationBrowsers)
 	lb := newBalancer(t)
 
@@ -212,7 +225,18 @@ func TestRollingSecretRotation(t *testing.T) {
 		t.Errorf("after the rotation: %d refusals (%d of cookies signed by new), want every one of the %d old cookies refused and no new one",
 			got, final.refusedNew.Load(), onOld)
 	}
-	bad, _ := (&cluster{instances: instances}).metric(t, `sessionkit_rejected_cookies_total{reason="bad_signature"}`)
+	last := &cluster{instances: instances}
+	bad, _ := last.metric(t, `sessionkit_rejected_cookies_total{reason="bad_signature"}`)
+	if db.cache {
+		// The last generation's figures: each served many reads after its
+		// restart, so its cache must have answered some.
+		hits, _ := last.metric(t, `sessionkit_cache_lookups_total{result="hit"}`)
+		misses, _ := last.metric(t, `sessionkit_cache_lookups_total{result="miss"}`)
+		if hits == 0 {
+			t.Errorf("the [new] instances made no cache hit (%v misses): is SESSION_CACHE on?", misses)
+		}
+		rep.add("cache hits / misses of the [new] instances", fmt.Sprintf("%.0f / %.0f", hits, misses))
+	}
 
 	var resigned int64
 	for _, st := range steps {
