@@ -85,7 +85,7 @@ func sessionUserID(sess *sessionkit.Session) (id int64, found bool, err error) {
 // session outlives neither its user nor the user's disabling: RemoveUser and
 // DisableUser end every session bound to the user after changing it, and a
 // log-in racing them checks the user again once its session is saved (see
-// handleLogin). A session bound to another user than the one it names is
+// recheckUser; a failed check is logged, not acted on). A session bound to another user than the one it names is
 // ended; one bound to none (express-session's, on a shared table) is checked
 // against the users table.
 func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
