@@ -77,8 +77,8 @@ func (s *Session) currentMetaAnyUser() (sessionMeta, bool) {
 	if !ok {
 		return sessionMeta{}, false
 	}
-	var m sessionMeta
-	if json.Unmarshal(raw, &m) != nil {
+	m, err := decodeMeta(raw)
+	if err != nil {
 		return sessionMeta{}, false
 	}
 	return m, true

@@ -112,7 +112,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		st.sess.req = r
 		st.rw.ResponseWriter = w
 		if h := w.Header(); len(h) > 0 {
-			st.rw.initialHeader = h.Clone()
+			st.rw.keepInitialHeader(h)
 		}
 		st.rw.sess = &st.sess
 		// The request copy lives inside st: WithContext is inlined and its

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -85,6 +86,11 @@ func TestFlushSavesFirst(t *testing.T) {
 	}
 }
 
+// TestSaveFailureReplacesResponse: a failed save answers with the error
+// handler's response, carrying the headers outer middleware set before the
+// session middleware and none of the handler's. The outer sets cover both
+// ways the middleware keeps them: a few single-valued headers, and any
+// other set.
 func TestSaveFailureReplacesResponse(t *testing.T) {
 	t.Parallel()
 	store, pool := pgStore(t)
@@ -98,30 +104,39 @@ func TestSaveFailureReplacesResponse(t *testing.T) {
 		}
 	})
 	pool.Close()
-	var writeErr error
-	inner := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, _ := sessionkit.From(r)
-		s.Put("cart", 3)
-		w.Header().Set("Clear-Site-Data", `"cookies"`)
-		w.Header().Set("Location", "/done")
-		w.Header().Set("Access-Control-Allow-Origin", "https://handler.example")
-		_, writeErr = fmt.Fprint(w, "saved!")
-	}))
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Access-Control-Allow-Origin", "https://app.example") // outer middleware
-		inner.ServeHTTP(w, r)
-	})
-	w := do(h, "POST", "/")
-	for k, want := range map[string]string{"Clear-Site-Data": "", "Location": "", "Access-Control-Allow-Origin": "https://app.example"} {
-		if got := w.Header().Get(k); got != want {
-			t.Errorf("error response %s = %q, want %q: the handler's headers must not reach it, the outer ones must", k, got, want)
+	for _, outer := range []http.Header{
+		{"Access-Control-Allow-Origin": {"https://app.example"}},
+		{"Access-Control-Allow-Origin": {"https://app.example"}, "Vary": {"Origin", "Cookie"}},
+		{"Access-Control-Allow-Origin": {"https://app.example"}, "Cache-Control": {"no-store"}, "X-A": {"a"}, "X-B": {"b"}, "X-C": {"c"}},
+	} {
+		var writeErr error
+		inner := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s, _ := sessionkit.From(r)
+			s.Put("cart", 3)
+			w.Header().Set("Clear-Site-Data", `"cookies"`)
+			w.Header().Set("Location", "/done")
+			w.Header().Set("Access-Control-Allow-Origin", "https://handler.example")
+			w.Header().Add("Vary", "Accept")
+			_, writeErr = fmt.Fprint(w, "saved!")
+		}))
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for k, v := range outer {
+				w.Header()[k] = append([]string(nil), v...)
+			}
+			inner.ServeHTTP(w, r)
+		})
+		w := do(h, "POST", "/")
+		want := outer.Clone()
+		want.Set("Content-Type", "application/json")
+		if got := w.Header(); !reflect.DeepEqual(got, want) {
+			t.Errorf("outer headers %v: error response headers %v, want %v: the handler's headers must not reach it, the outer ones must", outer, got, want)
 		}
-	}
-	if w.Code != 503 || w.Body.String() != `{"error":"session store unavailable"}` || w.Header().Get("Set-Cookie") != "" {
-		t.Fatalf("failed save answered %d %q cookie %q", w.Code, w.Body, w.Header().Get("Set-Cookie"))
-	}
-	if !errors.Is(handled, sessionkit.ErrStore) || writeErr == nil {
-		t.Fatalf("error handler got %v; handler's write returned %v", handled, writeErr)
+		if w.Code != 503 || w.Body.String() != `{"error":"session store unavailable"}` || w.Header().Get("Set-Cookie") != "" {
+			t.Fatalf("failed save answered %d %q cookie %q", w.Code, w.Body, w.Header().Get("Set-Cookie"))
+		}
+		if !errors.Is(handled, sessionkit.ErrStore) || writeErr == nil {
+			t.Fatalf("error handler got %v; handler's write returned %v", handled, writeErr)
+		}
 	}
 }
 

@@ -151,7 +151,7 @@ func (s *Session) Get(key string, dst any) (found bool, err error) {
 	if err != nil || !found {
 		return false, err
 	}
-	if err := json.Unmarshal(raw, dst); err != nil {
+	if err := decodeValue(raw, dst); err != nil {
 		return true, fmt.Errorf("sessionkit: decode session key %q: %w", key, err)
 	}
 	return true, nil
@@ -191,7 +191,7 @@ func (s *Session) Pop(key string, dst any) (found bool, err error) {
 	if err := s.changeable(); err != nil {
 		return true, err
 	}
-	if err := json.Unmarshal(raw, dst); err != nil {
+	if err := decodeValue(raw, dst); err != nil {
 		return true, fmt.Errorf("sessionkit: decode session key %q: %w", key, err)
 	}
 	s.deleteLocked(key)
@@ -500,20 +500,4 @@ func earliest(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// plainString returns the contents of a JSON string with no escapes and
-// valid UTF-8 without going through encoding/json: the common case for ids
-// and e-mail addresses read on every request.
-func plainString(raw json.RawMessage) (string, bool) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return "", false
-	}
-	body := raw[1 : len(raw)-1]
-	for _, c := range body {
-		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
-			return "", false
-		}
-	}
-	return string(body), true
 }

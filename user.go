@@ -88,8 +88,8 @@ func metaOf(values map[string]json.RawMessage) (sessionMeta, bool) {
 	if !ok {
 		return sessionMeta{}, false
 	}
-	var m sessionMeta
-	if json.Unmarshal(raw, &m) != nil || m.User == "" {
+	m, err := decodeMeta(raw)
+	if err != nil || m.User == "" {
 		return sessionMeta{}, false
 	}
 	return m, true

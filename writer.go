@@ -20,9 +20,13 @@ type responseWriter struct {
 	http.ResponseWriter
 	sess *Session
 	req  *http.Request
-	// initialHeader is a copy of the response headers when the handler
-	// began (nil when there were none).
-	initialHeader http.Header
+	// The response headers as they were when the handler began: up to
+	// len(initialFields) single-valued ones (Cache-Control, CORS headers:
+	// what outer middleware sets) are kept in initialFields, without
+	// allocating; any other set is copied into initialHeader.
+	initialFields  [4]headerField
+	nInitialFields int
+	initialHeader  http.Header
 	// started is set once the session was saved (or its save failed).
 	started bool
 	failed  bool
@@ -49,15 +53,45 @@ func (w *responseWriter) save() bool {
 // (a Location, a Clear-Site-Data, another cookie) but keeps what outer
 // middleware set, such as CORS headers the client needs to read the error.
 func (w *responseWriter) restoreHeader() {
+	initial := w.initialHeader
+	if initial == nil {
+		initial = make(http.Header, w.nInitialFields)
+		for _, f := range w.initialFields[:w.nInitialFields] {
+			initial[f.key] = []string{f.value}
+		}
+	}
 	h := w.ResponseWriter.Header()
 	for k := range h {
-		if _, kept := w.initialHeader[k]; !kept {
+		if _, kept := initial[k]; !kept {
 			delete(h, k)
 		}
 	}
-	for k, v := range w.initialHeader {
+	for k, v := range initial {
 		h[k] = v
 	}
+}
+
+// headerField is one response header with a single value.
+type headerField struct{ key, value string }
+
+// keepInitialHeader records h, the response headers before the handler
+// runs, for restoreHeader.
+func (w *responseWriter) keepInitialHeader(h http.Header) {
+	if len(h) <= len(w.initialFields) {
+		n := 0
+		for k, v := range h {
+			if len(v) != 1 {
+				break
+			}
+			w.initialFields[n] = headerField{k, v[0]}
+			n++
+		}
+		if n == len(h) {
+			w.nInitialFields = n
+			return
+		}
+	}
+	w.initialHeader = h.Clone()
 }
 
 // WriteHeader saves the session, then writes the status. Informational 1xx

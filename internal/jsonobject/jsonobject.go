@@ -45,55 +45,135 @@ func Split(data []byte) (map[string]json.RawMessage, error) {
 }
 
 func split(data []byte) (map[string]json.RawMessage, bool) {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return nil, false
-	}
-	m := make(map[string]json.RawMessage, bytes.Count(data, []byte{':'}))
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return m, skipSpace(data, i+1) == len(data)
-	}
-	for {
-		if i >= len(data) || data[i] != '"' {
-			return nil, false
+	var m map[string]json.RawMessage
+	it := Walk(data)
+	for it.Next() {
+		if m == nil {
+			m = make(map[string]json.RawMessage, bytes.Count(data, []byte{':'}))
 		}
-		end, escaped := skipString(data, i)
-		if end < 0 {
-			return nil, false
-		}
-		var key string
-		if escaped || !utf8.Valid(data[i+1:end-1]) {
-			if json.Unmarshal(data[i:end], &key) != nil {
+		raw := it.Key()
+		if it.KeyEscaped() || !utf8.Valid(raw) {
+			// Declared here, so that only this rare path puts a key on
+			// the heap for encoding/json.
+			var key string
+			if json.Unmarshal(data[it.keyStart:it.keyEnd], &key) != nil {
 				return nil, false
 			}
-		} else {
-			key = string(data[i+1 : end-1])
+			m[key] = it.Value()
+			continue
 		}
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return nil, false
-		}
-		i = skipSpace(data, i+1)
-		vend := skipValue(data, i)
-		if vend < 0 {
-			return nil, false
-		}
-		m[key] = data[i:vend:vend]
-		i = skipSpace(data, vend)
-		if i >= len(data) {
-			return nil, false
-		}
-		switch data[i] {
-		case ',':
-			i = skipSpace(data, i+1)
-		case '}':
-			return m, skipSpace(data, i+1) == len(data)
-		default:
-			return nil, false
-		}
+		m[string(raw)] = it.Value()
 	}
+	if !it.Done() {
+		return nil, false
+	}
+	if m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	return m, true
 }
+
+// Members walks the members of a JSON object in order, without decoding
+// or copying anything: for a reader that wants a few known keys and no
+// map. Walk returns one; the zero value has no members and is not Done.
+//
+//	it := jsonobject.Walk(data)
+//	for it.Next() {
+//		use(it.Key(), it.Value())
+//	}
+//	if !it.Done() {
+//		// not an object Walk recognises: ask encoding/json
+//	}
+type Members struct {
+	data []byte
+	i    int
+	// keyStart and keyEnd delimit the current key, quotes included.
+	keyStart, keyEnd int
+	escaped          bool
+	value            []byte
+	last             bool // the current member closed the object
+	done, failed     bool
+}
+
+// Walk returns a Members over the JSON object in data.
+func Walk(data []byte) Members {
+	m := Members{data: data}
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		m.failed = true
+		return m
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		m.done = skipSpace(data, i+1) == len(data)
+		m.failed = !m.done
+		m.last = true
+	}
+	m.i = i
+	return m
+}
+
+// Next moves to the next member and reports whether there is one. It
+// returns false at the end of the object and at the first thing it does
+// not recognise; Done tells the two apart.
+func (m *Members) Next() bool {
+	if m.failed || m.last || m.data == nil {
+		return false
+	}
+	data, i := m.data, m.i
+	fail := func() bool { m.failed = true; return false }
+	if i >= len(data) || data[i] != '"' {
+		return fail()
+	}
+	end, escaped := skipString(data, i)
+	if end < 0 {
+		return fail()
+	}
+	m.keyStart, m.keyEnd, m.escaped = i, end, escaped
+	i = skipSpace(data, end)
+	if i >= len(data) || data[i] != ':' {
+		return fail()
+	}
+	i = skipSpace(data, i+1)
+	vend := skipValue(data, i)
+	if vend < 0 {
+		return fail()
+	}
+	m.value = data[i:vend:vend]
+	i = skipSpace(data, vend)
+	if i >= len(data) {
+		return fail()
+	}
+	switch data[i] {
+	case ',':
+		m.i = skipSpace(data, i+1)
+	case '}':
+		m.last = true
+		m.done = skipSpace(data, i+1) == len(data)
+		if !m.done {
+			return fail()
+		}
+	default:
+		return fail()
+	}
+	return true
+}
+
+// Key returns the current member's key as it is written, between its
+// quotes: the key itself unless KeyEscaped.
+func (m *Members) Key() []byte { return m.data[m.keyStart+1 : m.keyEnd-1] }
+
+// KeyEscaped reports whether the current key holds a backslash escape, so
+// that Key is not the key's text.
+func (m *Members) KeyEscaped() bool { return m.escaped }
+
+// Value returns the current member's value, delimited and not validated
+// (see Split), as a slice of the data.
+func (m *Members) Value() []byte { return m.value }
+
+// Done reports whether the whole input was one well-formed object and every
+// member was walked.
+func (m *Members) Done() bool { return m.done && m.last }
 
 func skipSpace(data []byte, i int) int {
 	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
