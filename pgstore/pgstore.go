@@ -225,13 +225,15 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 	if !storable(id) {
 		return sessionkit.Record{}, false, nil
 	}
-	var (
+	// One struct for Scan's destinations, which escape: one allocation
+	// per load instead of three.
+	var row struct {
 		raw     []byte
-		rec     sessionkit.Record
 		created pgtype.Timestamptz // NULL on a table without created_at
-	)
-	err := s.pool.QueryRow(ctx, s.qLoad, id).Scan(&raw, &created, &rec.Expiry)
-	rec.Created = created.Time
+		expiry  time.Time
+	}
+	err := s.pool.QueryRow(ctx, s.qLoad, id).Scan(&row.raw, &row.created, &row.expiry)
+	raw, rec := row.raw, sessionkit.Record{Created: row.created.Time, Expiry: row.expiry}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return sessionkit.Record{}, false, nil
 	}
