@@ -171,38 +171,41 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 		return strings.TrimSpace(line), nil
 	}
 
+	// One set of instances per kind, as many as the largest target asks
+	// for: a 1-instance target drives the first instance of its kind's set
+	// while the others idle. So the six targets of a full run need nine
+	// servers' pools (30 connections per kind), not twelve, and fit in
+	// PostgreSQL's default 100 connections in one interleaved run.
 	var targets []*target
-	add := func(name string, n int, start func() (string, error)) error {
-		if only != "" && !strings.Contains(","+only+",", ","+name+",") {
-			return nil
-		}
-		t := &target{name: name}
-		for range n {
-			u, err := start()
-			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			t.urls = append(t.urls, u)
-		}
-		targets = append(targets, t)
-		return nil
-	}
-	for _, a := range []struct {
-		name string
-		n    int
-		f    func() (string, error)
+	kinds := []struct {
+		name  string
+		start func() (string, error)
+		urls  []string
 	}{
-		{"floor-1", 1, floor},
-		{"serve-off-1", 1, func() (string, error) { return serve("off") }},
-		{"serve-on-1", 1, func() (string, error) { return serve("on") }},
-		{"floor-3", 3, floor},
-		{"serve-off-3", 3, func() (string, error) { return serve("off") }},
-		{"serve-on-3", 3, func() (string, error) { return serve("on") }},
-	} {
-		if err := add(a.name, a.n, a.f); err != nil {
-			return err
+		{"floor", floor, nil},
+		{"serve-off", func() (string, error) { return serve("off") }, nil},
+		{"serve-on", func() (string, error) { return serve("on") }, nil},
+	}
+	for _, n := range []int{1, 3} {
+		for i := range kinds {
+			k := &kinds[i]
+			name := fmt.Sprintf("%s-%d", k.name, n)
+			if only != "" && !strings.Contains(","+only+",", ","+name+",") {
+				continue
+			}
+			for len(k.urls) < n {
+				u, err := k.start()
+				if err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				k.urls = append(k.urls, u)
+			}
+			targets = append(targets, &target{name: name, urls: k.urls[:n]})
 		}
 	}
+	// The set-up pool is not needed any more: its connections go back to
+	// the servers' budget.
+	admin.Close()
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
 	cookie, sid, err := login(client, targets)
