@@ -11,26 +11,6 @@ import (
 
 // routes builds the handler tree. The session middleware wraps /api/ only.
 func (s *Server) routes(reg *prometheus.Registry) http.Handler {
-	api := http.NewServeMux()
-	api.HandleFunc("POST /api/login", s.handleLogin)
-	api.HandleFunc("GET /api/user", s.handleUser)
-	api.HandleFunc("POST /api/logout", s.handleLogout)
-	api.HandleFunc("GET /api/sessions", s.handleSessions)
-	api.HandleFunc("DELETE /api/sessions/{handle}", s.handleEndSession)
-	api.HandleFunc("POST /api/sessions/revoke-others", s.handleRevokeOthers)
-	api.HandleFunc("POST /api/password", s.handlePassword)
-	if s.cfg.Debug {
-		api.HandleFunc("GET /api/_debug/session", s.handleDebug)
-	} else {
-		api.HandleFunc("GET /api/_debug/session", func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, http.StatusNotFound, "the debug endpoint is off (APP_ENV=production): set SESSION_DEBUG=1 to turn it on")
-		})
-	}
-	// Every other /api answer is JSON, and so is "no such route".
-	api.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not found")
-	})
-
 	// Cross-site request forgery: browsers mark cross-origin requests
 	// (Sec-Fetch-Site, Origin), and state-changing ones are refused unless
 	// they come from an origin we allow for CORS. Without that, a same-site
@@ -47,10 +27,34 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 		writeError(w, http.StatusForbidden, "cross-origin request refused: add its origin to CORS_ORIGINS if it is yours")
 	}))
 
+	// Every /api/ route goes through the same chain. noStore is
+	// outermost so that every API answer, the CSRF refusal and CORS
+	// preflights included, is uncacheable. The chain wraps each route
+	// rather than a second mux behind "/api/", so that a request is
+	// routed once.
+	api := func(h http.HandlerFunc) http.Handler {
+		return noStore(s.cors(csrf.Handler(s.sessions.Middleware(h))))
+	}
 	root := http.NewServeMux()
-	// noStore is outermost so that every API answer, the CSRF refusal and
-	// CORS preflights included, is uncacheable.
-	root.Handle("/api/", noStore(s.cors(csrf.Handler(s.sessions.Middleware(api)))))
+	root.Handle("POST /api/login", api(s.handleLogin))
+	root.Handle("GET /api/user", api(s.handleUser))
+	root.Handle("POST /api/logout", api(s.handleLogout))
+	root.Handle("GET /api/sessions", api(s.handleSessions))
+	root.Handle("DELETE /api/sessions/{handle}", api(s.handleEndSession))
+	root.Handle("POST /api/sessions/revoke-others", api(s.handleRevokeOthers))
+	root.Handle("POST /api/password", api(s.handlePassword))
+	if s.cfg.Debug {
+		root.Handle("GET /api/_debug/session", api(s.handleDebug))
+	} else {
+		root.Handle("GET /api/_debug/session", api(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "the debug endpoint is off (APP_ENV=production): set SESSION_DEBUG=1 to turn it on")
+		}))
+	}
+	// Every other /api answer is JSON, and so is "no such route" (and a
+	// known path with another method, which this pattern also catches).
+	root.Handle("/api/", api(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	}))
 	// The account page is static: it talks to the API like any client and
 	// never touches the session itself.
 	root.Handle("GET /{$}", page("index.html", "text/html; charset=utf-8"))
