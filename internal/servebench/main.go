@@ -64,8 +64,16 @@ func main() {
 type target struct {
 	name string
 	urls []string
+	pids []int           // the instances' processes
 	done []time.Duration // latencies of every round
 	reqs []float64       // requests/s per round
+	cpu  time.Duration   // CPU time the instances used in the rounds
+}
+
+// instance is one running server.
+type instance struct {
+	url string
+	pid int
 }
 
 func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int, only string) error {
@@ -128,25 +136,25 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 			_ = p.Wait()
 		}
 	}()
-	serve := func(cache string) (string, error) {
+	serve := func(cache string) (instance, error) {
 		p := exec.Command(bin, "serve")
 		p.Env = append(env, "SESSION_CACHE="+cache)
 		stderr, err := p.StderrPipe()
 		if err != nil {
-			return "", err
+			return instance{}, err
 		}
 		if err := p.Start(); err != nil {
-			return "", err
+			return instance{}, err
 		}
 		procs = append(procs, p)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			if _, addr, ok := strings.Cut(sc.Text(), "listening on "); ok {
 				go func() { _, _ = io.Copy(io.Discard, stderr) }()
-				return strings.Trim(strings.Fields(addr)[0], `"`), nil
+				return instance{strings.Trim(strings.Fields(addr)[0], `"`), p.Process.Pid}, nil
 			}
 		}
-		return "", errors.New("serve exited before listening")
+		return instance{}, errors.New("serve exited before listening")
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -154,21 +162,21 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 	}
 	// The floor runs as its own process, like serve, so that it shares
 	// nothing with the load generator.
-	floor := func() (string, error) {
+	floor := func() (instance, error) {
 		p := exec.Command(self, "-floor", benchURL)
 		stdout, err := p.StdoutPipe()
 		if err != nil {
-			return "", err
+			return instance{}, err
 		}
 		if err := p.Start(); err != nil {
-			return "", err
+			return instance{}, err
 		}
 		procs = append(procs, p)
 		line, err := bufio.NewReader(stdout).ReadString('\n')
 		if err != nil {
-			return "", fmt.Errorf("floor: %w", err)
+			return instance{}, fmt.Errorf("floor: %w", err)
 		}
-		return strings.TrimSpace(line), nil
+		return instance{strings.TrimSpace(line), p.Process.Pid}, nil
 	}
 
 	// One set of instances per kind, as many as the largest target asks
@@ -178,13 +186,13 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 	// PostgreSQL's default 100 connections in one interleaved run.
 	var targets []*target
 	kinds := []struct {
-		name  string
-		start func() (string, error)
-		urls  []string
+		name      string
+		start     func() (instance, error)
+		instances []instance
 	}{
 		{"floor", floor, nil},
-		{"serve-off", func() (string, error) { return serve("off") }, nil},
-		{"serve-on", func() (string, error) { return serve("on") }, nil},
+		{"serve-off", func() (instance, error) { return serve("off") }, nil},
+		{"serve-on", func() (instance, error) { return serve("on") }, nil},
 	}
 	for _, n := range []int{1, 3} {
 		for i := range kinds {
@@ -193,14 +201,18 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 			if only != "" && !strings.Contains(","+only+",", ","+name+",") {
 				continue
 			}
-			for len(k.urls) < n {
-				u, err := k.start()
+			for len(k.instances) < n {
+				in, err := k.start()
 				if err != nil {
 					return fmt.Errorf("%s: %w", name, err)
 				}
-				k.urls = append(k.urls, u)
+				k.instances = append(k.instances, in)
 			}
-			targets = append(targets, &target{name: name, urls: k.urls[:n]})
+			t := &target{name: name}
+			for _, in := range k.instances[:n] {
+				t.urls, t.pids = append(t.urls, in.url), append(t.pids, in.pid)
+			}
+			targets = append(targets, t)
 		}
 	}
 	// The set-up pool is not needed any more: its connections go back to
@@ -219,10 +231,12 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 	}
 	for r := range rounds {
 		for _, t := range targets {
+			before := cpuTime(t.pids)
 			lat, err := drive(client, t, cookie, sid, conns, dur)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
+			t.cpu += cpuTime(t.pids) - before
 			t.done = append(t.done, lat...)
 			t.reqs = append(t.reqs, float64(len(lat))/dur.Seconds())
 		}
@@ -230,23 +244,33 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 	}
 
 	fmt.Printf("%d live filler rows + the benchmark session; %d rounds × %s per target; %d connections; pool %d per server\n\n", rows, rounds, dur, conns, poolSize)
-	fmt.Println("| target | instances | req/s (median of rounds) | vs floor (same instances) | p50 | p99 |")
-	fmt.Println("|---|---|---|---|---|---|")
-	floors := map[int]float64{}
+	fmt.Println("| target | instances | req/s (median of rounds) | vs floor (median of rounds' ratios) | server CPU per request | p50 | p99 |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	floors := map[int]*target{}
 	for _, t := range targets {
 		med := median(t.reqs)
 		if strings.HasPrefix(t.name, "floor") {
-			floors[len(t.urls)] = med
+			floors[len(t.urls)] = t
 		}
+		// Each round's ratio compares turns seconds apart, so a machine
+		// whose load drifts over the run moves both sides of it alike.
 		ratio := ""
-		if f := floors[len(t.urls)]; f > 0 {
-			ratio = fmt.Sprintf("%.2f×", med/f)
+		if f := floors[len(t.urls)]; f != nil {
+			ratios := make([]float64, len(t.reqs))
+			for i := range ratios {
+				ratios[i] = t.reqs[i] / f.reqs[i]
+			}
+			ratio = fmt.Sprintf("%.2f×", median(ratios))
+		}
+		perReq := time.Duration(0)
+		if len(t.done) > 0 {
+			perReq = t.cpu / time.Duration(len(t.done))
 		}
 		sort.Slice(t.done, func(i, j int) bool { return t.done[i] < t.done[j] })
 		p := func(q float64) string {
 			return t.done[min(len(t.done)-1, int(q*float64(len(t.done))))].Round(10 * time.Microsecond).String()
 		}
-		fmt.Printf("| %s | %d | %.0f | %s | %s | %s |\n", t.name, len(t.urls), med, ratio, p(0.5), p(0.99))
+		fmt.Printf("| %s | %d | %.0f | %s | %s | %s | %s |\n", t.name, len(t.urls), med, ratio, perReq.Round(time.Microsecond), p(0.5), p(0.99))
 	}
 	return nil
 }
@@ -365,4 +389,28 @@ func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	return s[len(s)/2]
+}
+
+// cpuTime returns the user and system CPU time the processes have used, from
+// /proc (Linux), in the kernel's clock ticks of 10 ms.
+func cpuTime(pids []int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses and may
+		// hold spaces: state is field 3, utime 14 and stime 15.
+		_, rest, _ := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest)
+		if len(f) < 13 {
+			continue
+		}
+		var utime, stime int64
+		fmt.Sscan(f[11], &utime)
+		fmt.Sscan(f[12], &stime)
+		total += time.Duration(utime+stime) * 10 * time.Millisecond
+	}
+	return total
 }
