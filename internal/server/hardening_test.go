@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -119,6 +120,32 @@ func TestHeaderSize(t *testing.T) {
 	junk := strings.Repeat("sessionkit.sid=s%3Ajunk.AAAA; ", 150)
 	r = h.do("GET", "/api/user", "", nil, "Cookie", junk+c.Name+"="+c.Value)
 	expectStatus(t, r, 200, "")
+}
+
+// TestSlowClientIsCutOff: a client that never finishes its request
+// headers (slowloris) has its connection closed by serve's read deadline,
+// instead of holding it for ever. The wait is the deadline (10 s); the
+// test asserts that the close comes, not when.
+func TestSlowClientIsCutOff(t *testing.T) {
+	t.Parallel()
+	h := serveReal(t, baseConfig(t))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /api/user HTTP/1.1\r\nHost: x\r\nX-Slow: "); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(time.Minute)) // the test's own bound, for a loaded machine
+	n, err := io.Copy(io.Discard, conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("serve still held the half-sent request's connection after a minute")
+	}
+	if err != nil || n != 0 {
+		t.Fatalf("read %d bytes, %v; want the connection closed without an answer", n, err)
+	}
 }
 
 // TestLockoutIsNotADenialOfService: five wrong passwords for an email no
