@@ -207,6 +207,42 @@ func (s *syncBuffer) events(t *testing.T) []map[string]any {
 	return out
 }
 
+// TestRejectedCookiesAreThrottled: a client sending the same bad cookie
+// on every request leaves one line a minute, not one per request; each
+// kind of rejection has its own line, and the library still counts all.
+func TestRejectedCookiesAreThrottled(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	cfg := baseConfig(t)
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	h := start(t, cfg)
+	name := h.srv.Manager().CookieName()
+	forged := name + "=s%3Aforged-id-forged-id.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	malformed := name + "=junk"
+	for range 20 {
+		expectStatus(t, h.do("GET", "/api/user", "", nil, "Cookie", forged), 401, "")
+		expectStatus(t, h.do("GET", "/api/user", "", nil, "Cookie", malformed), 401, "")
+	}
+	lines := map[string]int{}
+	for _, e := range logs.events(t) {
+		if e["event"] == "session_cookie_rejected" {
+			status, _ := e["status"].(string)
+			lines[status]++
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("rejection lines by status: %v, want one for each of the two kinds", lines)
+	}
+	for status, n := range lines {
+		if n != 1 {
+			t.Errorf("%d lines for %s cookies sent 20 times in a row, want 1", n, status)
+		}
+	}
+	if st := h.srv.Manager().Stats(); st.BadSignatures != 20 || st.MalformedCookies != 20 {
+		t.Errorf("stats count %d bad signatures and %d malformed, want 20 each", st.BadSignatures, st.MalformedCookies)
+	}
+}
+
 // TestSecurityEventsAreLogged: each security event the issue names leaves
 // one structured line at Info or Warn, with the client's network and the
 // email redacted, and no password, cookie or session id in the log.
