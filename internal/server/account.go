@@ -131,20 +131,21 @@ func (s *Server) reauthenticated(w http.ResponseWriter, r *http.Request, sess *s
 	return s.passwordMatches(w, r, user, *body.Password, http.StatusForbidden)
 }
 
-// passwordMatches checks password against user's, rate limited like a
-// log-in for that email. On a mismatch it answers failStatus with
-// "wrong password"; it answers 429 and 503 itself too.
+// passwordMatches checks password against user's, under the same limits
+// as a log-in for that email from this client (admitPassword), so that
+// a stolen session cannot guess faster than a log-in could, and cannot
+// lock the user out of re-authenticating either. On a mismatch it answers
+// failStatus with "wrong password"; it answers 429 and 503 itself too.
 func (s *Server) passwordMatches(w http.ResponseWriter, r *http.Request, user admin.User, password string, failStatus int) bool {
-	key := "email:" + user.Email
-	release, wait := s.byEmail.acquire(key)
+	attempt, refusedBy, wait := s.admitPassword(r, user.Email)
 	if wait > 0 {
-		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", "email", "email", redactEmail(user.Email), "user", user.ID)
+		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", refusedBy, "email", redactEmail(user.Email), "user", user.ID, "while", "re-authenticating")
 		s.tooMany(w, wait)
 		return false
 	}
 	_, ok, err := s.checkPassword(r.Context(), user.Email, true, password)
+	attempt.done(ok, err)
 	if err != nil {
-		release()
 		s.storeFailed(w, r, err)
 		return false
 	}
@@ -153,7 +154,6 @@ func (s *Server) passwordMatches(w http.ResponseWriter, r *http.Request, user ad
 		writeError(w, failStatus, "wrong password")
 		return false
 	}
-	s.byEmail.reset(key)
 	return true
 }
 

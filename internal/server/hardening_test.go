@@ -243,6 +243,44 @@ func TestRejectedCookiesAreThrottled(t *testing.T) {
 	}
 }
 
+// TestReauthenticationIsLimitedLikeALogIn: re-entering the password to end
+// other sessions is under the log-in limits of the email and the address.
+// Another address's failures on the email do not refuse the user's own
+// re-authentication (the old code answered 429: anyone could block it),
+// and a stolen session guessing the password is held to the limit.
+func TestReauthenticationIsLimitedLikeALogIn(t *testing.T) {
+	t.Parallel()
+	cfg := baseConfig(t)
+	cfg.LoginMaxFailures, cfg.LoginMaxFailuresPerAddr = 3, 100
+	cfg.TrustedProxies, _ = server.ParseTrustedProxies("127.0.0.1,::1")
+	h := start(t, cfg)
+	h.addUser(testEmail, testPassword)
+	const attacker, owner = "198.51.100.1", "203.0.113.9"
+	login := func(addr string) *http.Cookie {
+		r := h.do("POST", "/api/login", loginBody(testEmail, testPassword), nil, "X-Forwarded-For", addr)
+		expectStatus(t, r, 200, "")
+		return r.cookie()
+	}
+	reauth := func(addr, password string, c *http.Cookie) reply {
+		return h.do("POST", "/api/sessions/revoke-others", `{"password":"`+password+`"}`, c, "X-Forwarded-For", addr)
+	}
+	stolen, phone, laptop := login(attacker), login(owner), login(owner)
+
+	// The holder of a stolen session guesses until the email is over its
+	// limit, and is then refused, right password or not.
+	for range 3 {
+		expectStatus(t, reauth(attacker, "guess", stolen), 403, `{"error":"wrong password"}`)
+	}
+	expectStatus(t, reauth(attacker, "guess", stolen), 429, "")
+	expectStatus(t, reauth(attacker, testPassword, stolen), 429, "")
+
+	// The owner, elsewhere, re-authenticates and ends the other sessions,
+	// the stolen one among them.
+	expectStatus(t, reauth(owner, testPassword, laptop), 200, `{"ok":true,"ended":2}`)
+	expectStatus(t, h.do("GET", "/api/user", "", stolen), 401, "")
+	expectStatus(t, h.do("GET", "/api/user", "", phone), 401, "")
+}
+
 // TestSecurityEventsAreLogged: each security event the issue names leaves
 // one structured line at Info or Warn, with the client's network and the
 // email redacted, and no password, cookie or session id in the log.

@@ -47,12 +47,8 @@ type credentials struct {
 // session before storing the user in it, so an id planted before log-in is
 // worthless after.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	addrKey := "addr:" + r.RemoteAddr
-	if addr, ok := s.sessions.ClientAddr(r); ok {
-		addrKey = clientKey(addr)
-	}
 	// A blocked address is refused before its body is read.
-	if wait := s.byAddr.wait(addrKey); wait > 0 {
+	if wait := s.byAddr.wait(s.addrKey(r)); wait > 0 {
 		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", "address")
 		s.tooMany(w, wait)
 		return
@@ -74,30 +70,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if emailErr != nil {
 		email = strings.ToLower(strings.TrimSpace(*c.Email))
 	}
-	emailKey := "email:" + email
-	pairKey := emailKey + " " + addrKey
-	releaseEmail, wait := s.byEmail.acquire(emailKey)
+	attempt, refusedBy, wait := s.admitPassword(r, email)
 	if wait > 0 {
-		// The email is over its limit. Refusing every address would let
-		// anyone lock anyone out with a few wrong passwords, so only the
-		// addresses that have failed on this email in the window are
-		// refused; any other gets one attempt, counted on the pair, and the
-		// real user with the right password gets in.
-		releaseEmail, wait = s.byPair.acquire(pairKey)
-	} else {
-		// Marked failing from now, like the email's count, so that
-		// attempts sent all at once cannot slip in as a "clean" address.
-		s.byPair.note(pairKey)
-	}
-	if wait > 0 {
-		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", "email", "email", redactEmail(email))
-		s.tooMany(w, wait)
-		return
-	}
-	releaseAddr, wait := s.byAddr.acquire(addrKey)
-	if wait > 0 {
-		releaseEmail()
-		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", "address", "email", redactEmail(email))
+		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", refusedBy, "email", redactEmail(email))
 		s.tooMany(w, wait)
 		return
 	}
@@ -106,28 +81,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// text such as a NUL byte is refused by PostgreSQL, which must not read
 	// as a store outage. It still costs a bcrypt comparison.
 	user, ok, err := s.checkPassword(r.Context(), email, emailErr == nil, *c.Password)
+	attempt.done(ok, err)
 	if err != nil {
-		// Not checked, so not a failure.
-		releaseEmail()
-		releaseAddr()
 		s.logins.unavailable.Inc()
 		s.storeFailed(w, r, err)
 		return
 	}
 	if !ok {
-		// The attempt stays counted against the email, the address and
-		// the pair.
 		s.logins.invalid.Inc()
 		s.securityEvent(r, slog.LevelWarn, eventLoginFailed, "email", redactEmail(email))
 		writeError(w, http.StatusUnauthorized, errInvalidLogin)
 		return
 	}
-	// Only this attempt is taken back: the email's other failures stay,
-	// so a guesser is not handed a fresh budget by the real user's
-	// log-in; this address's record on the email is cleared.
-	releaseEmail()
-	releaseAddr()
-	s.byPair.reset(pairKey)
 	if s.afterPasswordCheck != nil {
 		s.afterPasswordCheck()
 	}
@@ -234,4 +199,72 @@ func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration) {
 	s.logins.rateLimited.Inc()
 	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	writeError(w, http.StatusTooManyRequests, "too many failed log-ins; retry later")
+}
+
+// addrKey is the key of r's client in the per-address limiter.
+func (s *Server) addrKey(r *http.Request) string {
+	if addr, ok := s.sessions.ClientAddr(r); ok {
+		return clientKey(addr)
+	}
+	return "addr:" + r.RemoteAddr
+}
+
+// passwordAttempt is one password check that the log-in limits let
+// through (admitPassword). It counts as a failure from the start, so that
+// attempts sent all at once cannot all pass the limits before any has
+// failed; done settles it.
+type passwordAttempt struct {
+	s                         *Server
+	releaseEmail, releaseAddr func()
+	pairKey                   string
+}
+
+// admitPassword applies the log-in limits to a check of a password for
+// email from r's client: a log-in, or a re-authentication. When it is
+// refused, refusedBy names the limit ("email" or "address") and wait is how
+// long the client must wait.
+//
+// Once an email is over its limit, refusing every address would let anyone
+// lock anyone out with a few wrong passwords, so only the addresses that
+// have failed on this email in the window are refused; any other gets one
+// attempt, counted on the (email, address) pair, and the real user with the
+// right password gets in.
+func (s *Server) admitPassword(r *http.Request, email string) (a passwordAttempt, refusedBy string, wait time.Duration) {
+	addrKey := s.addrKey(r)
+	emailKey := "email:" + email
+	a = passwordAttempt{s: s, pairKey: emailKey + " " + addrKey}
+	a.releaseEmail, wait = s.byEmail.acquire(emailKey)
+	if wait > 0 {
+		a.releaseEmail, wait = s.byPair.acquire(a.pairKey)
+	} else {
+		// Marked failing from now, like the email's count, so that
+		// attempts sent all at once cannot slip in as a "clean" address.
+		s.byPair.note(a.pairKey)
+	}
+	if wait > 0 {
+		return passwordAttempt{}, "email", wait
+	}
+	a.releaseAddr, wait = s.byAddr.acquire(addrKey)
+	if wait > 0 {
+		a.releaseEmail()
+		return passwordAttempt{}, "address", wait
+	}
+	return a, "", 0
+}
+
+// done settles the attempt: a wrong password (ok false, err nil) stays
+// counted against the email, the address and the pair. A password that
+// could not be checked (err) is not a failure and is taken back. A right
+// one is taken back too, and clears this address's record on the email;
+// only this attempt is taken back, so the email's other failures stay and
+// a guesser is not handed a fresh budget by the real user's log-in.
+func (a passwordAttempt) done(ok bool, err error) {
+	if !ok && err == nil {
+		return
+	}
+	a.releaseEmail()
+	a.releaseAddr()
+	if err == nil {
+		a.s.byPair.reset(a.pairKey)
+	}
 }
