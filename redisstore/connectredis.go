@@ -25,7 +25,7 @@ import (
 // into a JSON string while keeping every value byte for byte, which Redis's
 // Lua cjson cannot promise (it re-encodes numbers and turns [] into {}), so it
 // is an optimistic transaction instead: WATCH the key, GET, merge in Go,
-// MULTI/SET KEEPTTL(/PEXPIREAT)/EXEC, and again from the GET when another
+// MULTI/SET KEEPTTL(/PEXPIREAT)/PUBLISH/EXEC, and again from the GET when another
 // write came between (each retry is two round trips; a writer waits, never
 // fails, for as long as its context allows).
 
@@ -126,6 +126,9 @@ func (s *Store) crUpdate(ctx context.Context, id string, p sessionkit.Patch) (bo
 				expiry = p.Expiry.UnixMilli()
 				pipe.PExpireAt(ctx, key, p.Expiry)
 			}
+			// In the same MULTI: announced if and only if the write is
+			// made (see changes.go).
+			pipe.Publish(ctx, s.channel, sessionkit.ChangeKey(id))
 			return nil
 		})
 		return err

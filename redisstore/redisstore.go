@@ -15,7 +15,8 @@
 // would do the same in three or more round trips and, worse, fail and retry
 // whenever another request patches the same session meanwhile, which is
 // exactly the case (concurrent requests of one visitor) the patch exists for.
-// Load is one HGETALL, an existence check one EXISTS, Delete one DEL. A
+// Load is one HGETALL, an existence check one EXISTS, Delete one script (DEL
+// and the announcement below). A
 // session bound to a user (sessionkit.Session.Authenticate) also has its id
 // in the user's set for sessionkit.UserIndex, which on a cluster sits in the
 // user's slot: creating such a session, or moving its expiry, costs one more
@@ -25,6 +26,9 @@
 // Redis itself enforces the expiry: every write sets the key's expiry time
 // (PEXPIREAT) to the session's, so an expired session is gone at that
 // millisecond, on every node, with nothing to prune. Prune is a no-op.
+//
+// Every Update and Delete also announces its change by PUBLISH, for
+// sessionkit's session cache (see changes.go).
 package redisstore
 
 import (
@@ -33,6 +37,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -84,19 +89,29 @@ type Config struct {
 	// can hold several applications' sessions. Zero means "sessionkit:"
 	// (DefaultPrefix) in the native layout and connect-redis's "sess:"
 	// (DefaultConnectRedisPrefix) in LayoutConnectRedis. It must not contain
-	// '{' or '}' (ErrInvalidPrefix).
+	// '{' or '}' (ErrInvalidPrefix). The store announces its changes on the
+	// channel Prefix + "changes" (Store.Channel).
 	Prefix string
+	// Logger receives the change watcher's reports (WatchChanges): at Warn
+	// when its connection fails, at Info when it is subscribed again. Zero
+	// discards them.
+	Logger *slog.Logger
 }
 
 // Store is a sessionkit.Store on Redis. It is safe for concurrent use by many
 // goroutines and many processes sharing the Redis.
 type Store struct {
-	client redis.UniversalClient
-	prefix string
-	layout Layout
+	client  redis.UniversalClient
+	prefix  string
+	layout  Layout
+	channel string
+	logger  *slog.Logger
 }
 
-var _ sessionkit.Store = (*Store)(nil)
+var (
+	_ sessionkit.Store      = (*Store)(nil)
+	_ sessionkit.ChangeFeed = (*Store)(nil)
+)
 
 var (
 	//go:embed create.lua
@@ -105,6 +120,9 @@ var (
 	//go:embed update.lua
 	updateLua    string
 	updateScript = redis.NewScript(updateLua)
+	//go:embed delete.lua
+	deleteLua    string
+	deleteScript = redis.NewScript(deleteLua)
 )
 
 // New returns a store on client, which the application keeps owning: the
@@ -127,7 +145,11 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if strings.ContainsAny(prefix, "{}") {
 		return nil, fmt.Errorf("%w, got %q", ErrInvalidPrefix, prefix)
 	}
-	return &Store{client: client, prefix: prefix, layout: cfg.Layout}, nil
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{client: client, prefix: prefix, layout: cfg.Layout, channel: prefix + channelSuffix, logger: logger}, nil
 }
 
 // Key returns the Redis key of the session with this id.
@@ -234,8 +256,9 @@ func (s *Store) runCreate(ctx context.Context, script *redis.Script, id string, 
 // its expiry, the user's set is updated next, see users.go); it never creates
 // a key, so a save cannot bring back a session destroyed or regenerated
 // meanwhile. A new p.Expiry also moves the
-// key's expiry time; one in the past deletes the session. An empty patch is a
-// read-only existence check.
+// key's expiry time; one in the past deletes the session. The same step
+// announces the change (see changes.go) when there was a session to patch.
+// An empty patch is a read-only existence check, and announces nothing.
 func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
 	key := s.Key(id)
 	if p.Empty() {
@@ -248,12 +271,12 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if s.layout == LayoutConnectRedis {
 		return s.crUpdate(ctx, id, p)
 	}
-	args := make([]any, 0, 2+len(p.Delete)+2*len(p.Set))
+	args := make([]any, 0, 4+len(p.Delete)+2*len(p.Set))
 	expiry := ""
 	if !p.Expiry.IsZero() {
 		expiry = millis(p.Expiry)
 	}
-	args = append(args, expiry, len(p.Delete))
+	args = append(args, s.channel, sessionkit.ChangeKey(id), expiry, len(p.Delete))
 	for _, k := range p.Delete {
 		args = append(args, valuePrefix+k)
 	}
@@ -278,9 +301,11 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	return true, nil
 }
 
-// Delete removes the session with this id. A missing id is not an error.
+// Delete removes the session with this id and announces it (see
+// changes.go) in the same step, one round trip. A missing id is not an
+// error (and is announced all the same).
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := s.client.Del(ctx, s.Key(id)).Err(); err != nil {
+	if err := deleteScript.Run(ctx, s.client, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id)).Err(); err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	return nil

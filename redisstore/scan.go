@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -30,6 +31,9 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 // DeleteAll deletes every session of the store and then the per-user sets,
 // and reports how many sessions it deleted (after a breach, or a change of
 // what a session may hold). Sessions created while it runs may survive it.
+// Then it announces AllSessions (AnnounceAll), so every watcher forgets
+// what it cached; it does so even when the walk failed part way, since
+// some sessions may be gone.
 func (s *Store) DeleteAll(ctx context.Context) (int64, error) {
 	var n atomic.Int64
 	// One key per DEL: on a cluster the keys of one batch would sit in
@@ -44,6 +48,9 @@ func (s *Store) DeleteAll(ctx context.Context) (int64, error) {
 			return node.Del(ctx, key).Err()
 		})
 	}
+	// After the deletes, not before: a watcher that forgets everything
+	// then loads only what is left.
+	err = errors.Join(err, s.AnnounceAll(context.WithoutCancel(ctx)))
 	if err != nil {
 		return n.Load(), fmt.Errorf("redisstore: delete all: %w", err)
 	}

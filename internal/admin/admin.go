@@ -111,7 +111,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	var rs *redisSessions
 	if cfg.RedisURL != "" {
 		var err error
-		if rs, err = openRedis(ctx, cfg.RedisURL, cfg.RedisPrefix, cfg.RedisLayout); err != nil {
+		if rs, err = openRedis(ctx, cfg.RedisURL, cfg.RedisPrefix, cfg.RedisLayout, cfg.Logger); err != nil {
 			return nil, err
 		}
 		// Redis expires sessions itself, and the database's sessions

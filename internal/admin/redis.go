@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 
@@ -22,18 +23,19 @@ type redisSessions struct {
 }
 
 // openRedis connects to the Redis that rawURL names, checks that it answers
-// and returns the session store on it, with keys under prefix.
+// and returns the session store on it, with keys under prefix, reporting to
+// log (the session cache's change watcher; nil discards).
 //
 // rawURL is go-redis's URL form, redis://[user:password@]host:port[/db] or
 // rediss:// for TLS, or a Redis Cluster given by its seed nodes:
 // redis+cluster://[user:password@]host1:port1,host2:port2,… (rediss+cluster://
 // for TLS); query parameters are go-redis's.
-func openRedis(ctx context.Context, rawURL, prefix string, layout redisstore.Layout) (*redisSessions, error) {
+func openRedis(ctx context.Context, rawURL, prefix string, layout redisstore.Layout, log *slog.Logger) (*redisSessions, error) {
 	client, desc, err := newRedisClient(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	store, err := redisstore.New(client, redisstore.Config{Prefix: prefix, Layout: layout})
+	store, err := redisstore.New(client, redisstore.Config{Prefix: prefix, Layout: layout, Logger: log})
 	if err != nil {
 		client.Close()
 		return nil, err

@@ -139,6 +139,14 @@ func (c *Cluster) Client(tb testing.TB) (redis.UniversalClient, string) {
 	return checked(tb, cc, "the Redis Cluster at "+strings.Join(c.Addrs, ","))
 }
 
+// ClientNamed is Client with every connection named name (see the package's
+// ClientNamed).
+func (c *Cluster) ClientNamed(tb testing.TB, name string) (redis.UniversalClient, string) {
+	tb.Helper()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ClientName: name})
+	return checked(tb, cc, "the Redis Cluster at "+strings.Join(c.Addrs, ","))
+}
+
 // Kill sends SIGKILL to the master at Addrs[i] and waits for it to exit,
 // for tests of a node that dies; Stop still cleans up the rest.
 func (c *Cluster) Kill(i int) error {

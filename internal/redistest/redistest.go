@@ -8,7 +8,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +47,58 @@ func Client(tb testing.TB) (redis.UniversalClient, string) {
 	tb.Helper()
 	c := redis.NewClient(&redis.Options{Addr: Addr()})
 	return checked(tb, c, "Redis at "+Addr())
+}
+
+// ClientNamed is Client with every connection of the client named name
+// (CLIENT SETNAME), its subscriptions' too, so that KillPubSub can find
+// them.
+func ClientNamed(tb testing.TB, name string) (redis.UniversalClient, string) {
+	tb.Helper()
+	c := redis.NewClient(&redis.Options{Addr: Addr(), ClientName: name})
+	return checked(tb, c, "Redis at "+Addr())
+}
+
+// KillPubSub closes, on each server at addrs, the connections in subscribed
+// mode named name (found in CLIENT LIST by their channel count sub, then
+// CLIENT KILL ID), as a
+// failover or an operator would, and reports how many it closed. Other
+// tests' subscriptions on the same servers are left alone.
+func KillPubSub(ctx context.Context, addrs []string, name string) (int, error) {
+	killed := 0
+	for _, addr := range addrs {
+		n, err := killPubSub(ctx, addr, name)
+		killed += n
+		if err != nil {
+			return killed, fmt.Errorf("redistest: kill subscribers on %s: %w", addr, err)
+		}
+	}
+	return killed, nil
+}
+
+func killPubSub(ctx context.Context, addr, name string) (int, error) {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	list, err := c.ClientList(ctx).Result()
+	if err != nil {
+		return 0, err
+	}
+	killed := 0
+	for _, line := range strings.Split(list, "\n") {
+		fields := map[string]string{}
+		for _, field := range strings.Fields(line) {
+			k, v, _ := strings.Cut(field, "=")
+			fields[k] = v
+		}
+		if fields["name"] != name || fields["sub"] == "" || fields["sub"] == "0" {
+			continue
+		}
+		n, err := c.ClientKillByFilter(ctx, "ID", fields["id"]).Result()
+		if err != nil {
+			return killed, err
+		}
+		killed += int(n)
+	}
+	return killed, nil
 }
 
 // checked pings c, picks a prefix and registers the cleanup of both.

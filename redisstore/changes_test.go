@@ -1,0 +1,237 @@
+package redisstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/redistest"
+	"github.com/sessionkit/sessionkit/redisstore"
+)
+
+// recorder is a sessionkit.ChangeWatcher that notes what it is told:
+// "up", "down", or the changed key.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *recorder) Changed(key string) { r.add(key) }
+func (r *recorder) Up()                { r.add("up") }
+func (r *recorder) Down()              { r.add("down") }
+
+func (r *recorder) add(e string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) snapshot() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events)
+}
+
+// waitFor polls cond until it holds, failing the test after a minute, a
+// bound for a loaded machine; it asserts no timing.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// watching starts s.WatchChanges with a recorder, waits until it is up, and
+// returns the recorder and a stop function that ends the watch and waits
+// for WatchChanges to return.
+func watching(t *testing.T, s *redisstore.Store) (*recorder, func()) {
+	t.Helper()
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.WatchChanges(ctx, rec)
+	}()
+	stop := func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("WatchChanges did not return once its context ended")
+		}
+	}
+	t.Cleanup(stop)
+	waitFor(t, "the watcher is up", func() bool { return slices.Contains(rec.snapshot(), "up") })
+	return rec, stop
+}
+
+// TestChangesAnnounced: on both layouts, on a single server and on a
+// cluster, every Update that finds its session (patch, expiry rewrite) and
+// every Delete announces exactly the session's ChangeKey, and nothing else
+// (an existence check, a failed update, a create) announces anything;
+// DeleteAll makes watchers forget everything; WatchChanges reports Down and
+// returns when its context ends.
+func TestChangesAnnounced(t *testing.T) {
+	for _, layout := range []struct {
+		name   string
+		layout redisstore.Layout
+	}{{"native", redisstore.LayoutNative}, {"connect-redis", redisstore.LayoutConnectRedis}} {
+		for name, client := range deployments() {
+			t.Run(layout.name+"/"+name, func(t *testing.T) {
+				client, prefix := client(t)
+				s := mustNew(t, client, redisstore.Config{Layout: layout.layout, Prefix: prefix})
+				ctx := t.Context()
+				rec, stop := watching(t, s)
+				markers := 0
+				// expect checks that what the watcher heard since the last
+				// check is want: it publishes a marker from the node that
+				// holds id's key (announcements from one node arrive in the
+				// order it sent them) and waits for it.
+				seen := len(rec.snapshot())
+				expect := func(what, id string, want ...string) {
+					t.Helper()
+					markers++
+					marker := fmt.Sprint("marker-", markers)
+					if err := publisherOf(t, client, s.Key(id)).Publish(ctx, s.Channel(), marker).Err(); err != nil {
+						t.Fatal(err)
+					}
+					var got []string
+					waitFor(t, "the marker after "+what, func() bool {
+						got = rec.snapshot()[seen:]
+						return slices.Contains(got, marker)
+					})
+					seen += len(got)
+					got = got[:len(got)-1]
+					if !slices.Equal(got, want) {
+						t.Fatalf("%s: the watcher heard %q, want %q", what, got, want)
+					}
+				}
+				expect("nothing", "s1")
+
+				exp := time.Now().Add(time.Hour)
+				key := sessionkit.ChangeKey("s1")
+				if err := s.Create(ctx, "s1", sessionkit.Record{Values: map[string]json.RawMessage{"k": json.RawMessage(`1`)}, Expiry: exp}); err != nil {
+					t.Fatal(err)
+				}
+				expect("Create", "s1")
+				update := func(id string, p sessionkit.Patch, found bool) {
+					t.Helper()
+					if got, err := s.Update(ctx, id, p); err != nil || got != found {
+						t.Fatalf("Update(%s) = %v, %v; want %v", id, got, err, found)
+					}
+				}
+				update("s1", sessionkit.Patch{Set: map[string]json.RawMessage{"k": json.RawMessage(`2`)}, Delete: []string{"x"}}, true)
+				expect("a patch", "s1", key)
+				update("s1", sessionkit.Patch{Expiry: exp.Add(time.Hour)}, true)
+				expect("an expiry rewrite", "s1", key)
+				update("s1", sessionkit.Patch{}, true)
+				expect("an existence check", "s1")
+				update("gone", sessionkit.Patch{Set: map[string]json.RawMessage{"k": json.RawMessage(`3`)}}, false)
+				expect("an update of a missing session", "gone")
+				if err := s.Delete(ctx, "s1"); err != nil {
+					t.Fatal(err)
+				}
+				expect("Delete", "s1", key)
+				update("s1", sessionkit.Patch{Expiry: exp}, false)
+				expect("an expiry rewrite of a deleted session", "s1")
+				// A writer that does not announce may have deleted it while
+				// watchers still hold it.
+				if err := s.Delete(ctx, "s1"); err != nil {
+					t.Fatal(err)
+				}
+				expect("Delete of a missing session", "s1", key)
+
+				// An expiry rewrite into the past deletes, and announces.
+				if err := s.Create(ctx, "s2", sessionkit.Record{Values: map[string]json.RawMessage{}, Expiry: exp}); err != nil {
+					t.Fatal(err)
+				}
+				update("s2", sessionkit.Patch{Expiry: time.Now().Add(-time.Second)}, true)
+				expect("an expiry rewrite into the past", "s2", sessionkit.ChangeKey("s2"))
+
+				if err := s.Create(ctx, "s3", sessionkit.Record{Values: map[string]json.RawMessage{}, Expiry: exp}); err != nil {
+					t.Fatal(err)
+				}
+				if n, err := s.DeleteAll(ctx); err != nil || n != 1 {
+					t.Fatalf("DeleteAll = %d, %v; want 1", n, err)
+				}
+				// AllSessions is published from any node: wait for it
+				// rather than for a marker.
+				waitFor(t, "DeleteAll's announcement", func() bool { return len(rec.snapshot()) >= seen+2 })
+				if got := rec.snapshot()[seen:]; !slices.Equal(got, []string{"down", "up"}) {
+					t.Fatalf("DeleteAll: the watcher heard %q, want down, up (forget everything)", got)
+				}
+				seen += 2
+
+				stop()
+				if got := rec.snapshot()[seen:]; !slices.Equal(got, []string{"down"}) {
+					t.Fatalf("at the end of the watch the watcher heard %q, want down", got)
+				}
+			})
+		}
+	}
+}
+
+// publisherOf returns a client of the server that holds key: on a cluster,
+// its master.
+func publisherOf(t *testing.T, client redis.UniversalClient, key string) redis.UniversalClient {
+	t.Helper()
+	cc, ok := client.(*redis.ClusterClient)
+	if !ok {
+		return client
+	}
+	node, err := cc.MasterForKey(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node
+}
+
+// TestWatchChangesResubscribes: when the subscribed connection is closed
+// (CLIENT KILL, as a failover or an operator would), the watcher is told
+// Down, subscribes again on its own and is told Up, and hears changes
+// again; on a cluster, whichever master it was subscribed on.
+func TestWatchChangesResubscribes(t *testing.T) {
+	const name = "redisstore-test-resubscribes"
+	for deployment, c := range map[string]struct {
+		client func(testing.TB, string) (redis.UniversalClient, string)
+		addrs  func() []string
+	}{
+		"single":  {redistest.ClientNamed, func() []string { return []string{redistest.Addr()} }},
+		"cluster": {cluster.ClientNamed, func() []string { return cluster.Addrs }},
+	} {
+		t.Run(deployment, func(t *testing.T) {
+			client, prefix := c.client(t, name)
+			s := mustNew(t, client, redisstore.Config{Prefix: prefix})
+			rec, _ := watching(t, s)
+			if n, err := redistest.KillPubSub(t.Context(), c.addrs(), name); err != nil || n != 1 {
+				t.Fatalf("closed %d subscribed connections (%v), want 1", n, err)
+			}
+			waitFor(t, "down, then up again", func() bool {
+				return slices.Equal(rec.snapshot(), []string{"up", "down", "up"})
+			})
+			exp := time.Now().Add(time.Hour)
+			if err := s.Create(t.Context(), "s1", sessionkit.Record{Values: map[string]json.RawMessage{}, Expiry: exp}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(t.Context(), "s1"); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the delete's announcement", func() bool { return len(rec.snapshot()) == 4 })
+			if got := rec.snapshot(); got[3] != sessionkit.ChangeKey("s1") {
+				t.Fatalf("the watcher heard %q, want s1's change key last", got)
+			}
+		})
+	}
+}

@@ -1,0 +1,9 @@
+-- Delete a session and announce it: KEYS[1] is the session's key (a hash in
+-- the native layout, a string in connect-redis's), ARGV[1] the channel to
+-- announce on, ARGV[2] the announcement (the session's change key). The
+-- announcement goes out even when there was no key: a writer that does not
+-- announce (connect-redis) may have deleted it while watchers still hold it.
+-- Returns the number of keys deleted.
+local n = redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return n
