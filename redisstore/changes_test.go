@@ -166,13 +166,28 @@ func TestChangesAnnounced(t *testing.T) {
 				if n, err := s.DeleteAll(ctx); err != nil || n != 1 {
 					t.Fatalf("DeleteAll = %d, %v; want 1", n, err)
 				}
-				// AllSessions is published from any node: wait for it
-				// rather than for a marker.
-				waitFor(t, "DeleteAll's announcement", func() bool { return len(rec.snapshot()) >= seen+2 })
-				if got := rec.snapshot()[seen:]; !slices.Equal(got, []string{"down", "up"}) {
+				// AllSessions is published from any node: a marker from
+				// every master follows it.
+				var masters []string
+				err := forEachServer(t, client, func(node redis.UniversalClient) error {
+					markers++
+					marker := fmt.Sprint("marker-", markers)
+					masters = append(masters, marker)
+					return node.Publish(ctx, s.Channel(), marker).Err()
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				waitFor(t, "the markers after DeleteAll", func() bool {
+					got = rec.snapshot()[seen:]
+					return !slices.ContainsFunc(masters, func(m string) bool { return !slices.Contains(got, m) })
+				})
+				seen += len(got)
+				got = slices.DeleteFunc(got, func(e string) bool { return slices.Contains(masters, e) })
+				if !slices.Equal(got, []string{"down", "up"}) {
 					t.Fatalf("DeleteAll: the watcher heard %q, want down, up (forget everything)", got)
 				}
-				seen += 2
 
 				stop()
 				if got := rec.snapshot()[seen:]; !slices.Equal(got, []string{"down"}) {
@@ -196,6 +211,32 @@ func publisherOf(t *testing.T, client redis.UniversalClient, key string) redis.U
 		t.Fatal(err)
 	}
 	return node
+}
+
+// forEachServer calls f with a client of each server, one after the other:
+// the one server, or every master of a cluster.
+func forEachServer(t *testing.T, client redis.UniversalClient, f func(redis.UniversalClient) error) error {
+	t.Helper()
+	cc, ok := client.(*redis.ClusterClient)
+	if !ok {
+		return f(client)
+	}
+	var (
+		mu    sync.Mutex
+		nodes []*redis.Client
+	)
+	err := cc.ForEachMaster(t.Context(), func(_ context.Context, node *redis.Client) error {
+		mu.Lock()
+		defer mu.Unlock()
+		nodes = append(nodes, node)
+		return nil
+	})
+	for _, node := range nodes {
+		if err == nil {
+			err = f(node)
+		}
+	}
+	return err
 }
 
 // TestWatchChangesResubscribes: when the subscribed connection is closed
