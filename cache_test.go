@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/storetest"
@@ -63,11 +64,14 @@ type noFeed struct{ sessionkit.Store }
 // TestCacheAcrossInstances: two managers (instances) with their own caches
 // on one store. A cached read makes no store call; a log-out, a patch and a
 // revocation on one instance reach the other's cache through the store's
-// change feed: in process on memstore, by NOTIFY on PostgreSQL.
+// change feed: in process on memstore, by NOTIFY on PostgreSQL, by PUBLISH
+// on Redis and on a Redis Cluster.
 func TestCacheAcrossInstances(t *testing.T) {
 	stores := map[string]func(t *testing.T) sessionkit.Store{
 		"memstore": func(t *testing.T) sessionkit.Store { return memstore.New(memstore.Config{}) },
 		"postgres": func(t *testing.T) sessionkit.Store { s, _ := pgStore(t); return s.Store },
+		"redis":    func(t *testing.T) sessionkit.Store { s, _ := redisStore(t, false, ""); return s },
+		"cluster":  func(t *testing.T) sessionkit.Store { s, _ := redisStore(t, true, ""); return s },
 	}
 	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
@@ -165,50 +169,78 @@ func TestCacheBounds(t *testing.T) {
 	})
 }
 
-// TestCacheListenerKilled: terminating the backend that LISTENs (as a
-// failover or an operator would) makes the cache bypass the store until the
-// listener reconnects, and the reconnection flushes what was cached, since
-// changes made meanwhile were not heard of.
+// TestCacheListenerKilled: closing the connection the change feed listens
+// on (as a failover or an operator would: pg_terminate_backend of the
+// LISTENing backend on PostgreSQL, CLIENT KILL of the subscribed connection
+// on Redis, on every master of a cluster) makes the cache bypass the store
+// until the feed reconnects, and the reconnection flushes what was cached,
+// since changes made meanwhile were not heard of.
 func TestCacheListenerKilled(t *testing.T) {
-	counter, pool := pgStore(t)
-	a, b := cached(t, counter, nil), cached(t, counter, nil)
-	ha, hb := app(a), app(b)
-	c, untouched := login(t, ha, "ada"), login(t, ha, "eve")
-	expectUser(t, hb, c, 200)
-	expectUser(t, hb, c, 200)
-	expectUser(t, hb, untouched, 200)
-	if st := b.Stats(); st.CacheEntries != 2 || st.CacheHits != 1 {
-		t.Fatalf("stats = %+v, want both sessions cached", st)
+	// Each backend gives a store and a way to close its listeners, which
+	// reports how many it closed.
+	backends := map[string]func(t *testing.T) (sessionkit.Store, func() (int, error)){
+		"postgres": func(t *testing.T) (sessionkit.Store, func() (int, error)) {
+			counter, pool := pgStore(t)
+			return counter.Store, func() (int, error) {
+				channel, err := counter.Store.(*pgstore.Store).Channel(context.Background())
+				if err != nil {
+					return 0, err
+				}
+				var killed int
+				err = pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+					WHERE application_name = $1 AND query = 'LISTEN "' || $2 || '"'`, pgstore.ListenerApplicationName, channel).Scan(&killed)
+				return killed, err
+			}
+		},
+		"redis":   redisKillable(false),
+		"cluster": redisKillable(true),
 	}
-	channel, err := counter.Store.(*pgstore.Store).Channel(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			store, kill := open(t)
+			a, b := cached(t, store, nil), cached(t, store, nil)
+			ha, hb := app(a), app(b)
+			c, untouched := login(t, ha, "ada"), login(t, ha, "eve")
+			expectUser(t, hb, c, 200)
+			expectUser(t, hb, c, 200)
+			expectUser(t, hb, untouched, 200)
+			if st := b.Stats(); st.CacheEntries != 2 || st.CacheHits != 1 {
+				t.Fatalf("stats = %+v, want both sessions cached", st)
+			}
+			bypassed := b.Stats().CacheBypassed
+			if killed, err := kill(); err != nil || killed != 2 {
+				t.Fatalf("closed %d listeners (%v), want 2 (one per instance)", killed, err)
+			}
+			// A log-out on a while the listeners may be down: b must
+			// refuse the session once its listener is back, whether it
+			// heard of the log-out or flushed its cache on reconnecting.
+			if w := do(ha, "POST", "/logout", c); w.Code != 200 {
+				t.Fatalf("logout: %d", w.Code)
+			}
+			waitFor(t, "b's cache bypassed", func() bool { return b.Stats().CacheBypassed > bypassed })
+			waitFor(t, "b's listener back", func() bool { return b.Stats().CacheUp })
+			if st := b.Stats(); st.CacheEntries != 0 {
+				t.Fatalf("stats = %+v: the reconnection did not flush the cache (eve's session is still there)", st)
+			}
+			expectUser(t, hb, c, 401)
+			// And the cache works again.
+			c = login(t, ha, "bob")
+			expectUser(t, hb, c, 200)
+			hits := b.Stats().CacheHits
+			expectUser(t, hb, c, 200)
+			if b.Stats().CacheHits != hits+1 {
+				t.Fatalf("no cache hit after the reconnection: %+v", b.Stats())
+			}
+		})
 	}
-	bypassed := b.Stats().CacheBypassed
-	var killed int
-	err = pool.QueryRow(context.Background(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE application_name = $1 AND query = 'LISTEN "' || $2 || '"'`, pgstore.ListenerApplicationName, channel).Scan(&killed)
-	if err != nil || killed != 2 {
-		t.Fatalf("terminated %d listeners (%v), want 2 (one per instance)", killed, err)
-	}
-	// A log-out on a while the listeners may be down: b must refuse the
-	// session once its listener is back, whether it heard of the log-out
-	// or flushed its cache on reconnecting.
-	if w := do(ha, "POST", "/logout", c); w.Code != 200 {
-		t.Fatalf("logout: %d", w.Code)
-	}
-	waitFor(t, "b's cache bypassed", func() bool { return b.Stats().CacheBypassed > bypassed })
-	waitFor(t, "b's listener back", func() bool { return b.Stats().CacheUp })
-	if st := b.Stats(); st.CacheEntries != 0 {
-		t.Fatalf("stats = %+v: the reconnection did not flush the cache (eve's session is still there)", st)
-	}
-	expectUser(t, hb, c, 401)
-	// And the cache works again.
-	c = login(t, ha, "bob")
-	expectUser(t, hb, c, 200)
-	hits := b.Stats().CacheHits
-	expectUser(t, hb, c, 200)
-	if b.Stats().CacheHits != hits+1 {
-		t.Fatalf("no cache hit after the reconnection: %+v", b.Stats())
+}
+
+// redisKillable returns a Redis store (on the machine's server, or on the
+// package's cluster) and a way to close its subscribed connections.
+func redisKillable(onCluster bool) func(t *testing.T) (sessionkit.Store, func() (int, error)) {
+	return func(t *testing.T) (sessionkit.Store, func() (int, error)) {
+		name := redistest.Prefix(t) // unique to this test
+		store, addrs := redisStore(t, onCluster, name)
+		return store, func() (int, error) { return redistest.KillPubSub(context.Background(), addrs, name) }
 	}
 }

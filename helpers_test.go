@@ -8,14 +8,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/pgstore"
+	"github.com/sessionkit/sessionkit/redisstore"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 
@@ -35,6 +40,60 @@ func pgStore(t testing.TB) (*storetest.Counter, *pgxpool.Pool) {
 	}
 	t.Cleanup(st.Close)
 	return &storetest.Counter{Store: st}, pool
+}
+
+// redisStore returns a Redis store under a fresh key prefix, on the
+// machine's server or, with onCluster, on the package's cluster, whose
+// connections are named name (redistest.KillPubSub finds them by it), and
+// the addresses of the servers holding its data.
+func redisStore(t testing.TB, onCluster bool, name string) (*redisstore.Store, []string) {
+	t.Helper()
+	var (
+		client redis.UniversalClient
+		prefix string
+		addrs  = []string{redistest.Addr()}
+	)
+	if onCluster {
+		c := sharedCluster(t)
+		client, prefix = c.ClientNamed(t, name)
+		addrs = c.Addrs
+	} else {
+		client, prefix = redistest.ClientNamed(t, name)
+	}
+	st, err := redisstore.New(client, redisstore.Config{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, addrs
+}
+
+// The package's Redis Cluster, started by the first test that asks for it
+// and stopped by TestMain.
+var (
+	clusterOnce sync.Once
+	cluster     *redistest.Cluster
+	clusterErr  error
+)
+
+func sharedCluster(t testing.TB) *redistest.Cluster {
+	t.Helper()
+	clusterOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster, clusterErr = redistest.StartCluster(ctx)
+	})
+	if clusterErr != nil {
+		t.Fatal(clusterErr)
+	}
+	return cluster
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cluster != nil {
+		cluster.Stop()
+	}
+	os.Exit(code)
 }
 
 func rowCount(t testing.TB, pool *pgxpool.Pool) int {
