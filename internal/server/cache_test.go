@@ -4,15 +4,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/pgstore"
+	"github.com/sessionkit/sessionkit/redisstore"
 )
 
-// TestSessionCache: serve with SESSION_CACHE on, on the backends that
-// announce changes (SQLite in process, PostgreSQL by NOTIFY): a repeated
-// logged-in read is answered from the cache, and a log-out, a revocation
-// and a user's removal still end the session at once on this instance.
+// TestSessionCache: serve with SESSION_CACHE on, on every backend (changes
+// announced in process on SQLite, by NOTIFY on PostgreSQL, by PUBLISH on
+// Redis and a Redis Cluster): a repeated logged-in read is answered from the
+// cache, and a log-out, a revocation and a user's removal still end the
+// session at once on this instance.
 func TestSessionCache(t *testing.T) {
-	for _, b := range backends[:2] {
+	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := baseConfig(t)
@@ -41,23 +47,42 @@ func TestSessionCache(t *testing.T) {
 			expectStatus(t, h.do("POST", "/api/sessions/revoke-others", "", laptop), 200, "")
 			expectStatus(t, h.do("GET", "/api/user", "", phone), 401, "")
 
-			if b.name == "postgres" {
-				// The announcements of this instance's own changes above
-				// may still be on their way; one arriving late would
-				// evict the laptop's entry below, and the removal's
-				// announcement would go untested. Announcing every
-				// session is a barrier: PostgreSQL delivers in commit
-				// order, so once the listener has applied it (flushing
-				// the cache, which counts as bypassed time), nothing
-				// earlier is pending.
+			// The announcements of this instance's own changes above may
+			// still be on their way; one arriving late would evict the
+			// laptop's entry below, and the removal's announcement would
+			// go untested. Announcing every session is a barrier once the
+			// listener has applied it (flushing the cache, which counts
+			// as bypassed time): PostgreSQL delivers in commit order, and
+			// a Redis server in the order it ran the commands; on a
+			// cluster each master's announcements reach the subscriber in
+			// that master's order, so the barrier is sent from each
+			// master in turn.
+			barrier := func(announce func() error) {
+				t.Helper()
 				bypassed := stats().CacheBypassed
-				if err := h.srv.DB().Sessions().(*pgstore.Store).AnnounceAll(t.Context()); err != nil {
+				if err := announce(); err != nil {
 					t.Fatal(err)
 				}
 				waitFor(t, "the listener to apply the barrier announcement", func() bool {
 					st := stats()
 					return st.CacheUp && st.CacheBypassed != bypassed
 				})
+			}
+			switch store := h.srv.DB().Sessions().(type) {
+			case *pgstore.Store:
+				barrier(func() error { return store.AnnounceAll(t.Context()) })
+			case *redisstore.Store:
+				addrs := []string{redistest.Addr()}
+				if b.name == "redis-cluster" {
+					addrs = sharedCluster(t).Addrs
+				}
+				for _, addr := range addrs {
+					barrier(func() error {
+						c := redis.NewClient(&redis.Options{Addr: addr})
+						defer c.Close()
+						return c.Publish(t.Context(), store.Channel(), redisstore.AllSessions).Err()
+					})
+				}
 			}
 			expectStatus(t, h.do("GET", "/api/user", "", laptop), 200, "")
 			hits := stats().CacheHits
@@ -69,7 +94,7 @@ func TestSessionCache(t *testing.T) {
 			if _, err := h.srv.DB().RemoveUser(t.Context(), testEmail); err != nil {
 				t.Fatal(err)
 			}
-			if b.name == "postgres" {
+			if b.name != admin.SQLite {
 				// The removal's sweep goes through the store, not this
 				// instance's manager: it arrives as an announcement.
 				waitFor(t, "the removal's announcement", func() bool { return stats().CacheInvalidations != heard })
