@@ -11,7 +11,7 @@ import (
 // ErrNoChangeFeed is returned by New for Config.CacheEntries on a store that
 // does not implement ChangeFeed: a cache that hears of no change would serve
 // logged-out sessions.
-var ErrNoChangeFeed = errors.New("sessionkit: Config.CacheEntries needs a store that announces changes (sessionkit.ChangeFeed: pgstore, sqlitestore and memstore do)")
+var ErrNoChangeFeed = errors.New("sessionkit: Config.CacheEntries needs a store that announces changes (sessionkit.ChangeFeed: pgstore, redisstore, sqlitestore and memstore do)")
 
 // ChangeFeed is the optional Store capability the session cache needs
 // (Config.CacheEntries): it announces every change to a session (patch,
@@ -43,7 +43,8 @@ type ChangeWatcher interface {
 // ChangeKey is how a change to the session with this id is announced: a
 // hash of the id from which the id cannot be recovered (ids carry 256 random
 // bits), so that whoever can listen to the announcements (any role that may
-// LISTEN on PostgreSQL) learns no usable session id. It differs from the
+// LISTEN on PostgreSQL, any client that may SUBSCRIBE on Redis) learns no
+// usable session id. It differs from the
 // session's public handle, so announcements cannot be matched to handles.
 func ChangeKey(id string) string {
 	sum := sha256.Sum256([]byte("sessionkit session change\x00" + id))

@@ -99,10 +99,11 @@ type Config struct {
 	// CacheEntries, when positive, turns on the instance-local session
 	// cache: a least-recently-used set of at most this many loaded sessions,
 	// so that a read of a cached session makes no store call. It needs a
-	// store implementing ChangeFeed (pgstore, sqlitestore, memstore; New
-	// refuses it otherwise), which tells every instance of every change, so
-	// that a log-out on one instance is refused by the others once the
-	// notification arrives; while the feed is down the cache is bypassed.
+	// store implementing ChangeFeed (pgstore, redisstore, sqlitestore,
+	// memstore; New refuses it otherwise), which tells every instance of
+	// every change, so that a log-out on one instance is refused by the
+	// others once the notification arrives; while the feed is down the
+	// cache is bypassed.
 	// Each entry costs the session's stored JSON plus about 600 bytes. Call
 	// Manager.Close to stop the feed. Zero: no cache, every read is one
 	// store round trip.

@@ -124,12 +124,13 @@ type Config struct {
 	// holds (SESSION_CACHE: off, on for DefaultSessionCache, or a number):
 	// a logged-in read of a cached session makes no database round trip,
 	// and changes are announced to every instance (PostgreSQL NOTIFY;
-	// SQLite in process). Zero: off. Not available with Redis yet.
+	// Redis PUBLISH/SUBSCRIBE; SQLite in process). Zero: off.
 	SessionCache int
 	// SessionCacheMaxAge bounds how long a cached session is served without
 	// reading the database (SESSION_CACHE_MAX_AGE): the staleness bound
 	// should an announcement be lost, or come from a process that sends
-	// none. Zero: one minute.
+	// none (express-session on connect-pg-simple or connect-redis). Zero:
+	// one minute.
 	SessionCacheMaxAge time.Duration
 	// PruneInterval is how often expired sessions are deleted in the
 	// background (PRUNE_INTERVAL). Zero: one hour; negative: never (run
@@ -203,7 +204,7 @@ var settings = []setting{
 	{flag: "login-max-failures-per-addr", env: "LOGIN_MAX_FAILURES_PER_ADDR", def: strconv.Itoa(DefaultLoginMaxFailuresPerAddr), usage: "failed log-ins per client address per window before 429"},
 	{flag: "reauth-window", env: "REAUTH_WINDOW", def: "10m", usage: "how long after a log-in other sessions may be ended without the password"},
 	{flag: "max-sessions-per-user", env: "MAX_SESSIONS_PER_USER", def: strconv.Itoa(DefaultMaxSessionsPerUser), usage: "live sessions per user; a log-in beyond it ends the oldest; 0: no limit"},
-	{flag: "session-cache", env: "SESSION_CACHE", def: "off", usage: "instance-local session cache: off, on (10000 sessions) or a number of sessions; changes are announced to every instance"},
+	{flag: "session-cache", env: "SESSION_CACHE", def: "off", usage: "instance-local session cache: off, on (10000 sessions) or a number of sessions; changes are announced to every instance (PostgreSQL NOTIFY, Redis PUBLISH)"},
 	{flag: "session-cache-max-age", env: "SESSION_CACHE_MAX_AGE", def: "1m", usage: "longest a cached session is served without reading the database"},
 	{flag: "prune-interval", env: "PRUNE_INTERVAL", def: "1h", usage: "how often expired sessions are deleted in the background; off: never"},
 	{flag: "shutdown-timeout", env: "SHUTDOWN_TIMEOUT", def: "10s", usage: "how long shutdown waits for in-flight requests"},
