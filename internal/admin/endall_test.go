@@ -10,15 +10,27 @@ import (
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/admin"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 )
 
 // TestEndAllSessionsReachesCaches: `sessionkit users revoke --all`, run in
-// its own process against PostgreSQL, empties the session cache of a running
-// server, so the sessions it ended are refused there once the announcement
-// arrived, not only after the cache's maximum age.
+// its own process against PostgreSQL, or with the sessions in Redis, empties
+// the session cache of a running server, so the sessions it ended are
+// refused there once the announcement arrived, not only after the cache's
+// maximum age.
 func TestEndAllSessionsReachesCaches(t *testing.T) {
-	_, url := pgtest.Schema(t)
-	cfg := admin.Config{DatabaseURL: url, PruneInterval: -1}
+	t.Run("postgres", func(t *testing.T) {
+		_, url := pgtest.Schema(t)
+		testEndAllSessionsReachesCaches(t, admin.Config{DatabaseURL: url, PruneInterval: -1})
+	})
+	t.Run("redis", func(t *testing.T) {
+		_, url := pgtest.Schema(t)
+		_, prefix := redistest.Client(t)
+		testEndAllSessionsReachesCaches(t, admin.Config{DatabaseURL: url, PruneInterval: -1, RedisURL: "redis://" + redistest.Addr(), RedisPrefix: prefix})
+	})
+}
+
+func testEndAllSessionsReachesCaches(t *testing.T, cfg admin.Config) {
 	server, operator := open(t, cfg), open(t, cfg)
 	if err := operator.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate: %v", err)

@@ -282,6 +282,8 @@ func (db *DB) EndSessions(ctx context.Context, id int64) (int, error) {
 // breach, or a change of what a session may hold), and reports how many.
 func (db *DB) EndAllSessions(ctx context.Context) (int64, error) {
 	if db.redis != nil {
+		// DeleteAll announces AllSessions once it has deleted: the
+		// session caches of running servers forget every session.
 		n, err := db.redis.store.DeleteAll(ctx)
 		if err != nil {
 			return n, fmt.Errorf("end all sessions: %w", err)
