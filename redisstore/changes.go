@@ -74,8 +74,9 @@ const (
 // the watcher sends a PING, and then how long it waits for the answer
 // before it takes the connection for dead: a server that vanished without
 // closing the connection (a host or network failure) would otherwise leave
-// the cache trusting a subscription that hears nothing.
-const watchIdle = 15 * time.Second
+// the cache trusting a subscription that hears nothing. A variable for the
+// tests (export_test.go).
+var watchIdle = 15 * time.Second
 
 // WatchChanges implements sessionkit.ChangeFeed: it SUBSCRIBEs to the
 // store's channel on a connection of its own and reports every announcement

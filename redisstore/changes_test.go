@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -274,5 +275,134 @@ func TestWatchChangesResubscribes(t *testing.T) {
 				t.Fatalf("the watcher heard %q, want s1's change key last", got)
 			}
 		})
+	}
+}
+
+// TestWatchChangesNoticesSilence: a subscribed connection that stops
+// carrying anything without being closed (a network partition, a host gone)
+// is noticed by the PING the watcher sends when it has heard nothing for a
+// while: the watcher is told Down, and Up once the path is back.
+func TestWatchChangesNoticesSilence(t *testing.T) {
+	// Before watching: cleanups run last-in first out, so the watch has
+	// stopped when the idle time is restored.
+	t.Cleanup(redisstore.SetWatchIdle(200 * time.Millisecond))
+	p := newFreezer(t, redistest.Addr())
+	client := redis.NewClient(&redis.Options{Addr: p.addr()})
+	t.Cleanup(func() { client.Close() })
+	s := mustNew(t, client, redisstore.Config{Prefix: redistest.Prefix(t)})
+	t.Cleanup(p.thaw) // should the test fail frozen: before DeleteAll
+	rec, _ := watching(t, s)
+	// after waits for an event e after the first n events and returns its
+	// index.
+	after := func(n int, e, what string) int {
+		t.Helper()
+		i := -1
+		waitFor(t, what, func() bool {
+			i = slices.Index(rec.snapshot()[n:], e)
+			return i >= 0
+		})
+		return n + i
+	}
+	frozen := len(rec.snapshot())
+	p.freeze()
+	down := after(frozen, "down", "the watcher down while the connection is silent")
+	p.thaw()
+	after(down, "up", "the watcher up again once the connection carries again")
+	exp := time.Now().Add(time.Hour)
+	if err := s.Create(t.Context(), "s1", sessionkit.Record{Values: map[string]json.RawMessage{}, Expiry: exp}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(t.Context(), "s1"); err != nil {
+		t.Fatal(err)
+	}
+	after(down, sessionkit.ChangeKey("s1"), "the delete's announcement")
+}
+
+// freezer is a TCP proxy to a Redis server that can stop carrying bytes,
+// both ways, while keeping its connections open, as a network partition
+// does; thaw delivers what it held.
+type freezer struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	cond   *sync.Cond
+	frozen bool
+	conns  []net.Conn
+}
+
+func newFreezer(t *testing.T, target string) *freezer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{ln: ln}
+	f.cond = sync.NewCond(&f.mu)
+	t.Cleanup(f.close)
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			f.mu.Lock()
+			f.conns = append(f.conns, in, out)
+			f.mu.Unlock()
+			go f.pipe(in, out)
+			go f.pipe(out, in)
+		}
+	}()
+	return f
+}
+
+func (f *freezer) addr() string { return f.ln.Addr().String() }
+
+// pipe copies from src to dst, holding each chunk while frozen.
+func (f *freezer) pipe(src, dst net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			f.mu.Lock()
+			for f.frozen {
+				f.cond.Wait()
+			}
+			f.mu.Unlock()
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (f *freezer) freeze() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.frozen = true
+}
+
+func (f *freezer) thaw() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.frozen = false
+	f.cond.Broadcast()
+}
+
+func (f *freezer) close() {
+	f.thaw()
+	f.ln.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.conns {
+		c.Close()
 	}
 }
