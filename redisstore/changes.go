@@ -38,6 +38,11 @@ import (
 // published while that connection is down is lost, which is why the watcher
 // is told Down at once and Up (forget everything) once subscribed again.
 //
+// The announcements go out whether or not anyone watches, so the Redis user
+// the client logs in as needs the channel's permission (ACL: &<prefix>changes,
+// or allchannels, the default user's); without it, Redis refuses every
+// Update and Delete (NOPERM), and WatchChanges's SUBSCRIBE too.
+//
 // Only writers that go through a Store announce: another program writing
 // the same keys (express-session with connect-redis, a DEL by hand) is not
 // heard of, and the cache's CacheMaxAge is then the bound on staleness.
