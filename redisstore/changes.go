@@ -41,7 +41,8 @@ import (
 // The announcements go out whether or not anyone watches, so the Redis user
 // the client logs in as needs the channel's permission (ACL: &<prefix>changes,
 // or allchannels, the default user's); without it, Redis refuses every
-// Update and Delete (NOPERM), and WatchChanges's SUBSCRIBE too.
+// Update and Delete, before they change anything (the scripts publish
+// first; a MULTI is refused whole), and WatchChanges's SUBSCRIBE too.
 //
 // Only writers that go through a Store announce: another program writing
 // the same keys (express-session with connect-redis, a DEL by hand) is not

@@ -406,3 +406,42 @@ func (f *freezer) close() {
 		c.Close()
 	}
 }
+
+// TestChangesNeedChannelPermission: a Redis user without the permission to
+// publish on the store's channel gets an error from Update and Delete, and
+// the session is left as it was: the announcement goes first in each script,
+// since Redis does not undo a failing script's earlier writes, and a MULTI
+// holding it is refused whole.
+func TestChangesNeedChannelPermission(t *testing.T) {
+	for name, layout := range map[string]redisstore.Layout{"native": redisstore.LayoutNative, "connect-redis": redisstore.LayoutConnectRedis} {
+		t.Run(name, func(t *testing.T) {
+			admin, prefix := redistest.Client(t)
+			ctx := t.Context()
+			user := "sktest-" + prefix[len("sktest:"):len(prefix)-1]
+			if err := admin.Do(ctx, "ACL", "SETUSER", user, "on", ">pw", "~"+prefix+"*", "+@all", "resetchannels").Err(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
+			client := redis.NewClient(&redis.Options{Addr: redistest.Addr(), Username: user, Password: "pw"})
+			t.Cleanup(func() { client.Close() })
+			s, err := redisstore.New(client, redisstore.Config{Prefix: prefix, Layout: layout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp := time.Now().Add(time.Hour)
+			if err := s.Create(ctx, "s1", sessionkit.Record{Values: map[string]json.RawMessage{"k": json.RawMessage(`1`)}, Expiry: exp}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Update(ctx, "s1", sessionkit.Patch{Set: map[string]json.RawMessage{"k": json.RawMessage(`2`)}}); err == nil {
+				t.Fatal("Update without the channel's permission: no error")
+			}
+			if err := s.Delete(ctx, "s1"); err == nil {
+				t.Fatal("Delete without the channel's permission: no error")
+			}
+			rec, found, err := s.Load(ctx, "s1")
+			if err != nil || !found || string(rec.Values["k"]) != "1" {
+				t.Fatalf("after the refused Update and Delete: Load = %+v, %v, %v; want the session unchanged", rec, found, err)
+			}
+		})
+	}
+}

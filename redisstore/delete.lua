@@ -3,7 +3,8 @@
 -- announce on, ARGV[2] the announcement (the session's change key). The
 -- announcement goes out even when there was no key: a writer that does not
 -- announce (connect-redis) may have deleted it while watchers still hold it.
--- Returns the number of keys deleted.
-local n = redis.call('DEL', KEYS[1])
+-- It goes first, as in update.lua: a script's writes are not undone when a
+-- later command fails (the channel's ACL permission missing). Returns the
+-- number of keys deleted.
 redis.call('PUBLISH', ARGV[1], ARGV[2])
-return n
+return redis.call('DEL', KEYS[1])

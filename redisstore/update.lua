@@ -11,6 +11,11 @@ local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then
 	return 0
 end
+-- Announced in the same script as the change, so atomically with it: no
+-- watcher's read can come between. First, because Redis does not undo a
+-- failing script's writes: a user without the channel's ACL permission gets
+-- an error and no change, rather than a change and an error.
+redis.call('PUBLISH', ARGV[1], ARGV[2])
 local n = tonumber(ARGV[4])
 for i = 5, 4 + n do
 	redis.call('HDEL', key, ARGV[i])
@@ -23,7 +28,4 @@ if ARGV[3] ~= '' then
 	-- An expiry in the past deletes the key at once.
 	redis.call('PEXPIREAT', key, ARGV[3])
 end
--- Announced in the same step as the change: no watcher can hear of it
--- before it is made, nor miss it once it is.
-redis.call('PUBLISH', ARGV[1], ARGV[2])
 return {1, redis.call('HGET', key, 'e'), redis.call('HGET', key, 'v.sessionkit')}
