@@ -60,9 +60,8 @@ func ClientNamed(tb testing.TB, name string) (redis.UniversalClient, string) {
 
 // KillPubSub closes, on each server at addrs, the connections in subscribed
 // mode named name (found in CLIENT LIST by their channel count sub, then
-// CLIENT KILL ID), as a
-// failover or an operator would, and reports how many it closed. Other
-// tests' subscriptions on the same servers are left alone.
+// CLIENT KILL ID), as a failover or an operator would, and reports how many
+// it closed. Other tests' subscriptions on the same servers are left alone.
 func KillPubSub(ctx context.Context, addrs []string, name string) (int, error) {
 	killed := 0
 	for _, addr := range addrs {
