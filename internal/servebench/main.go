@@ -230,7 +230,11 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 		}
 	}
 	for r := range rounds {
-		for _, t := range targets {
+		// Each round starts one target further on, so that no target
+		// always runs in the same place (right after the floor, say,
+		// whose turn leaves the database and the caches in its state).
+		for i := range targets {
+			t := targets[(r+i)%len(targets)]
 			before := cpuTime(t.pids)
 			lat, err := drive(client, t, cookie, sid, conns, dur)
 			if err != nil {
