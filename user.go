@@ -36,7 +36,7 @@ const MaxUserAgent = 200
 
 // ErrNoUserIndex is returned by the user-session functions (ListSessions,
 // EndSession, EndSessions, and Config.MaxSessionsPerUser at New) when the store does not implement UserIndex.
-var ErrNoUserIndex = errors.New("sessionkit: the store cannot find a user's sessions: it does not implement sessionkit.UserIndex (pgstore, sqlitestore and memstore do)")
+var ErrNoUserIndex = errors.New("sessionkit: the store cannot find a user's sessions: it does not implement sessionkit.UserIndex (pgstore, sqlitestore, memstore and redisstore do)")
 
 // ErrNoUser is returned by Session.Authenticate for an empty user.
 var ErrNoUser = errors.New("sessionkit: Authenticate needs a non-empty user")
