@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/reconnect"
 )
 
 // Change announcements, for sessionkit's session cache
@@ -92,39 +92,24 @@ func (s *Store) AnnounceAll(ctx context.Context) error {
 	return nil
 }
 
-// Listener reconnection waits, doubled after each failure up to the
-// maximum, with ±20% jitter so instances do not reconnect in step.
-const (
-	listenRetryMin = 100 * time.Millisecond
-	listenRetryMax = 5 * time.Second
-)
+// listenBackoff paces the listener's reconnections.
+var listenBackoff = reconnect.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 
 // WatchChanges implements sessionkit.ChangeFeed: it LISTENs on the table's
 // channel on its own connection (the pool's settings, application_name
 // ListenerApplicationName) and reports every announcement to w until ctx
 // ends. w.Up is called once the LISTEN is in force, w.Down as soon as the
-// connection fails; it then reconnects, waiting between attempts, and calls
-// w.Up again. Failures are logged at Warn, reconnections at Info.
+// connection fails; it then reconnects, waiting between attempts
+// (listenBackoff), and calls w.Up again. Failures are logged at Warn,
+// reconnections at Info.
 func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
-	wait := listenRetryMin
-	for ctx.Err() == nil {
+	listenBackoff.Run(ctx, func(ctx context.Context) (bool, error) {
 		wasUp, err := s.listen(ctx, w)
 		w.Down()
-		if wasUp {
-			wait = listenRetryMin
-		}
-		if ctx.Err() != nil {
-			return
-		}
+		return wasUp, err
+	}, func(err error, wait time.Duration) {
 		s.logger.Warn("pgstore: change listener down; session caches are bypassed until it reconnects", "table", qualified(s.schema, s.table), "err", err, "retry_in", wait)
-		jittered := time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(jittered):
-		}
-		wait = min(2*wait, listenRetryMax)
-	}
+	})
 }
 
 // listen runs one listening connection until it fails or ctx ends, and

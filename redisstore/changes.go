@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/reconnect"
 )
 
 // Change announcements, for sessionkit's session cache
@@ -69,12 +69,8 @@ func (s *Store) AnnounceAll(ctx context.Context) error {
 	return nil
 }
 
-// The watcher's reconnection waits, doubled after each failure up to the
-// maximum, with ±20% jitter so instances do not reconnect in step.
-const (
-	watchRetryMin = 100 * time.Millisecond
-	watchRetryMax = 5 * time.Second
-)
+// watchBackoff paces the watcher's new subscriptions.
+var watchBackoff = reconnect.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 
 // watchIdle is how long the subscribed connection may stay silent before
 // the watcher sends a PING, and then how long it waits for the answer
@@ -92,25 +88,13 @@ var watchIdle = 15 * time.Second
 // again on a new connection, waiting between failed attempts, and calls w.Up
 // again. Failures are logged at Warn, subscriptions at Info.
 func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
-	wait := watchRetryMin
-	for ctx.Err() == nil {
+	watchBackoff.Run(ctx, func(ctx context.Context) (bool, error) {
 		wasUp, err := s.watch(ctx, w)
 		w.Down()
-		if wasUp {
-			wait = watchRetryMin
-		}
-		if ctx.Err() != nil {
-			return
-		}
+		return wasUp, err
+	}, func(err error, wait time.Duration) {
 		s.logger.Warn("redisstore: change watcher down; session caches are bypassed until it subscribes again", "channel", s.channel, "err", err, "retry_in", wait)
-		jittered := time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(jittered):
-		}
-		wait = min(2*wait, watchRetryMax)
-	}
+	})
 }
 
 // watch runs one subscription until its connection fails or ctx ends, and
