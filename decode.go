@@ -50,16 +50,22 @@ func decodeValue(raw json.RawMessage, dst any) error {
 // only ASCII without going through encoding/json: the common case for ids
 // and e-mail addresses.
 func plainString(raw []byte) (string, bool) {
+	body, ok := plainStringBody(raw)
+	return string(body), ok
+}
+
+// plainStringBody is plainString's test, returning the contents in place.
+func plainStringBody(raw []byte) ([]byte, bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return "", false
+		return nil, false
 	}
 	body := raw[1 : len(raw)-1]
 	for _, c := range body {
 		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
-			return "", false
+			return nil, false
 		}
 	}
-	return string(body), true
+	return body, true
 }
 
 // plainInt returns the value of a JSON integer in canonical form (an
@@ -90,7 +96,19 @@ func plainInt(raw []byte) (int64, bool) {
 // keys this library writes, and leaves anything else (another key, an
 // escape, a null) to encoding/json, which also matches keys regardless of
 // case.
-func decodeMeta(raw json.RawMessage) (sessionMeta, error) {
+func decodeMeta(raw json.RawMessage) (sessionMeta, error) { return walkMeta(raw, true) }
+
+// seenOf reads the "seen" time of a MetaKey value, as decodeMeta would,
+// without making the strings: every logged-in request asks, to decide
+// whether last seen is due.
+func seenOf(raw json.RawMessage) (int64, bool) {
+	m, err := walkMeta(raw, false)
+	return m.Seen, err == nil
+}
+
+// walkMeta is decodeMeta; without strings, it checks the string fields
+// but leaves them empty (unless it falls back to encoding/json).
+func walkMeta(raw json.RawMessage, strings bool) (sessionMeta, error) {
 	var m sessionMeta
 	it := jsonobject.Walk(raw)
 	ok := true
@@ -98,11 +116,23 @@ func decodeMeta(raw json.RawMessage) (sessionMeta, error) {
 		v := it.Value()
 		switch string(it.Key()) {
 		case "user":
-			m.User, ok = plainString(v)
+			if strings {
+				m.User, ok = plainString(v)
+			} else {
+				_, ok = plainStringBody(v)
+			}
 		case "ua":
-			m.UA, ok = plainString(v)
+			if strings {
+				m.UA, ok = plainString(v)
+			} else {
+				_, ok = plainStringBody(v)
+			}
 		case "addr":
-			m.Addr, ok = plainString(v)
+			if strings {
+				m.Addr, ok = plainString(v)
+			} else {
+				_, ok = plainStringBody(v)
+			}
 		case "auth":
 			m.Auth, ok = plainInt(v)
 		case "seen":

@@ -50,6 +50,9 @@ func checkDecode(t *testing.T, s string) {
 			t.Errorf("decodeValue(%q, %T) = %v, %v; encoding/json: %v, %v", s, got, reflect.ValueOf(got).Elem(), gotErr, reflect.ValueOf(want).Elem(), wantErr)
 		}
 	}
+	if seen, ok := seenOf(raw); ok != (wantMetaErr(raw) == nil) || (ok && seen != wantSeen(raw)) {
+		t.Errorf("seenOf(%q) = %d, %v; encoding/json: %d, %v", s, seen, ok, wantSeen(raw), wantMetaErr(raw))
+	}
 	got, gotErr := decodeMeta(raw)
 	var want sessionMeta
 	wantErr := json.Unmarshal(raw, &want)
@@ -71,9 +74,21 @@ func TestDecodeAllocations(t *testing.T) {
 	}{
 		{"int64", 0, func() { _ = decodeValue(number, &id) }},
 		{"meta", 3, func() { _, _ = decodeMeta(meta) }}, // user, ua, addr
+		{"seen", 0, func() { _, _ = seenOf(meta) }},
 	} {
 		if n := testing.AllocsPerRun(100, tc.f); n > tc.max {
 			t.Errorf("%s: %v allocations, want at most %v", tc.name, n, tc.max)
 		}
 	}
+}
+
+func wantMetaErr(raw json.RawMessage) error {
+	var m sessionMeta
+	return json.Unmarshal(raw, &m)
+}
+
+func wantSeen(raw json.RawMessage) int64 {
+	var m sessionMeta
+	_ = json.Unmarshal(raw, &m)
+	return m.Seen
 }

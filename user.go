@@ -1,7 +1,6 @@
 package sessionkit
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -454,39 +452,6 @@ func (s *Session) seenPatch(now time.Time) json.RawMessage {
 		return nil
 	}
 	return raw
-}
-
-// seenOf reads the "seen" time of a MetaKey value without decoding the
-// rest, since every logged-in read asks. Inside a JSON string a quote is
-// escaped, so a `"seen"` followed by a colon is the key; stores may add
-// spaces (PostgreSQL's jsonb writes `"seen": 1`). Anything unexpected falls
-// back to decoding.
-func seenOf(raw json.RawMessage) (int64, bool) {
-	const key = `"seen"`
-	for rest := []byte(raw); ; {
-		i := bytes.Index(rest, []byte(key))
-		if i < 0 {
-			break
-		}
-		rest = bytes.TrimLeft(rest[i+len(key):], " \t\r\n")
-		if len(rest) == 0 || rest[0] != ':' {
-			continue
-		}
-		rest = bytes.TrimLeft(rest[1:], " \t\r\n")
-		end := 0
-		for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-			end++
-		}
-		if sec, err := strconv.ParseInt(string(rest[:end]), 10, 64); err == nil {
-			return sec, true
-		}
-		break
-	}
-	var m sessionMeta
-	if json.Unmarshal(raw, &m) != nil {
-		return 0, false
-	}
-	return m.Seen, true
 }
 
 // seenInterval is how stale last seen may grow: the touch interval, or
