@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/poll"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/pgstore"
@@ -26,22 +27,8 @@ func cached(t *testing.T, store sessionkit.Store, edit func(*sessionkit.Config))
 		}
 	})
 	t.Cleanup(m.Close)
-	waitFor(t, "the cache's change feed is up", func() bool { return m.Stats().CacheUp })
+	poll.Until(t, "the cache's change feed is up", func() bool { return m.Stats().CacheUp })
 	return m
-}
-
-// waitFor polls cond until it holds, failing the test after a minute, a
-// bound for a loaded machine. It waits for asynchronous delivery; it
-// asserts no timing.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func expectUser(t *testing.T, h http.Handler, c *http.Cookie, code int) {
@@ -98,7 +85,7 @@ func TestCacheAcrossInstances(t *testing.T) {
 			if w := do(ha, "POST", "/put?k=color&v=blue", c); w.Code != 200 {
 				t.Fatalf("put: %d", w.Code)
 			}
-			waitFor(t, "b hears of the patch", func() bool { return b.Stats().CacheInvalidations > heard })
+			poll.Until(t, "b hears of the patch", func() bool { return b.Stats().CacheInvalidations > heard })
 			if w := do(hb, "GET", "/get?k=color", c); w.Body.String() != "blue" {
 				t.Fatalf("b reads color %q after a's patch", w.Body.String())
 			}
@@ -109,7 +96,7 @@ func TestCacheAcrossInstances(t *testing.T) {
 			if w := do(ha, "POST", "/logout", c); w.Code != 200 {
 				t.Fatalf("logout: %d", w.Code)
 			}
-			waitFor(t, "b hears of the log-out", func() bool { return b.Stats().CacheInvalidations > heard })
+			poll.Until(t, "b hears of the log-out", func() bool { return b.Stats().CacheInvalidations > heard })
 			expectUser(t, hb, c, 401)
 		})
 	}
@@ -217,8 +204,8 @@ func TestCacheListenerKilled(t *testing.T) {
 			if w := do(ha, "POST", "/logout", c); w.Code != 200 {
 				t.Fatalf("logout: %d", w.Code)
 			}
-			waitFor(t, "b's cache bypassed", func() bool { return b.Stats().CacheBypassed > bypassed })
-			waitFor(t, "b's listener back", func() bool { return b.Stats().CacheUp })
+			poll.Until(t, "b's cache bypassed", func() bool { return b.Stats().CacheBypassed > bypassed })
+			poll.Until(t, "b's listener back", func() bool { return b.Stats().CacheUp })
 			if st := b.Stats(); st.CacheEntries != 0 {
 				t.Fatalf("stats = %+v: the reconnection did not flush the cache (eve's session is still there)", st)
 			}

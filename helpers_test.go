@@ -11,7 +11,6 @@ import (
 	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -54,7 +53,7 @@ func redisStore(t testing.TB, onCluster bool, name string) (*redisstore.Store, [
 		addrs  = []string{redistest.Addr()}
 	)
 	if onCluster {
-		c := sharedCluster(t)
+		c := cluster.Get(t)
 		client, prefix = c.ClientNamed(t, name)
 		addrs = c.Addrs
 	} else {
@@ -67,32 +66,13 @@ func redisStore(t testing.TB, onCluster bool, name string) (*redisstore.Store, [
 	return st, addrs
 }
 
-// The package's Redis Cluster, started by the first test that asks for it
-// and stopped by TestMain.
-var (
-	clusterOnce sync.Once
-	cluster     *redistest.Cluster
-	clusterErr  error
-)
-
-func sharedCluster(t testing.TB) *redistest.Cluster {
-	t.Helper()
-	clusterOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cluster, clusterErr = redistest.StartCluster(ctx)
-	})
-	if clusterErr != nil {
-		t.Fatal(clusterErr)
-	}
-	return cluster
-}
+// cluster is the package's Redis Cluster, started by the first test that
+// asks for it and stopped by TestMain.
+var cluster redistest.SharedCluster
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if cluster != nil {
-		cluster.Stop()
-	}
+	cluster.Stop()
 	os.Exit(code)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/poll"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
@@ -40,19 +41,6 @@ func (r *recorder) snapshot() []string {
 	return slices.Clone(r.events)
 }
 
-// waitFor polls cond until it holds, failing the test after a minute, a
-// bound for a loaded machine; it asserts no timing.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // watching starts s.WatchChanges with a recorder, waits until it is up, and
 // returns the recorder and a stop function that ends the watch and waits
 // for WatchChanges to return.
@@ -74,7 +62,7 @@ func watching(t *testing.T, s *redisstore.Store) (*recorder, func()) {
 		}
 	}
 	t.Cleanup(stop)
-	waitFor(t, "the watcher is up", func() bool { return slices.Contains(rec.snapshot(), "up") })
+	poll.Until(t, "the watcher is up", func() bool { return slices.Contains(rec.snapshot(), "up") })
 	return rec, stop
 }
 
@@ -109,7 +97,7 @@ func TestChangesAnnounced(t *testing.T) {
 						t.Fatal(err)
 					}
 					var got []string
-					waitFor(t, "the marker after "+what, func() bool {
+					poll.Until(t, "the marker after "+what, func() bool {
 						got = rec.snapshot()[seen:]
 						return slices.Contains(got, marker)
 					})
@@ -180,7 +168,7 @@ func TestChangesAnnounced(t *testing.T) {
 					t.Fatal(err)
 				}
 				var got []string
-				waitFor(t, "the markers after DeleteAll", func() bool {
+				poll.Until(t, "the markers after DeleteAll", func() bool {
 					got = rec.snapshot()[seen:]
 					return !slices.ContainsFunc(masters, func(m string) bool { return !slices.Contains(got, m) })
 				})
@@ -260,7 +248,7 @@ func TestWatchChangesResubscribes(t *testing.T) {
 			if n, err := redistest.KillPubSub(t.Context(), c.addrs(), name); err != nil || n != 1 {
 				t.Fatalf("closed %d subscribed connections (%v), want 1", n, err)
 			}
-			waitFor(t, "down, then up again", func() bool {
+			poll.Until(t, "down, then up again", func() bool {
 				return slices.Equal(rec.snapshot(), []string{"up", "down", "up"})
 			})
 			exp := time.Now().Add(time.Hour)
@@ -270,7 +258,7 @@ func TestWatchChangesResubscribes(t *testing.T) {
 			if err := s.Delete(t.Context(), "s1"); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the delete's announcement", func() bool { return len(rec.snapshot()) == 4 })
+			poll.Until(t, "the delete's announcement", func() bool { return len(rec.snapshot()) == 4 })
 			if got := rec.snapshot(); got[3] != sessionkit.ChangeKey("s1") {
 				t.Fatalf("the watcher heard %q, want s1's change key last", got)
 			}
@@ -297,7 +285,7 @@ func TestWatchChangesNoticesSilence(t *testing.T) {
 	after := func(n int, e, what string) int {
 		t.Helper()
 		i := -1
-		waitFor(t, what, func() bool {
+		poll.Until(t, what, func() bool {
 			i = slices.Index(rec.snapshot()[n:], e)
 			return i >= 0
 		})

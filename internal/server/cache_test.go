@@ -7,6 +7,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/internal/poll"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/redisstore"
@@ -29,7 +30,7 @@ func TestSessionCache(t *testing.T) {
 			cfg.SessionCacheMaxAge = time.Hour
 			h := start(t, cfg)
 			stats := h.srv.Manager().Stats
-			waitFor(t, "the cache's change feed to come up", func() bool { return stats().CacheUp })
+			poll.Until(t, "the cache's change feed to come up", func() bool { return stats().CacheUp })
 			h.addUser(testEmail, testPassword)
 
 			c := h.login(testEmail, testPassword, nil)
@@ -63,7 +64,7 @@ func TestSessionCache(t *testing.T) {
 				if err := announce(); err != nil {
 					t.Fatal(err)
 				}
-				waitFor(t, "the listener to apply the barrier announcement", func() bool {
+				poll.Until(t, "the listener to apply the barrier announcement", func() bool {
 					st := stats()
 					return st.CacheUp && st.CacheBypassed != bypassed
 				})
@@ -74,7 +75,7 @@ func TestSessionCache(t *testing.T) {
 			case *redisstore.Store:
 				addrs := []string{redistest.Addr()}
 				if b.name == "redis-cluster" {
-					addrs = sharedCluster(t).Addrs
+					addrs = cluster.Get(t).Addrs
 				}
 				for _, addr := range addrs {
 					barrier(func() error {
@@ -97,22 +98,9 @@ func TestSessionCache(t *testing.T) {
 			if b.name != admin.SQLite {
 				// The removal's sweep goes through the store, not this
 				// instance's manager: it arrives as an announcement.
-				waitFor(t, "the removal's announcement", func() bool { return stats().CacheInvalidations != heard })
+				poll.Until(t, "the removal's announcement", func() bool { return stats().CacheInvalidations != heard })
 			}
 			expectStatus(t, h.do("GET", "/api/user", "", laptop), 401, "")
 		})
-	}
-}
-
-// waitFor polls cond until it holds; the test fails if it does not within
-// a minute, a bound for a loaded machine, not a timing assertion.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

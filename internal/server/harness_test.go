@@ -46,38 +46,19 @@ var backends = []struct {
 	}},
 	// The same on a three-master Redis Cluster, by REDIS_URL's cluster form.
 	{"redis-cluster", func(t *testing.T, cfg *server.Config) {
-		c := sharedCluster(t)
+		c := cluster.Get(t)
 		_, cfg.RedisPrefix = c.Client(t)
 		cfg.RedisURL = "redis+cluster://" + strings.Join(c.Addrs, ",")
 	}},
 }
 
-// The package's Redis Cluster, started by the first test that asks for it
-// and stopped by TestMain.
-var (
-	clusterOnce sync.Once
-	cluster     *redistest.Cluster
-	clusterErr  error
-)
-
-func sharedCluster(t *testing.T) *redistest.Cluster {
-	t.Helper()
-	clusterOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cluster, clusterErr = redistest.StartCluster(ctx)
-	})
-	if clusterErr != nil {
-		t.Fatal(clusterErr)
-	}
-	return cluster
-}
+// cluster is the package's Redis Cluster, started by the first test that
+// asks for it and stopped by TestMain.
+var cluster redistest.SharedCluster
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if cluster != nil {
-		cluster.Stop()
-	}
+	cluster.Stop()
 	os.Exit(code)
 }
 
