@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/faultproxy"
 	"github.com/sessionkit/sessionkit/internal/poll"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/redisstore"
@@ -274,11 +274,11 @@ func TestWatchChangesNoticesSilence(t *testing.T) {
 	// Before watching: cleanups run last-in first out, so the watch has
 	// stopped when the idle time is restored.
 	t.Cleanup(redisstore.SetWatchIdle(200 * time.Millisecond))
-	p := newFreezer(t, redistest.Addr())
-	client := redis.NewClient(&redis.Options{Addr: p.addr()})
+	p := faultproxy.New(t, redistest.Addr())
+	client := redis.NewClient(&redis.Options{Addr: p.Addr()})
 	t.Cleanup(func() { client.Close() })
 	s := mustNew(t, client, redisstore.Config{Prefix: redistest.Prefix(t)})
-	t.Cleanup(p.thaw) // should the test fail frozen: before DeleteAll
+	t.Cleanup(p.Thaw) // should the test fail frozen: before DeleteAll
 	rec, _ := watching(t, s)
 	// after waits for an event e after the first n events and returns its
 	// index.
@@ -292,9 +292,9 @@ func TestWatchChangesNoticesSilence(t *testing.T) {
 		return n + i
 	}
 	frozen := len(rec.snapshot())
-	p.freeze()
+	p.Freeze()
 	down := after(frozen, "down", "the watcher down while the connection is silent")
-	p.thaw()
+	p.Thaw()
 	after(down, "up", "the watcher up again once the connection carries again")
 	exp := time.Now().Add(time.Hour)
 	if err := s.Create(t.Context(), "s1", sessionkit.Record{Values: map[string]json.RawMessage{}, Expiry: exp}); err != nil {
@@ -304,95 +304,6 @@ func TestWatchChangesNoticesSilence(t *testing.T) {
 		t.Fatal(err)
 	}
 	after(down, sessionkit.ChangeKey("s1"), "the delete's announcement")
-}
-
-// freezer is a TCP proxy to a Redis server that can stop carrying bytes,
-// both ways, while keeping its connections open, as a network partition
-// does; thaw delivers what it held.
-type freezer struct {
-	ln     net.Listener
-	mu     sync.Mutex
-	cond   *sync.Cond
-	frozen bool
-	conns  []net.Conn
-}
-
-func newFreezer(t *testing.T, target string) *freezer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &freezer{ln: ln}
-	f.cond = sync.NewCond(&f.mu)
-	t.Cleanup(f.close)
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			f.mu.Lock()
-			f.conns = append(f.conns, in, out)
-			f.mu.Unlock()
-			go f.pipe(in, out)
-			go f.pipe(out, in)
-		}
-	}()
-	return f
-}
-
-func (f *freezer) addr() string { return f.ln.Addr().String() }
-
-// pipe copies from src to dst, holding each chunk while frozen.
-func (f *freezer) pipe(src, dst net.Conn) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			f.mu.Lock()
-			for f.frozen {
-				f.cond.Wait()
-			}
-			f.mu.Unlock()
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (f *freezer) freeze() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.frozen = true
-}
-
-func (f *freezer) thaw() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.frozen = false
-	f.cond.Broadcast()
-}
-
-func (f *freezer) close() {
-	f.thaw()
-	f.ln.Close()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range f.conns {
-		c.Close()
-	}
 }
 
 // TestChangesNeedChannelPermission: a Redis user without the permission to

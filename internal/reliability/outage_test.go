@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/faultproxy"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 )
 
@@ -40,7 +41,7 @@ func postgresOutage(t *testing.T, rep *scenarioReport, db *database) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp := newFaultProxy(t, pg.Host)
+	fp := faultproxy.New(t, pg.Host)
 	outage(t, rep, db, fp, "database", map[string]string{"DATABASE_URL": withHost(t, db.url, fp.Addr())})
 }
 
@@ -52,14 +53,14 @@ func TestRedisOutage(t *testing.T) {
 		fmt.Sprintf("3 instances, sessions in Redis, users in PostgreSQL; %d browsers reading, logging out (8%%) and in again, %d workers", outageBrowsers, outageWorkers),
 		fmt.Sprintf("every Redis connection cut for %s (TCP proxy: connections reset, new ones refused)", outageCut))
 	db := newRedisDatabase(t)
-	fp := newFaultProxy(t, redistest.Addr())
+	fp := faultproxy.New(t, redistest.Addr())
 	outage(t, rep, db, fp, "redis", map[string]string{"REDIS_URL": "redis://" + fp.Addr()})
 }
 
 // outage runs the outage scenario: fp stands between the instances
 // (started with db's environment plus extra) and the store, and /healthz
 // must name down while it is cut.
-func outage(t *testing.T, rep *scenarioReport, db *database, fp *faultProxy, down string, extra map[string]string) {
+func outage(t *testing.T, rep *scenarioReport, db *database, fp *faultproxy.Proxy, down string, extra map[string]string) {
 	t.Helper()
 	emails := db.addUsers(t, outageBrowsers)
 	c := startCluster(t, db, 3, extra)
@@ -150,7 +151,7 @@ func outage(t *testing.T, rep *scenarioReport, db *database, fp *faultProxy, dow
 	rep.add("401 to logged-in browsers", w.lost401.Load())
 	rep.add("new sessions set by failed responses", w.newDuring.Load())
 	rep.addf("/healthz during the cut", "%d %s", healthStatus, trimJSON(health))
-	rep.addf("connections reset / refused by the fault proxy", "%d accepted in all, %d refused during the cut", fp.accepted.Load(), fp.refused.Load())
+	rep.addf("connections reset / refused by the fault proxy", "%d accepted in all, %d refused during the cut", fp.Accepted(), fp.Refused())
 	rep.addf("time from heal to every /healthz 200", "%s", recovery.Round(time.Millisecond))
 	rep.add("503s retried after the heal before 200", retries)
 	rep.addf("acknowledged writes checked", "%d (log-ins and log-outs)", checked)

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/internal/faultproxy"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/internal/server"
@@ -408,7 +409,7 @@ func TestStoreOutage(t *testing.T) {
 		t.Run(b, func(t *testing.T) {
 			t.Parallel()
 			cfg := baseConfig(t)
-			var proxy *tcpProxy
+			var proxy *faultproxy.Proxy
 			down := "database"
 			switch b {
 			case admin.Postgres:
@@ -425,7 +426,7 @@ func TestStoreOutage(t *testing.T) {
 			expectStatus(t, h.do("GET", "/api/user", "", c), 200, "")
 
 			if proxy != nil {
-				proxy.kill()
+				proxy.Cut()
 			} else {
 				h.srv.DB().Sessions().(*sqlitestore.Store).DB().Close()
 			}
