@@ -22,7 +22,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,6 +86,7 @@ type Store struct {
 	logger *slog.Logger
 	loop   *pruneloop.Loop
 	layout Layout
+	load   loadPlan
 
 	// SQL text, built once from the validated, quoted table name.
 	qLoad, qExists, qCreate, qUpdate, qDelete, qPrune, qCount, qCounts, qUser string
@@ -156,6 +156,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	}
 	s.layout = layout
 	s.buildStatements(qualified(cfg.Schema, table), layout)
+	s.load = newLoadPlan(pool, s.qLoad)
 	s.announceChanges()
 	if layout.Exists {
 		logger.Info("pgstore: using table "+qualified(cfg.Schema, table)+" in the "+layout.Name+" layout", "columns", layout.Columns)
@@ -216,39 +217,6 @@ func (s *Store) Close() {
 // parameter (SQLSTATE 22021) with an error that reads like a store failure.
 func storable(id string) bool {
 	return utf8.ValidString(id) && strings.IndexByte(id, 0) < 0
-}
-
-// Load returns the live session with this id; an expired or missing one, or
-// an id no row can have (see storable), is reported with found == false and a
-// nil error. Created is zero on a table without created_at.
-func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
-	if !storable(id) {
-		return sessionkit.Record{}, false, nil
-	}
-	// One struct for Scan's destinations, which escape: one allocation
-	// per load instead of three.
-	var row struct {
-		raw     []byte
-		created pgtype.Timestamptz // NULL on a table without created_at
-		expiry  time.Time
-	}
-	err := s.pool.QueryRow(ctx, s.qLoad, id).Scan(&row.raw, &row.created, &row.expiry)
-	raw, rec := row.raw, sessionkit.Record{Created: row.created.Time, Expiry: row.expiry}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return sessionkit.Record{}, false, nil
-	}
-	if err != nil {
-		return sessionkit.Record{}, false, fmt.Errorf("pgstore: load: %w", err)
-	}
-	// The values are split, not decoded: a handler decodes only the keys it
-	// reads. raw is pgx's copy, so the values may share it.
-	if rec.Values, err = jsonobject.Split(raw); err != nil {
-		return sessionkit.Record{}, false, fmt.Errorf("pgstore: load: decode sess: %w", err)
-	}
-	if rec.Values == nil { // a JSON null; callers may write to the map
-		rec.Values = map[string]json.RawMessage{}
-	}
-	return rec, true, nil
 }
 
 // Create inserts a new session. It never overwrites: an id that exists, live

@@ -8,12 +8,16 @@ import (
 // cors lets the configured origins, and only them, call the API from a
 // browser with credentials (cookies). The allowed origin is echoed, never
 // "*" (which browsers refuse with credentials anyway) and never "null"
-// (which any sandboxed document can send). Vary: Origin is always set, so a
-// cache never serves one origin's answer to another.
+// (which any sandboxed document can send). Vary: Origin is set whenever
+// origins are configured, so a cache never serves one origin's answer to
+// another; with none, no answer depends on Origin (every API answer is
+// no-store besides), and the header is left out of every request's answer.
 func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Add("Vary", "Origin")
+		if len(s.cfg.CORSOrigins) > 0 {
+			h.Add("Vary", "Origin")
+		}
 		origin := r.Header.Get("Origin")
 		allowed := origin != "" && slices.Contains(s.cfg.CORSOrigins, origin)
 		if allowed {

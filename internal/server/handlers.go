@@ -20,14 +20,24 @@ const (
 	errInvalidLogin     = "invalid login"
 )
 
-// writeJSON writes v as the JSON response body with status.
+// writeJSON writes v as the JSON response body with status: through
+// encoding/json, or by v's own appendJSON for the hottest answers.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
+	if a, ok := v.(jsonAppender); ok {
+		// The newline too: the same bytes as the Encoder's.
+		_, _ = w.Write(append(a.appendJSON(make([]byte, 0, 128)), '\n'))
+		return
+	}
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// jsonAppender is a response body that writes its own JSON, exactly as
+// encoding/json would.
+type jsonAppender interface{ appendJSON([]byte) []byte }
 
 // writeError writes {"error": msg} with status.
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -517,6 +517,26 @@ func TestCORSAndCSRF(t *testing.T) {
 	}
 }
 
+// TestNoCORSOriginsNoVary: without CORS origins no answer depends on Origin,
+// so the API leaves Vary out (one header fewer on every request) and allows
+// no origin.
+func TestNoCORSOriginsNoVary(t *testing.T) {
+	h := start(t, baseConfig(t))
+	for _, origin := range []string{"", "https://app.example.com"} {
+		var hdr []string
+		if origin != "" {
+			hdr = []string{"Origin", origin}
+		}
+		r := h.do("GET", "/api/user", "", nil, hdr...)
+		if v := r.Header.Values("Vary"); len(v) > 0 {
+			t.Errorf("origin %q: Vary = %q, want none", origin, v)
+		}
+		if acao := r.Header.Get("Access-Control-Allow-Origin"); acao != "" {
+			t.Errorf("origin %q: Access-Control-Allow-Origin = %q", origin, acao)
+		}
+	}
+}
+
 // TestBruteForceConcurrent: guesses sent all at once get no more tries
 // than guesses sent one by one; an attempt counts against the limit from
 // the moment it is let through, not only once its password check failed.
