@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -511,5 +512,31 @@ func TestServeProcessSecondSignal(t *testing.T) {
 		case <-timeout:
 			t.Fatal("a second SIGTERM did not end the process: it is waiting out SHUTDOWN_TIMEOUT")
 		}
+	}
+}
+
+// TestServeCPUProfile: with SESSIONKIT_CPU_PROFILE, serve writes a CPU
+// profile (pprof's gzipped protobuf, what default.pgo is made from) when it
+// shuts down; an unwritable path refuses to start.
+func TestServeCPUProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.pprof")
+	cmd, url, lines := serveProcess(t, "SESSIONKIT_CPU_PROFILE="+path)
+	if resp, err := http.Get(url + "/api/user"); err == nil {
+		resp.Body.Close()
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitForLine(t, lines, regexp.MustCompile("stopped"))
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("profile: %d bytes, %v; want a gzipped pprof profile", len(b), err)
+	}
+	r := runCmd(t, map[string]string{"DATA_DIR": t.TempDir(), "ADDR": "127.0.0.1:0", "SESSIONKIT_CPU_PROFILE": filepath.Join(t.TempDir(), "missing", "cpu.pprof")}, "", "serve")
+	if r.code != 2 || !strings.Contains(r.stderr, "SESSIONKIT_CPU_PROFILE") {
+		t.Errorf("unwritable profile path: exit %d, stderr %s", r.code, r.stderr)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 
 	"github.com/redis/go-redis/v9"
 
@@ -31,6 +33,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	// its one package-wide logger, as unstructured lines on standard error;
 	// this program owns the process, so it sends them to its own log.
 	redis.SetLogger(redisLogger{cfg.Logger})
+	if path := getenv("SESSIONKIT_CPU_PROFILE"); path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "sessionkit serve: SESSIONKIT_CPU_PROFILE: %v\n", err)
+			return 2
+		}
+		defer stopProfile()
+	}
 	if err := server.Run(ctx, cfg); err != nil {
 		fmt.Fprintf(stderr, "sessionkit serve: %v\n", err)
 		if errors.Is(err, sessionkit.ErrInvalidConfig) || errors.Is(err, admin.ErrInvalidConfig) {
@@ -48,4 +58,23 @@ type redisLogger struct{ log *slog.Logger }
 // Printf implements go-redis's logging interface.
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
+}
+
+// startCPUProfile profiles the server's CPU into path until the returned
+// function is called, when the server has shut down. It is how
+// cmd/sessionkit/default.pgo, the profile every go build of this command
+// optimises with, is made (see internal/servebench's -cpuprofile).
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

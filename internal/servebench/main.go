@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -44,7 +45,9 @@ func main() {
 	dur := flag.Duration("duration", 3*time.Second, "length of one target's turn in a round")
 	conns := flag.Int("conns", 16, "client connections")
 	pool := flag.Int("pool", 10, "database pool size of each server")
-	only := flag.String("targets", "", "comma-separated targets to run (default all)")
+	only := flag.String("targets", "", "comma-separated targets to run (default all but the serve-nopgo ones)")
+	pgo := flag.String("pgo", "auto", "go build's -pgo for the serve binary: auto uses cmd/sessionkit/default.pgo, as every go build of the command does")
+	cpuProfile := flag.String("cpuprofile", "", "write the serve instances' CPU profiles, merged, to this file (how cmd/sessionkit/default.pgo is made)")
 	floorURL := flag.String("floor", "", "internal: serve the bare floor on this database URL (the benchmark starts itself so, one process per floor instance)")
 	flag.Parse()
 	if *floorURL != "" {
@@ -54,7 +57,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*dbURL, *rows, *rounds, *dur, *conns, *pool, *only); err != nil {
+	if err := run(*dbURL, *rows, *rounds, *dur, *conns, *pool, *only, *pgo, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "servebench:", err)
 		os.Exit(1)
 	}
@@ -76,7 +79,7 @@ type instance struct {
 	pid int
 }
 
-func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int, only string) error {
+func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int, only, pgo, cpuProfile string) error {
 	ctx := context.Background()
 	admin, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
@@ -103,8 +106,17 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "sessionkit")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/sessionkit").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-pgo="+pgo, "-o", bin, "./cmd/sessionkit").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	// The serve-nopgo targets (cache off) run a second binary built
+	// without the profile, to show what the profile-guided build is worth
+	// in the same interleaved run.
+	binNoPGO := filepath.Join(dir, "sessionkit-nopgo")
+	if strings.Contains(only, "serve-nopgo") {
+		if out, err := exec.Command("go", "build", "-pgo=off", "-o", binNoPGO, "./cmd/sessionkit").CombinedOutput(); err != nil {
+			return fmt.Errorf("go build -pgo=off: %v\n%s", err, out)
+		}
 	}
 	env := append(os.Environ(), "DATABASE_URL="+benchURL, "SESSION_SECRET="+secret, "DATA_DIR="+dir,
 		"PRUNE_INTERVAL=off", "ADDR=127.0.0.1:0", "BCRYPT_COST=4")
@@ -130,15 +142,23 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 	fmt.Fprintf(os.Stderr, "loaded %d filler rows in %s\n", rows, time.Since(start).Round(time.Millisecond))
 
 	var procs []*exec.Cmd
-	defer func() {
+	stop := func() {
 		for _, p := range procs {
-			_ = p.Process.Kill()
+			// SIGTERM: serve shuts down and writes its CPU profile.
+			_ = p.Process.Signal(syscall.SIGTERM)
 			_ = p.Wait()
 		}
-	}()
-	serve := func(cache string) (instance, error) {
+		procs = nil
+	}
+	defer stop()
+	var profiles []string
+	serve := func(bin, cache string) (instance, error) {
 		p := exec.Command(bin, "serve")
 		p.Env = append(env, "SESSION_CACHE="+cache)
+		if cpuProfile != "" {
+			profiles = append(profiles, filepath.Join(dir, fmt.Sprintf("serve-%d.pprof", len(profiles))))
+			p.Env = append(p.Env, "SESSIONKIT_CPU_PROFILE="+profiles[len(profiles)-1])
+		}
 		stderr, err := p.StderrPipe()
 		if err != nil {
 			return instance{}, err
@@ -191,14 +211,15 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 		instances []instance
 	}{
 		{"floor", floor, nil},
-		{"serve-off", func() (instance, error) { return serve("off") }, nil},
-		{"serve-on", func() (instance, error) { return serve("on") }, nil},
+		{"serve-off", func() (instance, error) { return serve(bin, "off") }, nil},
+		{"serve-on", func() (instance, error) { return serve(bin, "on") }, nil},
+		{"serve-nopgo", func() (instance, error) { return serve(binNoPGO, "off") }, nil},
 	}
 	for _, n := range []int{1, 3} {
 		for i := range kinds {
 			k := &kinds[i]
 			name := fmt.Sprintf("%s-%d", k.name, n)
-			if only != "" && !strings.Contains(","+only+",", ","+name+",") {
+			if only == "" && k.name == "serve-nopgo" || only != "" && !strings.Contains(","+only+",", ","+name+",") {
 				continue
 			}
 			for len(k.instances) < n {
@@ -275,6 +296,18 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 			return t.done[min(len(t.done)-1, int(q*float64(len(t.done))))].Round(10 * time.Microsecond).String()
 		}
 		fmt.Printf("| %s | %d | %.0f | %s | %s | %s | %s |\n", t.name, len(t.urls), med, ratio, perReq.Round(time.Microsecond), p(0.5), p(0.99))
+	}
+	if cpuProfile != "" {
+		stop()
+		// go tool pprof merges the instances' profiles into one.
+		out, err := exec.Command("go", append([]string{"tool", "pprof", "-proto"}, profiles...)...).Output()
+		if err != nil {
+			return fmt.Errorf("merge CPU profiles: %w", err)
+		}
+		if err := os.WriteFile(cpuProfile, out, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s from %d serve instances' profiles\n", cpuProfile, len(profiles))
 	}
 	return nil
 }
