@@ -516,7 +516,7 @@ func TestServeProcessSecondSignal(t *testing.T) {
 }
 
 // TestServeCPUProfile: with SESSIONKIT_CPU_PROFILE, serve writes a CPU
-// profile (pprof's gzipped protobuf, what default.pgo is made from) when it
+// profile (pprof's gzipped protobuf) when it
 // shuts down; an unwritable path refuses to start.
 func TestServeCPUProfile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cpu.pprof")

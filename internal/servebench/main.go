@@ -45,9 +45,8 @@ func main() {
 	dur := flag.Duration("duration", 3*time.Second, "length of one target's turn in a round")
 	conns := flag.Int("conns", 16, "client connections")
 	pool := flag.Int("pool", 10, "database pool size of each server")
-	only := flag.String("targets", "", "comma-separated targets to run (default all but the serve-nopgo ones)")
-	pgo := flag.String("pgo", "auto", "go build's -pgo for the serve binary: auto uses cmd/sessionkit/default.pgo, as every go build of the command does")
-	cpuProfile := flag.String("cpuprofile", "", "write the serve instances' CPU profiles, merged, to this file (how cmd/sessionkit/default.pgo is made)")
+	only := flag.String("targets", "", "comma-separated targets to run (default all)")
+	cpuProfile := flag.String("cpuprofile", "", "write the serve instances' CPU profiles, merged, to this file (for go tool pprof)")
 	floorURL := flag.String("floor", "", "internal: serve the bare floor on this database URL (the benchmark starts itself so, one process per floor instance)")
 	flag.Parse()
 	if *floorURL != "" {
@@ -57,7 +56,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*dbURL, *rows, *rounds, *dur, *conns, *pool, *only, *pgo, *cpuProfile); err != nil {
+	if err := run(*dbURL, *rows, *rounds, *dur, *conns, *pool, *only, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "servebench:", err)
 		os.Exit(1)
 	}
@@ -79,7 +78,7 @@ type instance struct {
 	pid int
 }
 
-func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int, only, pgo, cpuProfile string) error {
+func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int, only, cpuProfile string) error {
 	ctx := context.Background()
 	admin, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
@@ -106,17 +105,8 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "sessionkit")
-	if out, err := exec.Command("go", "build", "-pgo="+pgo, "-o", bin, "./cmd/sessionkit").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/sessionkit").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	// The serve-nopgo targets (cache off) run a second binary built
-	// without the profile, to show what the profile-guided build is worth
-	// in the same interleaved run.
-	binNoPGO := filepath.Join(dir, "sessionkit-nopgo")
-	if strings.Contains(only, "serve-nopgo") {
-		if out, err := exec.Command("go", "build", "-pgo=off", "-o", binNoPGO, "./cmd/sessionkit").CombinedOutput(); err != nil {
-			return fmt.Errorf("go build -pgo=off: %v\n%s", err, out)
-		}
 	}
 	env := append(os.Environ(), "DATABASE_URL="+benchURL, "SESSION_SECRET="+secret, "DATA_DIR="+dir,
 		"PRUNE_INTERVAL=off", "ADDR=127.0.0.1:0", "BCRYPT_COST=4")
@@ -152,7 +142,7 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 	}
 	defer stop()
 	var profiles []string
-	serve := func(bin, cache string) (instance, error) {
+	serve := func(cache string) (instance, error) {
 		p := exec.Command(bin, "serve")
 		p.Env = append(env, "SESSION_CACHE="+cache)
 		if cpuProfile != "" {
@@ -211,15 +201,14 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 		instances []instance
 	}{
 		{"floor", floor, nil},
-		{"serve-off", func() (instance, error) { return serve(bin, "off") }, nil},
-		{"serve-on", func() (instance, error) { return serve(bin, "on") }, nil},
-		{"serve-nopgo", func() (instance, error) { return serve(binNoPGO, "off") }, nil},
+		{"serve-off", func() (instance, error) { return serve("off") }, nil},
+		{"serve-on", func() (instance, error) { return serve("on") }, nil},
 	}
 	for _, n := range []int{1, 3} {
 		for i := range kinds {
 			k := &kinds[i]
 			name := fmt.Sprintf("%s-%d", k.name, n)
-			if only == "" && k.name == "serve-nopgo" || only != "" && !strings.Contains(","+only+",", ","+name+",") {
+			if only != "" && !strings.Contains(","+only+",", ","+name+",") {
 				continue
 			}
 			for len(k.instances) < n {
