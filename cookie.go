@@ -73,6 +73,8 @@ type signer struct {
 	// macs holds, per secret, a pool of keyed HMAC states, so verifying a
 	// cookie on the request path does not rebuild the key schedule.
 	macs []sync.Pool
+	// verified skips the HMACs for a cookie that verified lately.
+	verified verifiedSigs
 }
 
 func newSigner(secrets []string) *signer {
@@ -184,6 +186,9 @@ func (s *signer) verify(value string) (string, CookieStatus) {
 	if err != nil || m != sha256.Size {
 		return "", CookieMalformed
 	}
+	if s.verified.check(id, sig[:m]) {
+		return id, CookieValid
+	}
 	ok := false
 	var buf [sha256.Size]byte
 	for i := range s.secrets {
@@ -196,6 +201,7 @@ func (s *signer) verify(value string) (string, CookieStatus) {
 	if !ok {
 		return "", CookieBadSignature
 	}
+	s.verified.remember(id, sig[:m])
 	return id, CookieValid
 }
 
