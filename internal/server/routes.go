@@ -35,7 +35,7 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 	api := func(h http.HandlerFunc) http.Handler {
 		return noStore(s.cors(csrf.Handler(s.sessions.Middleware(h))))
 	}
-	root := http.NewServeMux()
+	root := newRouter()
 	root.Handle("POST /api/login", api(s.handleLogin))
 	root.Handle("GET /api/user", api(s.handleUser))
 	root.Handle("POST /api/logout", api(s.handleLogout))
