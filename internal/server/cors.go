@@ -10,8 +10,8 @@ import (
 // "*" (which browsers refuse with credentials anyway) and never "null"
 // (which any sandboxed document can send). Vary: Origin is set whenever
 // origins are configured, so a cache never serves one origin's answer to
-// another; with none, no answer depends on Origin (every API answer is
-// no-store besides), and the header is left out of every request's answer.
+// another. With none configured no answer depends on Origin (and every
+// API answer is no-store besides), so the header is left out.
 func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
