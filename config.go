@@ -61,7 +61,8 @@ type Config struct {
 
 	// Lifetime is the absolute lifetime of a session, counted from its
 	// creation; no activity extends it. Session.SetLifetime replaces it for
-	// one session ("remember me"). Default 7 days.
+	// one session ("remember me"). Default 7 days. At most MaxLifetime (400
+	// days, what browsers keep a cookie) unless BrowserSessionCookie.
 	Lifetime time.Duration
 	// IdleTimeout, when positive, also ends a session that has not been used
 	// for this long. Zero: no idle timeout.
@@ -241,6 +242,11 @@ func (cfg Config) checked() (Config, error) {
 	}
 	if cfg.Lifetime == 0 {
 		cfg.Lifetime = DefaultLifetime
+	}
+	if cfg.Lifetime > MaxLifetime && !cfg.BrowserSessionCookie {
+		// The cookie would end at 400 days while the row lived on: a
+		// log-out nobody asked for, after the promise of a longer session.
+		return cfg, fmt.Errorf("sessionkit: Lifetime %v is longer than the 400 days browsers keep a cookie (MaxLifetime); use at most MaxLifetime, or BrowserSessionCookie", cfg.Lifetime)
 	}
 	if cfg.IdleTimeout > 0 {
 		if cfg.TouchInterval == 0 {

@@ -40,6 +40,7 @@ func TestInvalidConfigurations(t *testing.T) {
 		{"relative path", func(c *sessionkit.Config) { c.CookiePath = "app" }, "must start with /"},
 		{"domain with a port", func(c *sessionkit.Config) { c.CookieDomain = "example.com:8080" }, "not a host name"},
 		{"negative lifetime", func(c *sessionkit.Config) { c.Lifetime = -time.Hour }, "cannot be negative"},
+		{"lifetime over 400 days", func(c *sessionkit.Config) { c.Lifetime = sessionkit.MaxLifetime + time.Hour }, "400 days"},
 		{"touch interval not under idle timeout", func(c *sessionkit.Config) {
 			c.IdleTimeout, c.TouchInterval = time.Minute, time.Minute
 		}, "TouchInterval"},
@@ -81,6 +82,10 @@ func TestValidConfigurations(t *testing.T) {
 		"idle timeout":        func(c *sessionkit.Config) { c.IdleTimeout = 30 * time.Minute },
 		"rotation":            func(c *sessionkit.Config) { c.Secrets = []string{secretB, secretA} },
 		"domain for siblings": func(c *sessionkit.Config) { c.CookieDomain = "example.com" },
+		"400-day lifetime":    func(c *sessionkit.Config) { c.Lifetime = sessionkit.MaxLifetime },
+		"long lifetime, browser-session cookie": func(c *sessionkit.Config) {
+			c.Lifetime, c.BrowserSessionCookie = 2*sessionkit.MaxLifetime, true
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := sessionkit.Config{Store: store, Secrets: []string{secretA}, Logger: slog.New(slog.DiscardHandler)}
