@@ -123,19 +123,9 @@ func (s *Store) loadDirect(ctx context.Context, id string) (raw []byte, rec sess
 		}()
 	}
 	pc := conn.Conn().PgConn()
-	for attempt := 0; ; attempt++ {
+	for range 2 {
 		raw, rec, found, err = s.execLoad(ctx, pc, id)
-		var pgErr *pgconn.PgError
-		if err == nil || !errors.As(err, &pgErr) || (pgErr.Code != "26000" && pgErr.Code != "0A000") {
-			break
-		}
-		// 26000: no such prepared statement; 0A000: cached plan must not
-		// change result type.
-		delete(pc.CustomData(), s.load.stmt)
-		if pgErr.Code == "0A000" {
-			_ = pc.Deallocate(ctx, s.load.stmt)
-		}
-		if attempt == 1 {
+		if !s.forgetStale(ctx, pc, err) {
 			break
 		}
 	}
@@ -143,6 +133,22 @@ func (s *Store) loadDirect(ctx context.Context, id string) (raw []byte, rec sess
 		return nil, rec, false, fmt.Errorf("pgstore: load: %w", err)
 	}
 	return raw, rec, found, nil
+}
+
+// forgetStale forgets pc's load statement when err says the server no
+// longer has it (26000) or its result type changed (0A000, "cached plan must
+// not change result type"), so that the next execution prepares it afresh,
+// and reports whether it did.
+func (s *Store) forgetStale(ctx context.Context, pc *pgconn.PgConn, err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || (pgErr.Code != "26000" && pgErr.Code != "0A000") {
+		return false
+	}
+	delete(pc.CustomData(), s.load.stmt)
+	if pgErr.Code == "0A000" {
+		_ = pc.Deallocate(ctx, s.load.stmt)
+	}
+	return true
 }
 
 // binaryResults asks for Load's three columns in binary: json as its text,
@@ -174,13 +180,6 @@ func (s *Store) execLoad(ctx context.Context, pc *pgconn.PgConn, id string) (raw
 	return raw, rec, found, nil
 }
 
-// PostgreSQL type OIDs of the columns Load reads.
-const (
-	oidJSON        = 114
-	oidJSONB       = 3802
-	oidTimestamptz = 1184
-)
-
 // decodeLoadRow decodes Load's binary row: sess (copied out of the
 // connection's buffer, which the next read reuses), created (NULL on a
 // table without created_at) and expire.
@@ -193,12 +192,12 @@ func decodeLoadRow(fields []pgconn.FieldDescription, values [][]byte) ([]byte, s
 	switch {
 	case sess == nil:
 		sess = []byte("null")
-	case fields[0].DataTypeOID == oidJSONB:
+	case fields[0].DataTypeOID == pgtype.JSONBOID:
 		if len(sess) == 0 || sess[0] != 1 {
 			return nil, rec, errors.New("decode sess: unknown jsonb version")
 		}
 		sess = sess[1:]
-	case fields[0].DataTypeOID != oidJSON:
+	case fields[0].DataTypeOID != pgtype.JSONOID:
 		return nil, rec, fmt.Errorf("decode sess: type %d, want json or jsonb", fields[0].DataTypeOID)
 	}
 	raw := append([]byte(nil), sess...)
@@ -221,7 +220,7 @@ var postgresEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
 // 2000-01-01 UTC, whose extremes mean ±infinity, which pgx refuses to scan
 // into a time.Time too.
 func decodeTimestamptz(f pgconn.FieldDescription, v []byte) (time.Time, error) {
-	if f.DataTypeOID != oidTimestamptz {
+	if f.DataTypeOID != pgtype.TimestamptzOID {
 		return time.Time{}, fmt.Errorf("type %d, want timestamptz", f.DataTypeOID)
 	}
 	if len(v) != 8 {

@@ -62,18 +62,10 @@ func (c *countTracer) reset() { c.queries.Store(0); c.prepares.Store(0) }
 func tracedPool(t *testing.T, tr *countTracer) *pgxpool.Pool {
 	t.Helper()
 	_, url := pgtest.Schema(t)
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnConfig.Tracer = tr
-	cfg.MaxConns = 1 // one connection, so one statement cache to warm
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
+	return poolWith(t, url, func(c *pgxpool.Config) {
+		c.ConnConfig.Tracer = tr
+		c.MaxConns = 1 // one connection, so one statement cache to warm
+	})
 }
 
 func vals(kv ...string) map[string]json.RawMessage {

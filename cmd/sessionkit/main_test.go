@@ -516,8 +516,8 @@ func TestServeProcessSecondSignal(t *testing.T) {
 }
 
 // TestServeCPUProfile: with SESSIONKIT_CPU_PROFILE, serve writes a CPU
-// profile (pprof's gzipped protobuf) when it
-// shuts down; an unwritable path refuses to start.
+// profile (pprof's gzipped protobuf) when it shuts down; an unwritable path
+// refuses to start.
 func TestServeCPUProfile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cpu.pprof")
 	cmd, url, lines := serveProcess(t, "SESSIONKIT_CPU_PROFILE="+path)
