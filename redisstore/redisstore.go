@@ -302,11 +302,16 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 }
 
 // Delete removes the session with this id and announces it (see
-// changes.go) in the same step, one round trip. A missing id is not an
-// error (and is announced all the same).
+// changes.go) in the same step, one round trip; a session bound to a user
+// costs one more, to take its id out of the user's set (see users.go). A
+// missing id is not an error (and is announced all the same).
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := deleteScript.Run(ctx, s.client, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id)).Err(); err != nil {
+	res, err := deleteScript.Run(ctx, s.client, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey).Slice()
+	if err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	if len(res) == 2 {
+		s.unindex(ctx, id, res[1])
 	}
 	return nil
 }
