@@ -110,6 +110,7 @@ type Store struct {
 
 var (
 	_ sessionkit.Store      = (*Store)(nil)
+	_ sessionkit.BatchStore = (*Store)(nil)
 	_ sessionkit.ChangeFeed = (*Store)(nil)
 )
 
@@ -183,6 +184,25 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 		return sessionkit.Record{}, false, fmt.Errorf("redisstore: load: %w", err)
 	}
 	return rec, found, nil
+}
+
+// LoadMany returns the live sessions among ids, by id, in one pipelined
+// round trip (per node of a cluster).
+func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionkit.Record, error) {
+	recs, err := s.loadMany(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: load many: %w", err)
+	}
+	out := make(map[string]sessionkit.Record, len(ids))
+	for i, r := range recs {
+		if r.err != nil {
+			return nil, fmt.Errorf("redisstore: load many: %w", r.err)
+		}
+		if r.found {
+			out[ids[i]] = r.rec
+		}
+	}
+	return out, nil
 }
 
 // recordOf turns a session's hash into its record; an empty hash is a
@@ -312,6 +332,22 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	if len(res) == 2 {
 		s.unindex(ctx, id, res[1])
+	}
+	return nil
+}
+
+// DeleteMany removes the sessions with these ids and announces each, as
+// Delete does, in one pipelined round trip (per node of a cluster).
+func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range ids {
+			// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT.
+			deleteScript.Eval(ctx, p, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: delete many: %w", err)
 	}
 	return nil
 }
