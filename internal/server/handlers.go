@@ -18,6 +18,7 @@ const (
 	errStoreUnavailable = "session store unavailable"
 	errNotAuthenticated = "not authenticated"
 	errInvalidLogin     = "invalid login"
+	errEmailTooLong     = `"email" is too long (at most 254 bytes)`
 )
 
 // writeJSON writes v as the JSON response body with status: through
