@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 	"testing"
@@ -56,5 +57,48 @@ func TestOversizedEmailIsBadInput(t *testing.T) {
 	const bound = 24 << 20
 	if after := heap(); after > before+bound {
 		t.Fatalf("heap grew from %d to %d bytes after 2,000 oversized log-ins, want under %d more", before, after, bound)
+	}
+}
+
+// TestLogFloodsAreBounded: a client repeating a refused request 100 times
+// in a few seconds writes at most 10 log lines, whatever it repeats (each
+// refused log-in wrote a login_rate_limited line before the log throttle).
+func TestLogFloodsAreBounded(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	cfg := baseConfig(t)
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	h := start(t, cfg)
+	h.addUser(testEmail, testPassword)
+	name := h.srv.Manager().CookieName()
+	for _, tc := range []struct {
+		name   string
+		status int
+		send   func() reply
+	}{
+		{"wrong passwords", 429, func() reply {
+			return h.do("POST", "/api/login", loginBody(testEmail, "guess"), nil)
+		}},
+		{"junk emails", 429, func() reply {
+			return h.do("POST", "/api/login", loginBody("no-such-user", "guess"), nil)
+		}},
+		{"forged cookies", 401, func() reply {
+			return h.do("GET", "/api/user", "", nil, "Cookie", name+"=s%3Aforged.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+		}},
+		{"malformed cookies", 401, func() reply {
+			return h.do("GET", "/api/user", "", nil, "Cookie", name+"=junk")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := logs.lines()
+			var last reply
+			for range 100 {
+				last = tc.send()
+			}
+			expectStatus(t, last, tc.status, "")
+			if n := logs.lines() - before; n > 10 {
+				t.Fatalf("100 refused requests wrote %d log lines, want at most 10:\n%s", n, logs.tail(n))
+			}
+		})
 	}
 }
