@@ -67,8 +67,8 @@ type Server struct {
 	// milliseconds of CPU, and a flood of them must not starve other requests.
 	bcryptSlots chan struct{}
 	logins      loginResults
-	// rejectedCookies throttles eventCookieRejected lines.
-	rejectedCookies *eventThrottle
+	// logs throttles every security log line (securityEvent).
+	logs *logThrottle
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
 	// password check and its session save: where a removal can race it.
 	afterPasswordCheck func()
@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db, rejectedCookies: newEventThrottle(time.Minute)}
+	s := &Server{cfg: cfg, log: log, db: db, logs: newLogThrottle(time.Minute)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
