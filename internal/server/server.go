@@ -69,6 +69,8 @@ type Server struct {
 	logins      loginResults
 	// rejectedCookies throttles eventCookieRejected lines.
 	rejectedCookies *eventThrottle
+	// unmapped throttles eventSessionUnmapped lines, per session.
+	unmapped *eventThrottle
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
 	// password check and its session save: where a removal can race it.
 	afterPasswordCheck func()
@@ -119,7 +121,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db, rejectedCookies: newEventThrottle(time.Minute)}
+	s := &Server{cfg: cfg, log: log, db: db, rejectedCookies: newEventThrottle(time.Minute),
+		unmapped: newEventThrottle(time.Hour)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
