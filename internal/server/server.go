@@ -74,6 +74,9 @@ type Server struct {
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
 	// password check and its session save: where a removal can race it.
 	afterPasswordCheck func()
+	// passwordChecked, when set (by tests only), hears of each password
+	// check's outcome and bcrypt work.
+	passwordChecked func(admin.PasswordCheck)
 }
 
 // settingError is a configuration error: its text names the setting, and
