@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/dbscclient"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/pgstore"
 )
@@ -18,17 +19,20 @@ import (
 // boundSetup logs in on dbscApp(m) and registers key by hand, returning
 // the session and bound cookies, the DBSC session identifier and the
 // challenge for the first refresh.
-func boundSetup(b *testing.B, h http.Handler, key *dbscKey) (session, bound *http.Cookie, sid, challenge string) {
+func boundSetup(b *testing.B, h http.Handler, key *dbscclient.Key) (session, bound *http.Cookie, sid, challenge string) {
 	w := do(h, "POST", "/login?user=ada")
 	session = sessionCookie(w)
-	_, params := parseRegistration(w.Header().Get("Secure-Session-Registration"))
+	regs, _ := dbscclient.ParseRegistration(w.Header().Get("Secure-Session-Registration"))
+	if len(regs) != 1 {
+		b.Fatalf("log-in offered no registration: %v", w.Header())
+	}
 	r := httptest.NewRequest("POST", "/dbsc/register", nil)
 	r.AddCookie(session)
-	r.Header.Set("Secure-Session-Response", key.proof(params["challenge"], true))
+	r.Header.Set("Secure-Session-Response", key.Proof(regs[0].Challenge, true))
 	w = httptest.NewRecorder()
 	h.ServeHTTP(w, r)
-	m := challengeRE.FindStringSubmatch(w.Header().Get("Secure-Session-Challenge"))
-	if w.Code != 200 || m == nil {
+	challenge, sid, ok := dbscclient.ParseChallenge(w.Header().Get("Secure-Session-Challenge"))
+	if w.Code != 200 || !ok {
 		b.Fatalf("registration: %d %q", w.Code, w.Body.String())
 	}
 	for _, c := range w.Result().Cookies() {
@@ -36,7 +40,7 @@ func boundSetup(b *testing.B, h http.Handler, key *dbscKey) (session, bound *htt
 			bound = c
 		}
 	}
-	return session, bound, m[2], m[1]
+	return session, bound, sid, challenge
 }
 
 // BenchmarkDeviceBoundRefresh is the server's cost of one refresh: a
@@ -71,16 +75,16 @@ func BenchmarkDeviceBoundRefresh(b *testing.B) {
 				r := httptest.NewRequest("POST", "/dbsc/refresh", nil)
 				r.AddCookie(session)
 				r.Header.Set("Sec-Secure-Session-Id", `"`+sid+`"`)
-				r.Header.Set("Secure-Session-Response", `"`+key.proof(challenge, false)+`"`)
+				r.Header.Set("Secure-Session-Response", `"`+key.Proof(challenge, false)+`"`)
 				w := httptest.NewRecorder()
 				b.StartTimer()
 				h.ServeHTTP(w, r)
 				b.StopTimer()
-				m := challengeRE.FindStringSubmatch(w.Header().Get("Secure-Session-Challenge"))
-				if w.Code != 200 || m == nil {
+				next, _, ok := dbscclient.ParseChallenge(w.Header().Get("Secure-Session-Challenge"))
+				if w.Code != 200 || !ok {
 					b.Fatalf("refresh: %d %q", w.Code, w.Body.String())
 				}
-				challenge = m[1]
+				challenge = next
 				b.StartTimer()
 			}
 			if counter != nil {

@@ -2,25 +2,17 @@ package sessionkit_test
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
-	"strings"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/dbscclient"
 )
 
 // testClock is the device-bound sessions' clock in tests, moved by hand.
@@ -43,84 +35,14 @@ func (c *testClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// dbscKey is a browser's session key: an ES256 or RS256 key pair that signs
-// DBSC proofs (compact JWS) as the draft has browsers do.
-type dbscKey struct {
-	alg    string
-	signer crypto.Signer
-}
-
-func newDBSCKey(t testing.TB, alg string) *dbscKey {
+// newDBSCKey makes a browser's session key for alg.
+func newDBSCKey(t testing.TB, alg string) *dbscclient.Key {
 	t.Helper()
-	var (
-		k   crypto.Signer
-		err error
-	)
-	switch alg {
-	case "ES256":
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "RS256":
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	default:
-		t.Fatalf("no key for %s", alg)
-	}
+	k, err := dbscclient.NewKey(alg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &dbscKey{alg: alg, signer: k}
-}
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-// jwk is the key's public half as a JWK.
-func (k *dbscKey) jwk() map[string]string {
-	switch pub := k.signer.Public().(type) {
-	case *ecdsa.PublicKey:
-		raw, err := pub.Bytes() // 0x04 || x || y
-		if err != nil {
-			panic(err)
-		}
-		return map[string]string{"kty": "EC", "crv": "P-256", "x": b64(raw[1:33]), "y": b64(raw[33:])}
-	case *rsa.PublicKey:
-		return map[string]string{"kty": "RSA", "n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes())}
-	}
-	panic("unknown key")
-}
-
-// sign returns a JWS of header and payload signed with the key.
-func (k *dbscKey) sign(header, payload map[string]any) string {
-	h, _ := json.Marshal(header)
-	p, _ := json.Marshal(payload)
-	input := b64(h) + "." + b64(p)
-	digest := sha256.Sum256([]byte(input))
-	var sig []byte
-	switch s := k.signer.(type) {
-	case *ecdsa.PrivateKey:
-		r, ss, err := ecdsa.Sign(rand.Reader, s, digest[:])
-		if err != nil {
-			panic(err)
-		}
-		sig = make([]byte, 64)
-		r.FillBytes(sig[:32])
-		ss.FillBytes(sig[32:])
-	case *rsa.PrivateKey:
-		var err error
-		sig, err = rsa.SignPKCS1v15(rand.Reader, s, crypto.SHA256, digest[:])
-		if err != nil {
-			panic(err)
-		}
-	}
-	return input + "." + b64(sig)
-}
-
-// proof is the DBSC proof for challenge: with the public key in its header
-// at registration, without it at refresh.
-func (k *dbscKey) proof(challenge string, registration bool) string {
-	header := map[string]any{"alg": k.alg, "typ": "dbsc+jwt"}
-	if registration {
-		header["jwk"] = k.jwk()
-	}
-	return k.sign(header, map[string]any{"jti": challenge})
+	return k
 }
 
 // dbscBrowser plays a browser's side of the DBSC draft against a test
@@ -134,7 +56,7 @@ type dbscBrowser struct {
 	base   string
 	client *http.Client
 	clock  *testClock
-	key    *dbscKey
+	key    *dbscclient.Key
 
 	// The device-bound session, once registered.
 	sessionID  string
@@ -147,7 +69,7 @@ type dbscBrowser struct {
 	lastRefresh                          *http.Response
 }
 
-func newDBSCBrowser(t testing.TB, base string, clock *testClock, key *dbscKey) *dbscBrowser {
+func newDBSCBrowser(t testing.TB, base string, clock *testClock, key *dbscclient.Key) *dbscBrowser {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -209,59 +131,27 @@ func (b *dbscBrowser) observe(resp *http.Response) {
 		return
 	}
 	for _, v := range resp.Header.Values("Secure-Session-Registration") {
-		algs, params := parseRegistration(v)
-		if !strings.Contains(" "+algs+" ", " "+b.key.alg+" ") {
-			continue
+		regs, _ := dbscclient.ParseRegistration(v)
+		for _, reg := range regs {
+			if slices.Contains(reg.Algs, b.key.Alg) {
+				b.register(reg.Path, reg.Challenge)
+				return
+			}
 		}
-		b.register(params["path"], params["challenge"])
 	}
-}
-
-var (
-	registrationRE = regexp.MustCompile(`^\(([A-Z0-9 ]*)\)((?:;[a-z_]+="[^"]*")*)$`)
-	paramRE        = regexp.MustCompile(`;([a-z_]+)="([^"]*)"`)
-	challengeRE    = regexp.MustCompile(`^"([^"]*)";id="([^"]*)"$`)
-)
-
-// parseRegistration reads one Secure-Session-Registration entry.
-func parseRegistration(v string) (algs string, params map[string]string) {
-	m := registrationRE.FindStringSubmatch(strings.TrimSpace(v))
-	if m == nil {
-		return "", nil
-	}
-	params = map[string]string{}
-	for _, p := range paramRE.FindAllStringSubmatch(m[2], -1) {
-		params[p[1]] = p[2]
-	}
-	return m[1], params
 }
 
 func (b *dbscBrowser) cacheChallenge(resp *http.Response) {
 	for _, v := range resp.Header.Values("Secure-Session-Challenge") {
-		if m := challengeRE.FindStringSubmatch(v); m != nil && m[2] == b.sessionID {
-			b.challenge = m[1]
+		if c, id, ok := dbscclient.ParseChallenge(v); ok && id == b.sessionID {
+			b.challenge = c
 		}
 	}
 }
 
-// instructions is the JSON a registration or refresh answers with.
-type instructions struct {
-	SessionIdentifier string `json:"session_identifier"`
-	RefreshURL        string `json:"refresh_url"`
-	Continue          *bool  `json:"continue"`
-	Scope             *struct {
-		IncludeSite *bool `json:"include_site"`
-	} `json:"scope"`
-	Credentials []struct {
-		Type       string `json:"type"`
-		Name       string `json:"name"`
-		Attributes string `json:"attributes"`
-	} `json:"credentials"`
-}
-
 func (b *dbscBrowser) register(path, challenge string) {
 	b.t.Helper()
-	resp := b.send("POST", path, http.Header{"Secure-Session-Response": {`"` + b.key.proof(challenge, true) + `"`}})
+	resp := b.send("POST", path, http.Header{"Secure-Session-Response": {`"` + b.key.Proof(challenge, true) + `"`}})
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		body, _ := io.ReadAll(resp.Body)
@@ -275,18 +165,17 @@ func (b *dbscBrowser) register(path, challenge string) {
 // "create a session" does, ending the session on continue: false.
 func (b *dbscBrowser) apply(resp *http.Response, sid string) {
 	b.t.Helper()
-	var in instructions
 	body, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(body, &in); err != nil {
-		b.t.Fatalf("session instructions %q: %v", body, err)
+	in, err := dbscclient.ParseInstructions(body)
+	if err != nil {
+		b.t.Fatalf("%v: %s", err, body)
 	}
-	if in.Continue != nil && !*in.Continue {
+	if in.Ended() {
 		b.sessionID = ""
 		return
 	}
-	if in.SessionIdentifier == "" || in.Scope == nil || in.Scope.IncludeSite == nil || len(in.Credentials) != 1 ||
-		in.Credentials[0].Type != "cookie" || in.Credentials[0].Name == "" || (sid != "" && sid != in.SessionIdentifier) {
-		b.t.Fatalf("session instructions missing required keys: %s", body)
+	if len(in.Credentials) != 1 || (sid != "" && sid != in.SessionIdentifier) {
+		b.t.Fatalf("session instructions: %s", body)
 	}
 	b.sessionID, b.refreshURL, b.cookieName = in.SessionIdentifier, in.RefreshURL, in.Credentials[0].Name
 	b.boundUntil = time.Time{}
@@ -309,7 +198,7 @@ func (b *dbscBrowser) refresh() {
 	for attempt := 0; attempt < 3; attempt++ {
 		h := http.Header{"Sec-Secure-Session-Id": {`"` + b.sessionID + `"`}}
 		if b.challenge != "" {
-			h.Set("Secure-Session-Response", `"`+b.key.proof(b.challenge, false)+`"`)
+			h.Set("Secure-Session-Response", `"`+b.key.Proof(b.challenge, false)+`"`)
 		}
 		resp := b.send("POST", b.refreshURL, h)
 		b.lastRefresh = resp

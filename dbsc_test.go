@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/dbscclient"
 	"github.com/sessionkit/sessionkit/memstore"
 )
 
@@ -218,14 +219,14 @@ func TestDeviceBoundCopiedCookieRefused(t *testing.T) {
 	challenge := refreshChallenge(t, srv.URL, victim.sessionID, session)
 	resp, _ := post(t, srv.URL+"/dbsc/refresh", http.Header{
 		"Sec-Secure-Session-Id":   {`"` + victim.sessionID + `"`},
-		"Secure-Session-Response": {newDBSCKey(t, "ES256").proof(challenge, false)},
+		"Secure-Session-Response": {newDBSCKey(t, "ES256").Proof(challenge, false)},
 	}, session)
 	if resp.StatusCode != 401 || boundCookieSet(resp) {
 		t.Fatalf("refresh signed by the thief's key: %d, bound cookie set %v", resp.StatusCode, boundCookieSet(resp))
 	}
 	// Nor register its own key on the bound session.
 	resp, _ = post(t, srv.URL+"/dbsc/register", http.Header{
-		"Secure-Session-Response": {newDBSCKey(t, "ES256").proof(challenge, true)},
+		"Secure-Session-Response": {newDBSCKey(t, "ES256").Proof(challenge, true)},
 	}, session)
 	if resp.StatusCode != 403 || boundCookieSet(resp) {
 		t.Fatalf("registration on a bound session: %d, bound cookie set %v", resp.StatusCode, boundCookieSet(resp))
@@ -241,11 +242,11 @@ func TestDeviceBoundCopiedCookieRefused(t *testing.T) {
 func refreshChallenge(t testing.TB, base, sid string, session *http.Cookie) string {
 	t.Helper()
 	resp, body := post(t, base+"/dbsc/refresh", http.Header{"Sec-Secure-Session-Id": {`"` + sid + `"`}}, session)
-	m := challengeRE.FindStringSubmatch(resp.Header.Get("Secure-Session-Challenge"))
-	if resp.StatusCode != 403 || m == nil || m[2] != sid {
+	c, id, ok := dbscclient.ParseChallenge(resp.Header.Get("Secure-Session-Challenge"))
+	if resp.StatusCode != 403 || !ok || id != sid {
 		t.Fatalf("refresh without a proof: %d %q, challenge header %q", resp.StatusCode, body, resp.Header.Get("Secure-Session-Challenge"))
 	}
-	return m[1]
+	return c
 }
 
 func boundCookieSet(resp *http.Response) bool {
@@ -267,51 +268,51 @@ func TestDeviceBoundProofsRefused(t *testing.T) {
 		proof func(t *testing.T, env *proofEnv) string
 		want  int
 	}{
-		{"accepted", func(t *testing.T, e *proofEnv) string { return e.key.proof(e.challenge, false) }, 200},
+		{"accepted", func(t *testing.T, e *proofEnv) string { return e.key.Proof(e.challenge, false) }, 200},
 		{"replayed proof", func(t *testing.T, e *proofEnv) string {
-			p := e.key.proof(e.challenge, false)
+			p := e.key.Proof(e.challenge, false)
 			e.send(t, p, 200)
 			return p
 		}, 403},
 		{"reused challenge", func(t *testing.T, e *proofEnv) string {
-			e.send(t, e.key.proof(e.challenge, false), 200)
-			return e.key.proof(e.challenge, false)
+			e.send(t, e.key.Proof(e.challenge, false), 200)
+			return e.key.Proof(e.challenge, false)
 		}, 403},
 		{"replayed on another instance", func(t *testing.T, e *proofEnv) string {
-			p := e.key.proof(e.challenge, false)
+			p := e.key.Proof(e.challenge, false)
 			e.send(t, p, 200)
 			e.other = true
 			return p
 		}, 403},
-		{"wrong key", func(t *testing.T, e *proofEnv) string { return newDBSCKey(t, "ES256").proof(e.challenge, false) }, 401},
-		{"other algorithm", func(t *testing.T, e *proofEnv) string { return newDBSCKey(t, "RS256").proof(e.challenge, false) }, 401},
+		{"wrong key", func(t *testing.T, e *proofEnv) string { return newDBSCKey(t, "ES256").Proof(e.challenge, false) }, 401},
+		{"other algorithm", func(t *testing.T, e *proofEnv) string { return newDBSCKey(t, "RS256").Proof(e.challenge, false) }, 401},
 		{"expired challenge", func(t *testing.T, e *proofEnv) string {
 			e.clock.Advance(sessionkit.DefaultChallengeLifetime + time.Second)
-			return e.key.proof(e.challenge, false)
+			return e.key.Proof(e.challenge, false)
 		}, 403},
 		{"challenge of another session", func(t *testing.T, e *proofEnv) string {
-			return e.key.proof(e.otherChallenge, false)
+			return e.key.Proof(e.otherChallenge, false)
 		}, 403},
-		{"made-up challenge", func(t *testing.T, e *proofEnv) string { return e.key.proof("hello", false) }, 403},
+		{"made-up challenge", func(t *testing.T, e *proofEnv) string { return e.key.Proof("hello", false) }, 403},
 		{"alg none", func(t *testing.T, e *proofEnv) string {
 			h, _ := json.Marshal(map[string]any{"alg": "none", "typ": "dbsc+jwt"})
 			p, _ := json.Marshal(map[string]any{"jti": e.challenge})
 			return b64(h) + "." + b64(p) + "."
 		}, 400},
 		{"typ JWT", func(t *testing.T, e *proofEnv) string {
-			return e.key.sign(map[string]any{"alg": "ES256", "typ": "JWT"}, map[string]any{"jti": e.challenge})
+			return e.key.Sign(map[string]any{"alg": "ES256", "typ": "JWT"}, map[string]any{"jti": e.challenge})
 		}, 400},
-		{"jwk in a refresh proof", func(t *testing.T, e *proofEnv) string { return e.key.proof(e.challenge, true) }, 400},
+		{"jwk in a refresh proof", func(t *testing.T, e *proofEnv) string { return e.key.Proof(e.challenge, true) }, 400},
 		{"expired proof", func(t *testing.T, e *proofEnv) string {
-			return e.key.sign(map[string]any{"alg": "ES256", "typ": "dbsc+jwt"},
+			return e.key.Sign(map[string]any{"alg": "ES256", "typ": "dbsc+jwt"},
 				map[string]any{"jti": e.challenge, "exp": e.clock.Now().Add(-time.Hour).Unix()})
 		}, 400},
 		{"issued in the future", func(t *testing.T, e *proofEnv) string {
-			return e.key.sign(map[string]any{"alg": "ES256", "typ": "dbsc+jwt"},
+			return e.key.Sign(map[string]any{"alg": "ES256", "typ": "dbsc+jwt"},
 				map[string]any{"jti": e.challenge, "iat": e.clock.Now().Add(time.Hour).Unix()})
 		}, 400},
 		{"tampered payload", func(t *testing.T, e *proofEnv) string {
-			p := strings.Split(e.key.proof(e.challenge, false), ".")
+			p := strings.Split(e.key.Proof(e.challenge, false), ".")
 			other, _ := json.Marshal(map[string]any{"jti": e.otherChallenge})
 			return p[0] + "." + b64(other) + "." + p[2]
 		}, 401},
@@ -331,7 +332,7 @@ func TestDeviceBoundProofsRefused(t *testing.T) {
 type proofEnv struct {
 	clock          *testClock
 	srv, otherSrv  *httptest.Server
-	key            *dbscKey
+	key            *dbscclient.Key
 	session        *http.Cookie
 	sid            string
 	challenge      string
@@ -356,7 +357,7 @@ func newProofEnv(t *testing.T) *proofEnv {
 
 // register logs in and registers key by hand, returning the session cookie
 // and the DBSC session identifier.
-func (e *proofEnv) register(t *testing.T, key *dbscKey) (*http.Cookie, string) {
+func (e *proofEnv) register(t *testing.T, key *dbscclient.Key) (*http.Cookie, string) {
 	t.Helper()
 	resp, _ := post(t, e.srv.URL+"/login?user=ada", nil)
 	var session *http.Cookie
@@ -365,20 +366,21 @@ func (e *proofEnv) register(t *testing.T, key *dbscKey) (*http.Cookie, string) {
 			session = c
 		}
 	}
-	algs, params := parseRegistration(resp.Header.Get("Secure-Session-Registration"))
-	if session == nil || algs != "ES256 RS256" || params["path"] != "/dbsc/register" || params["challenge"] == "" {
+	regs, _ := dbscclient.ParseRegistration(resp.Header.Get("Secure-Session-Registration"))
+	if session == nil || len(regs) != 1 || strings.Join(regs[0].Algs, " ") != "ES256 RS256" || regs[0].Path != "/dbsc/register" || regs[0].Challenge == "" {
 		t.Fatalf("log-in: cookie %v, registration %q", session, resp.Header.Get("Secure-Session-Registration"))
 	}
+	challenge := regs[0].Challenge
 	resp, body := post(t, e.srv.URL+"/dbsc/register", http.Header{
-		"Secure-Session-Response": {`"` + key.proof(params["challenge"], true) + `"`},
+		"Secure-Session-Response": {`"` + key.Proof(challenge, true) + `"`},
 	}, session)
-	var in instructions
-	if err := json.Unmarshal([]byte(body), &in); err != nil || resp.StatusCode != 200 || in.SessionIdentifier == "" || !boundCookieSet(resp) {
+	in, err := dbscclient.ParseInstructions([]byte(body))
+	if err != nil || resp.StatusCode != 200 || in.SessionIdentifier == "" || !boundCookieSet(resp) {
 		t.Fatalf("registration: %d %q", resp.StatusCode, body)
 	}
 	// The same registration proof again is refused: its challenge is used.
 	resp, _ = post(t, e.srv.URL+"/dbsc/register", http.Header{
-		"Secure-Session-Response": {`"` + key.proof(params["challenge"], true) + `"`},
+		"Secure-Session-Response": {`"` + key.Proof(challenge, true) + `"`},
 	}, session)
 	if resp.StatusCode != 403 {
 		t.Fatalf("second registration: %d, want 403", resp.StatusCode)
@@ -401,7 +403,7 @@ func (e *proofEnv) send(t *testing.T, proof string, want int) {
 	if resp.StatusCode != want || boundCookieSet(resp) != (want == 200) {
 		t.Fatalf("refresh: %d %q (bound cookie set %v), want %d", resp.StatusCode, body, boundCookieSet(resp), want)
 	}
-	if want == 403 && !challengeRE.MatchString(resp.Header.Get("Secure-Session-Challenge")) {
+	if _, _, ok := dbscclient.ParseChallenge(resp.Header.Get("Secure-Session-Challenge")); want == 403 && !ok {
 		t.Fatalf("403 without a Secure-Session-Challenge: %q", resp.Header.Get("Secure-Session-Challenge"))
 	}
 }
