@@ -218,6 +218,7 @@ func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessio
 		TrustedProxies:     cfg.TrustedProxies,
 		CacheEntries:       cfg.SessionCache,
 		CacheMaxAge:        cfg.SessionCacheMaxAge,
+		DeviceBound:        deviceBoundConfig(cfg),
 		Logger:             log,
 		// A save that failed (the store is down) must not look like a
 		// success, nor like a log-out: 503, in the API's JSON shape.
