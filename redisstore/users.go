@@ -123,26 +123,38 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 	return out, nil
 }
 
-// unindex takes a deleted session's id out of its user's set. owner is what
-// delete.lua returned: the metadata field of a native hash, or the whole
-// JSON value of a connect-redis key. Best effort: a member left behind is
-// never listed (its session is gone) and leaves when its score passes.
-func (s *Store) unindex(ctx context.Context, id string, owner any) {
+// unindexMany takes deleted sessions' ids out of their users' sets, in one
+// pipelined round trip. owners[i] is what delete.lua returned for ids[i]:
+// the metadata field of a native hash, or the whole JSON value of a
+// connect-redis key. Best effort: a member left behind is never listed (its
+// session is gone) and leaves when its score passes.
+func (s *Store) unindexMany(ctx context.Context, ids []string, owners []any) {
+	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, owner := range owners {
+			if user := s.ownerOf(owner); user != "" {
+				p.ZRem(ctx, s.userKey(user), ids[i])
+			}
+		}
+		return nil
+	})
+}
+
+// ownerOf returns the user a deleted session was bound to, from what
+// delete.lua returned for it.
+func (s *Store) ownerOf(owner any) string {
 	raw, ok := owner.(string)
 	if !ok {
-		return
+		return ""
 	}
 	var values map[string]json.RawMessage
 	if s.layout == LayoutConnectRedis {
 		if json.Unmarshal([]byte(raw), &values) != nil {
-			return
+			return ""
 		}
 	} else {
 		values = map[string]json.RawMessage{sessionkit.MetaKey: json.RawMessage(raw)}
 	}
-	if user := sessionkit.UserOf(values); user != "" {
-		_ = s.client.ZRem(ctx, s.userKey(user), id).Err()
-	}
+	return sessionkit.UserOf(values)
 }
 
 type loaded struct {

@@ -14,7 +14,7 @@ import (
 // TestUserIndexMembers: the user's set is a sorted set scored by expiry.
 // A member whose session is missing (being created: its id is indexed
 // before its hash exists) stays through a listing and is listed once its
-// session exists; Delete takes the id out; an index written as a plain set
+// session exists; Delete and DeleteMany take the id out; an index written as a plain set
 // by an earlier version is listed as it is and converted on the next add.
 func TestUserIndexMembers(t *testing.T) {
 	client, prefix := redistest.Client(t)
@@ -57,6 +57,17 @@ func TestUserIndexMembers(t *testing.T) {
 	}
 	if n := client.ZCard(ctx, index).Val(); n != 0 {
 		t.Fatalf("index holds %d members after Delete, want 0", n)
+	}
+	for _, id := range []string{"m1", "m2"} {
+		if err := s.Create(ctx, id, sessionkit.Record{Values: bound("ada"), Expiry: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteMany(ctx, []string{"m1", "m2", "missing"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := client.ZCard(ctx, index).Val(); n != 0 {
+		t.Fatalf("index holds %d members after DeleteMany, want 0", n)
 	}
 
 	// An index from an earlier version: a plain set.
