@@ -130,7 +130,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	log.Info("sessionkit server ready", "database", db.String(), "redis", db.RedisString(), "production", cfg.Production,
+	log.Info("sessionkit server configured", "database", db.String(), "redis", db.RedisString(), "production", cfg.Production,
 		"secure_cookies", cfg.Production, "debug_endpoint", cfg.Debug, "cors_origins", len(cfg.CORSOrigins))
 	return s, nil
 }
