@@ -436,7 +436,7 @@ func (s *Session) commit(h http.Header) error {
 				for k, v := range s.set {
 					p.Set[k] = v
 				}
-				p.Set[MetaKey] = seen
+				p.Set[seenKey] = seen
 			}
 		}
 		if !p.Expiry.IsZero() {
