@@ -60,6 +60,10 @@ type Session struct {
 	// lifetimeSet means SetLifetime ran in this request: the stored expiry
 	// follows the new lifetime even inside the touch interval.
 	lifetimeSet bool
+	// authUser is the user Authenticate bound the session to in this
+	// request, whose oldest sessions the save ends beyond
+	// Config.MaxSessionsPerUser.
+	authUser string
 }
 
 // resolve reads the session cookie, once.
@@ -363,7 +367,7 @@ func (s *Session) Destroy() error {
 		return err
 	}
 	s.obsolete = append(s.obsolete, s.ended()...)
-	s.values, s.set, s.del = nil, nil, nil
+	s.values, s.set, s.del, s.authUser = nil, nil, nil, ""
 	s.isNew, s.loaded, s.existed, s.id = true, true, false, ""
 	s.clearCookie = s.status != CookieAbsent
 	return nil
@@ -411,11 +415,13 @@ func (s *Session) commit(h http.Header) error {
 	}
 	now := s.m.expressInstant(time.Now())
 	var cookie *http.Cookie
+	loggedIn := false
 	if s.isNew {
 		if len(s.set) > 0 {
 			if err := s.create(now); err != nil {
 				return err
 			}
+			loggedIn = s.authUser != ""
 			cookie = s.m.cookie(s.id, s.expiry, now)
 		} else if s.clearCookie {
 			cookie = s.m.expiredCookie()
@@ -473,6 +479,11 @@ func (s *Session) commit(h http.Header) error {
 		// Regenerate and Destroy may both have listed an id.
 		slices.Sort(s.obsolete)
 		if err := s.m.deleteMany(s.ctx, slices.Compact(s.obsolete)); err != nil {
+			return err
+		}
+	}
+	if loggedIn && s.m.cfg.MaxSessionsPerUser > 0 {
+		if err := s.m.endOldest(s.ctx, s.authUser); err != nil {
 			return err
 		}
 	}

@@ -235,7 +235,15 @@ func userSessions(ctx context.Context, store Store, user string) ([]StoredSessio
 			kept = append(kept, st)
 		}
 	}
-	sort.Slice(kept, func(i, j int) bool { return createdOf(kept[i]).After(createdOf(kept[j])) })
+	// Ties (stores keep milliseconds) break by id, so that every instance
+	// trimming one user's sessions at once agrees on which are oldest.
+	sort.Slice(kept, func(i, j int) bool {
+		a, b := createdOf(kept[i]), createdOf(kept[j])
+		if !a.Equal(b) {
+			return a.After(b)
+		}
+		return kept[i].ID > kept[j].ID
+	})
 	return kept, nil
 }
 
@@ -330,32 +338,27 @@ func (m *Manager) EndSessions(ctx context.Context, user, keep string) (int, erro
 	return endSessions(ctx, m.store, user, keep, m.changed)
 }
 
-// endOldest ends user's oldest sessions so that one more makes at most
-// Config.MaxSessionsPerUser. skip is an id not to count (the session being
-// replaced by a log-in).
-func (m *Manager) endOldest(ctx context.Context, user, skip string) error {
+// endOldest ends user's oldest sessions beyond Config.MaxSessionsPerUser.
+// It runs after the create of a log-in's session, so that of log-ins
+// running at once the last to list sees every session they created. Every
+// instance orders the sessions alike (userSessions: by creation, then id)
+// and keeps the newest limit of what it sees, so none ends a session that
+// another keeps, and the user is left with exactly the limit: the newest
+// ones, which are the log-ins' own unless more than the limit raced.
+func (m *Manager) endOldest(ctx context.Context, user string) error {
 	limit := m.cfg.MaxSessionsPerUser
 	if limit <= 0 {
 		return nil
 	}
 	list, err := userSessions(ctx, m.store, user) // newest first
-	if err != nil {
+	if err != nil || len(list) <= limit {
 		return err
 	}
-	kept := 0
-	for _, st := range list {
-		if st.ID == skip {
-			continue
-		}
-		if kept < limit-1 {
-			kept++
-			continue
-		}
-		if err := m.delete(ctx, st.ID); err != nil {
-			return err
-		}
+	ended := make([]string, 0, len(list)-limit)
+	for _, st := range list[limit:] {
+		ended = append(ended, st.ID)
 	}
-	return nil
+	return m.deleteMany(ctx, ended)
 }
 
 // Authenticate records a full authentication of user on this session (call
@@ -364,8 +367,9 @@ func (m *Manager) endOldest(ctx context.Context, user, skip string) error {
 // that Manager.ListSessions and EndSessions find it, and records the time
 // (AuthTime), the browser's User-Agent (cut to MaxUserAgent bytes) and the
 // client's coarse address (/24 or /48, see Manager.ClientAddr) for display.
-// With Config.MaxSessionsPerUser set, the user's oldest sessions are ended
-// so that this one makes the limit. It reads the store and marks the session
+// With Config.MaxSessionsPerUser set, the save that creates this session
+// then ends the user's oldest sessions beyond the limit, so the limit holds
+// however many log-ins run at once. It reads the store and marks the session
 // changed. Calling it again on a logged-in session (after a password change)
 // renews the id and the authentication time. A lifetime set by SetLifetime
 // is kept, and counts from the new id's creation.
@@ -377,11 +381,6 @@ func (s *Session) Authenticate(user string) error {
 	defer s.mu.Unlock()
 	if err := s.changeLoaded(); err != nil {
 		return err
-	}
-	if s.m.cfg.MaxSessionsPerUser > 0 {
-		if err := s.m.endOldest(s.ctx, user, s.id); err != nil {
-			return err
-		}
 	}
 	// The session's own lifetime survives a log-in: regenerate carries its
 	// key over, and one kept in the old MetaKey object moves to it.
@@ -398,6 +397,7 @@ func (s *Session) Authenticate(user string) error {
 	}
 	s.set[MetaKey] = raw
 	s.set[seenKey] = strconv.AppendInt(nil, now, 10)
+	s.authUser = user
 	if ownLifetime > 0 {
 		s.set[lifetimeKey] = strconv.AppendInt(nil, ownLifetime, 10)
 	}
