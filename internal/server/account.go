@@ -43,7 +43,18 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (*sessionki
 	// call; a missing or unreadable email is "", which matches no user. A
 	// disabled user's session that escaped the sweep the same way ends here.
 	email, _ := sess.GetString(admin.SessionEmailKey)
-	if !found || email != user.Email || user.Disabled() {
+	switch {
+	case found && email == user.Email && user.Disabled():
+		// Every session of the user goes, as DisableUser's own sweep
+		// would have ended them, and the events say why.
+		ctx := sessionkit.WithEndReason(r.Context(), sessionkit.ReasonDisabled)
+		if _, err := s.sessions.EndSessions(ctx, admin.UserKey(user.ID), ""); err != nil {
+			s.storeFailed(w, r, err)
+			return nil, admin.User{}, false
+		}
+		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
+		return nil, admin.User{}, false
+	case !found || email != user.Email:
 		_ = sess.Destroy() // the session is worthless
 		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
 		return nil, admin.User{}, false
@@ -246,7 +257,8 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, err)
 		return
 	}
-	n, err := s.sessions.EndSessions(r.Context(), admin.UserKey(user.ID), sess.Handle())
+	ctx := sessionkit.WithEndReason(r.Context(), sessionkit.ReasonPasswordChange)
+	n, err := s.sessions.EndSessions(ctx, admin.UserKey(user.ID), sess.Handle())
 	if err != nil {
 		s.storeFailed(w, r, err)
 		return

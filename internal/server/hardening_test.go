@@ -241,7 +241,7 @@ func TestRejectedCookiesAreThrottled(t *testing.T) {
 	lines := map[string]int{}
 	for _, e := range logs.events(t) {
 		if e["event"] == "session_cookie_rejected" {
-			status, _ := e["status"].(string)
+			status, _ := e["reason"].(string)
 			lines[status]++
 		}
 	}

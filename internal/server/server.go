@@ -69,6 +69,8 @@ type Server struct {
 	logins      loginResults
 	// logs throttles every security log line (securityEvent).
 	logs *logThrottle
+	// sessionEvents counts the library's session events (sessionEvent).
+	sessionEvents sessionEventCounts
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
 	// password check and its session save: where a removal can race it.
 	afterPasswordCheck func()
@@ -186,7 +188,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	// The cookie and secret settings the library would refuse stop the
 	// start here, before a data directory is made or a database dialled.
 	// Without secrets, development generates one at start: check the rest.
-	sc := cfg.sessionConfig(nil, cfg.Logger)
+	sc := cfg.sessionConfig(nil, cfg.Logger, nil)
 	if len(sc.Secrets) == 0 {
 		sc.Secrets = []string{strings.Repeat("x", 32)}
 	}
@@ -197,7 +199,7 @@ func (cfg Config) withDefaults() (Config, error) {
 }
 
 // sessionConfig is the library's configuration for cfg.
-func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessionkit.Config {
+func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger, onEvent func(sessionkit.Event)) sessionkit.Config {
 	return sessionkit.Config{
 		Store:        store,
 		Secrets:      cfg.Secrets,
@@ -213,6 +215,7 @@ func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessio
 		CacheEntries:       cfg.SessionCache,
 		CacheMaxAge:        cfg.SessionCacheMaxAge,
 		Logger:             log,
+		OnEvent:            onEvent,
 		// A save that failed (the store is down) must not look like a
 		// success, nor like a log-out: 503, in the API's JSON shape.
 		// The library has already taken back the handler's headers (the
@@ -239,7 +242,8 @@ func (s *Server) init(ctx context.Context) error {
 	if cfg.WrapStore != nil {
 		store = cfg.WrapStore(store)
 	}
-	sc := cfg.sessionConfig(store, s.log)
+	s.sessionEvents = newSessionEvents()
+	sc := cfg.sessionConfig(store, s.log, s.sessionEvent)
 	if s.db.RedisLayout() == redisstore.LayoutConnectRedis {
 		// express-session cannot load a session without its cookie object.
 		sc.ExpressSessionCookie = true
@@ -278,6 +282,7 @@ func (s *Server) init(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	s.logins = newLoginResults(reg)
+	s.sessionEvents.register(reg, s.sessions)
 	reg.MustRegister(
 		promcollector.New(s.sessions),
 		collectors.NewGoCollector(),
