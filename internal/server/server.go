@@ -72,6 +72,8 @@ type Server struct {
 	// unmapped lets a session_unmapped line through once an hour per
 	// session (a browser sends the same cookie on every request).
 	unmapped *logThrottle
+	// sessionEvents counts the library's session events (sessionEvent).
+	sessionEvents sessionEventCounts
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
 	// password check and its session save: where a removal can race it.
 	afterPasswordCheck func()
@@ -194,7 +196,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	// The cookie and secret settings the library would refuse stop the
 	// start here, before a data directory is made or a database dialled.
 	// Without secrets, development generates one at start: check the rest.
-	sc := cfg.sessionConfig(nil, cfg.Logger)
+	sc := cfg.sessionConfig(nil, cfg.Logger, nil)
 	if len(sc.Secrets) == 0 {
 		sc.Secrets = []string{strings.Repeat("x", 32)}
 	}
@@ -205,7 +207,7 @@ func (cfg Config) withDefaults() (Config, error) {
 }
 
 // sessionConfig is the library's configuration for cfg.
-func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessionkit.Config {
+func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger, onEvent func(sessionkit.Event)) sessionkit.Config {
 	return sessionkit.Config{
 		Store:        store,
 		Secrets:      cfg.Secrets,
@@ -222,6 +224,7 @@ func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessio
 		CacheMaxAge:        cfg.SessionCacheMaxAge,
 		DeviceBound:        deviceBoundConfig(cfg),
 		Logger:             log,
+		OnEvent:            onEvent,
 		// A save that failed (the store is down) must not look like a
 		// success, nor like a log-out: 503, in the API's JSON shape.
 		// The library has already taken back the handler's headers (the
@@ -248,7 +251,8 @@ func (s *Server) init(ctx context.Context) error {
 	if cfg.WrapStore != nil {
 		store = cfg.WrapStore(store)
 	}
-	sc := cfg.sessionConfig(store, s.log)
+	s.sessionEvents = newSessionEvents()
+	sc := cfg.sessionConfig(store, s.log, s.sessionEvent)
 	if s.db.RedisLayout() == redisstore.LayoutConnectRedis {
 		// express-session cannot load a session without its cookie object.
 		sc.ExpressSessionCookie = true
@@ -287,6 +291,7 @@ func (s *Server) init(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	s.logins = newLoginResults(reg)
+	s.sessionEvents.register(reg, s.sessions)
 	reg.MustRegister(
 		promcollector.New(s.sessions),
 		collectors.NewGoCollector(),
