@@ -80,6 +80,13 @@ type Config struct {
 	// LoadConfig's default is 30 minutes in production, none otherwise).
 	// Zero: no idle timeout.
 	IdleTimeout time.Duration
+	// IdleTimeoutIsDefault says IdleTimeout is LoadConfig's production
+	// default, not a setting. On a store shared with express-session (a
+	// connect-pg-simple table, the connect-redis layout) New then drops it:
+	// Node with rolling: false never re-sends the cookie, so an idle
+	// deadline in the cookie would log out active users (see
+	// sharedLifetimes). Zero: IdleTimeout is as set.
+	IdleTimeoutIsDefault bool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-Proto and
 	// X-Forwarded-For are believed (TRUSTED_PROXIES). Zero: none.
 	TrustedProxies []netip.Prefix
@@ -390,6 +397,7 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 		vals["session-idle-timeout"] = "0"
 		if c.Production {
 			vals["session-idle-timeout"] = DefaultProductionIdleTimeout.String()
+			c.IdleTimeoutIsDefault = true
 		}
 	}
 	var err error

@@ -257,6 +257,7 @@ func (s *Server) init(ctx context.Context) error {
 		s.log.Info("sessions table is connect-pg-simple's: sharing sessions with express-session (same SESSION_SECRET, COOKIE_NAME and table on the Node side)",
 			"table", s.db.SessionTable(), "columns", l.Columns)
 	}
+	s.cfg, sc = sharedLifetimes(s.cfg, sc, s.log)
 	var err error
 	s.sessions, err = sessionkit.New(sc)
 	if err != nil {
