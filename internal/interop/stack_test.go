@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -86,6 +87,21 @@ func (b *lockedBuffer) String() string {
 // test's).
 func startStack(t *testing.T, zone string, nUsers int) *stack {
 	t.Helper()
+	return startStackWith(t, stackOptions{zone: zone, users: nUsers})
+}
+
+// stackOptions vary the stack: the TimeZone, how many users, and whether
+// the Node app logs in with passport (AUTH=passport, with serve's
+// SESSION_USER_KEY=passport.user to match).
+type stackOptions struct {
+	zone     string
+	users    int
+	passport bool
+}
+
+func startStackWith(t *testing.T, o stackOptions) *stack {
+	t.Helper()
+	zone, nUsers := o.zone, o.users
 	schema, goDB := pgtest.Schema(t)
 	nodeDB := pgtest.URL()
 	if zone != "" {
@@ -110,9 +126,18 @@ func startStack(t *testing.T, zone string, nUsers int) *stack {
 	}
 
 	s := &stack{schema: schema, pool: pool, goLog: &lockedBuffer{}, nodeLog: &lockedBuffer{}}
-	s.startGo(t, goDB, nUsers)
+	goEnv, nodeEnv := map[string]string{}, map[string]string{}
+	if o.passport {
+		goEnv["SESSION_USER_KEY"], nodeEnv["AUTH"] = "passport.user", "passport"
+	}
+	s.startGo(t, goDB, nUsers, goEnv)
 	s.nodeOnly = nodeOnlyUsers(s.users)
-	s.nodeURL = startNode(t, s.nodeLog, map[string]string{
+	if o.passport {
+		// passport's deserializeUser finds users by id alone: the same id
+		// under another email is the same user to Node as well.
+		s.nodeOnly = s.nodeOnly[:1]
+	}
+	s.nodeURL = startNode(t, s.nodeLog, nodeEnv, map[string]string{
 		"DATABASE_URL":   nodeDB,
 		"SESSION_SCHEMA": schema,
 		"SESSION_TABLE":  "session",
@@ -131,7 +156,7 @@ func startStack(t *testing.T, zone string, nUsers int) *stack {
 // startGo starts the reference server as `sessionkit serve` would with
 // this environment, plus two test routes on its session manager, and adds
 // the users.
-func (s *stack) startGo(t *testing.T, databaseURL string, nUsers int) {
+func (s *stack) startGo(t *testing.T, databaseURL string, nUsers int, extra map[string]string) {
 	t.Helper()
 	env := map[string]string{
 		"DATABASE_URL":   databaseURL,
@@ -145,6 +170,7 @@ func (s *stack) startGo(t *testing.T, databaseURL string, nUsers int) {
 		"LOGIN_MAX_FAILURES_PER_ADDR": "1000",
 		"LOG_LEVEL":                   "debug",
 	}
+	maps.Copy(env, extra)
 	loaded, err := server.LoadConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +254,7 @@ func (s *stack) usersJSON(t *testing.T) string {
 
 // startNode runs the express app with env on a free port and returns its
 // URL; the process is killed when the test ends. Its output goes to log.
-func startNode(t *testing.T, log *lockedBuffer, env map[string]string) string {
+func startNode(t *testing.T, log *lockedBuffer, envs ...map[string]string) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -237,8 +263,10 @@ func startNode(t *testing.T, log *lockedBuffer, env map[string]string) string {
 	cmd := exec.Command(node, "server.js")
 	cmd.Dir = appDir
 	cmd.Env = append(os.Environ(), "PORT=0", "NODE_ENV=production")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	for _, env := range envs {
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
@@ -388,12 +416,13 @@ func (s *stack) noErrors(t *testing.T) {
 	}
 }
 
-// rowVersion returns the row version (xmin) of u's session: it changes with
-// every write of the row.
+// rowVersion returns the row version (xmin) of u's session, found by its
+// email or its passport user: it changes with every write of the row.
 func (s *stack) rowVersion(t *testing.T, u user) string {
 	t.Helper()
 	var v string
-	if err := s.pool.QueryRow(t.Context(), `SELECT xmin::text FROM "`+s.schema+`"."session" WHERE sess->>'email' = $1`, u.Email).Scan(&v); err != nil {
+	if err := s.pool.QueryRow(t.Context(), `SELECT xmin::text FROM "`+s.schema+`"."session" WHERE sess->>'email' = $1 OR sess->'passport'->>'user' = $2`,
+		u.Email, fmt.Sprint(u.ID)).Scan(&v); err != nil {
 		t.Fatal(err)
 	}
 	return v

@@ -69,6 +69,8 @@ type Server struct {
 	logins      loginResults
 	// rejectedCookies throttles eventCookieRejected lines.
 	rejectedCookies *eventThrottle
+	// userKey is where sessions keep the user id (SESSION_USER_KEY).
+	userKey userKey
 	// unmapped throttles eventSessionUnmapped lines, per session.
 	unmapped *eventThrottle
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
@@ -124,7 +126,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db, rejectedCookies: newEventThrottle(time.Minute),
+	uk, _ := parseUserKey(cfg.SessionUserKey) // checked by withDefaults
+	s := &Server{cfg: cfg, log: log, db: db, userKey: uk, rejectedCookies: newEventThrottle(time.Minute),
 		unmapped: newEventThrottle(time.Hour)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
@@ -171,6 +174,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if strings.ContainsAny(cfg.RedisPrefix, "{}") {
 		return cfg, fmt.Errorf("REDIS_PREFIX %q must not contain '{' or '}'", cfg.RedisPrefix)
+	}
+	if _, err := parseUserKey(cfg.SessionUserKey); err != nil {
+		return cfg, fmt.Errorf("SESSION_USER_KEY: %w", err)
 	}
 	if err := checkSessionSettings(cfg); err != nil {
 		return cfg, err

@@ -76,3 +76,24 @@ func TestSharedStoreLifetimes(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionUserKeySetting: SESSION_USER_KEY takes a key or key.key, and
+// refuses, naming itself, what cannot hold a user id.
+func TestSessionUserKeySetting(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		value string
+		ok    bool
+	}{
+		{"", true}, {"userId", true}, {"passport.user", true}, {"uid", true},
+		{"a.b.c", false}, {".user", false}, {"passport.", false}, {"cookie", false}, {"sessionkit", false},
+	} {
+		t.Run(c.value, func(t *testing.T) {
+			env := map[string]string{"SESSION_USER_KEY": c.value}
+			_, err := server.LoadConfig(nil, func(k string) string { return env[k] }, io.Discard)
+			if (err == nil) != c.ok || err != nil && !strings.Contains(err.Error(), "SESSION_USER_KEY (--session-user-key)") {
+				t.Errorf("SESSION_USER_KEY=%q: %v; want ok %v, or an error naming the setting", c.value, err, c.ok)
+			}
+		})
+	}
+}
