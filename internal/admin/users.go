@@ -50,12 +50,16 @@ type User struct {
 	Created time.Time
 }
 
+// MaxEmailLength is the longest email, in bytes, that NormalizeEmail
+// accepts (RFC 5321's limit on a path, less its angle brackets).
+const MaxEmailLength = 254
+
 // NormalizeEmail trims and lower-cases an address, so that Ada@Example.com
 // and ada@example.com are one user, and rejects what cannot be an address.
 func NormalizeEmail(s string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(s))
 	at := strings.IndexByte(e, '@')
-	if len(e) > 254 || at < 1 || at == len(e)-1 || strings.Count(e, "@") != 1 ||
+	if len(e) > MaxEmailLength || at < 1 || at == len(e)-1 || strings.Count(e, "@") != 1 ||
 		strings.IndexFunc(e, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		return "", fmt.Errorf("%w: %q", ErrBadEmail, s)
 	}

@@ -66,13 +66,17 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (*sessionki
 	return sess, user, true
 }
 
+// unmappedBudget: one line per session an hour, and at most a thousand
+// sessions' lines an hour in all.
+var unmappedBudget = budget{perClient: 1, perEvent: 1000}
+
 // unmappedSession logs, once per session per hour, that a session
 // names a user this server cannot map to one of its own, by the session's
 // handle (a hash of its id). It is Info, not Warn: during a move from
 // Node, before `sessionkit users import`, it is expected.
 func (s *Server) unmappedSession(r *http.Request, sess *sessionkit.Session, userFound bool) {
 	handle := sess.Handle()
-	if ok, _ := s.unmapped.allow(handle); !ok {
+	if ok, _ := s.unmapped.allow(eventSessionUnmapped, handle, unmappedBudget); !ok {
 		return
 	}
 	reason := "no such user"

@@ -63,6 +63,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `"email" and "password" are required`)
 		return
 	}
+	// No account has an email this long (admin.NormalizeEmail refuses it),
+	// so it is refused as bad input before any limiter keeps a trace of it
+	// or the database is asked.
+	if len(strings.TrimSpace(*c.Email)) > admin.MaxEmailLength {
+		s.logins.badRequest.Inc()
+		writeError(w, http.StatusBadRequest, errEmailTooLong)
+		return
+	}
 	// An address that is not an email cannot log in, but it is counted like
 	// one so that probing with junk is limited too.
 	email, emailErr := admin.NormalizeEmail(*c.Email)
@@ -220,7 +228,12 @@ func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration) {
 }
 
 // addrKey is the key of r's client in the per-address limiter.
-func (s *Server) addrKey(r *http.Request) string {
+func (s *Server) addrKey(r *http.Request) limitKey {
+	return keyOf("addr", s.clientName(r))
+}
+
+// clientName names r's client for the limits (see clientKey).
+func (s *Server) clientName(r *http.Request) string {
 	if addr, ok := s.sessions.ClientAddr(r); ok {
 		return clientKey(addr)
 	}
@@ -234,7 +247,7 @@ func (s *Server) addrKey(r *http.Request) string {
 type passwordAttempt struct {
 	s                         *Server
 	releaseEmail, releaseAddr func()
-	pairKey                   string
+	pairKey                   limitKey
 }
 
 // admitPassword applies the log-in limits to a check of a password for
@@ -248,9 +261,9 @@ type passwordAttempt struct {
 // attempt, counted on the (email, address) pair, and the real user with the
 // right password gets in.
 func (s *Server) admitPassword(r *http.Request, email string) (a passwordAttempt, refusedBy string, wait time.Duration) {
-	addrKey := s.addrKey(r)
-	emailKey := "email:" + email
-	a = passwordAttempt{s: s, pairKey: emailKey + " " + addrKey}
+	client := s.clientName(r)
+	addrKey, emailKey := keyOf("addr", client), keyOf("email", email)
+	a = passwordAttempt{s: s, pairKey: keyOf("pair", email, client)}
 	a.releaseEmail, wait = s.byEmail.acquire(emailKey)
 	if wait > 0 {
 		a.releaseEmail, wait = s.byPair.acquire(a.pairKey)

@@ -67,12 +67,13 @@ type Server struct {
 	// milliseconds of CPU, and a flood of them must not starve other requests.
 	bcryptSlots chan struct{}
 	logins      loginResults
-	// rejectedCookies throttles eventCookieRejected lines.
-	rejectedCookies *eventThrottle
 	// userKey is where sessions keep the user id (SESSION_USER_KEY).
 	userKey userKey
-	// unmapped throttles eventSessionUnmapped lines, per session.
-	unmapped *eventThrottle
+	// logs throttles every security log line (securityEvent).
+	logs *logThrottle
+	// unmapped lets a session_unmapped line through once an hour per
+	// session (a browser sends the same cookie on every request).
+	unmapped *logThrottle
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
 	// password check and its session save: where a removal can race it.
 	afterPasswordCheck func()
@@ -127,8 +128,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	uk, _ := parseUserKey(cfg.SessionUserKey) // checked by withDefaults
-	s := &Server{cfg: cfg, log: log, db: db, userKey: uk, rejectedCookies: newEventThrottle(time.Minute),
-		unmapped: newEventThrottle(time.Hour)}
+	s := &Server{cfg: cfg, log: log, db: db, userKey: uk, logs: newLogThrottle(time.Minute), unmapped: newLogThrottle(time.Hour)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -224,6 +224,7 @@ func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessio
 		TrustedProxies:     cfg.TrustedProxies,
 		CacheEntries:       cfg.SessionCache,
 		CacheMaxAge:        cfg.SessionCacheMaxAge,
+		DeviceBound:        deviceBoundConfig(cfg),
 		Logger:             log,
 		// A save that failed (the store is down) must not look like a
 		// success, nor like a log-out: 503, in the API's JSON shape.
