@@ -97,6 +97,8 @@ type stackOptions struct {
 	zone     string
 	users    int
 	passport bool
+	// goEnv and nodeEnv add to (or override) each side's environment.
+	goEnv, nodeEnv map[string]string
 }
 
 func startStackWith(t *testing.T, o stackOptions) *stack {
@@ -130,6 +132,8 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 	if o.passport {
 		goEnv["SESSION_USER_KEY"], nodeEnv["AUTH"] = "passport.user", "passport"
 	}
+	maps.Copy(goEnv, o.goEnv)
+	maps.Copy(nodeEnv, o.nodeEnv)
 	s.startGo(t, goDB, nUsers, goEnv)
 	s.nodeOnly = nodeOnlyUsers(s.users)
 	if o.passport {
@@ -137,14 +141,14 @@ func startStackWith(t *testing.T, o stackOptions) *stack {
 		// under another email is the same user to Node as well.
 		s.nodeOnly = s.nodeOnly[:1]
 	}
-	s.nodeURL = startNode(t, s.nodeLog, nodeEnv, map[string]string{
+	s.nodeURL = startNode(t, s.nodeLog, map[string]string{
 		"DATABASE_URL":   nodeDB,
 		"SESSION_SCHEMA": schema,
 		"SESSION_TABLE":  "session",
 		"SESSION_SECRET": secret,
 		"COOKIE_NAME":    cookieName,
 		"USERS":          s.usersJSON(t),
-	})
+	}, nodeEnv)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("sessionkit log:\n%s\nexpress log:\n%s", s.goLog, s.nodeLog)
@@ -181,7 +185,12 @@ func (s *stack) startGo(t *testing.T, databaseURL string, nUsers int, extra map[
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	if !strings.Contains(s.goLog.String(), "connect-pg-simple layout") {
+	if want := "connect-pg-simple layout"; env["REDIS_URL"] != "" {
+		want = "connect-redis's layout"
+		if !strings.Contains(s.goLog.String(), want) {
+			t.Fatalf("serve did not log that it uses %s:\n%s", want, s.goLog)
+		}
+	} else if !strings.Contains(s.goLog.String(), want) {
 		t.Fatalf("serve did not log that it found connect-pg-simple's layout:\n%s", s.goLog)
 	}
 	for i := range nUsers {
@@ -256,12 +265,19 @@ func (s *stack) usersJSON(t *testing.T) string {
 // URL; the process is killed when the test ends. Its output goes to log.
 func startNode(t *testing.T, log *lockedBuffer, envs ...map[string]string) string {
 	t.Helper()
+	return startNodeApp(t, appDir, "server.js", "listening on ", log, envs...)
+}
+
+// startNodeApp runs the Node app script in dir with envs on a free port and
+// returns its URL, which it prints after ready.
+func startNodeApp(t *testing.T, dir, script, ready string, log *lockedBuffer, envs ...map[string]string) string {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node is required for the express-session interop tests: %v", err)
 	}
-	cmd := exec.Command(node, "server.js")
-	cmd.Dir = appDir
+	cmd := exec.Command(node, script)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PORT=0", "NODE_ENV=production")
 	for _, env := range envs {
 		for k, v := range env {
@@ -288,7 +304,7 @@ func startNode(t *testing.T, log *lockedBuffer, envs ...map[string]string) strin
 		for sc.Scan() {
 			line := sc.Text()
 			log.Write([]byte(line + "\n"))
-			if u, ok := strings.CutPrefix(line, "listening on "); ok && !sent {
+			if u, ok := strings.CutPrefix(line, ready); ok && !sent {
 				addr <- u
 				sent = true
 			}
