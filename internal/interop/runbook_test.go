@@ -24,7 +24,8 @@ const runbookTTL = 90 * time.Second
 // Node apps, one balancer in front: Node only → mixed → Go only → back to
 // Node (the rollback), with log-ins, log-outs and writes on both sides in
 // every phase, on a connect-pg-simple table (the seed's app and its
-// passport variant) and on connect-redis's layout. Each phase must give 0
+// passport variant) and on connect-redis's layout, with each connect-redis
+// release on the npm registry since 9 (their index.ts is the same). Each phase must give 0
 // non-200 logged-in reads, 0 users logged out, every key Node wrote intact
 // and one row or key per live session. The figures go to RELIABILITY.md.
 func TestRunbook(t *testing.T) {
@@ -43,7 +44,10 @@ func TestRunbook(t *testing.T) {
 			s := startStackWith(t, stackOptions{users: runbookBrowsers, passport: true, goEnv: ttl, nodeEnv: nodeTTL})
 			return s, s.rows
 		}},
-		{"connect-redis", startRedisStack},
+		// connect-redis 9, 10 and 11 (npm aliases in the app's package.json).
+		{"connect-redis 9", func(t *testing.T) (*stack, func(*testing.T) int) { return startRedisStack(t, "connect-redis-9") }},
+		{"connect-redis 10", func(t *testing.T) (*stack, func(*testing.T) int) { return startRedisStack(t, "connect-redis") }},
+		{"connect-redis 11", func(t *testing.T) (*stack, func(*testing.T) int) { return startRedisStack(t, "connect-redis-11") }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -208,9 +212,9 @@ func playRunbook(t *testing.T, s *stack, count func(*testing.T) int) runbookFigu
 }
 
 // startRedisStack starts serve in connect-redis's layout (users in SQLite)
-// beside redisstore's connect-redis app, both with runbookTTL, and returns
-// it with a count of the session keys.
-func startRedisStack(t *testing.T) (*stack, func(*testing.T) int) {
+// beside redisstore's connect-redis app on the release pkg names, both
+// with runbookTTL, and returns it with a count of the session keys.
+func startRedisStack(t *testing.T, pkg string) (*stack, func(*testing.T) int) {
 	t.Helper()
 	client, prefix := redistest.Client(t)
 	s := &stack{goLog: &lockedBuffer{}, nodeLog: &lockedBuffer{}}
@@ -222,7 +226,7 @@ func startRedisStack(t *testing.T) (*stack, func(*testing.T) int) {
 	s.nodeURL = startNodeApp(t, filepath.Join("..", "..", "redisstore", "testdata", "connectredis"), "app.js", "listening ",
 		s.nodeLog, map[string]string{
 			"REDIS_URL": redisURL, "PREFIX": prefix, "SECRET": secret, "COOKIE_NAME": cookieName,
-			"MAX_AGE_MS": fmt.Sprint(runbookTTL.Milliseconds()), "USERS": s.usersJSON(t),
+			"MAX_AGE_MS": fmt.Sprint(runbookTTL.Milliseconds()), "USERS": s.usersJSON(t), "CONNECT_REDIS": pkg,
 		})
 	count := func(t *testing.T) int {
 		t.Helper()

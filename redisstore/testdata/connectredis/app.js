@@ -7,7 +7,9 @@
 // /api/node-key, /api/keys), which the runbook test plays against.
 import express from "express"
 import session from "express-session"
-import {RedisStore} from "connect-redis"
+// CONNECT_REDIS picks the connect-redis release: connect-redis (10),
+// connect-redis-9 or connect-redis-11 (npm aliases in package.json).
+const {RedisStore} = await import(process.env.CONNECT_REDIS || "connect-redis")
 import {createClient} from "redis"
 
 const client = createClient({url: process.env.REDIS_URL})
