@@ -40,6 +40,8 @@ const usage = `usage:
   sessionkit doctor db [DATABASE_URL] [flags]
                                          read a PostgreSQL sessions table (read-only);
                                          without the argument, the DATABASE_URL variable
+  sessionkit doctor pair --node URL --go URL --email E
+                                         check that a Node and a Go side share sessions
 
 Run "sessionkit doctor http -h" or "sessionkit doctor db -h" for the flags.
 Exit status: 0 nothing FAILs, 1 something FAILs, 2 usage or connection error.
@@ -66,6 +68,8 @@ func RunEnv(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return runHTTP(ctx, args[1:], stdin, stdout, stderr)
 	case "db":
 		return runDB(ctx, args[1:], stdout, stderr, getenv("DATABASE_URL"))
+	case "pair":
+		return runPair(ctx, args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return ExitOK

@@ -25,7 +25,7 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (*sessionki
 	if !ok {
 		return nil, admin.User{}, false
 	}
-	id, found, err := sessionUserID(sess)
+	id, found, err := s.sessionUserID(sess)
 	if err != nil {
 		s.storeFailed(w, r, err)
 		return nil, admin.User{}, false

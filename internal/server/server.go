@@ -67,6 +67,8 @@ type Server struct {
 	// milliseconds of CPU, and a flood of them must not starve other requests.
 	bcryptSlots chan struct{}
 	logins      loginResults
+	// userKey is where sessions keep the user id (SESSION_USER_KEY).
+	userKey userKey
 	// logs throttles every security log line (securityEvent).
 	logs *logThrottle
 	// unmapped lets a session_unmapped line through once an hour per
@@ -129,7 +131,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		cfg.Secrets = []string{secret}
 	}
-	s := &Server{cfg: cfg, log: log, db: db, logs: newLogThrottle(time.Minute), unmapped: newLogThrottle(time.Hour)}
+	uk, _ := parseUserKey(cfg.SessionUserKey) // checked by withDefaults
+	s := &Server{cfg: cfg, log: log, db: db, userKey: uk, logs: newLogThrottle(time.Minute), unmapped: newLogThrottle(time.Hour)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -175,6 +178,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if strings.ContainsAny(cfg.RedisPrefix, "{}") {
 		return cfg, fmt.Errorf("REDIS_PREFIX %q must not contain '{' or '}'", cfg.RedisPrefix)
+	}
+	if _, err := parseUserKey(cfg.SessionUserKey); err != nil {
+		return cfg, fmt.Errorf("SESSION_USER_KEY: %w", err)
 	}
 	if err := checkSessionSettings(cfg); err != nil {
 		return cfg, err
@@ -264,6 +270,7 @@ func (s *Server) init(ctx context.Context) error {
 		s.log.Info("sessions table is connect-pg-simple's: sharing sessions with express-session (same SESSION_SECRET, COOKIE_NAME and table on the Node side)",
 			"table", s.db.SessionTable(), "columns", l.Columns)
 	}
+	s.cfg, sc = sharedLifetimes(s.cfg, sc, s.log)
 	var err error
 	s.sessions, err = sessionkit.New(sc)
 	if err != nil {
