@@ -82,6 +82,9 @@ func dbscApp(m *sessionkit.Manager) http.Handler {
 		}
 		return "changed", s.Authenticate(u)
 	})
+	handle("POST /regenerate", func(s *sessionkit.Session, r *http.Request) (string, error) {
+		return "ok", s.Regenerate()
+	})
 	handle("POST /put", func(s *sessionkit.Session, r *http.Request) (string, error) {
 		return "ok", s.Put(r.URL.Query().Get("k"), r.URL.Query().Get("v"))
 	})
@@ -467,6 +470,29 @@ func TestDeviceBoundSessionEnds(t *testing.T) {
 		clock.Advance(boundLifetime + time.Second)
 		mustDo(t, b, "GET", "/user", 200)
 	})
+}
+
+// TestDeviceBoundRegenerate: Regenerate keeps a bound session's binding and
+// moves its bound cookie to the new id, so the browser, whose bound cookie
+// has not expired, goes on without a refresh.
+func TestDeviceBoundRegenerate(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	srv := dbscServer(t, dbscManager(t, memstore.New(memstore.Config{}), clock, nil))
+	b := newDBSCBrowser(t, srv.URL, clock, newDBSCKey(t, "ES256"))
+	mustDo(t, b, "POST", "/login?user=ada", 200)
+	before := b.cookie(sessionkit.DefaultCookieName).Value
+	mustDo(t, b, "POST", "/regenerate", 200)
+	if b.cookie(sessionkit.DefaultCookieName).Value == before {
+		t.Fatal("Regenerate kept the session id")
+	}
+	if got := mustDo(t, b, "GET", "/user", 200); got != "ada" || b.refreshes != 0 {
+		t.Fatalf("after Regenerate: user %q, %d refreshes", got, b.refreshes)
+	}
+	clock.Advance(boundLifetime + time.Second)
+	if got := mustDo(t, b, "GET", "/user", 200); got != "ada" || b.refreshes != 1 {
+		t.Fatalf("after expiry: user %q, %d refreshes", got, b.refreshes)
+	}
 }
 
 func TestDeviceBoundBrowserWithoutDBSC(t *testing.T) {
