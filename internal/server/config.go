@@ -41,7 +41,9 @@ type Config struct {
 	// the database (REDIS_URL): redis://[user:password@]host:port[/db],
 	// rediss:// for TLS, or a Redis Cluster by its seed nodes,
 	// redis+cluster://[user:password@]host1:port1,host2:port2 (rediss+cluster://
-	// for TLS). Zero: sessions live in the database.
+	// for TLS), or a primary found through its Sentinels,
+	// redis+sentinel://[user:password@]s1:26379,s2:26379/<master>[/db]
+	// (docs/redis-failover.md). Zero: sessions live in the database.
 	RedisURL string
 	// RedisPrefix starts every session key in Redis (REDIS_PREFIX), so one
 	// Redis can serve several applications. Zero: "sessionkit:", or
@@ -188,7 +190,7 @@ var settings = []setting{
 	{flag: "addr", env: "ADDR", def: DefaultAddr, usage: "address to listen on; :8080 for all interfaces, port 0 for any free port"},
 	{flag: "database-url", env: "DATABASE_URL", usage: "PostgreSQL URL; empty: the embedded SQLite database in the data directory"},
 	{flag: "session-table", env: "SESSION_TABLE", def: admin.SessionsTable, usage: "PostgreSQL sessions table, name or schema.name; a connect-pg-simple table is used as it is, shared with express-session"},
-	{flag: "redis-url", env: "REDIS_URL", usage: "keep sessions in Redis: redis://host:6379/0, rediss:// (TLS) or redis+cluster://host1:6379,host2:6379 (a Redis Cluster); empty: in the database"},
+	{flag: "redis-url", env: "REDIS_URL", usage: "keep sessions in Redis: redis://host:6379/0, rediss:// (TLS), redis+cluster://host1:6379,host2:6379 (a Redis Cluster) or redis+sentinel://s1:26379,s2:26379/mymaster (Sentinel); empty: in the database"},
 	{flag: "redis-prefix", env: "REDIS_PREFIX", usage: "prefix of the session keys in Redis; empty: sessionkit:, or sess: in the connect-redis layout"},
 	{flag: "redis-layout", env: "REDIS_LAYOUT", def: "native", usage: "native, or connect-redis to share sessions with an express-session app on connect-redis"},
 	{flag: "data-dir", env: "DATA_DIR", def: admin.DefaultDataDir, usage: "directory for the SQLite database and the generated development secret"},
