@@ -100,14 +100,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	for _, w := range productionWarnings(cfg) {
 		log.Warn("risky production setting: " + w)
 	}
-	if len(cfg.Secrets) == 0 {
-		secret, err := developmentSecret(cfg.DataDir, log)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Secrets = []string{secret}
-	}
-
 	// A database that does not answer (a black-holed host) must fail the
 	// start, not hang it.
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
@@ -125,12 +117,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The development secret is made once the database answered, so that
+	// a start that fails leaves no file behind.
+	if len(cfg.Secrets) == 0 {
+		secret, err := developmentSecret(cfg.DataDir, log)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		cfg.Secrets = []string{secret}
+	}
 	s := &Server{cfg: cfg, log: log, db: db, logs: newLogThrottle(time.Minute), unmapped: newLogThrottle(time.Hour)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	log.Info("sessionkit server ready", "database", db.String(), "redis", db.RedisString(), "production", cfg.Production,
+	log.Info("sessionkit server configured", "database", db.String(), "redis", db.RedisString(), "production", cfg.Production,
 		"secure_cookies", cfg.Production, "debug_endpoint", cfg.Debug, "cors_origins", len(cfg.CORSOrigins))
 	return s, nil
 }
