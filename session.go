@@ -444,6 +444,11 @@ func (s *Session) commit(h http.Header) error {
 			cookie = s.m.cookie(s.id, s.expiry, now)
 			if s.register {
 				s.m.offerRegistration(h, s.id)
+			} else if s.m.dbsc != nil && isBound(s.set) {
+				// Regenerate kept the binding: the bound cookie follows
+				// the new id, or the browser, whose cookie has not
+				// expired, would not refresh it.
+				s.m.writeCookie(h, s.req, s.m.boundCookie(s.id, s.m.dbsc.now()))
 			}
 		} else if s.clearCookie {
 			cookie = s.m.expiredCookie()
