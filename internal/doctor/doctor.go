@@ -185,6 +185,7 @@ func runHTTP(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.BoolVar(&o.Insecure, "insecure", false, "skip TLS certificate verification")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fs.Var((*stringList)(&o.Resolve), "resolve", "`HOST:PORT:ADDR`: connect to ADDR for HOST:PORT, in the doctor and in Chromium (curl's form; repeatable)")
 	fs.StringVar(&o.Browser, "browser", BrowserOff, "`auto`, chromium or off: also play the log-in and the requests after it in real headless Chromium (auto: when one is installed), whose verdicts then replace the model's")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: sessionkit doctor http URL [flags]\n\nPlays a browser against URL's cookie sessions and reports each finding with its fix.\n\n")

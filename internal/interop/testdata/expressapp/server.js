@@ -13,6 +13,7 @@
 //   USERS           JSON [{"id":1,"email":"…","password":"…"}]: the accounts
 //                   sessionkit's users table holds, with the same ids
 //   PORT            port on 127.0.0.1; 0 picks one
+//   COOKIE_SECURE   "1": cookie.secure true (a production setting), else false
 //
 // It prints "listening on http://127.0.0.1:PORT" once it accepts requests.
 const express = require('express');
@@ -45,7 +46,7 @@ app.use('/api', session({
   cookie: {
     path: '/',
     httpOnly: true,
-    secure: false,
+    secure: env.COOKIE_SECURE === '1',
     sameSite: 'lax',
     maxAge: 7 * 24 * 60 * 60 * 1000,
   },
