@@ -249,7 +249,7 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer, envURL 
 		return exit
 	}
 	if isRedisURL(target) {
-		fmt.Fprint(stderr, redisNotRead)
+		fmt.Fprint(stderr, redisNotRead(target))
 		return ExitUsage
 	}
 	if o.Watch < 0 {
@@ -284,21 +284,6 @@ func writeHTMLFile(name string, r *Report) error {
 	}
 	return f.Close()
 }
-
-// redisNotRead is doctor db's answer to a Redis URL: what it cannot do, and
-// what to look at instead.
-const redisNotRead = `doctor db reads PostgreSQL only; it does not read Redis.
-For sessions in Redis (REDIS_URL), what doctor db checks here is Redis's or
-redisstore's own work, or one redis-cli away:
-  - expired sessions: Redis deletes each session key when it expires; there is
-    nothing to prune.
-  - sessions without an expiry (they never end; connect-redis's disableTTL):
-      redis-cli --scan --pattern 'sess:*' | while read k; do
-        [ "$(redis-cli pttl "$k")" = -1 ] && echo "$k"; done
-  - how many sessions: redis-cli --scan --pattern 'sessionkit:{*' | wc -l
-    (connect-redis's layout: 'sess:*'); on a cluster, on every master.
-  - a user's sessions: sessionkit users sessions --email E with REDIS_URL set.
-`
 
 // isRedisURL reports whether target names a Redis server.
 func isRedisURL(target string) bool {
