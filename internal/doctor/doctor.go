@@ -40,8 +40,11 @@ const usage = `usage:
   sessionkit doctor db [DATABASE_URL] [flags]
                                          read a PostgreSQL sessions table (read-only);
                                          without the argument, the DATABASE_URL variable
+  sessionkit doctor redis [REDIS_URL] [flags]
+                                         read the sessions in Redis (read-only); without
+                                         the argument, the REDIS_URL variable
 
-Run "sessionkit doctor http -h" or "sessionkit doctor db -h" for the flags.
+Run "sessionkit doctor http -h", "… db -h" or "… redis -h" for the flags.
 Exit status: 0 nothing FAILs, 1 something FAILs, 2 usage or connection error.
 `
 
@@ -66,6 +69,8 @@ func RunEnv(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return runHTTP(ctx, args[1:], stdin, stdout, stderr)
 	case "db":
 		return runDB(ctx, args[1:], stdout, stderr, getenv("DATABASE_URL"))
+	case "redis":
+		return runRedis(ctx, args[1:], stdout, stderr, getenv("REDIS_URL"))
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return ExitOK

@@ -20,9 +20,10 @@ func redisNotRead(target string) string {
 
 // redisHints is redisNotRead's text with cli as the redis-cli command.
 func redisHints(cli string) string {
-	return `doctor db reads PostgreSQL only; it does not read Redis.
+	return `doctor db reads PostgreSQL only; for sessions in Redis run
+  sessionkit doctor redis REDIS_URL
 Redis deletes each session key when it expires: there is nothing to prune.
-The rest is one redis-cli away:
+By hand, with redis-cli:
   - sessions without an expiry (they never end; connect-redis's disableTTL):
       ` + cli + ` --scan --pattern 'sess:*' | while read k; do
         [ "$(` + cli + ` pttl "$k")" = -1 ] && echo "$k"; done
