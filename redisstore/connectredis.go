@@ -131,6 +131,11 @@ func (s *Store) crUpdate(ctx context.Context, id string, p sessionkit.Patch) (bo
 			pipe.Publish(ctx, s.channel, sessionkit.ChangeKey(id))
 			return nil
 		})
+		if err == nil && s.replicas > 0 && (len(p.Set) > 0 || len(p.Delete) > 0) {
+			// On the transaction's connection, whose writes WAIT counts
+			// (see ack.go).
+			err = s.acked(tx.Wait(ctx, s.replicas, s.replicaTimeout))
+		}
 		return err
 	}
 	for {

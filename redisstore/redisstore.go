@@ -96,6 +96,18 @@ type Config struct {
 	// when its connection fails, at Info when it is subscribed again. Zero
 	// discards them.
 	Logger *slog.Logger
+	// Replicas, when positive, makes Create, Delete and an Update that
+	// changes values (a log-in, a log-out, a revocation) return only once
+	// that many replicas acknowledged the write (WAIT, in the same round
+	// trip), so that a failover cannot undo it; otherwise they fail with
+	// ErrNotReplicated (see ack.go). Zero: writes return once the master
+	// has them, as Redis does by default. It must not exceed the replicas
+	// each master has, or every such write fails.
+	Replicas int
+	// ReplicaTimeout bounds the wait for Replicas; keep it below the
+	// client's ReadTimeout (go-redis's default: 3 s), which bounds the
+	// read of WAIT's answer. Zero: DefaultReplicaTimeout (1 s).
+	ReplicaTimeout time.Duration
 }
 
 // Store is a sessionkit.Store on Redis. It is safe for concurrent use by many
@@ -106,6 +118,9 @@ type Store struct {
 	layout  Layout
 	channel string
 	logger  *slog.Logger
+	// replicas and replicaTimeout are Config's (see ack.go).
+	replicas       int
+	replicaTimeout time.Duration
 }
 
 var (
@@ -149,7 +164,15 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{client: client, prefix: prefix, layout: cfg.Layout, channel: prefix + channelSuffix, logger: logger}, nil
+	if cfg.Replicas < 0 || cfg.ReplicaTimeout < 0 {
+		return nil, fmt.Errorf("redisstore: New: negative Replicas (%d) or ReplicaTimeout (%s)", cfg.Replicas, cfg.ReplicaTimeout)
+	}
+	timeout := cfg.ReplicaTimeout
+	if timeout == 0 {
+		timeout = DefaultReplicaTimeout
+	}
+	return &Store{client: client, prefix: prefix, layout: cfg.Layout, channel: prefix + channelSuffix, logger: logger,
+		replicas: cfg.Replicas, replicaTimeout: timeout}, nil
 }
 
 // Key returns the Redis key of the session with this id.
@@ -241,7 +264,7 @@ func (s *Store) runCreate(ctx context.Context, script *redis.Script, id string, 
 	if err := s.index(ctx, sessionkit.UserOf(rec.Values), id, millis(rec.Expiry)); err != nil {
 		return fmt.Errorf("redisstore: create: %w", err)
 	}
-	created, err := script.Run(ctx, s.client, []string{s.Key(id)}, args...).Int()
+	created, err := s.runAcked(ctx, script, []string{s.Key(id)}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: create: %w", err)
 	}
@@ -285,7 +308,14 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if err != nil {
 		return false, fmt.Errorf("redisstore: update: %w", err)
 	}
-	res, err := updateScript.Run(ctx, s.client, []string{key}, args...).Result()
+	var run *redis.Cmd
+	if len(p.Set) > 0 || len(p.Delete) > 0 {
+		// Values change (a log-in binds the user): a write not to lose.
+		run = s.runAcked(ctx, updateScript, []string{key}, args...)
+	} else { // a touch: losing it ends the session a little early at most
+		run = updateScript.Run(ctx, s.client, []string{key}, args...)
+	}
+	res, err := run.Result()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: update: %w", err)
 	}
@@ -305,7 +335,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 // changes.go) in the same step, one round trip. A missing id is not an
 // error (and is announced all the same).
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := deleteScript.Run(ctx, s.client, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id)).Err(); err != nil {
+	if err := s.runAcked(ctx, deleteScript, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id)).Err(); err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	return nil

@@ -111,6 +111,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		RedisURL:      cfg.RedisURL,
 		RedisPrefix:   cfg.RedisPrefix,
 		RedisLayout:   cfg.RedisLayout,
+		RedisReplicas: cfg.RedisWaitReplicas,
+		RedisTimeout:  cfg.RedisWaitTimeout,
 		DataDir:       cfg.DataDir,
 		SessionTable:  cfg.SessionTable,
 		PruneInterval: cfg.PruneInterval,
