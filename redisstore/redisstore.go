@@ -183,9 +183,23 @@ func (s *Store) Key(id string) string {
 	return s.prefix + "{" + id + "}"
 }
 
-// Ping asks Redis whether it answers, for health checks.
+// Ping asks Redis whether it answers, for health checks: on a Cluster,
+// every master the slot map names (read afresh), so that a master that died
+// and has not been replaced yet fails the check whichever node would have
+// answered a plain PING.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.client.Ping(ctx).Err(); err != nil {
+	var err error
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			if err := c.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("master %s: %w", c.Options().Addr, err)
+			}
+			return nil
+		})
+	} else {
+		err = s.client.Ping(ctx).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("redisstore: ping: %w", err)
 	}
 	return nil
