@@ -6,5 +6,7 @@
 -- It goes first, as in update.lua: a script's writes are not undone when a
 -- later command fails (the channel's ACL permission missing). Returns the
 -- number of keys deleted.
-redis.call('PUBLISH', ARGV[1], ARGV[2])
+if ARGV[1] ~= '' then -- empty: the store does not announce (NoAnnounce)
+	redis.call('PUBLISH', ARGV[1], ARGV[2])
+end
 return redis.call('DEL', KEYS[1])

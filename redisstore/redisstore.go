@@ -104,6 +104,13 @@ type Config struct {
 	// has them, as Redis does by default. It must not exceed the replicas
 	// each master has, or every such write fails.
 	Replicas int
+	// NoAnnounce stops the store announcing its changes (no PUBLISH; see
+	// changes.go), which on a Cluster saves a message to every node per
+	// write. Set it only when no process that shares the sessions runs a
+	// session cache (sessionkit.Config.CacheEntries): a cache would then
+	// keep serving sessions that were logged out elsewhere until its
+	// CacheMaxAge passed. Zero: announce.
+	NoAnnounce bool
 	// ReplicaTimeout bounds the wait for Replicas; keep it below the
 	// client's ReadTimeout (go-redis's default: 3 s), which bounds the
 	// read of WAIT's answer. Zero: DefaultReplicaTimeout (1 s).
@@ -118,6 +125,9 @@ type Store struct {
 	layout  Layout
 	channel string
 	logger  *slog.Logger
+	// announce is the channel changes are announced on, "" with
+	// Config.NoAnnounce (the scripts then publish nothing).
+	announce string
 	// replicas and replicaTimeout are Config's (see ack.go).
 	replicas       int
 	replicaTimeout time.Duration
@@ -171,8 +181,12 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if timeout == 0 {
 		timeout = DefaultReplicaTimeout
 	}
-	return &Store{client: client, prefix: prefix, layout: cfg.Layout, channel: prefix + channelSuffix, logger: logger,
-		replicas: cfg.Replicas, replicaTimeout: timeout}, nil
+	s := &Store{client: client, prefix: prefix, layout: cfg.Layout, channel: prefix + channelSuffix, logger: logger,
+		replicas: cfg.Replicas, replicaTimeout: timeout}
+	if !cfg.NoAnnounce {
+		s.announce = s.channel
+	}
+	return s, nil
 }
 
 // Key returns the Redis key of the session with this id.
@@ -313,7 +327,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if !p.Expiry.IsZero() {
 		expiry = millis(p.Expiry)
 	}
-	args = append(args, s.channel, sessionkit.ChangeKey(id), expiry, len(p.Delete))
+	args = append(args, s.announce, sessionkit.ChangeKey(id), expiry, len(p.Delete))
 	for _, k := range p.Delete {
 		args = append(args, valuePrefix+k)
 	}
@@ -349,7 +363,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 // changes.go) in the same step, one round trip. A missing id is not an
 // error (and is announced all the same).
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := s.runAcked(ctx, deleteScript, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id)).Err(); err != nil {
+	if err := s.runAcked(ctx, deleteScript, []string{s.Key(id)}, s.announce, sessionkit.ChangeKey(id)).Err(); err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
 	return nil

@@ -82,6 +82,9 @@ type Config struct {
 	// must not be lost, and for how long it waits. Zero: none; 1 s.
 	RedisReplicas int
 	RedisTimeout  time.Duration
+	// RedisQuiet is redisstore.Config.NoAnnounce: no change announcements,
+	// for fleets where no process caches sessions.
+	RedisQuiet bool
 	// PruneInterval is how often the session store deletes expired sessions
 	// in the background. Zero: the store's default (one hour); negative: no
 	// background pruning, which is what one-shot commands want.

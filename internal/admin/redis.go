@@ -43,7 +43,7 @@ func openRedis(ctx context.Context, cfg Config) (*redisSessions, error) {
 	}
 	layout := cfg.RedisLayout
 	store, err := redisstore.New(client, redisstore.Config{Prefix: cfg.RedisPrefix, Layout: layout, Logger: cfg.Logger,
-		Replicas: cfg.RedisReplicas, ReplicaTimeout: cfg.RedisTimeout})
+		Replicas: cfg.RedisReplicas, ReplicaTimeout: cfg.RedisTimeout, NoAnnounce: cfg.RedisQuiet})
 	if err != nil {
 		client.Close()
 		return nil, err

@@ -64,6 +64,11 @@ type Config struct {
 	RedisWaitReplicas int
 	// RedisWaitTimeout bounds that wait (REDIS_WAIT_TIMEOUT). Zero: 1 s.
 	RedisWaitTimeout time.Duration
+	// RedisNoAnnounce stops announcing session changes on Redis
+	// (REDIS_ANNOUNCE=off; redisstore.Config.NoAnnounce): for fleets where
+	// no instance runs the session cache, it saves a PUBLISH per write,
+	// copied to every node of a Cluster. Refused with SessionCache.
+	RedisNoAnnounce bool
 	// DataDir holds the SQLite database and the generated development secret
 	// (DATA_DIR). Zero: "data", relative to the working directory.
 	DataDir string
@@ -196,6 +201,7 @@ var settings = []setting{
 	{flag: "redis-url", env: "REDIS_URL", usage: "keep sessions in Redis: redis://host:6379/0, rediss:// (TLS), redis+cluster://host1:6379,host2:6379 (a Redis Cluster) or redis+sentinel://s1:26379,s2:26379/mymaster (Sentinel); empty: in the database"},
 	{flag: "redis-prefix", env: "REDIS_PREFIX", usage: "prefix of the session keys in Redis; empty: sessionkit:, or sess: in the connect-redis layout"},
 	{flag: "redis-layout", env: "REDIS_LAYOUT", def: "native", usage: "native, or connect-redis to share sessions with an express-session app on connect-redis"},
+	{flag: "redis-announce", env: "REDIS_ANNOUNCE", def: "on", usage: "announce session changes on Redis for the instances' session caches (PUBLISH); off only when no instance runs SESSION_CACHE"},
 	{flag: "redis-wait-replicas", env: "REDIS_WAIT_REPLICAS", def: "0", usage: "replicas that must acknowledge each log-in, log-out and revocation before it is answered (WAIT); 0: none"},
 	{flag: "redis-wait-timeout", env: "REDIS_WAIT_TIMEOUT", def: "1s", usage: "how long a write waits for REDIS_WAIT_REPLICAS before it answers 503"},
 	{flag: "data-dir", env: "DATA_DIR", def: admin.DefaultDataDir, usage: "directory for the SQLite database and the generated development secret"},
@@ -438,6 +444,16 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 		if c.SessionCache, err = strconv.Atoi(v); err != nil || c.SessionCache < 1 {
 			return l, badSetting("session-cache", "%q is not on, off or a number of sessions", v)
 		}
+	}
+	switch v := strings.ToLower(get("redis-announce")); v {
+	case "on", "true", "1":
+	case "off", "false", "0":
+		if c.SessionCache > 0 {
+			return l, badSetting("redis-announce", "off with SESSION_CACHE on: this instance's cache would not hear the other instances' changes, and theirs would not hear its own")
+		}
+		c.RedisNoAnnounce = true
+	default:
+		return l, badSetting("redis-announce", "%q is neither on nor off", v)
 	}
 	switch v := strings.ToLower(get("prune-interval")); v {
 	case "off", "never", "-1":

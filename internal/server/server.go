@@ -113,6 +113,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		RedisLayout:   cfg.RedisLayout,
 		RedisReplicas: cfg.RedisWaitReplicas,
 		RedisTimeout:  cfg.RedisWaitTimeout,
+		RedisQuiet:    cfg.RedisNoAnnounce,
 		DataDir:       cfg.DataDir,
 		SessionTable:  cfg.SessionTable,
 		PruneInterval: cfg.PruneInterval,
