@@ -124,6 +124,15 @@ func TestReplicaAcknowledgement(t *testing.T) {
 			if _, found, _ := s1.Load(ctx, id); found {
 				t.Errorf("the unacknowledged delete was not made")
 			}
+			if err := s1.Create(ctx, id, sessionkit.Record{Values: bound("ada"), Expiry: expiry}); !errors.Is(err, redisstore.ErrNotReplicated) {
+				t.Errorf("create without replicas: %v, want ErrNotReplicated", err)
+			}
+			if err := s1.DeleteMany(ctx, []string{id, id + "-missing"}); !errors.Is(err, redisstore.ErrNotReplicated) {
+				t.Errorf("DeleteMany without replicas: %v, want ErrNotReplicated", err)
+			}
+			if _, found, _ := s1.Load(ctx, id); found {
+				t.Errorf("the unacknowledged DeleteMany was not made")
+			}
 		})
 	}
 }

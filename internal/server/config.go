@@ -147,6 +147,11 @@ type Config struct {
 	// none (express-session on connect-pg-simple or connect-redis). Zero:
 	// one minute.
 	SessionCacheMaxAge time.Duration
+	// DBSC turns on device-bound sessions (DBSC, --dbsc): browsers that
+	// support Device Bound Session Credentials bind their session to a key
+	// at log-in, and a copied session cookie stops working within
+	// minutes. See docs/dbsc.md. Zero: off.
+	DBSC bool
 	// PruneInterval is how often expired sessions are deleted in the
 	// background (PRUNE_INTERVAL). Zero: one hour; negative: never (run
 	// `sessionkit prune` from cron instead).
@@ -224,6 +229,7 @@ var settings = []setting{
 	{flag: "max-sessions-per-user", env: "MAX_SESSIONS_PER_USER", def: strconv.Itoa(DefaultMaxSessionsPerUser), usage: "live sessions per user; a log-in beyond it ends the oldest; 0: no limit"},
 	{flag: "session-cache", env: "SESSION_CACHE", def: "off", usage: "instance-local session cache: off, on (10000 sessions) or a number of sessions; changes are announced to every instance (PostgreSQL NOTIFY, Redis PUBLISH)"},
 	{flag: "session-cache-max-age", env: "SESSION_CACHE_MAX_AGE", def: "1m", usage: "longest a cached session is served without reading the database"},
+	{flag: "dbsc", env: "DBSC", def: "off", usage: "device-bound sessions: on to let browsers with DBSC bind their session to a key, so a copied cookie stops working; see docs/dbsc.md", isBool: true},
 	{flag: "prune-interval", env: "PRUNE_INTERVAL", def: "1h", usage: "how often expired sessions are deleted in the background; off: never"},
 	{flag: "shutdown-timeout", env: "SHUTDOWN_TIMEOUT", def: "10s", usage: "how long shutdown waits for in-flight requests"},
 	{flag: "metrics-token", env: "METRICS_TOKEN", usage: "bearer token GET /metrics requires; empty: /metrics answers 404 (prefer the environment variable: flags show in ps)"},
@@ -454,6 +460,9 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 		c.RedisNoAnnounce = true
 	default:
 		return l, badSetting("redis-announce", "%q is neither on nor off", v)
+	}
+	if c.DBSC, err = parseDBSC(get("dbsc")); err != nil {
+		return l, badSetting("dbsc", "%v", err)
 	}
 	switch v := strings.ToLower(get("prune-interval")); v {
 	case "off", "never", "-1":
