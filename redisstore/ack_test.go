@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/poll"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
@@ -167,6 +168,63 @@ func BenchmarkReplicaAck(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// TestUnacknowledgedDeleteRetried: a Delete no replica acknowledged is a
+// log-out a failover could undo. The store that made it treats the session
+// as gone, and deletes it again while the window lasts: a session brought
+// back (written again under its key, as a promoted replica that never saw
+// the delete would) is deleted again. With the window off, neither.
+// The machine's Redis has no replica, so every delete goes unacknowledged.
+func TestUnacknowledgedDeleteRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		window time.Duration
+	}{{"window", 0}, {"window off", -1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			client, prefix := redistest.Client(t)
+			s, err := redisstore.New(client, redisstore.Config{Prefix: prefix, Replicas: 1, ReplicaTimeout: 20 * time.Millisecond, RevocationWindow: tc.window})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := redisstore.New(client, redisstore.Config{Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := sessionkit.Record{Values: bound("ada"), Expiry: time.Now().Add(time.Hour)}
+			if err := plain.Create(ctx, "s1", rec); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(ctx, "s1"); !errors.Is(err, redisstore.ErrNotReplicated) {
+				t.Fatalf("Delete: %v, want ErrNotReplicated", err)
+			}
+			// The failover brings it back.
+			if err := plain.Create(ctx, "s1", rec); err != nil {
+				t.Fatal(err)
+			}
+			_, found, err := s.Load(ctx, "s1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// An Update that writes fails unacknowledged; one that finds
+			// the session gone writes nothing and reports it missing.
+			patched, updateErr := s.Update(ctx, "s1", sessionkit.Patch{Set: bound("bob")})
+			if tc.window < 0 {
+				if !found || !errors.Is(updateErr, redisstore.ErrNotReplicated) {
+					t.Fatalf("window off: Load found %v, Update %v; want the session back and patched", found, updateErr)
+				}
+				return
+			}
+			if found || patched || updateErr != nil {
+				t.Fatalf("Load found %v, Update %v, %v after an unacknowledged delete; want gone", found, patched, updateErr)
+			}
+			poll.Until(t, "the session brought back deleted again", func() bool {
+				_, found, err := plain.Load(ctx, "s1")
+				return err == nil && !found
+			})
 		})
 	}
 }

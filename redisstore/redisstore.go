@@ -111,6 +111,13 @@ type Config struct {
 	// keep serving sessions that were logged out elsewhere until its
 	// CacheMaxAge passed. Zero: announce.
 	NoAnnounce bool
+	// RevocationWindow is how long, after a Delete that Replicas did not
+	// acknowledge (ErrNotReplicated: a log-out a failover could undo), the
+	// store treats that session as gone in its own Load, LoadMany and
+	// Update and deletes it again every quarter second until a delete is
+	// acknowledged (see revoke.go). Zero: DefaultRevocationWindow (1 min),
+	// longer than a failover; negative: off.
+	RevocationWindow time.Duration
 	// ReplicaTimeout bounds the wait for Replicas; keep it below the
 	// client's ReadTimeout (go-redis's default: 3 s), which bounds the
 	// read of WAIT's answer. Zero: DefaultReplicaTimeout (1 s).
@@ -128,6 +135,10 @@ type Store struct {
 	// announce is the channel changes are announced on, "" with
 	// Config.NoAnnounce (the scripts then publish nothing).
 	announce string
+	// revs are the deletes not acknowledged yet, remembered for
+	// revocationWindow (see revoke.go).
+	revs             revocations
+	revocationWindow time.Duration
 	// replicas and replicaTimeout are Config's (see ack.go).
 	replicas       int
 	replicaTimeout time.Duration
@@ -183,7 +194,10 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 		timeout = DefaultReplicaTimeout
 	}
 	s := &Store{client: client, prefix: prefix, layout: cfg.Layout, channel: prefix + channelSuffix, logger: logger,
-		replicas: cfg.Replicas, replicaTimeout: timeout}
+		replicas: cfg.Replicas, replicaTimeout: timeout, revocationWindow: cfg.RevocationWindow}
+	if s.revocationWindow == 0 {
+		s.revocationWindow = DefaultRevocationWindow
+	}
 	if !cfg.NoAnnounce {
 		s.announce = s.channel
 	}
@@ -223,6 +237,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Load returns the live session with this id. A missing or expired one is
 // reported with found == false and a nil error.
 func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
+	if s.replicas > 0 && s.revoked(id) {
+		return sessionkit.Record{}, false, nil
+	}
 	if s.layout == LayoutConnectRedis {
 		return s.crLoad(ctx, id)
 	}
@@ -249,7 +266,7 @@ func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionk
 		if r.err != nil {
 			return nil, fmt.Errorf("redisstore: load many: %w", r.err)
 		}
-		if r.found {
+		if r.found && !(s.replicas > 0 && s.revoked(ids[i])) {
 			out[ids[i]] = r.rec
 		}
 	}
@@ -331,6 +348,9 @@ func (s *Store) runCreate(ctx context.Context, script *redis.Script, id string, 
 // announces the change (see changes.go) when there was a session to patch.
 // An empty patch is a read-only existence check, and announces nothing.
 func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
+	if s.replicas > 0 && s.revoked(id) {
+		return false, nil // its log-out may not have reached a replica yet
+	}
 	key := s.Key(id)
 	if p.Empty() {
 		n, err := s.client.Exists(ctx, key).Result()
@@ -385,6 +405,9 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 // missing id is not an error (and is announced all the same).
 func (s *Store) Delete(ctx context.Context, id string) error {
 	res, err := s.runAcked(ctx, deleteScript, []string{s.Key(id)}, s.announce, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey).Slice()
+	if s.replicas > 0 {
+		s.afterDelete(id, err)
+	}
 	if err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
