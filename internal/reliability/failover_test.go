@@ -146,7 +146,10 @@ type failoverWindow struct {
 func failover(t *testing.T, rep *scenarioReport, db *database, r *replicated) {
 	t.Helper()
 	emails := db.addUsers(t, failoverBrowsers)
-	c := startCluster(t, db, 3, map[string]string{"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT": "1s"})
+	// Two seconds for a replica's acknowledgement: a loaded machine can
+	// take more than the default second before the kill, which would be a
+	// 503 the failover does not explain.
+	c := startCluster(t, db, 3, map[string]string{"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT": "2s"})
 	client := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
