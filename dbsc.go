@@ -171,6 +171,7 @@ func (m *Manager) boundCookie(id string, now time.Time) *http.Cookie {
 	// no later than the server stops taking it.
 	c.MaxAge = max(1, int(time.Unix(exp, 0).Sub(now)/time.Second))
 	c.Partitioned = false
+	m.stats.boundCookies.Add(1)
 	return c
 }
 
@@ -257,7 +258,11 @@ func boundOf(values map[string]json.RawMessage) (binding, bool) {
 // valid bound cookie for it. Such a request is treated as having no
 // session, as a copied session cookie should be.
 func (m *Manager) boundRefused(r *http.Request, id string, values map[string]json.RawMessage) bool {
-	return m.dbsc != nil && isBound(values) && !m.hasBoundCookie(r, id)
+	if m.dbsc == nil || !isBound(values) || m.hasBoundCookie(r, id) {
+		return false
+	}
+	m.stats.boundRefused.Add(1)
+	return true
 }
 
 // Challenges are stateless until used: "<nonce>.<expiry>.<MAC>", the MAC

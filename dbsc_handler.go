@@ -64,6 +64,12 @@ func (m *Manager) boundError(w http.ResponseWriter, r *http.Request, status int,
 	http.Error(w, reason, status)
 }
 
+// proofRefused answers a refused proof with status and counts it.
+func (m *Manager) proofRefused(w http.ResponseWriter, r *http.Request, status int, err error) {
+	m.stats.boundProofsRefused.Add(1)
+	m.boundError(w, r, status, err.Error(), nil)
+}
+
 func (m *Manager) registerBound(w http.ResponseWriter, r *http.Request) {
 	if m.dbsc == nil {
 		http.NotFound(w, r)
@@ -98,20 +104,20 @@ func (m *Manager) registerBound(w http.ResponseWriter, r *http.Request) {
 		err = p.verify(p.alg, p.jwk)
 	}
 	if err != nil {
-		m.boundError(w, r, http.StatusBadRequest, err.Error(), nil)
+		m.proofRefused(w, r, http.StatusBadRequest, err)
 		return
 	}
 	if err := m.useChallenge(r, purposeRegister, id, p.jti); err != nil {
 		if errors.Is(err, ErrStore) {
 			m.boundError(w, r, http.StatusServiceUnavailable, "session store unavailable", err)
 		} else {
-			m.boundError(w, r, http.StatusForbidden, err.Error(), nil)
+			m.proofRefused(w, r, http.StatusForbidden, err)
 		}
 		return
 	}
 	jwk, err := canonicalJWK(p.jwk)
 	if err != nil {
-		m.boundError(w, r, http.StatusBadRequest, err.Error(), nil)
+		m.proofRefused(w, r, http.StatusBadRequest, err)
 		return
 	}
 	b := binding{ID: newBindingID(), Alg: p.alg, JWK: jwk, At: now.Unix()}
@@ -172,13 +178,13 @@ func (m *Manager) refreshBound(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("%w: a refresh proof carries no jwk", errProof)
 	}
 	if err != nil {
-		m.boundError(w, r, http.StatusBadRequest, err.Error(), nil)
+		m.proofRefused(w, r, http.StatusBadRequest, err)
 		return
 	}
 	if err := p.verify(b.Alg, b.JWK); err != nil {
 		m.log.Warn("sessionkit: security: a DBSC refresh was signed by another key than the session's; refused (a copied session cookie?)",
 			"event", "dbsc_wrong_key", "client", m.ClientNetwork(r), "err", err)
-		m.boundError(w, r, http.StatusUnauthorized, err.Error(), nil)
+		m.proofRefused(w, r, http.StatusUnauthorized, err)
 		return
 	}
 	if err := m.useChallenge(r, purposeRefresh, id, p.jti); err != nil {
@@ -188,6 +194,7 @@ func (m *Manager) refreshBound(w http.ResponseWriter, r *http.Request) {
 		}
 		// An old or used challenge: the draft has the browser sign the
 		// new one sent with the 403 and try again.
+		m.stats.boundProofsRefused.Add(1)
 		m.challengeBound(w, r, id, sid)
 		return
 	}

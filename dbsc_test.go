@@ -240,6 +240,15 @@ func TestDeviceBoundCopiedCookieRefused(t *testing.T) {
 	if got := mustDo(t, victim, "GET", "/get?k=note", 200); got != "mine" || victim.refreshes != 1 {
 		t.Fatalf("victim's note %q after %d refreshes", got, victim.refreshes)
 	}
+	// The thief's attempts show in the counters: three requests refused
+	// (the session cookie alone, both cookies expired, the blind write),
+	// one proof refused (its own key; the registration on a bound session
+	// is refused before its proof is read); a bound cookie at registration
+	// and one at the victim's refresh.
+	if st := m.Stats(); st.BoundRefused != 3 || st.BoundProofsRefused != 1 || st.BoundCookies != 2 {
+		t.Fatalf("Stats: %d refused requests, %d refused proofs, %d bound cookies; want 3, 1, 2",
+			st.BoundRefused, st.BoundProofsRefused, st.BoundCookies)
+	}
 }
 
 // refreshChallenge asks the refresh endpoint for a challenge, as a browser

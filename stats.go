@@ -35,6 +35,18 @@ type Stats struct {
 	// StoreLatency is the distribution of store call durations.
 	StoreLatency Histogram
 
+	// Device-bound sessions' figures (Config.DeviceBound); zero without it.
+	// BoundRefused counts requests that did not see their device-bound
+	// session for want of a valid bound cookie: a browser about to
+	// refresh, or a copied session cookie.
+	BoundRefused uint64
+	// BoundCookies counts bound cookies issued, by registration or refresh.
+	BoundCookies uint64
+	// BoundProofsRefused counts registration and refresh proofs refused:
+	// malformed, signed by another key, or over a challenge that is not
+	// this session's, has expired or was used.
+	BoundProofsRefused uint64
+
 	// The session cache's figures (Config.CacheEntries); zero without it.
 	// CacheHits counts reads answered from the cache, with no store call.
 	CacheHits uint64
@@ -69,6 +81,7 @@ var latencyBounds = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 type counters struct {
 	loads, creates, saves, touches, destroys, dropped atomic.Uint64
 	badSignatures, malformed, storeErrors             atomic.Uint64
+	boundRefused, boundCookies, boundProofsRefused    atomic.Uint64
 	latencyBuckets                                    [len(latencyBounds) + 1]atomic.Uint64
 	latencyCount                                      atomic.Uint64
 	latencyNanos                                      atomic.Uint64
@@ -108,5 +121,9 @@ func (c *counters) snapshot() Stats {
 		MalformedCookies: c.malformed.Load(),
 		StoreErrors:      c.storeErrors.Load(),
 		StoreLatency:     h,
+
+		BoundRefused:       c.boundRefused.Load(),
+		BoundCookies:       c.boundCookies.Load(),
+		BoundProofsRefused: c.boundProofsRefused.Load(),
 	}
 }

@@ -24,6 +24,7 @@ type Collector struct {
 	errors  *prometheus.Desc
 	latency *prometheus.Desc
 	cache   cacheDescs
+	dbsc    *prometheus.Desc
 }
 
 // cacheDescs describe the session cache's figures (Config.CacheEntries).
@@ -45,6 +46,9 @@ func New(src StatsSource) *Collector {
 			"Session store calls that failed.", nil, nil),
 		latency: prometheus.NewDesc("sessionkit_store_duration_seconds",
 			"Session store call latency.", nil, nil),
+		dbsc: prometheus.NewDesc("sessionkit_dbsc_events_total",
+			"Device-bound session events: refused_request (a bound session's request without a valid bound cookie), bound_cookie (issued by registration or refresh), refused_proof.",
+			[]string{"event"}, nil),
 		cache: cacheDescs{
 			lookups: prometheus.NewDesc("sessionkit_cache_lookups_total",
 				"Session reads with the session cache on, by result: hit (no store call) or miss (read from the store, also while the cache is bypassed).", []string{"result"}, nil),
@@ -72,6 +76,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.cache.bypassed
 	ch <- c.cache.entries
 	ch <- c.cache.up
+	ch <- c.dbsc
 }
 
 // Collect implements prometheus.Collector.
@@ -102,4 +107,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		up = 1
 	}
 	ch <- prometheus.MustNewConstMetric(c.cache.up, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(c.dbsc, prometheus.CounterValue, float64(s.BoundRefused), "refused_request")
+	ch <- prometheus.MustNewConstMetric(c.dbsc, prometheus.CounterValue, float64(s.BoundCookies), "bound_cookie")
+	ch <- prometheus.MustNewConstMetric(c.dbsc, prometheus.CounterValue, float64(s.BoundProofsRefused), "refused_proof")
 }

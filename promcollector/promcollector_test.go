@@ -21,6 +21,7 @@ func TestCollector(t *testing.T) {
 		Loads: 7, Creates: 2, Saves: 3, Touches: 1, Destroys: 1, BadSignatures: 4, MalformedCookies: 5,
 		DroppedSaves: 6, StoreErrors: 8,
 		CacheHits: 11, CacheMisses: 12, CacheInvalidations: 13, CacheBypassed: 1500 * time.Millisecond, CacheEntries: 14, CacheUp: true,
+		BoundRefused: 15, BoundCookies: 16, BoundProofsRefused: 17,
 		StoreLatency: sessionkit.Histogram{Bounds: []float64{0.001, 0.01}, Counts: []uint64{5, 9}, Count: 10, Sum: 0.5},
 	}
 	reg := prometheus.NewPedanticRegistry()
@@ -66,6 +67,11 @@ sessionkit_cache_entries 14
 # HELP sessionkit_cache_up 1 when the session cache's change feed is up and the cache in use, else 0.
 # TYPE sessionkit_cache_up gauge
 sessionkit_cache_up 1
+# HELP sessionkit_dbsc_events_total Device-bound session events: refused_request (a bound session's request without a valid bound cookie), bound_cookie (issued by registration or refresh), refused_proof.
+# TYPE sessionkit_dbsc_events_total counter
+sessionkit_dbsc_events_total{event="bound_cookie"} 16
+sessionkit_dbsc_events_total{event="refused_proof"} 17
+sessionkit_dbsc_events_total{event="refused_request"} 15
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Fatal(err)
