@@ -40,6 +40,8 @@ const usage = `usage:
   sessionkit doctor db [DATABASE_URL] [flags]
                                          read a PostgreSQL sessions table (read-only);
                                          without the argument, the DATABASE_URL variable
+  sessionkit doctor pair --node URL --go URL --email E
+                                         check that a Node and a Go side share sessions
   sessionkit doctor redis [REDIS_URL] [flags]
                                          read the sessions in Redis (read-only); without
                                          the argument, the REDIS_URL variable
@@ -69,6 +71,8 @@ func RunEnv(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return runHTTP(ctx, args[1:], stdin, stdout, stderr)
 	case "db":
 		return runDB(ctx, args[1:], stdout, stderr, getenv("DATABASE_URL"))
+	case "pair":
+		return runPair(ctx, args[1:], stdin, stdout, stderr)
 	case "redis":
 		return runRedis(ctx, args[1:], stdout, stderr, getenv("REDIS_URL"))
 	case "help", "-h", "-help", "--help":

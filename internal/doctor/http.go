@@ -300,6 +300,11 @@ func (c *httpCheck) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if c.loggedIn {
+		if err := c.dbscCheck(ctx); err != nil {
+			return err
+		}
+	}
 	if c.loggedIn && !c.o.NoLogout {
 		if err := c.logoutCheck(ctx); err != nil {
 			return err

@@ -82,6 +82,20 @@ type Config struct {
 	// LoadConfig's default is 30 minutes in production, none otherwise).
 	// Zero: no idle timeout.
 	IdleTimeout time.Duration
+	// IdleTimeoutIsDefault says IdleTimeout is LoadConfig's production
+	// default, not a setting. On a store shared with express-session (a
+	// connect-pg-simple table, the connect-redis layout) New then drops it:
+	// Node with rolling: false never re-sends the cookie, so an idle
+	// deadline in the cookie would log out active users (see
+	// sharedLifetimes). Zero: IdleTimeout is as set.
+	IdleTimeoutIsDefault bool
+	// SessionUserKey is the session key holding the logged-in user's id
+	// (SESSION_USER_KEY): a key, or key.key for one inside an object. Set it
+	// to PassportUserKey ("passport.user") to share sessions with an
+	// express-session app that logs in with passport: a log-in here writes
+	// {"passport":{"user":id}}, which passport's deserializeUser reads, and
+	// a passport log-in is a logged-in user here. Zero: "userId".
+	SessionUserKey string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-Proto and
 	// X-Forwarded-For are believed (TRUSTED_PROXIES). Zero: none.
 	TrustedProxies []netip.Prefix
@@ -201,6 +215,7 @@ var settings = []setting{
 	{flag: "cookie-samesite", env: "COOKIE_SAMESITE", def: "lax", usage: "lax, strict or none (none needs APP_ENV=production, i.e. Secure)"},
 	{flag: "session-ttl", env: "SESSION_TTL", def: "7d", usage: "absolute session lifetime: a Go duration (12h, 90m) or days (7d, 1d12h)"},
 	{flag: "session-idle-timeout", env: "SESSION_IDLE_TIMEOUT", usage: "end sessions unused for this long; 0: never; default 0, 30m in production"},
+	{flag: "session-user-key", env: "SESSION_USER_KEY", def: admin.SessionUserIDKey, usage: "session key holding the user id: userId, or passport.user to share sessions with a passport app"},
 	{flag: "trusted-proxies", env: "TRUSTED_PROXIES", usage: "comma-separated CIDRs or IPs of reverse proxies whose X-Forwarded-Proto/-For are believed"},
 	{flag: "cors-origins", env: "CORS_ORIGINS", usage: "comma-separated exact origins (https://app.example.com) allowed to call the API with credentials"},
 	{flag: "auto-migrate", env: "AUTO_MIGRATE", usage: "create missing tables on PostgreSQL at start; default true, false in production", isBool: true},
@@ -360,6 +375,10 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 		return l, badSetting("redis-layout", "%q is neither native nor connect-redis", layout)
 	}
 	c.DataDir = get("data-dir")
+	c.SessionUserKey = get("session-user-key")
+	if _, err := parseUserKey(c.SessionUserKey); err != nil {
+		return l, badSetting("session-user-key", "%v", err)
+	}
 	c.SessionTable = get("session-table")
 	if _, _, err := admin.ParseTable(c.SessionTable); err != nil {
 		return l, badSetting("session-table", "%q is not name or schema.name made of letters, digits and _", c.SessionTable)
@@ -398,6 +417,7 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 		vals["session-idle-timeout"] = "0"
 		if c.Production {
 			vals["session-idle-timeout"] = DefaultProductionIdleTimeout.String()
+			c.IdleTimeoutIsDefault = true
 		}
 	}
 	var err error
