@@ -53,10 +53,27 @@ Every command uses DATABASE_URL (PostgreSQL) when set, otherwise the embedded
 SQLite database in DATA_DIR (default ./data).
 `
 
-// version is "sessionkit <module version>", with the commit when the binary
-// was built from a checkout, from the build information Go embeds.
+// Stamped by scripts/release with -ldflags "-X main.releaseVersion=…": a
+// release binary names its version, commit and build date, which a binary
+// built outside a module download has no other way to know. Empty otherwise.
+var (
+	releaseVersion string
+	releaseCommit  string
+	releaseDate    string
+)
+
+// version is "sessionkit <version> (<commit>, built <date>)" for a release
+// binary; otherwise "sessionkit <module version>", with the commit when the
+// binary was built from a checkout, from the build information Go embeds.
 func version() string {
 	info, ok := debug.ReadBuildInfo()
+	if releaseVersion != "" {
+		v := fmt.Sprintf("sessionkit %s (%s, built %s)", releaseVersion, releaseCommit, releaseDate)
+		if ok {
+			v += " " + info.GoVersion
+		}
+		return v
+	}
 	if !ok {
 		return "sessionkit (unknown version)"
 	}

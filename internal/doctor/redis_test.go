@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/poll"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/redisstore"
 )
@@ -96,6 +97,13 @@ func TestDoctorRedis(t *testing.T) {
 		c := redis.NewClient(&redis.Options{Addr: addr, DB: 3})
 		defer c.Close()
 		putSessions(t, c, redisstore.Config{}, 12, 9)
+		// A replica that keeps up.
+		host, port, _ := strings.Cut(addr, ":")
+		replica := redistest.StartServer(t, "--replicaof", host, port)
+		poll.Until(t, "the replica "+replica+" to sync", func() bool {
+			info, err := c.Info(t.Context(), "replication").Result()
+			return err == nil && strings.Contains(info, "state=online")
+		})
 		var out, errb bytes.Buffer
 		code := Run(context.Background(), []string{"redis", "redis://" + addr + "/3", "--json"}, nil, &out, &errb)
 		if code != ExitOK {
@@ -107,6 +115,9 @@ func TestDoctorRedis(t *testing.T) {
 		}
 		for _, id := range []string{"redis.ttl", "redis.anonymous", "redis.eviction", "redis.persistence"} {
 			expect(t, &r, id, Pass)
+		}
+		if f := expect(t, &r, "redis.replicas", Pass, "replicas keep up"); !strings.Contains(strings.Join(f.Evidence, " "), "→ replica 127.0.0.1:") {
+			t.Fatalf("replica evidence: %q", f.Evidence)
 		}
 		if len(r.Redis) != 1 || r.Redis[0].Sessions != 12 || r.Redis[0].Anonymous != 3 || r.Redis[0].NoTTL != 0 || r.Redis[0].BytesPerSession <= 0 {
 			t.Fatalf("stats: %+v", r.Redis)
