@@ -32,6 +32,8 @@ type Manager struct {
 	stats  counters
 	// cache is nil without Config.CacheEntries.
 	cache *sessionCache
+	// dbsc is nil without Config.DeviceBound.
+	dbsc *deviceBound
 
 	fingerprint      string
 	lastBadSigLog    atomic.Int64 // unix nanoseconds
@@ -58,7 +60,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.CacheEntries > 0 && !hasFeed {
 		return nil, ErrNoChangeFeed
 	}
-	m := &Manager{cfg: cfg, store: cfg.Store, log: cfg.Logger, signer: newSigner(cfg.Secrets)}
+	m := &Manager{cfg: cfg, store: cfg.Store, log: cfg.Logger, signer: newSigner(cfg.Secrets), dbsc: newDeviceBound(cfg)}
 	if cfg.CacheEntries > 0 {
 		m.cache = newSessionCache(cfg.CacheEntries, cfg.CacheMaxAge)
 		m.cache.watch(feed)

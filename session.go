@@ -64,6 +64,9 @@ type Session struct {
 	// request, whose oldest sessions the save ends beyond
 	// Config.MaxSessionsPerUser.
 	authUser string
+	// register means Authenticate ran with Config.DeviceBound: the response
+	// offers the browser to bind the new session to a key.
+	register bool
 }
 
 // resolve reads the session cookie, once.
@@ -134,6 +137,12 @@ func (s *Session) load() error {
 	s.loaded = true
 	switch len(s.live) {
 	case 1:
+		if s.m.boundRefused(s.req, s.live[0], rec.Values) {
+			// A device-bound session without its bound cookie: a copied
+			// session cookie, or a browser that has not refreshed yet.
+			s.isNew, s.id = true, ""
+			break
+		}
 		s.id, s.existed = s.live[0], true
 		s.values, s.created, s.expiry = rec.Values, rec.Created, rec.Expiry
 	case 0:
@@ -413,6 +422,11 @@ func (s *Session) commit(h http.Header) error {
 	if !s.resolved {
 		return nil // the handler never touched its session
 	}
+	if s.boundUnverified() {
+		if err := s.load(); err != nil {
+			return err
+		}
+	}
 	now := s.m.expressInstant(time.Now())
 	var cookie *http.Cookie
 	loggedIn := false
@@ -423,8 +437,14 @@ func (s *Session) commit(h http.Header) error {
 			}
 			loggedIn = s.authUser != ""
 			cookie = s.m.cookie(s.id, s.expiry, now)
+			if s.register {
+				s.m.offerRegistration(h, s.id)
+			}
 		} else if s.clearCookie {
 			cookie = s.m.expiredCookie()
+			if s.m.dbsc != nil {
+				s.m.writeCookie(h, s.req, s.m.expiredBoundCookie())
+			}
 		}
 	} else {
 		p := Patch{Set: s.set}

@@ -141,6 +141,9 @@ type SessionInfo struct {
 	// Address is the client address at log-in, coarsened to its /24 (IPv4)
 	// or /48 (IPv6) network; "" when unknown.
 	Address string `json:"address"`
+	// DeviceBound reports whether the browser bound the session to a key
+	// (Config.DeviceBound), so that its session cookie alone is not enough.
+	DeviceBound bool `json:"deviceBound"`
 }
 
 func infoOf(st StoredSession) SessionInfo {
@@ -153,6 +156,8 @@ func infoOf(st StoredSession) SessionInfo {
 		Expiry:    st.Record.Expiry,
 		UserAgent: m.UA,
 		Address:   m.Addr,
+
+		DeviceBound: isBound(st.Record.Values),
 	}
 }
 
@@ -386,6 +391,7 @@ func (s *Session) Authenticate(user string) error {
 	// key over, and one kept in the old MetaKey object moves to it.
 	ownLifetime := s.ownLifetime()
 	s.regenerate()
+	s.boundSessionEnds()
 	now := time.Now().Unix()
 	meta := sessionMeta{User: user, Auth: now, UA: truncateUA(s.req.UserAgent())}
 	if addr, ok := s.m.ClientAddr(s.req); ok {

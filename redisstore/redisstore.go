@@ -322,28 +322,42 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 }
 
 // Delete removes the session with this id and announces it (see
-// changes.go) in the same step, one round trip. A missing id is not an
-// error (and is announced all the same).
+// changes.go) in the same step, one round trip; a session bound to a user
+// costs one more, to take its id out of the user's set (see users.go). A
+// missing id is not an error (and is announced all the same).
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := deleteScript.Run(ctx, s.client, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id)).Err(); err != nil {
+	res, err := deleteScript.Run(ctx, s.client, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey).Slice()
+	if err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	if len(res) == 2 {
+		s.unindexMany(ctx, []string{id}, []any{res[1]})
 	}
 	return nil
 }
 
 // DeleteMany removes the sessions with these ids and announces each, as
-// Delete does, in one pipelined round trip (per node of a cluster).
+// Delete does, in one pipelined round trip (per node of a cluster), plus one
+// for the user sets of those that were bound.
 func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
+	cmds := make([]*redis.Cmd, len(ids))
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, id := range ids {
+		for i, id := range ids {
 			// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT.
-			deleteScript.Eval(ctx, p, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id))
+			cmds[i] = deleteScript.Eval(ctx, p, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("redisstore: delete many: %w", err)
 	}
+	owners := make([]any, len(ids))
+	for i, cmd := range cmds {
+		if res, err := cmd.Slice(); err == nil && len(res) == 2 {
+			owners[i] = res[1]
+		}
+	}
+	s.unindexMany(ctx, ids, owners)
 	return nil
 }
 

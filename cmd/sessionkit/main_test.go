@@ -278,6 +278,17 @@ func TestUnknownCommand(t *testing.T) {
 	if r := runCmd(t, nil, "", "doctor", "-h"); strings.Contains(r.stderr, "unknown command") || !strings.Contains(r.stdout+r.stderr, "doctor") {
 		t.Fatalf("doctor -h: exit %d, %q %q; want doctor's own usage", r.code, r.stdout, r.stderr)
 	}
+	// The top-level usage names every users subcommand that `users -h` has.
+	users := runCmd(t, nil, "", "users")
+	subs := regexp.MustCompile(`sessionkit users ([a-z]+)`).FindAllStringSubmatch(users.stderr+users.stdout, -1)
+	if len(subs) < 7 {
+		t.Fatalf("`sessionkit users` lists %d subcommands, want its whole usage: %q", len(subs), users.stderr)
+	}
+	for _, m := range subs {
+		if !strings.Contains(usage, "|"+m[1]) && !strings.Contains(usage, "users "+m[1]) {
+			t.Errorf("the usage of an unknown command does not name `users %s`", m[1])
+		}
+	}
 }
 
 // process starts this test binary as `sessionkit` with args and env.

@@ -18,6 +18,7 @@ const (
 	errStoreUnavailable = "session store unavailable"
 	errNotAuthenticated = "not authenticated"
 	errInvalidLogin     = "invalid login"
+	errEmailTooLong     = `"email" is too long (at most 254 bytes)`
 )
 
 // writeJSON writes v as the JSON response body with status: through
@@ -55,14 +56,11 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (*sessionkit.Se
 	}
 	// A cookie this server did not sign: a forgery, a secret mismatch
 	// between instances, or another application's cookie of the same name.
-	// The client sends it again with every request, so the line is logged
-	// at most once a minute per client network and kind, saying how many
-	// were held back. (The library counts every one in its Stats and
-	// /metrics, and logs an instance-wide summary once a minute.)
+	// The client sends it again with every request; the throttle keeps it
+	// to a line a minute per client network and kind. (The library counts
+	// every one in its Stats and /metrics.)
 	if st := sess.CookieStatus(); st == sessionkit.CookieBadSignature || st == sessionkit.CookieMalformed {
-		if ok, held := s.rejectedCookies.allow(st.String() + " " + s.sessions.ClientNetwork(r)); ok {
-			s.securityEvent(r, slog.LevelWarn, eventCookieRejected, "status", st.String(), "suppressed_since_last", held)
-		}
+		s.securityEventAs(r, slog.LevelWarn, eventCookieRejected, eventCookieRejected+" "+st.String(), "status", st.String())
 	}
 	return sess, true
 }

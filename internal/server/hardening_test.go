@@ -193,6 +193,21 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
+// lines counts the lines logged so far.
+func (s *syncBuffer) lines() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), "\n")
+}
+
+// tail returns the last n lines logged.
+func (s *syncBuffer) tail(n int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all := strings.Split(strings.TrimSpace(s.b.String()), "\n")
+	return strings.Join(all[max(0, len(all)-n):], "\n")
+}
+
 // events returns the logged lines with an event attribute, decoded.
 func (s *syncBuffer) events(t *testing.T) []map[string]any {
 	s.mu.Lock()

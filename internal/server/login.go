@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sessionkit/sessionkit/internal/admin"
 )
@@ -62,6 +61,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if c.Email == nil || c.Password == nil || strings.TrimSpace(*c.Email) == "" || *c.Password == "" {
 		s.logins.badRequest.Inc()
 		writeError(w, http.StatusBadRequest, `"email" and "password" are required`)
+		return
+	}
+	// No account has an email this long (admin.NormalizeEmail refuses it),
+	// so it is refused as bad input before any limiter keeps a trace of it
+	// or the database is asked.
+	if len(strings.TrimSpace(*c.Email)) > admin.MaxEmailLength {
+		s.logins.badRequest.Inc()
+		writeError(w, http.StatusBadRequest, errEmailTooLong)
 		return
 	}
 	// An address that is not an email cannot log in, but it is counted like
@@ -190,9 +197,28 @@ func (s *Server) checkPassword(ctx context.Context, email string, lookup bool, p
 	case <-ctx.Done():
 		return admin.User{}, false, ctx.Err()
 	}
-	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	// As much work whatever the stored hash's cost or scheme (see
+	// admin.VerifyPassword), so that the time tells no email apart.
+	check := admin.VerifyPassword(string(hash), password, s.cfg.BcryptCost, s.dummyHash)
 	<-s.bcryptSlots
-	return user, found && match, nil
+	if s.passwordChecked != nil {
+		s.passwordChecked(check)
+	}
+	if found && check.Match && check.Rehash {
+		s.upgradeHash(ctx, user, password)
+	}
+	return user, found && check.Match, nil
+}
+
+// upgradeHash replaces a matching password's hash by one of this server's
+// own (bcrypt at BCRYPT_COST): an imported argon2id or bcrypt hash, or one
+// from before BCRYPT_COST changed. It replaces only the hash it checked,
+// so a password changed meanwhile stays changed. A failure is logged: the
+// log-in goes on, and the next one tries again.
+func (s *Server) upgradeHash(ctx context.Context, user admin.User, password string) {
+	if err := s.db.UpgradePassword(context.WithoutCancel(ctx), user.ID, user.PasswordHash, password, s.cfg.BcryptCost); err != nil {
+		s.log.Warn("log-in: could not re-hash the password at BCRYPT_COST; the next log-in tries again", "user", user.ID, "err", err)
+	}
 }
 
 func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration) {
@@ -202,7 +228,12 @@ func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration) {
 }
 
 // addrKey is the key of r's client in the per-address limiter.
-func (s *Server) addrKey(r *http.Request) string {
+func (s *Server) addrKey(r *http.Request) limitKey {
+	return keyOf("addr", s.clientName(r))
+}
+
+// clientName names r's client for the limits (see clientKey).
+func (s *Server) clientName(r *http.Request) string {
 	if addr, ok := s.sessions.ClientAddr(r); ok {
 		return clientKey(addr)
 	}
@@ -216,7 +247,7 @@ func (s *Server) addrKey(r *http.Request) string {
 type passwordAttempt struct {
 	s                         *Server
 	releaseEmail, releaseAddr func()
-	pairKey                   string
+	pairKey                   limitKey
 }
 
 // admitPassword applies the log-in limits to a check of a password for
@@ -230,9 +261,9 @@ type passwordAttempt struct {
 // attempt, counted on the (email, address) pair, and the real user with the
 // right password gets in.
 func (s *Server) admitPassword(r *http.Request, email string) (a passwordAttempt, refusedBy string, wait time.Duration) {
-	addrKey := s.addrKey(r)
-	emailKey := "email:" + email
-	a = passwordAttempt{s: s, pairKey: emailKey + " " + addrKey}
+	client := s.clientName(r)
+	addrKey, emailKey := keyOf("addr", client), keyOf("email", email)
+	a = passwordAttempt{s: s, pairKey: keyOf("pair", email, client)}
 	a.releaseEmail, wait = s.byEmail.acquire(emailKey)
 	if wait > 0 {
 		a.releaseEmail, wait = s.byPair.acquire(a.pairKey)

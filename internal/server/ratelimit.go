@@ -1,11 +1,34 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"sync"
 	"time"
 )
+
+// limitKey names what a limiter counts (an email, a client, an email from a
+// client) by a hash of it, so that an entry costs the same few bytes
+// whatever the client sent: a 60 KiB "email" must not be kept as a 60 KiB
+// key for the whole window.
+type limitKey [16]byte
+
+// keyOf returns the limitKey of kind ("email", "addr", "pair") and parts.
+// The parts are length-prefixed, so no two lists hash alike by shifting a
+// separator.
+func keyOf(kind string, parts ...string) limitKey {
+	h := sha256.New()
+	h.Write([]byte("sessionkit login limit\x00" + kind))
+	for _, p := range parts {
+		h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(p))))
+		h.Write([]byte(p))
+	}
+	var k limitKey
+	copy(k[:], h.Sum(nil))
+	return k
+}
 
 // maxLimiterKeys bounds a limiter's memory under a spray of distinct emails
 // or addresses; past it, stale keys are swept and then arbitrary ones
@@ -27,24 +50,24 @@ type limiter struct {
 	mu sync.Mutex
 	// failures holds, per key, the times of its last max failures, oldest
 	// first; older ones cannot matter.
-	failures  map[string][]time.Time
+	failures  map[limitKey][]time.Time
 	lastSweep time.Time
 }
 
 func newLimiter(window time.Duration, max int) *limiter {
-	return &limiter{window: window, max: max, now: time.Now, failures: make(map[string][]time.Time)}
+	return &limiter{window: window, max: max, now: time.Now, failures: make(map[limitKey][]time.Time)}
 }
 
 // wait returns how long key must wait before its next attempt; zero means
 // it may try now. It records nothing: it is the cheap early refusal, and
 // acquire is the check that counts.
-func (l *limiter) wait(key string) time.Duration {
+func (l *limiter) wait(key limitKey) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.waitLocked(key, l.now())
 }
 
-func (l *limiter) waitLocked(key string, now time.Time) time.Duration {
+func (l *limiter) waitLocked(key limitKey, now time.Time) time.Duration {
 	f := l.failures[key]
 	if len(f) < l.max {
 		return 0
@@ -58,7 +81,7 @@ func (l *limiter) waitLocked(key string, now time.Time) time.Duration {
 // attempt back for when it turns out not to have failed (the password was
 // right, or it could not be checked); calling it again does nothing. Over
 // the limit, it records nothing and returns how long key must wait.
-func (l *limiter) acquire(key string) (release func(), wait time.Duration) {
+func (l *limiter) acquire(key limitKey) (release func(), wait time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -73,7 +96,7 @@ func (l *limiter) acquire(key string) (release func(), wait time.Duration) {
 // forget removes one failure of key recorded at t, once however often it
 // is called, if a reset, a sweep or newer failures have not removed it
 // already.
-func (l *limiter) forget(key string, t time.Time, released *bool) {
+func (l *limiter) forget(key limitKey, t time.Time, released *bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if *released {
@@ -93,14 +116,14 @@ func (l *limiter) forget(key string, t time.Time, released *bool) {
 
 // note records a failure of key now, as an acquire that is never released
 // would, but whether or not key is over its limit.
-func (l *limiter) note(key string) {
+func (l *limiter) note(key limitKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.record(key, l.now())
 }
 
 // record adds a failure of key at now, keeping the last max. l.mu is held.
-func (l *limiter) record(key string, now time.Time) {
+func (l *limiter) record(key limitKey, now time.Time) {
 	l.sweep(now)
 	f := append(l.failures[key], now)
 	if len(f) > l.max {
@@ -110,7 +133,7 @@ func (l *limiter) record(key string, now time.Time) {
 }
 
 // reset forgets key's failures (after a successful log-in).
-func (l *limiter) reset(key string) {
+func (l *limiter) reset(key limitKey) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.failures, key)

@@ -23,12 +23,36 @@ const (
 	// eventRevoked: sessions of a user ended by that user (one session,
 	// "everywhere else", or by a password change).
 	eventRevoked = "sessions_revoked"
+	// eventSessionUnmapped: a session this server did not make names a
+	// user it does not know; it is left alone (Info: expected mid-move).
+	eventSessionUnmapped = "session_unmapped"
 )
 
 // securityEvent logs event for request r at level, with attrs (key, value
-// pairs) after the common ones.
+// pairs) after the common ones, through the server's one log throttle
+// (logThrottle): a refusal (Warn) at most once a minute per client network
+// and event, a success (Info) a few dozen times. A line let through after
+// some were held back says how many in suppressed_since_last.
 func (s *Server) securityEvent(r *http.Request, level slog.Level, event string, attrs ...any) {
-	common := []any{"event", event, "client", s.sessions.ClientNetwork(r), "method", r.Method, "path", r.URL.Path}
+	s.securityEventAs(r, level, event, event, attrs...)
+}
+
+// securityEventAs is securityEvent throttled under key instead of the
+// event's name, for an event whose kinds should each leave a line.
+func (s *Server) securityEventAs(r *http.Request, level slog.Level, event, key string, attrs ...any) {
+	client := s.sessions.ClientNetwork(r)
+	b := successBudget
+	if level >= slog.LevelWarn {
+		b = refusalBudget
+	}
+	ok, held := s.logs.allow(key, client, b)
+	if !ok {
+		return
+	}
+	common := []any{"event", event, "client", client, "method", r.Method, "path", r.URL.Path}
+	if held > 0 {
+		common = append(common, "suppressed_since_last", held)
+	}
 	s.log.Log(context.WithoutCancel(r.Context()), level, "security: "+strings.ReplaceAll(event, "_", " "), append(common, attrs...)...)
 }
 

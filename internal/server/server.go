@@ -67,11 +67,17 @@ type Server struct {
 	// milliseconds of CPU, and a flood of them must not starve other requests.
 	bcryptSlots chan struct{}
 	logins      loginResults
-	// rejectedCookies throttles eventCookieRejected lines.
-	rejectedCookies *eventThrottle
+	// logs throttles every security log line (securityEvent).
+	logs *logThrottle
+	// unmapped lets a session_unmapped line through once an hour per
+	// session (a browser sends the same cookie on every request).
+	unmapped *logThrottle
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
 	// password check and its session save: where a removal can race it.
 	afterPasswordCheck func()
+	// passwordChecked, when set (by tests only), hears of each password
+	// check's outcome and bcrypt work.
+	passwordChecked func(admin.PasswordCheck)
 }
 
 // settingError is a configuration error: its text names the setting, and
@@ -119,12 +125,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db, rejectedCookies: newEventThrottle(time.Minute)}
+	s := &Server{cfg: cfg, log: log, db: db, logs: newLogThrottle(time.Minute), unmapped: newLogThrottle(time.Hour)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	log.Info("sessionkit server ready", "database", db.String(), "redis", db.RedisString(), "production", cfg.Production,
+	log.Info("sessionkit server configured", "database", db.String(), "redis", db.RedisString(), "production", cfg.Production,
 		"secure_cookies", cfg.Production, "debug_endpoint", cfg.Debug, "cors_origins", len(cfg.CORSOrigins))
 	return s, nil
 }
@@ -212,6 +218,7 @@ func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessio
 		TrustedProxies:     cfg.TrustedProxies,
 		CacheEntries:       cfg.SessionCache,
 		CacheMaxAge:        cfg.SessionCacheMaxAge,
+		DeviceBound:        deviceBoundConfig(cfg),
 		Logger:             log,
 		// A save that failed (the store is down) must not look like a
 		// success, nor like a log-out: 503, in the API's JSON shape.

@@ -5,64 +5,100 @@ import (
 	"time"
 )
 
-// eventThrottle lets a security event through at most once per interval for
-// each key (the event and the client's network), and counts what it held
-// back, for events a client repeats on every request: a browser holding a
-// cookie signed with a retired secret sends it until it expires, and an
-// attacker can send forged ones at request rate. Without it, either fills
-// the log. The zero value is not usable; see newEventThrottle.
-type eventThrottle struct {
+// logThrottle is the one gate every security log line of the server passes
+// (securityEvent): a client can repeat a refused log-in, a forged cookie or
+// a planted one at request rate, and without it each request would write a
+// line. Within each interval it lets through, for each event and client
+// network, at most a budget of lines, and for each event across all
+// networks at most a larger one (so rotating addresses do not flood the log
+// either); what it holds back is counted, and the next line let through for
+// that event and network says how many. The zero value is not usable; see
+// newLogThrottle.
+type logThrottle struct {
 	interval time.Duration
 	now      func() time.Time
 
-	mu   sync.Mutex
-	keys map[string]*throttled
+	mu sync.Mutex
+	// keys is per event and client network; events per event.
+	keys   map[string]*window
+	events map[string]*window
 }
 
-type throttled struct {
-	last       time.Time
+// window counts one key's lines in the current interval.
+type window struct {
+	start      time.Time
+	lines      int
 	suppressed int
 }
 
+// budget is how many lines one event may write in an interval: from one
+// client network, and from all of them together.
+type budget struct{ perClient, perEvent int }
+
+// Budgets by what a client must have to repeat the event: a refusal costs
+// nothing, so one line a minute per network (and 60 in all) says it is
+// happening; a success needs a password or a live session, so more get
+// through, and a busy office behind one address still leaves a trace of
+// each of its users' log-ins in a minute.
+var (
+	refusalBudget = budget{perClient: 1, perEvent: 60}
+	successBudget = budget{perClient: 30, perEvent: 6000}
+)
+
 // maxThrottleKeys bounds the throttle's memory under a spray of client
-// networks; past it, keys idle for an interval are dropped, and if none
+// networks; past it, keys whose interval is over are dropped, and if none
 // is, all are (their next event is then logged at once).
 const maxThrottleKeys = 10_000
 
-func newEventThrottle(interval time.Duration) *eventThrottle {
-	return &eventThrottle{interval: interval, now: time.Now, keys: map[string]*throttled{}}
+func newLogThrottle(interval time.Duration) *logThrottle {
+	return &logThrottle{interval: interval, now: time.Now, keys: map[string]*window{}, events: map[string]*window{}}
 }
 
-// allow reports whether an event for key may be logged now and, if so, how
-// many were held back for key since the last one logged.
-func (t *eventThrottle) allow(key string) (ok bool, suppressed int) {
+// allow reports whether a line for event from client may be written now
+// under b and, if so, how many lines of that event and client were held
+// back since the last one written.
+func (t *logThrottle) allow(event, client string, b budget) (ok bool, suppressed int) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	k := t.keys[key]
-	if k == nil {
-		if len(t.keys) >= maxThrottleKeys {
-			t.sweep(now)
-		}
-		t.keys[key] = &throttled{last: now}
-		return true, 0
-	}
-	if now.Sub(k.last) < t.interval {
+	k := t.get(t.keys, event+" "+client, now)
+	e := t.get(t.events, event, now)
+	if k.lines >= b.perClient || e.lines >= b.perEvent {
 		k.suppressed++
 		return false, 0
 	}
-	suppressed, k.suppressed, k.last = k.suppressed, 0, now
+	k.lines++
+	e.lines++
+	suppressed, k.suppressed = k.suppressed, 0
 	return true, suppressed
 }
 
-// sweep drops keys idle for an interval, or every key if none is.
-func (t *eventThrottle) sweep(now time.Time) {
-	for key, k := range t.keys {
-		if now.Sub(k.last) >= t.interval {
-			delete(t.keys, key)
+// get returns m's window for key, starting a new one when the last is
+// over. t.mu is held.
+func (t *logThrottle) get(m map[string]*window, key string, now time.Time) *window {
+	w := m[key]
+	if w == nil {
+		if len(m) >= maxThrottleKeys {
+			t.sweep(m, now)
+		}
+		w = &window{start: now}
+		m[key] = w
+	}
+	if now.Sub(w.start) >= t.interval {
+		w.start, w.lines = now, 0
+	}
+	return w
+}
+
+// sweep drops m's keys whose interval is over and that hold nothing back,
+// or every key if that frees nothing.
+func (t *logThrottle) sweep(m map[string]*window, now time.Time) {
+	for key, w := range m {
+		if now.Sub(w.start) >= t.interval && w.suppressed == 0 {
+			delete(m, key)
 		}
 	}
-	if len(t.keys) >= maxThrottleKeys {
-		clear(t.keys)
+	if len(m) >= maxThrottleKeys {
+		clear(m)
 	}
 }
