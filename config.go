@@ -147,6 +147,20 @@ type Config struct {
 	// variable) says it in its own words here.
 	OnInsecureCookie func(r *http.Request, reason string)
 
+	// OnEvent, when set, receives every session event (see Event and
+	// EventKind: created, authenticated, refreshed, rotated, ended, cookie
+	// rejected), for an audit stream. It is called on a goroutine of the
+	// Manager's, one event at a time in order, never on the request's: a
+	// slow hook cannot delay a request. When EventQueue events are waiting,
+	// new ones are dropped and counted in Stats.EventsDropped. With OnEvent
+	// set, the library leaves rejected cookies and same-name conflicts to
+	// the hook and does not log them itself. Manager.Close delivers what is
+	// queued and stops it. Zero: no events.
+	OnEvent func(Event)
+	// EventQueue is how many events may wait for OnEvent. Zero means
+	// DefaultEventQueue (1024). Unused without OnEvent.
+	EventQueue int
+
 	// ErrorHandler writes the response when the session cannot be saved (the
 	// store failed). Zero: 503 Service Unavailable with a short text body.
 	// It is never called after the response has started, and it sees the
@@ -273,6 +287,12 @@ func (cfg Config) checked() (Config, error) {
 	}
 	if cfg.CacheMaxAge == 0 {
 		cfg.CacheMaxAge = DefaultCacheMaxAge
+	}
+	if cfg.EventQueue < 0 {
+		return cfg, fmt.Errorf("sessionkit: Config.EventQueue is %d: use a positive size, or 0 for the default", cfg.EventQueue)
+	}
+	if cfg.EventQueue == 0 {
+		cfg.EventQueue = DefaultEventQueue
 	}
 	if cfg.MaxSessionsPerUser < 0 {
 		return cfg, fmt.Errorf("sessionkit: Config.MaxSessionsPerUser is %d: use a positive limit, or 0 for none", cfg.MaxSessionsPerUser)

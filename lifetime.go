@@ -52,10 +52,14 @@ func (s *Session) SetLifetime(d time.Duration) error {
 }
 
 // lifetime is the session's absolute lifetime as this request sees it: its
-// own (SetLifetime) or Config.Lifetime. s.mu is held.
+// own (SetLifetime), express-session's (expressLifetime), or
+// Config.Lifetime. s.mu is held.
 func (s *Session) lifetime() time.Duration {
 	if ms := s.ownLifetime(); ms > 0 {
 		return time.Duration(ms) * time.Millisecond
+	}
+	if d, ok := s.expressLifetime(); ok {
+		return d
 	}
 	return s.m.cfg.Lifetime
 }
@@ -81,6 +85,38 @@ func (s *Session) ownLifetime() int64 {
 		return m.Lifetime
 	}
 	return 0
+}
+
+// expressLifetime returns, under Config.ExpressSessionCookie without an
+// IdleTimeout, the originalMaxAge of the session's express-session cookie
+// object: the cookie.maxAge the Node app gave the session (or the lifetime
+// sessionkit wrote there), which is its lifetime on Node, so a session
+// regenerated at a log-in on Go keeps the lifetime Node gave it. With an
+// IdleTimeout, originalMaxAge is the idle period of Node's rolling
+// sessions (or the idle deadline sessionkit wrote), not a lifetime, and is
+// not read. s.mu is held.
+func (s *Session) expressLifetime() (time.Duration, bool) {
+	if !s.m.cfg.ExpressSessionCookie || s.m.cfg.IdleTimeout > 0 {
+		return 0, false
+	}
+	raw, ok := s.set[ExpressCookieKey]
+	if !ok {
+		raw, ok = s.values[ExpressCookieKey]
+	}
+	if !ok {
+		return 0, false
+	}
+	var c struct {
+		OriginalMaxAge *float64 `json:"originalMaxAge"`
+	}
+	if json.Unmarshal(raw, &c) != nil || c.OriginalMaxAge == nil {
+		return 0, false
+	}
+	d := time.Duration(*c.OriginalMaxAge * float64(time.Millisecond))
+	if d < time.Millisecond || d > MaxLifetime {
+		return 0, false
+	}
+	return d, true
 }
 
 // currentMetaAnyUser is currentMeta for a session bound to a user or not:

@@ -67,6 +67,8 @@ type Session struct {
 	// register means Authenticate ran with Config.DeviceBound: the response
 	// offers the browser to bind the new session to a key.
 	register bool
+	// ev is what Config.OnEvent hears of when the session is saved.
+	ev sessionEvents
 }
 
 // resolve reads the session cookie, once.
@@ -76,7 +78,7 @@ func (s *Session) resolve() {
 	}
 	s.resolved = true
 	s.candidates, s.status = s.m.signer.readSessionCookie(s.req, s.m.cfg.CookieName, s.candidateBuf[:0])
-	s.m.noteCookie(s.status)
+	s.m.noteCookie(s.req, s.status)
 	switch len(s.candidates) {
 	case 0:
 		s.isNew, s.loaded = true, true
@@ -147,6 +149,7 @@ func (s *Session) load() error {
 		s.values, s.created, s.expiry = rec.Values, rec.Created, rec.Expiry
 	case 0:
 		s.isNew, s.id = true, ""
+		s.reportGone()
 	default:
 		s.isNew, s.id = true, ""
 		s.m.sameNameConflict(s.req, len(s.candidates))
@@ -331,6 +334,7 @@ func (s *Session) Regenerate() error {
 	if err := s.changeLoaded(); err != nil {
 		return err
 	}
+	s.noteNewID(EventRotated)
 	s.regenerate()
 	return nil
 }
@@ -375,6 +379,7 @@ func (s *Session) Destroy() error {
 	if err := s.changeable(); err != nil {
 		return err
 	}
+	s.noteDestroy(s.ended())
 	s.obsolete = append(s.obsolete, s.ended()...)
 	s.values, s.set, s.del, s.authUser = nil, nil, nil, ""
 	s.isNew, s.loaded, s.existed, s.id = true, true, false, ""
@@ -439,6 +444,11 @@ func (s *Session) commit(h http.Header) error {
 			cookie = s.m.cookie(s.id, s.expiry, now)
 			if s.register {
 				s.m.offerRegistration(h, s.id)
+			} else if s.m.dbsc != nil && isBound(s.set) {
+				// Regenerate kept the binding: the bound cookie follows
+				// the new id, or the browser, whose cookie has not
+				// expired, would not refresh it.
+				s.m.writeCookie(h, s.req, s.m.boundCookie(s.id, s.m.dbsc.now()))
 			}
 		} else if s.clearCookie {
 			cookie = s.m.expiredCookie()
@@ -477,6 +487,7 @@ func (s *Session) commit(h http.Header) error {
 			case found && !p.Expiry.IsZero():
 				s.expiry = p.Expiry
 				cookie = s.m.cookie(s.id, s.expiry, now)
+				s.reportRefreshed()
 			case !found && s.existed:
 				// Another request destroyed or regenerated this session
 				// after this one read it. That request's decision wins: a
@@ -507,6 +518,7 @@ func (s *Session) commit(h http.Header) error {
 			return err
 		}
 	}
+	s.reportEnded()
 	if cookie != nil {
 		s.m.writeCookie(h, s.req, cookie)
 	}
@@ -533,6 +545,7 @@ func (s *Session) create(now time.Time) error {
 			return err
 		}
 		s.created, s.expiry, s.isNew = now, expiry, false
+		s.reportCreated()
 		return nil
 	}
 }

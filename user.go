@@ -256,11 +256,11 @@ func userSessions(ctx context.Context, store Store, user string) ([]StoredSessio
 }
 
 // endStored deletes the session with this id; ended, when not nil, hears of
-// it (the Manager's cache, so that its next read does not wait for the
-// store's announcement).
-func endStored(ctx context.Context, store Store, id string, ended func(id string)) error {
+// it and of the outcome (the Manager's cache, so that its next read does not
+// wait for the store's announcement, and its events).
+func endStored(ctx context.Context, store Store, id string, ended func(id string, err error)) (err error) {
 	if ended != nil {
-		defer ended(id)
+		defer func() { ended(id, err) }()
 	}
 	if err := store.Delete(ctx, id); err != nil {
 		return fmt.Errorf("%w: end session %s: %w", ErrStore, shortID(id), err)
@@ -292,7 +292,7 @@ func EndSession(ctx context.Context, store Store, user, handle string) (bool, er
 	return endSession(ctx, store, user, handle, nil)
 }
 
-func endSession(ctx context.Context, store Store, user, handle string, ended func(id string)) (bool, error) {
+func endSession(ctx context.Context, store Store, user, handle string, ended func(id string, err error)) (bool, error) {
 	list, err := userSessions(ctx, store, user)
 	if err != nil {
 		return false, err
@@ -313,7 +313,7 @@ func EndSessions(ctx context.Context, store Store, user, keep string) (int, erro
 	return endSessions(ctx, store, user, keep, nil)
 }
 
-func endSessions(ctx context.Context, store Store, user, keep string, ended func(id string)) (int, error) {
+func endSessions(ctx context.Context, store Store, user, keep string, ended func(id string, err error)) (int, error) {
 	list, err := userSessions(ctx, store, user)
 	if err != nil {
 		return 0, err
@@ -338,12 +338,12 @@ func (m *Manager) ListSessions(ctx context.Context, user string) ([]SessionInfo,
 
 // EndSession is the package-level EndSession on the manager's store.
 func (m *Manager) EndSession(ctx context.Context, user, handle string) (bool, error) {
-	return endSession(ctx, m.store, user, handle, m.changed)
+	return endSession(ctx, m.store, user, handle, m.endedBy(ctx, user))
 }
 
 // EndSessions is the package-level EndSessions on the manager's store.
 func (m *Manager) EndSessions(ctx context.Context, user, keep string) (int, error) {
-	return endSessions(ctx, m.store, user, keep, m.changed)
+	return endSessions(ctx, m.store, user, keep, m.endedBy(ctx, user))
 }
 
 // endOldest ends user's oldest sessions beyond Config.MaxSessionsPerUser.
@@ -393,6 +393,7 @@ func (s *Session) Authenticate(user string) error {
 	// The session's own lifetime survives a log-in: regenerate carries its
 	// key over, and one kept in the old MetaKey object moves to it.
 	ownLifetime := s.ownLifetime()
+	s.noteNewID(EventAuthenticated)
 	s.regenerate()
 	s.boundSessionEnds()
 	now := time.Now().Unix()

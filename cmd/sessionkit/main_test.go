@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -265,6 +267,21 @@ func TestServeRefusesBadConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeDatabaseRefused: a PostgreSQL that refuses the connection is
+// an error that names DATABASE_URL, and the failed start leaves no
+// development secret behind in DATA_DIR.
+func TestServeDatabaseRefused(t *testing.T) {
+	dir := t.TempDir()
+	r := runCmd(t, map[string]string{"DATA_DIR": dir, "ADDR": "127.0.0.1:0",
+		"DATABASE_URL": "postgres://postgres@127.0.0.1:1/test?connect_timeout=2"}, "", "serve")
+	if r.code == 0 || !strings.Contains(r.stderr, "cannot reach") || !strings.Contains(r.stderr, "DATABASE_URL") {
+		t.Fatalf("serve: exit %d, stderr %q; want a failure naming DATABASE_URL", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "session-secret")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a failed start left %s/session-secret behind (stat: %v)", dir, err)
 	}
 }
 

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -54,14 +53,6 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (*sessionkit.Se
 		writeError(w, http.StatusInternalServerError, "internal error")
 		return nil, false
 	}
-	// A cookie this server did not sign: a forgery, a secret mismatch
-	// between instances, or another application's cookie of the same name.
-	// The client sends it again with every request; the throttle keeps it
-	// to a line a minute per client network and kind. (The library counts
-	// every one in its Stats and /metrics.)
-	if st := sess.CookieStatus(); st == sessionkit.CookieBadSignature || st == sessionkit.CookieMalformed {
-		s.securityEventAs(r, slog.LevelWarn, eventCookieRejected, eventCookieRejected+" "+st.String(), "status", st.String())
-	}
 	return sess, true
 }
 
@@ -79,18 +70,10 @@ type userResponse struct {
 	Email string `json:"email"`
 }
 
-// sessionUserID returns the user id the session holds. A value this server
-// did not write (not a number) reads as no user; the error is only ever a
-// store failure (sessionkit.ErrStore).
-func sessionUserID(sess *sessionkit.Session) (id int64, found bool, err error) {
-	found, err = sess.Get(admin.SessionUserIDKey, &id)
-	switch {
-	case errors.Is(err, sessionkit.ErrStore):
-		return 0, false, err
-	case err != nil:
-		return 0, false, nil
-	}
-	return id, found, nil
+// sessionUserID returns the user id the session holds under
+// SESSION_USER_KEY (see userKey.read).
+func (s *Server) sessionUserID(sess *sessionkit.Session) (id int64, found bool, err error) {
+	return s.userKey.read(sess)
 }
 
 // handleUser returns the logged-in user from the session alone: one store
@@ -106,7 +89,7 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, found, err := sessionUserID(sess)
+	id, found, err := s.sessionUserID(sess)
 	if err != nil {
 		s.storeFailed(w, r, err)
 		return
@@ -141,6 +124,12 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.session(w, r)
 	if !ok {
+		return
+	}
+	// Read first, so that the log-out's event names its user; it is the
+	// read the next request would make anyway.
+	if _, err := sess.User(); err != nil {
+		s.storeFailed(w, r, err)
 		return
 	}
 	if err := sess.Destroy(); err != nil {
