@@ -46,8 +46,10 @@ type ChangeWatcher interface {
 // LISTEN on PostgreSQL, any client that may SUBSCRIBE on Redis) learns no
 // usable session id. It differs from the
 // session's public handle, so announcements cannot be matched to handles.
+// It is computed from HashID(id), so a change made through a stored hash (a
+// revocation from a session list) is announced as one made through the id.
 func ChangeKey(id string) string {
-	sum := sha256.Sum256([]byte("sessionkit session change\x00" + id))
+	sum := sha256.Sum256([]byte("sessionkit session change\x00" + HashID(id)))
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 

@@ -60,13 +60,13 @@ type Session struct {
 	// lifetimeSet means SetLifetime ran in this request: the stored expiry
 	// follows the new lifetime even inside the touch interval.
 	lifetimeSet bool
-	// register means Authenticate ran with Config.DeviceBound: the response
-	// offers the browser to bind the new session to a key.
-	register bool
 	// authUser is the user Authenticate bound the session to in this
 	// request, whose oldest sessions the save ends beyond
 	// Config.MaxSessionsPerUser.
 	authUser string
+	// register means Authenticate ran with Config.DeviceBound: the response
+	// offers the browser to bind the new session to a key.
+	register bool
 	// ev is what Config.OnEvent hears of when the session is saved.
 	ev sessionEvents
 }

@@ -113,8 +113,11 @@ func metaOf(values map[string]json.RawMessage) (sessionMeta, bool) {
 // handleOf returns the public handle of the session with this id: a name
 // for it that may be shown, sent to the browser and logged, and that cannot
 // be turned back into the id (it is a hash of the 256-bit id).
+//
+// It is computed from HashID(id), so a session listed by a store that keeps
+// hashed ids has the handle its cookie's id gives.
 func handleOf(id string) string {
-	sum := sha256.Sum256([]byte("sessionkit session handle\x00" + id))
+	sum := sha256.Sum256([]byte("sessionkit session handle\x00" + HashID(id)))
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 

@@ -1,7 +1,8 @@
 // Package memstore is an in-memory sessionkit.Store for tests and for
 // single-process programs that can afford to lose every session on restart.
 //
-// Sessions live in a map guarded by one mutex. Values are copied on the way in
+// Sessions live in a map guarded by one mutex, keyed by the hash of their
+// id (sessionkit.HashID), never the id itself. Values are copied on the way in
 // and on the way out, so a caller can never change stored state by mutating a
 // map or byte slice it passed in or got back. Expired sessions are never
 // served; a background loop (see Config.CleanupInterval) removes them so the
@@ -123,7 +124,7 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.entries[id]
+	e, ok := s.entries[sessionkit.HashID(id)]
 	if !ok || !live(e.expiry, now()) {
 		return sessionkit.Record{}, false, nil
 	}
@@ -141,7 +142,7 @@ func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionk
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range ids {
-		if e, ok := s.entries[id]; ok && live(e.expiry, t) {
+		if e, ok := s.entries[sessionkit.HashID(id)]; ok && live(e.expiry, t) {
 			out[id] = sessionkit.Record{Values: copyValues(e.values), Created: e.created, Expiry: e.expiry}
 		}
 	}
@@ -158,26 +159,28 @@ func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) er
 	if e.created.IsZero() {
 		e.created = now()
 	}
+	key := sessionkit.HashID(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.entries[id]; ok {
+	if _, ok := s.entries[key]; ok {
 		return fmt.Errorf("memstore: create: %w", sessionkit.ErrExists)
 	}
 	if s.entries == nil {
 		s.entries = make(map[string]entry)
 	}
-	s.entries[id] = e
-	s.index(id, "", sessionkit.UserOf(e.values))
+	s.entries[key] = e
+	s.index(key, "", sessionkit.UserOf(e.values))
 	return nil
 }
 
-// index moves id from user from to user to in byUser. s.mu is held.
-func (s *Store) index(id, from, to string) {
+// index moves the session keyed key from user from to user to in byUser.
+// s.mu is held.
+func (s *Store) index(key, from, to string) {
 	if from == to {
 		return
 	}
 	if ids := s.byUser[from]; from != "" {
-		delete(ids, id)
+		delete(ids, key)
 		if len(ids) == 0 {
 			delete(s.byUser, from)
 		}
@@ -189,15 +192,15 @@ func (s *Store) index(id, from, to string) {
 		if s.byUser[to] == nil {
 			s.byUser[to] = make(map[string]struct{})
 		}
-		s.byUser[to][id] = struct{}{}
+		s.byUser[to][key] = struct{}{}
 	}
 }
 
-// remove deletes id's entry and its index entry. s.mu is held.
-func (s *Store) remove(id string) {
-	if e, ok := s.entries[id]; ok {
-		s.index(id, sessionkit.UserOf(e.values), "")
-		delete(s.entries, id)
+// remove deletes the entry keyed key and its index entry. s.mu is held.
+func (s *Store) remove(key string) {
+	if e, ok := s.entries[key]; ok {
+		s.index(key, sessionkit.UserOf(e.values), "")
+		delete(s.entries, key)
 	}
 }
 
@@ -211,10 +214,10 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []sessionkit.StoredSession
-	for id := range s.byUser[user] {
-		e := s.entries[id]
+	for key := range s.byUser[user] {
+		e := s.entries[key]
 		if live(e.expiry, t) {
-			out = append(out, sessionkit.StoredSession{ID: id, Record: sessionkit.Record{
+			out = append(out, sessionkit.StoredSession{ID: key, Record: sessionkit.Record{
 				Values: copyValues(e.values), Created: e.created, Expiry: e.expiry}})
 		}
 	}
@@ -231,9 +234,10 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if !p.Empty() {
 		defer s.changes.Announce(id) // after the unlock
 	}
+	key := sessionkit.HashID(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.entries[id]
+	e, ok := s.entries[key]
 	if !ok || !live(e.expiry, now()) {
 		return false, nil
 	}
@@ -252,8 +256,8 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if !p.Expiry.IsZero() {
 		e.expiry = p.Expiry.Round(0)
 	}
-	s.entries[id] = e
-	s.index(id, user, sessionkit.UserOf(e.values))
+	s.entries[key] = e
+	s.index(key, user, sessionkit.UserOf(e.values))
 	return true, nil
 }
 
@@ -266,7 +270,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	defer s.changes.Announce(id) // after the unlock
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.remove(id)
+	s.remove(sessionkit.HashID(id))
 	return nil
 }
 
@@ -284,7 +288,7 @@ func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range ids {
-		s.remove(id)
+		s.remove(sessionkit.HashID(id))
 	}
 	return nil
 }

@@ -10,7 +10,7 @@
 //
 // Each session is one row:
 //
-//	sid        TEXT PRIMARY KEY  the session id
+//	sid        TEXT PRIMARY KEY  the hash of the session id (sessionkit.HashID)
 //	sess       TEXT              the values, as one JSON object
 //	expire     INTEGER           expiry, in Unix milliseconds
 //	created_at INTEGER           creation time, in Unix milliseconds
@@ -27,7 +27,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -149,19 +151,21 @@ type queries struct {
 func newQueries(table string) queries {
 	t := `"` + table + `"`
 	return queries{
-		load: `SELECT sess, expire, created_at FROM ` + t + ` WHERE sid = ? AND expire >= ?`,
+		// Each id is looked for under its hash and, for a row written
+		// before ids were hashed, as itself (see keysOf).
+		load: `SELECT sess, expire, created_at FROM ` + t + ` WHERE sid IN (?, ?) AND expire >= ?`,
 		// The ids come as one JSON array, so that one statement text serves
 		// any number of them.
 		loadMany: `SELECT sid, sess, expire, created_at FROM ` + t +
 			` WHERE sid IN (SELECT value FROM json_each(?)) AND expire >= ?`,
-		exists: `SELECT 1 FROM ` + t + ` WHERE sid = ? AND expire >= ?`,
+		exists: `SELECT 1 FROM ` + t + ` WHERE sid IN (?, ?) AND expire >= ?`,
 		insert: `INSERT INTO ` + t + ` (sid, sess, expire, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`,
 		// COALESCE keeps the expiry when the patch has none; the statement
 		// doubles as the liveness check.
-		touch:     `UPDATE ` + t + ` SET expire = COALESCE(?, expire) WHERE sid = ? AND expire >= ?`,
-		readSess:  `SELECT sess FROM ` + t + ` WHERE sid = ?`,
-		writeSess: `UPDATE ` + t + ` SET sess = ? WHERE sid = ?`,
-		del:       `DELETE FROM ` + t + ` WHERE sid = ?`,
+		touch:     `UPDATE ` + t + ` SET expire = COALESCE(?, expire) WHERE sid IN (?, ?) AND expire >= ?`,
+		readSess:  `SELECT sess FROM ` + t + ` WHERE sid IN (?, ?)`,
+		writeSess: `UPDATE ` + t + ` SET sess = ? WHERE sid IN (?, ?)`,
+		del:       `DELETE FROM ` + t + ` WHERE sid IN (?, ?)`,
 		delMany:   `DELETE FROM ` + t + ` WHERE sid IN (SELECT value FROM json_each(?))`,
 		user:      `SELECT sid, sess, expire, created_at FROM ` + t + ` WHERE ` + userExpr + ` = ? AND expire >= ?`,
 		// Live up to and including the expiry's millisecond, as in load.
@@ -317,6 +321,14 @@ func (s *Store) lockWrite(ctx context.Context) (release func(), err error) {
 
 func nowMilli() int64 { return time.Now().UnixMilli() }
 
+// keysOf returns the keys under which the session with this id may be
+// stored: its hash (sessionkit.HashID), under which Create stores every
+// session, and the id itself, under which sessions created before ids were
+// hashed stay until they expire. No
+// cookie's id can equal a hash, so the second key never finds a hashed
+// row for a cookie; given a hash (a StoredSession.ID), both are the hash.
+func keysOf(id string) (key, raw string) { return sessionkit.HashID(id), id }
+
 func decodeValues(sess string) (map[string]json.RawMessage, error) {
 	m, err := jsonobject.Split([]byte(sess))
 	if err != nil {
@@ -335,7 +347,8 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 		sess            string
 		expire, created int64
 	)
-	err := s.db.QueryRowContext(ctx, s.q.load, id, nowMilli()).Scan(&sess, &expire, &created)
+	key, raw := keysOf(id)
+	err := s.db.QueryRowContext(ctx, s.q.load, key, raw, nowMilli()).Scan(&sess, &expire, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sessionkit.Record{}, false, nil
 	}
@@ -355,7 +368,12 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 
 // LoadMany returns the live sessions among ids, by id, in one statement.
 func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionkit.Record, error) {
-	list, err := json.Marshal(ids)
+	byKey := make(map[string]string, 2*len(ids)) // key or raw id → id
+	for _, id := range ids {
+		key, raw := keysOf(id)
+		byKey[key], byKey[raw] = id, id
+	}
+	list, err := json.Marshal(slices.Collect(maps.Keys(byKey)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: load many: %w", err)
 	}
@@ -377,7 +395,7 @@ func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionk
 		if err != nil {
 			return nil, fmt.Errorf("sqlitestore: load many: %w", err)
 		}
-		out[id] = sessionkit.Record{Values: values, Created: time.UnixMilli(created), Expiry: time.UnixMilli(expire)}
+		out[byKey[id]] = sessionkit.Record{Values: values, Created: time.UnixMilli(created), Expiry: time.UnixMilli(expire)}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlitestore: load many: %w", err)
@@ -402,7 +420,7 @@ func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) er
 		return fmt.Errorf("sqlitestore: create: %w", err)
 	}
 	defer release()
-	res, err := s.db.ExecContext(ctx, s.q.insert, id, sess, rec.Expiry.UnixMilli(), created.UnixMilli())
+	res, err := s.db.ExecContext(ctx, s.q.insert, sessionkit.HashID(id), sess, rec.Expiry.UnixMilli(), created.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("sqlitestore: create: %w", err)
 	}
@@ -424,7 +442,8 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	now := nowMilli()
 	if p.Empty() {
 		var one int
-		err := s.db.QueryRowContext(ctx, s.q.exists, id, now).Scan(&one)
+		key, raw := keysOf(id)
+		err := s.db.QueryRowContext(ctx, s.q.exists, key, raw, now).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, nil
 		}
@@ -447,7 +466,8 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 
 	if len(p.Set) == 0 && len(p.Delete) == 0 {
 		// Only a new expiry: one statement, no transaction needed.
-		res, err := s.db.ExecContext(ctx, s.q.touch, expiry, id, now)
+		key, raw := keysOf(id)
+		res, err := s.db.ExecContext(ctx, s.q.touch, expiry, key, raw, now)
 		if err != nil {
 			return false, fmt.Errorf("sqlitestore: update: %w", err)
 		}
@@ -476,7 +496,8 @@ func (s *Store) patchValues(ctx context.Context, id string, p sessionkit.Patch, 
 	// before it reads anything: upgrading a read transaction to a write one
 	// can fail at once with SQLITE_BUSY instead of waiting. It also checks
 	// liveness and applies the new expiry.
-	res, err := tx.ExecContext(ctx, s.q.touch, expiry, id, now)
+	key, raw := keysOf(id)
+	res, err := tx.ExecContext(ctx, s.q.touch, expiry, key, raw, now)
 	if err != nil {
 		return false, err
 	}
@@ -484,7 +505,7 @@ func (s *Store) patchValues(ctx context.Context, id string, p sessionkit.Patch, 
 		return false, err
 	}
 	var sess string
-	if err := tx.QueryRowContext(ctx, s.q.readSess, id).Scan(&sess); err != nil {
+	if err := tx.QueryRowContext(ctx, s.q.readSess, key, raw).Scan(&sess); err != nil {
 		return false, err
 	}
 	values, err := decodeValues(sess)
@@ -502,7 +523,7 @@ func (s *Store) patchValues(ctx context.Context, id string, p sessionkit.Patch, 
 	if sess, err = jsonobject.Join(values); err != nil {
 		return false, fmt.Errorf("values: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q.writeSess, sess, id); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q.writeSess, sess, key, raw); err != nil {
 		return false, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -520,7 +541,8 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	defer release()
 	defer s.changes.Announce(id)
-	if _, err := s.db.ExecContext(ctx, s.q.del, id); err != nil {
+	key, raw := keysOf(id)
+	if _, err := s.db.ExecContext(ctx, s.q.del, key, raw); err != nil {
 		return fmt.Errorf("sqlitestore: delete: %w", err)
 	}
 	s.journal(ctx, id)
@@ -530,7 +552,12 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 // DeleteMany removes the sessions with these ids, live or expired, in one
 // statement. Missing ids are not an error.
 func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
-	list, err := json.Marshal(ids)
+	all := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		key, raw := keysOf(id)
+		all = append(all, key, raw)
+	}
+	list, err := json.Marshal(all)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: delete many: %w", err)
 	}

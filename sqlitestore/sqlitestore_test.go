@@ -218,7 +218,8 @@ func TestExpireStoredInMilliseconds(t *testing.T) {
 	}
 	var gotExp, gotCreated int64
 	var sess string
-	err := s.DB().QueryRowContext(ctx, `SELECT expire, created_at, sess FROM sessions WHERE sid = 's1'`).Scan(&gotExp, &gotCreated, &sess)
+	err := s.DB().QueryRowContext(ctx, `SELECT expire, created_at, sess FROM sessions WHERE sid = ?`, sessionkit.HashID("s1")).
+		Scan(&gotExp, &gotCreated, &sess)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,34 @@
+package sessionkit
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+)
+
+// hashedPrefix starts every HashID result. No session id a cookie can carry
+// contains its ':' (ids are made of A-Z, a-z, 0-9, '-' and '_'), so a
+// hashed key never equals an id, and HashID can tell one from the other.
+const hashedPrefix = "sha256:"
+
+// HashID returns what a store that keeps session ids hashed at rest keeps
+// in place of id: "sha256:" and the unpadded base64url SHA-256 of id (with
+// a domain prefix). A read-only copy of such a store (a backup, a replica,
+// a log of its queries) then names no session a cookie could carry: the id
+// has 256 random bits, so the hash cannot be turned back into it, and a
+// cookie carrying the hash itself is refused as malformed.
+//
+// HashID of a value it returned is that value, so a store's
+// StoredSession.ID (already hashed) and the session's id name the same
+// session in Store.Delete, Store.Update, ChangeKey and the public handle.
+// memstore and sqlitestore keep hashes. pgstore and redisstore keep raw ids
+// for now; the layouts Node reads (connect-pg-simple's table, redisstore's
+// LayoutConnectRedis) must, since express-session looks sessions up by the
+// id itself.
+func HashID(id string) string {
+	if strings.HasPrefix(id, hashedPrefix) {
+		return id
+	}
+	sum := sha256.Sum256([]byte("sessionkit session id\x00" + id))
+	return hashedPrefix + base64.RawURLEncoding.EncodeToString(sum[:])
+}
