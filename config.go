@@ -90,11 +90,12 @@ type Config struct {
 	ExpressSessionCookie bool
 
 	// MaxSessionsPerUser, when positive, limits how many live sessions one
-	// user may have: Session.Authenticate ends the user's oldest sessions
-	// (by creation) so that the new one makes the limit, so a log-in never
-	// fails for it and the sessions a user is least likely to be using go
-	// first. It needs a store implementing UserIndex (New refuses it
-	// otherwise). Zero: no limit.
+	// user may have: the save of a Session.Authenticate ends the user's
+	// oldest sessions (by creation) beyond the limit, so a log-in never
+	// fails for it, the sessions a user is least likely to be using go
+	// first, and concurrent log-ins cannot pass it. It needs
+	// a store implementing UserIndex (New refuses it otherwise). Zero: no
+	// limit.
 	MaxSessionsPerUser int
 
 	// CacheEntries, when positive, turns on the instance-local session
@@ -145,6 +146,20 @@ type Config struct {
 	// names TrustedProxies; a program with its own settings (an environment
 	// variable) says it in its own words here.
 	OnInsecureCookie func(r *http.Request, reason string)
+
+	// OnEvent, when set, receives every session event (see Event and
+	// EventKind: created, authenticated, refreshed, rotated, ended, cookie
+	// rejected), for an audit stream. It is called on a goroutine of the
+	// Manager's, one event at a time in order, never on the request's: a
+	// slow hook cannot delay a request. When EventQueue events are waiting,
+	// new ones are dropped and counted in Stats.EventsDropped. With OnEvent
+	// set, the library leaves rejected cookies and same-name conflicts to
+	// the hook and does not log them itself. Manager.Close delivers what is
+	// queued and stops it. Zero: no events.
+	OnEvent func(Event)
+	// EventQueue is how many events may wait for OnEvent. Zero means
+	// DefaultEventQueue (1024). Unused without OnEvent.
+	EventQueue int
 
 	// ErrorHandler writes the response when the session cannot be saved (the
 	// store failed). Zero: 503 Service Unavailable with a short text body.
@@ -272,6 +287,12 @@ func (cfg Config) checked() (Config, error) {
 	}
 	if cfg.CacheMaxAge == 0 {
 		cfg.CacheMaxAge = DefaultCacheMaxAge
+	}
+	if cfg.EventQueue < 0 {
+		return cfg, fmt.Errorf("sessionkit: Config.EventQueue is %d: use a positive size, or 0 for the default", cfg.EventQueue)
+	}
+	if cfg.EventQueue == 0 {
+		cfg.EventQueue = DefaultEventQueue
 	}
 	if cfg.MaxSessionsPerUser < 0 {
 		return cfg, fmt.Errorf("sessionkit: Config.MaxSessionsPerUser is %d: use a positive limit, or 0 for none", cfg.MaxSessionsPerUser)

@@ -39,7 +39,7 @@ func (m *Manager) DeviceBoundRefresh() http.Handler { return http.HandlerFunc(m.
 func (m *Manager) boundSessionOf(r *http.Request) (id string, rec Record, found bool, err error) {
 	var buf [1]string
 	ids, status := m.signer.readSessionCookie(r, m.cfg.CookieName, buf[:0])
-	m.noteCookie(status)
+	m.noteCookie(r, status)
 	live := 0
 	for _, c := range ids {
 		got, ok, err := m.load(r.Context(), c)

@@ -34,10 +34,13 @@ type Manager struct {
 	cache *sessionCache
 	// dbsc is nil without Config.DeviceBound.
 	dbsc *deviceBound
+	// events is nil without Config.OnEvent.
+	events *events
 
 	fingerprint      string
 	lastBadSigLog    atomic.Int64 // unix nanoseconds
 	lastMalformedLog atomic.Int64
+	lastConflictLog  atomic.Int64
 	insecureWarning  sync.Once
 	closeOnce        sync.Once
 }
@@ -65,6 +68,7 @@ func New(cfg Config) (*Manager, error) {
 		m.cache = newSessionCache(cfg.CacheEntries, cfg.CacheMaxAge)
 		m.cache.watch(feed)
 	}
+	m.events = newEvents(cfg)
 	m.fingerprint = Fingerprint(cfg.Secrets[0])
 	verify := make([]string, len(cfg.Secrets))
 	for i, s := range cfg.Secrets {
@@ -88,17 +92,26 @@ func (m *Manager) Stats() Stats {
 	if m.cache != nil {
 		m.cache.stats(&st)
 	}
+	if m.events != nil {
+		st.EventsDropped = m.events.dropped.Load()
+	}
 	return st
 }
 
 // Close stops the session cache's change feed (Config.CacheEntries) and
-// waits for it. A Manager without a cache has nothing to stop. Close is
-// idempotent; after it the cache is bypassed and the Manager keeps working
-// on the store alone.
+// the event queue (Config.OnEvent, after the events already queued reach the
+// hook), and waits for them. A Manager without either has nothing to stop.
+// Close is idempotent; after it the cache is bypassed, events are no longer
+// delivered, and the Manager keeps working on the store alone.
 func (m *Manager) Close() {
-	if m.cache != nil {
-		m.closeOnce.Do(m.cache.close)
-	}
+	m.closeOnce.Do(func() {
+		if m.cache != nil {
+			m.cache.close()
+		}
+		if m.events != nil {
+			m.events.close()
+		}
+	})
 }
 
 // Middleware returns next wrapped so that every request carries a Session,
@@ -342,9 +355,10 @@ func shortID(id string) string {
 	return id
 }
 
-// noteCookie counts and, at most once a minute for each kind, logs a cookie
-// that failed verification.
-func (m *Manager) noteCookie(status CookieStatus) {
+// noteCookie counts a cookie of request r that failed verification and
+// reports it: as an EventCookieRejected with Config.OnEvent, else logged at
+// most once a minute for each kind.
+func (m *Manager) noteCookie(r *http.Request, status CookieStatus) {
 	var last *atomic.Int64
 	var msg string
 	switch status {
@@ -359,9 +373,11 @@ func (m *Manager) noteCookie(status CookieStatus) {
 	default:
 		return
 	}
-	now := time.Now().UnixNano()
-	prev := last.Load()
-	if now-prev < int64(badSignatureLogInterval) || !last.CompareAndSwap(prev, now) {
+	if m.events != nil {
+		m.requestEvent(r, Event{Kind: EventCookieRejected, Reason: status.String()})
+		return
+	}
+	if !once(last) {
 		return
 	}
 	st := m.stats.snapshot()
@@ -369,12 +385,29 @@ func (m *Manager) noteCookie(status CookieStatus) {
 		"bad_signatures_total", st.BadSignatures, "malformed_total", st.MalformedCookies)
 }
 
-// sameNameConflict logs, as a security event, a request whose session
+// sameNameConflict reports, as a security event, a request whose session
 // cookies named more than one live session: one of them was likely planted
 // (by a sibling subdomain, or with a longer Path). The request is treated
-// as having no session; see Session.load for the rule.
+// as having no session; see Session.load for the rule. With Config.OnEvent
+// it is an EventCookieRejected; else it is logged, at most once a minute,
+// since the browser repeats it on every request.
 func (m *Manager) sameNameConflict(r *http.Request, candidates int) {
+	if m.events != nil {
+		m.requestEvent(r, Event{Kind: EventCookieRejected, Reason: ReasonConflict})
+		return
+	}
+	if !once(&m.lastConflictLog) {
+		return
+	}
 	m.log.Warn("sessionkit: security: the request carried session cookies naming several live sessions; treated as no session until the user logs in again (which ends them all): a cookie may have been planted by a sibling subdomain or with a longer Path — use a __Host- cookie name",
 		"event", "session_cookie_conflict", "cookie", m.cfg.CookieName, "candidates", candidates,
 		"client", m.ClientNetwork(r), "method", r.Method, "path", r.URL.Path)
+}
+
+// once reports whether a line throttled by last (unix nanoseconds of its
+// last one) may be logged now: at most once per badSignatureLogInterval.
+func once(last *atomic.Int64) bool {
+	now := time.Now().UnixNano()
+	prev := last.Load()
+	return now-prev >= int64(badSignatureLogInterval) && last.CompareAndSwap(prev, now)
 }

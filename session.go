@@ -63,6 +63,12 @@ type Session struct {
 	// register means Authenticate ran with Config.DeviceBound: the response
 	// offers the browser to bind the new session to a key.
 	register bool
+	// authUser is the user Authenticate bound the session to in this
+	// request, whose oldest sessions the save ends beyond
+	// Config.MaxSessionsPerUser.
+	authUser string
+	// ev is what Config.OnEvent hears of when the session is saved.
+	ev sessionEvents
 }
 
 // resolve reads the session cookie, once.
@@ -72,7 +78,7 @@ func (s *Session) resolve() {
 	}
 	s.resolved = true
 	s.candidates, s.status = s.m.signer.readSessionCookie(s.req, s.m.cfg.CookieName, s.candidateBuf[:0])
-	s.m.noteCookie(s.status)
+	s.m.noteCookie(s.req, s.status)
 	switch len(s.candidates) {
 	case 0:
 		s.isNew, s.loaded = true, true
@@ -143,6 +149,7 @@ func (s *Session) load() error {
 		s.values, s.created, s.expiry = rec.Values, rec.Created, rec.Expiry
 	case 0:
 		s.isNew, s.id = true, ""
+		s.reportGone()
 	default:
 		s.isNew, s.id = true, ""
 		s.m.sameNameConflict(s.req, len(s.candidates))
@@ -327,6 +334,7 @@ func (s *Session) Regenerate() error {
 	if err := s.changeLoaded(); err != nil {
 		return err
 	}
+	s.noteNewID(EventRotated)
 	s.regenerate()
 	return nil
 }
@@ -371,8 +379,9 @@ func (s *Session) Destroy() error {
 	if err := s.changeable(); err != nil {
 		return err
 	}
+	s.noteDestroy(s.ended())
 	s.obsolete = append(s.obsolete, s.ended()...)
-	s.values, s.set, s.del = nil, nil, nil
+	s.values, s.set, s.del, s.authUser = nil, nil, nil, ""
 	s.isNew, s.loaded, s.existed, s.id = true, true, false, ""
 	s.clearCookie = s.status != CookieAbsent
 	return nil
@@ -425,14 +434,21 @@ func (s *Session) commit(h http.Header) error {
 	}
 	now := s.m.expressInstant(time.Now())
 	var cookie *http.Cookie
+	loggedIn := false
 	if s.isNew {
 		if len(s.set) > 0 {
 			if err := s.create(now); err != nil {
 				return err
 			}
+			loggedIn = s.authUser != ""
 			cookie = s.m.cookie(s.id, s.expiry, now)
 			if s.register {
 				s.m.offerRegistration(h, s.id)
+			} else if s.m.dbsc != nil && isBound(s.set) {
+				// Regenerate kept the binding: the bound cookie follows
+				// the new id, or the browser, whose cookie has not
+				// expired, would not refresh it.
+				s.m.writeCookie(h, s.req, s.m.boundCookie(s.id, s.m.dbsc.now()))
 			}
 		} else if s.clearCookie {
 			cookie = s.m.expiredCookie()
@@ -456,7 +472,7 @@ func (s *Session) commit(h http.Header) error {
 				for k, v := range s.set {
 					p.Set[k] = v
 				}
-				p.Set[MetaKey] = seen
+				p.Set[seenKey] = seen
 			}
 		}
 		if !p.Expiry.IsZero() {
@@ -471,6 +487,7 @@ func (s *Session) commit(h http.Header) error {
 			case found && !p.Expiry.IsZero():
 				s.expiry = p.Expiry
 				cookie = s.m.cookie(s.id, s.expiry, now)
+				s.reportRefreshed()
 			case !found && s.existed:
 				// Another request destroyed or regenerated this session
 				// after this one read it. That request's decision wins: a
@@ -496,6 +513,12 @@ func (s *Session) commit(h http.Header) error {
 			return err
 		}
 	}
+	if loggedIn && s.m.cfg.MaxSessionsPerUser > 0 {
+		if err := s.m.endOldest(s.ctx, s.authUser); err != nil {
+			return err
+		}
+	}
+	s.reportEnded()
 	if cookie != nil {
 		s.m.writeCookie(h, s.req, cookie)
 	}
@@ -522,6 +545,7 @@ func (s *Session) create(now time.Time) error {
 			return err
 		}
 		s.created, s.expiry, s.isNew = now, expiry, false
+		s.reportCreated()
 		return nil
 	}
 }

@@ -29,6 +29,9 @@ type Stats struct {
 	MalformedCookies uint64
 	// StoreErrors counts store calls that failed.
 	StoreErrors uint64
+	// EventsDropped counts events not delivered to Config.OnEvent because
+	// its queue was full.
+	EventsDropped uint64
 	// StoreLatency is the distribution of store call durations.
 	StoreLatency Histogram
 

@@ -88,7 +88,9 @@ func checkTable(table string) error {
 const userExpr = `json_extract(sess, '$.` + sessionkit.MetaKey + `.user')`
 
 // SchemaSQL returns the DDL that creates the sessions table named table, its
-// expiry index and its user index (for Store.UserSessions), if they do not exist. It is what Open runs, and what a
+// expiry index, its user index (for Store.UserSessions) and its deletes
+// journal ("<table>_changes", for other processes' caches), if they do not
+// exist. It is what Open runs, and what a
 // caller of New (or a migration tool) should run. An empty table means
 // DefaultTable, as in Config; any other name that is not a plain identifier
 // is an error.
@@ -107,7 +109,7 @@ func SchemaSQL(table string) (string, error) {
 );
 CREATE INDEX IF NOT EXISTS "%[1]s_expire_idx" ON "%[1]s" (expire);
 CREATE INDEX IF NOT EXISTS "%[1]s_user_idx" ON "%[1]s" (%[2]s) WHERE %[2]s IS NOT NULL;
-`, table, userExpr), nil
+`, table, userExpr) + journalSQL(table), nil
 }
 
 // Store is a sessionkit.Store on SQLite, safe for concurrent use.
@@ -140,6 +142,8 @@ var (
 
 type queries struct {
 	load, loadMany, exists, insert, touch, readSess, writeSess, del, delMany, prune, user, counts string
+	// journal is the deletes journal's quoted name (journal.go).
+	journal string
 }
 
 func newQueries(table string) queries {
@@ -164,6 +168,7 @@ func newQueries(table string) queries {
 		counts: `SELECT count(*) FILTER (WHERE expire >= ?1), count(*) FILTER (WHERE expire < ?1) FROM ` + t,
 		prune: `DELETE FROM ` + t + ` WHERE sid IN (SELECT sid FROM ` + t +
 			` WHERE expire < ? ORDER BY expire LIMIT ?)`,
+		journal: journalTable(table),
 	}
 }
 
@@ -518,6 +523,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, err := s.db.ExecContext(ctx, s.q.del, id); err != nil {
 		return fmt.Errorf("sqlitestore: delete: %w", err)
 	}
+	s.journal(ctx, id)
 	return nil
 }
 
@@ -618,7 +624,15 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 
 // WatchChanges implements sessionkit.ChangeFeed for the session cache
 // (sessionkit.Config.CacheEntries): it reports the updates and deletes made
-// through this Store, in this process, as they commit.
+// through this Store, in this process, as they commit, and the deletes made
+// by other processes on the same file within ChangePollInterval (see
+// journal.go).
 func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.pollJournal(ctx, w)
+	}()
 	s.changes.WatchChanges(ctx, w)
+	<-done
 }

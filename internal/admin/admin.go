@@ -148,7 +148,7 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("cannot reach %s: %w", desc, err)
+		return nil, fmt.Errorf("cannot reach %s (check DATABASE_URL, or unset it for the embedded SQLite): %w", desc, err)
 	}
 	schema, table, err := ParseTable(cfg.SessionTable)
 	if err != nil {

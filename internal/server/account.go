@@ -48,7 +48,19 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (*sessionki
 	email, _ := sess.GetString(admin.SessionEmailKey)
 	bound, _ := sess.User()
 	switch {
-	case found && user.Disabled(), bound != "" && (!found || email != user.Email):
+	case found && user.Disabled() && (bound != "" || email == "" || email == user.Email):
+		// Every session of the user goes, as DisableUser's own sweep
+		// would have ended them, and the events say why; this one too,
+		// which may be Node's and outside the user's index.
+		ctx := sessionkit.WithEndReason(r.Context(), sessionkit.ReasonDisabled)
+		if _, err := s.sessions.EndSessions(ctx, admin.UserKey(user.ID), ""); err != nil {
+			s.storeFailed(w, r, err)
+			return nil, admin.User{}, false
+		}
+		_ = sess.Destroy()
+		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
+		return nil, admin.User{}, false
+	case bound != "" && (!found || email != user.Email):
 		_ = sess.Destroy() // the session is worthless
 		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
 		return nil, admin.User{}, false
@@ -281,7 +293,8 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, err)
 		return
 	}
-	n, err := s.sessions.EndSessions(r.Context(), admin.UserKey(user.ID), sess.Handle())
+	ctx := sessionkit.WithEndReason(r.Context(), sessionkit.ReasonPasswordChange)
+	n, err := s.sessions.EndSessions(ctx, admin.UserKey(user.ID), sess.Handle())
 	if err != nil {
 		s.storeFailed(w, r, err)
 		return

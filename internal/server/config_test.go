@@ -50,7 +50,7 @@ func TestLoadConfigValues(t *testing.T) {
 			"SESSION_TTL", "1d12h",
 			"SESSION_IDLE_TIMEOUT", "30m",
 			"TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.5 ,::1",
-			"CORS_ORIGINS", "https://App.example.com/, http://localhost:3000",
+			"CORS_ORIGINS", "https://App.example.com/, HTTPS://localhost:3000",
 			"COOKIE_DOMAIN", "example.com",
 			"PRUNE_INTERVAL", "off",
 			"BCRYPT_COST", "10",
@@ -72,7 +72,7 @@ func TestLoadConfigValues(t *testing.T) {
 	if !slices.Equal(c.TrustedProxies, wantProxies) {
 		t.Errorf("trusted proxies = %v", c.TrustedProxies)
 	}
-	if !slices.Equal(c.CORSOrigins, []string{"https://app.example.com", "http://localhost:3000"}) {
+	if !slices.Equal(c.CORSOrigins, []string{"https://app.example.com", "https://localhost:3000"}) {
 		t.Errorf("CORS origins = %q", c.CORSOrigins)
 	}
 }

@@ -34,7 +34,9 @@ func (s *Server) cors(next http.Handler) http.Handler {
 			h.Add("Vary", "Access-Control-Request-Method")
 			h.Add("Vary", "Access-Control-Request-Headers")
 			if allowed {
-				h.Set("Access-Control-Allow-Methods", "GET, POST")
+				// DELETE: a front end ends one session with
+				// DELETE /api/sessions/{handle}.
+				h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
 				h.Set("Access-Control-Allow-Headers", "Content-Type")
 				h.Set("Access-Control-Max-Age", "600")
 			}

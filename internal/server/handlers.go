@@ -53,14 +53,6 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) (*sessionkit.Se
 		writeError(w, http.StatusInternalServerError, "internal error")
 		return nil, false
 	}
-	// A cookie this server did not sign: a forgery, a secret mismatch
-	// between instances, or another application's cookie of the same name.
-	// The client sends it again with every request; the throttle keeps it
-	// to a line a minute per client network and kind. (The library counts
-	// every one in its Stats and /metrics.)
-	if st := sess.CookieStatus(); st == sessionkit.CookieBadSignature || st == sessionkit.CookieMalformed {
-		s.securityEventAs(r, slog.LevelWarn, eventCookieRejected, eventCookieRejected+" "+st.String(), "status", st.String())
-	}
 	return sess, true
 }
 
@@ -132,6 +124,12 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	sess, ok := s.session(w, r)
 	if !ok {
+		return
+	}
+	// Read first, so that the log-out's event names its user; it is the
+	// read the next request would make anyway.
+	if _, err := sess.User(); err != nil {
+		s.storeFailed(w, r, err)
 		return
 	}
 	if err := sess.Destroy(); err != nil {

@@ -241,7 +241,7 @@ func TestRejectedCookiesAreThrottled(t *testing.T) {
 	lines := map[string]int{}
 	for _, e := range logs.events(t) {
 		if e["event"] == "session_cookie_rejected" {
-			status, _ := e["status"].(string)
+			status, _ := e["reason"].(string)
 			lines[status]++
 		}
 	}
@@ -377,6 +377,7 @@ func TestWeakProductionConfig(t *testing.T) {
 		{"every address a trusted proxy", []string{"TRUSTED_PROXIES", "0.0.0.0/0"}, "TRUSTED_PROXIES"},
 		{"every IPv6 address a trusted proxy", []string{"TRUSTED_PROXIES", "10.0.0.1,::/0"}, "TRUSTED_PROXIES"},
 		{"a session lifetime of 100 years", []string{"SESSION_TTL", "36500d"}, "SESSION_TTL"},
+		{"a CORS origin over plain HTTP", []string{"CORS_ORIGINS", "https://app.example.com,http://app.example.com"}, "CORS_ORIGINS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := server.LoadConfig(nil, env(tc.env...), io.Discard)

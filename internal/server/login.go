@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/admin"
 )
 
@@ -157,8 +158,13 @@ func (s *Server) recheckUser(ctx context.Context, user admin.User) {
 		s.log.Error("log-in: could not read its user again after saving the session; if the user was removed or disabled at this moment, end their sessions with `sessionkit users revoke --email`", "user", user.ID, "err", err)
 		return
 	default:
-		// Removed, disabled or replaced: repeat the sweep.
-		_, err = s.db.EndSessions(ctx, user.ID)
+		// Removed, disabled or replaced: repeat the sweep, through the
+		// manager, so that its events say why.
+		reason := "user_removed"
+		if found && now.Email == user.Email {
+			reason = sessionkit.ReasonDisabled
+		}
+		_, err = s.sessions.EndSessions(sessionkit.WithEndReason(ctx, reason), admin.UserKey(user.ID), "")
 	}
 	if err != nil {
 		s.log.Error("log-in raced the removal of its user, and ending its sessions failed", "user", user.ID, "err", err)

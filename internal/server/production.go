@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -59,6 +60,14 @@ func checkProduction(c Config) error {
 	}
 	if c.SessionTTL > maxSessionTTL {
 		return fmt.Errorf("SESSION_TTL: %s is longer than the 400 days browsers keep a cookie; use at most 400d (the default is 7d)", c.SessionTTL)
+	}
+	for _, o := range c.CORSOrigins {
+		// A page served over plain HTTP can be rewritten by anyone on the
+		// path, and it would be trusted with the user's cookies and past
+		// the CSRF protection.
+		if len(o) >= 7 && strings.EqualFold(o[:7], "http://") {
+			return fmt.Errorf("CORS_ORIGINS: %s is served over plain HTTP, and anyone on its network path could act as the user through it; list its https:// origin", o)
+		}
 	}
 	return nil
 }

@@ -19,7 +19,6 @@ const (
 	eventLoginRateLimited = "login_rate_limited"
 	eventLogin            = "login"
 	eventLogout           = "logout"
-	eventCookieRejected   = "session_cookie_rejected"
 	// eventRevoked: sessions of a user ended by that user (one session,
 	// "everywhere else", or by a password change).
 	eventRevoked = "sessions_revoked"
@@ -40,20 +39,26 @@ func (s *Server) securityEvent(r *http.Request, level slog.Level, event string, 
 // securityEventAs is securityEvent throttled under key instead of the
 // event's name, for an event whose kinds should each leave a line.
 func (s *Server) securityEventAs(r *http.Request, level slog.Level, event, key string, attrs ...any) {
-	client := s.sessions.ClientNetwork(r)
 	b := successBudget
 	if level >= slog.LevelWarn {
 		b = refusalBudget
 	}
+	attrs = append([]any{"method", r.Method, "path", r.URL.Path}, attrs...)
+	s.logSecurity(context.WithoutCancel(r.Context()), level, event, key, s.sessions.ClientNetwork(r), b, attrs...)
+}
+
+// logSecurity writes one line of the security stream for event from client
+// (a network), if the throttle lets key through under b.
+func (s *Server) logSecurity(ctx context.Context, level slog.Level, event, key, client string, b budget, attrs ...any) {
 	ok, held := s.logs.allow(key, client, b)
 	if !ok {
 		return
 	}
-	common := []any{"event", event, "client", client, "method", r.Method, "path", r.URL.Path}
+	common := []any{"event", event, "client", client}
 	if held > 0 {
 		common = append(common, "suppressed_since_last", held)
 	}
-	s.log.Log(context.WithoutCancel(r.Context()), level, "security: "+strings.ReplaceAll(event, "_", " "), append(common, attrs...)...)
+	s.log.Log(ctx, level, "security: "+strings.ReplaceAll(event, "_", " "), append(common, attrs...)...)
 }
 
 // redactEmail keeps an email's first character and its domain

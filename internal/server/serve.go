@@ -33,6 +33,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:    2 * time.Minute,
 		MaxHeaderBytes: MaxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnState:      newIdleConns(maxIdleConnsPerClient, s.trustedProxy).connState,
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -74,6 +74,8 @@ type Server struct {
 	// unmapped lets a session_unmapped line through once an hour per
 	// session (a browser sends the same cookie on every request).
 	unmapped *logThrottle
+	// sessionEvents counts the library's session events (sessionEvent).
+	sessionEvents sessionEventCounts
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
 	// password check and its session save: where a removal can race it.
 	afterPasswordCheck func()
@@ -102,14 +104,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	for _, w := range productionWarnings(cfg) {
 		log.Warn("risky production setting: " + w)
 	}
-	if len(cfg.Secrets) == 0 {
-		secret, err := developmentSecret(cfg.DataDir, log)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Secrets = []string{secret}
-	}
-
 	// A database that does not answer (a black-holed host) must fail the
 	// start, not hang it.
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
@@ -127,13 +121,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The development secret is made once the database answered, so that
+	// a start that fails leaves no file behind.
+	if len(cfg.Secrets) == 0 {
+		secret, err := developmentSecret(cfg.DataDir, log)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		cfg.Secrets = []string{secret}
+	}
 	uk, _ := parseUserKey(cfg.SessionUserKey) // checked by withDefaults
 	s := &Server{cfg: cfg, log: log, db: db, userKey: uk, logs: newLogThrottle(time.Minute), unmapped: newLogThrottle(time.Hour)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	log.Info("sessionkit server ready", "database", db.String(), "redis", db.RedisString(), "production", cfg.Production,
+	log.Info("sessionkit server configured", "database", db.String(), "redis", db.RedisString(), "production", cfg.Production,
 		"secure_cookies", cfg.Production, "debug_endpoint", cfg.Debug, "cors_origins", len(cfg.CORSOrigins))
 	return s, nil
 }
@@ -198,7 +202,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	// The cookie and secret settings the library would refuse stop the
 	// start here, before a data directory is made or a database dialled.
 	// Without secrets, development generates one at start: check the rest.
-	sc := cfg.sessionConfig(nil, cfg.Logger)
+	sc := cfg.sessionConfig(nil, cfg.Logger, nil)
 	if len(sc.Secrets) == 0 {
 		sc.Secrets = []string{strings.Repeat("x", 32)}
 	}
@@ -209,7 +213,7 @@ func (cfg Config) withDefaults() (Config, error) {
 }
 
 // sessionConfig is the library's configuration for cfg.
-func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessionkit.Config {
+func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger, onEvent func(sessionkit.Event)) sessionkit.Config {
 	return sessionkit.Config{
 		Store:        store,
 		Secrets:      cfg.Secrets,
@@ -226,6 +230,7 @@ func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger) sessio
 		CacheMaxAge:        cfg.SessionCacheMaxAge,
 		DeviceBound:        deviceBoundConfig(cfg),
 		Logger:             log,
+		OnEvent:            onEvent,
 		// A save that failed (the store is down) must not look like a
 		// success, nor like a log-out: 503, in the API's JSON shape.
 		// The library has already taken back the handler's headers (the
@@ -252,7 +257,8 @@ func (s *Server) init(ctx context.Context) error {
 	if cfg.WrapStore != nil {
 		store = cfg.WrapStore(store)
 	}
-	sc := cfg.sessionConfig(store, s.log)
+	s.sessionEvents = newSessionEvents()
+	sc := cfg.sessionConfig(store, s.log, s.sessionEvent)
 	if s.db.RedisLayout() == redisstore.LayoutConnectRedis {
 		// express-session cannot load a session without its cookie object.
 		sc.ExpressSessionCookie = true
@@ -292,6 +298,7 @@ func (s *Server) init(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	s.logins = newLoginResults(reg)
+	s.sessionEvents.register(reg, s.sessions)
 	reg.MustRegister(
 		promcollector.New(s.sessions),
 		collectors.NewGoCollector(),

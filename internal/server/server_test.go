@@ -492,6 +492,12 @@ func TestCORSAndCSRF(t *testing.T) {
 			if got := pre.Header.Get("Access-Control-Allow-Methods"); tc.allowed != (got != "") {
 				t.Errorf("preflight Allow-Methods = %q", got)
 			}
+			// Ending one session from a front end on another origin is a
+			// DELETE, which the preflight must allow.
+			del := h.do("OPTIONS", "/api/sessions/abc", "", nil, append(hdr, "Access-Control-Request-Method", "DELETE")...)
+			if got := del.Header.Get("Access-Control-Allow-Methods"); tc.allowed != strings.Contains(got, "DELETE") {
+				t.Errorf("DELETE preflight Allow-Methods = %q for origin %q", got, tc.origin)
+			}
 		})
 	}
 

@@ -17,6 +17,7 @@
 //                   which keeps the user id in req.session.passport.user;
 //                   otherwise req.session.userId and email, by hand
 //   COOKIE_MAX_AGE  cookie.maxAge in milliseconds, default 7 days
+//   COOKIE_SECURE   "1": cookie.secure true (a production setting), else false
 //
 // It prints "listening on http://127.0.0.1:PORT" once it accepts requests.
 const express = require('express');
@@ -53,7 +54,7 @@ app.use('/api', session({
   cookie: {
     path: '/',
     httpOnly: true,
-    secure: false,
+    secure: env.COOKIE_SECURE === '1',
     sameSite: 'lax',
     maxAge,
   },
