@@ -123,14 +123,34 @@ func DetectLayout(ctx context.Context, pool *pgxpool.Pool, schema, table string)
 	return l, nil
 }
 
+// jsonPatch is Update's new sess on a json column (connect-pg-simple's):
+// the object rebuilt from its members as text, so that every member the
+// patch does not touch keeps the text Node wrote, nested key order and
+// escapes included (a round trip through jsonb reorders keys). PostgreSQL's
+// JSON functions still refuse a "\u0000" in a string of the row, as jsonb
+// did: such a session cannot be patched. A member the patch sets keeps its place, as a
+// JavaScript assignment to an existing key does; new ones come after, in
+// the patch's order; deleted ones go, unless the patch also sets them.
+// The object is written compact, as JSON.stringify writes it.
+const jsonPatch = `(SELECT COALESCE('{' || string_agg(to_json(k)::text || ':' || v::text, ',' ORDER BY o) || '}', '{}')::json FROM (
+		SELECT e.key AS k, COALESCE(p.value, e.value) AS v, e.ord AS o
+		FROM json_each(sess) WITH ORDINALITY AS e(key, value, ord)
+		LEFT JOIN json_each($3::json) AS p ON p.key = e.key
+		WHERE p.key IS NOT NULL OR e.key <> ALL($2::text[])
+		UNION ALL
+		SELECT p.key, p.value, 1e9 + p.ord
+		FROM json_each($3::json) WITH ORDINALITY AS p(key, value, ord)
+		WHERE NOT EXISTS (SELECT 1 FROM json_each(sess) AS e WHERE e.key = p.key)
+	) AS members)`
+
 // buildStatements sets the store's SQL for table t in layout l.
 func (s *Store) buildStatements(t string, l Layout) {
-	sessType, sessAsJSONB, fromJSONB := "jsonb", "sess", ""
+	sessType := "jsonb"
+	// Keys are removed first and then the Set object merged in, so a key in
+	// both Set and Delete ends up set, as the contract says.
+	patched := "(sess - $2::text[]) || $3::jsonb"
 	if !l.SessJSONB {
-		// json has no key operators: patch through jsonb and store the
-		// result back as json (keys come back in jsonb's order, which no
-		// JSON reader depends on).
-		sessType, sessAsJSONB, fromJSONB = "json", "sess::jsonb", "::json"
+		sessType, patched = "json", jsonPatch
 	}
 	// A timestamptz parameter assigned to a timestamp column is converted to
 	// the connection's TimeZone, and a timestamp column read as timestamptz
@@ -159,9 +179,7 @@ func (s *Store) buildStatements(t string, l Layout) {
 			" VALUES ($1, $2::" + sessType + ", $3::timestamptz)" +
 			" ON CONFLICT (sid) DO NOTHING"
 	}
-	// Keys are removed first and then the Set object merged in, so a key in
-	// both Set and Delete ends up set, as the contract says.
-	s.qUpdate = "UPDATE " + t + " SET sess = ((" + sessAsJSONB + " - $2::text[]) || $3::jsonb)" + fromJSONB + "," +
+	s.qUpdate = "UPDATE " + t + " SET sess = " + patched + "," +
 		" expire = COALESCE($4::timestamptz, " + expire + ")" +
 		" WHERE sid = $1 AND expire > now()"
 	s.qDelete = "DELETE FROM " + t + " WHERE sid = $1"

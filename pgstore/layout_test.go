@@ -186,3 +186,46 @@ func TestConnectPgSimpleRows(t *testing.T) {
 		t.Errorf("Prune = %d, %v; want the one expired row", n, err)
 	}
 }
+
+// TestConnectPgSimplePatchKeepsNodeText: on connect-pg-simple's json
+// column, a Go patch leaves the text of every member it does not change
+// exactly as Node wrote it (nested key order, escapes as JSON.stringify
+// wrote them), keeps a changed member in its place, appends new ones, and
+// drops deleted ones. A round trip through jsonb reordered nested keys.
+func TestConnectPgSimplePatchKeepsNodeText(t *testing.T) {
+	t.Parallel()
+	s, pool, _ := connectPgSimpleStore(t, "")
+	ctx := testCtx(t)
+	node := `{"cookie":{"originalMaxAge":3600000,"expires":"2099-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},` +
+		`"cart":{"z":1,"a":[{"y":2,"b":3}]},"odd":"\u2028 \u00e9 é 😀 \"q\"","userId":7,"email":"ada@example.com"}`
+	if _, err := pool.Exec(ctx, `INSERT INTO "session" (sid, sess, expire) VALUES ('node', $1::json, now() + interval '1 hour')`, node); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		p    sessionkit.Patch
+		want string
+	}{
+		{"set an existing key, add one, delete one",
+			sessionkit.Patch{Set: vals("userId", "8", "goKey", `"from go"`), Delete: []string{"email"}},
+			`{"cookie":{"originalMaxAge":3600000,"expires":"2099-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},` +
+				`"cart":{"z":1,"a":[{"y":2,"b":3}]},"odd":"\u2028 \u00e9 é 😀 \"q\"","userId":8,"goKey":"from go"}`},
+		{"delete and set the same key", sessionkit.Patch{Set: vals("cart", `[]`), Delete: []string{"cart", "odd", "goKey"}},
+			`{"cookie":{"originalMaxAge":3600000,"expires":"2099-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"cart":[],"userId":8}`},
+		{"delete everything", sessionkit.Patch{Delete: []string{"cookie", "cart", "userId"}}, `{}`},
+	} {
+		if found, err := s.Update(ctx, "node", c.p); err != nil || !found {
+			t.Fatalf("%s: Update = %v, %v", c.name, found, err)
+		}
+		var got string
+		if err := pool.QueryRow(ctx, `SELECT sess::text FROM "session" WHERE sid = 'node'`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s: sess is\n%s\nwant\n%s", c.name, got, c.want)
+		}
+		if _, found, err := s.Load(ctx, "node"); err != nil || !found {
+			t.Errorf("%s: Load after the patch: %v, %v", c.name, found, err)
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package interop
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -218,14 +220,31 @@ func startRedisStack(t *testing.T, pkg string) (*stack, func(*testing.T) int) {
 	t.Helper()
 	client, prefix := redistest.Client(t)
 	s := &stack{goLog: &lockedBuffer{}, nodeLog: &lockedBuffer{}}
-	redisURL := "redis://" + redistest.Addr()
+	// Each side logs in to Redis as a user of its own, with the ACL
+	// docs/moving-from-node.md gives (for this test's prefix), so the
+	// example is what the runbook runs under.
+	name := strings.ReplaceAll(strings.TrimSuffix(prefix, ":"), ":", "-")
+	goUser, nodeUser := name+"-go", name+"-node"
+	for _, acl := range [][]any{
+		{"ACL", "SETUSER", goUser, "reset", "on", ">go-password", "~" + prefix + "*", "~sessionkit-users:" + prefix + "*",
+			"&" + prefix + "changes", "+@all", "-@dangerous"},
+		{"ACL", "SETUSER", nodeUser, "reset", "on", ">node-password", "~" + prefix + "*", "+@all", "-@dangerous"},
+	} {
+		if err := client.Do(t.Context(), acl...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		user := acl[2]
+		t.Cleanup(func() { client.Do(context.Background(), "ACL", "DELUSER", user) })
+	}
+	redisURL := "redis://" + goUser + ":go-password@" + redistest.Addr()
+	nodeRedisURL := "redis://" + nodeUser + ":node-password@" + redistest.Addr()
 	s.startGo(t, "", runbookBrowsers, map[string]string{
 		"REDIS_URL": redisURL, "REDIS_LAYOUT": "connect-redis", "REDIS_PREFIX": prefix,
 		"DATA_DIR": filepath.Join(t.TempDir(), "data"), "SESSION_TABLE": "", "SESSION_TTL": fmt.Sprintf("%ds", int(runbookTTL.Seconds())),
 	})
 	s.nodeURL = startNodeApp(t, filepath.Join("..", "..", "redisstore", "testdata", "connectredis"), "app.js", "listening ",
 		s.nodeLog, map[string]string{
-			"REDIS_URL": redisURL, "PREFIX": prefix, "SECRET": secret, "COOKIE_NAME": cookieName,
+			"REDIS_URL": nodeRedisURL, "PREFIX": prefix, "SECRET": secret, "COOKIE_NAME": cookieName,
 			"MAX_AGE_MS": fmt.Sprint(runbookTTL.Milliseconds()), "USERS": s.usersJSON(t), "CONNECT_REDIS": pkg,
 		})
 	count := func(t *testing.T) int {

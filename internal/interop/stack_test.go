@@ -421,7 +421,10 @@ func (s *stack) rows(t *testing.T) int {
 func (s *stack) noErrors(t *testing.T) {
 	t.Helper()
 	for _, line := range strings.Split(s.goLog.String(), "\n") {
-		if strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN") {
+		// The log-out scenarios replay a dead session's cookie on purpose:
+		// serve's security stream reports each such request at Warn.
+		replay := strings.Contains(line, "event=session_ended") && strings.Contains(line, "reason=expired")
+		if (strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN")) && !replay {
 			t.Errorf("sessionkit logged: %s", line)
 		}
 	}
