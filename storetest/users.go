@@ -1,12 +1,14 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessionkit/sessionkit"
 )
@@ -142,11 +144,14 @@ func testUserSessionsRevoke(t *testing.T, st sessionkit.Store, ix sessionkit.Use
 func testUserSessionsConcurrent(t *testing.T, st sessionkit.Store, ix sessionkit.UserIndex) {
 	const (
 		loggers   = 8
-		perLogger = 12
+		perLogger = 8
 		listers   = 3
 		revokers  = 2
 	)
-	ctx := ctxT(t)
+	// Longer than ctxT's bound: SQLite serialises these writers, and on a
+	// loaded machine the case takes tens of seconds.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
