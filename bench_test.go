@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -259,4 +260,42 @@ func benchWriteOneKey(b *testing.B, m *sessionkit.Manager, cookie *http.Cookie, 
 		}
 	})
 	b.ReportMetric(float64(roundTrips()-before)/float64(b.N), "roundtrips/op")
+}
+
+// BenchmarkManySignedCookies is a logged-in read whose Cookie header holds
+// 200 validly signed session cookies, 199 of them of dead sessions (an
+// attacker's collection: signatures never expire), next to the same read
+// with its one cookie. It reports store round trips and session loads per
+// request.
+func BenchmarkManySignedCookies(b *testing.B) {
+	m, _, counter, cookie := benchPG(b)
+	read := readUser(m)
+	dead := deadCookies(b, 199)
+	for _, bench := range []struct {
+		name, header string
+		want         int
+	}{
+		{"one-cookie", pair(cookie), 200},
+		{"200-cookies-live-last", strings.Join(append(dead[:199:199], pair(cookie)), "; "), 401},
+		{"200-cookies-live-first", strings.Join(append([]string{pair(cookie)}, dead...), "; "), 200},
+	} {
+		b.Run(bench.name, func(b *testing.B) {
+			before, loads := counter.n.Load(), m.Stats().Loads
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				r := httptest.NewRequest("GET", "/api/user", nil)
+				r.Header.Set("Cookie", bench.header)
+				for pb.Next() {
+					w := httptest.NewRecorder()
+					read.ServeHTTP(w, r)
+					if w.Code != bench.want {
+						b.Errorf("status %d, want %d", w.Code, bench.want)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(counter.n.Load()-before)/float64(b.N), "roundtrips/op")
+			b.ReportMetric(float64(m.Stats().Loads-loads)/float64(b.N), "loads/op")
+		})
+	}
 }

@@ -115,6 +115,17 @@ type Config struct {
 	// means DefaultCacheMaxAge (one minute). Unused without CacheEntries.
 	CacheMaxAge time.Duration
 
+	// DeviceBound, when not nil, turns on Device Bound Session Credentials
+	// (the W3C draft; see DeviceBoundConfig and docs/dbsc.md): a log-in
+	// (Session.Authenticate) offers the browser to bind the session to a key
+	// it keeps, and once it has, every request of the session needs a
+	// short-lived bound cookie that only that key can renew, so a copied
+	// session cookie stops working. Mount Manager.DeviceBoundRegistration
+	// and Manager.DeviceBoundRefresh at its paths. Browsers without DBSC
+	// keep working as before. It cannot be combined with Partitioned. Zero:
+	// off.
+	DeviceBound *DeviceBoundConfig
+
 	// TrustedProxies lists the addresses of reverse proxies whose
 	// X-Forwarded-Proto header is believed. A request counts as HTTPS when it
 	// arrived over TLS, or when its immediate peer is in this list and says
@@ -289,6 +300,9 @@ func (cfg Config) checked() (Config, error) {
 		if !p.IsValid() {
 			return cfg, fmt.Errorf("sessionkit: Config.TrustedProxies holds an invalid prefix: build them with netip.ParsePrefix")
 		}
+	}
+	if err := cfg.checkDeviceBound(); err != nil {
+		return cfg, err
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

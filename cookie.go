@@ -34,6 +34,14 @@ const (
 	// out of reach; a header built by hand past it only hurts its sender.
 	// Each candidate costs one HMAC at most (a few hundred nanoseconds).
 	maxCandidates = 200
+	// maxLookups bounds the distinct validly signed ids a request's session
+	// cookies name that are looked up in the store: a client holding many
+	// signed cookies of dead sessions (their signatures never expire) could
+	// otherwise make each request cost one store read per cookie, and each
+	// log-out one delete per cookie. Past it, the rest are ignored: a
+	// browser has one session cookie per path and domain, and more than four
+	// means cookies were planted, which a __Host- name prevents.
+	maxLookups = 4
 )
 
 // CookieStatus says what the request's session cookie was.
@@ -247,10 +255,11 @@ func Fingerprint(secret string) string {
 // readSessionCookie collects the request's session cookie candidates:
 // browsers send every cookie whose domain and path match, so several may
 // share the name (one per path or domain, some possibly planted by a
-// sibling subdomain). It appends to ids every distinct validly signed id,
-// in the order the header gives them, reading at most maxCandidates values,
-// and returns the status of the best one: valid if any verified, else a bad
-// signature over a malformed value, since it is the more useful diagnosis.
+// sibling subdomain). It appends to ids the first maxLookups distinct
+// validly signed ids, in the order the header gives them, reading at most
+// maxCandidates values, and returns the status of the best one: valid if
+// any verified, else a bad signature over a malformed value, since it is
+// the more useful diagnosis.
 // Which candidate the session uses is the Session's decision (see
 // Session.load); the header order is not trusted, since a cookie with a
 // longer Path comes first. It reads the Cookie header in place rather than
@@ -260,7 +269,7 @@ func (s *signer) readSessionCookie(r *http.Request, name string, ids []string) (
 	status := CookieAbsent
 	tried := 0
 	for _, line := range r.Header["Cookie"] {
-		for line != "" && tried < maxCandidates {
+		for line != "" && tried < maxCandidates && len(ids) < maxLookups {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			n, v, ok := strings.Cut(part, "=")

@@ -27,8 +27,8 @@ const MaxLifetime = 400 * 24 * time.Hour
 //
 // The lifetime is kept in the session's MetaKey value, so it survives
 // Regenerate, and Authenticate keeps it; a log-in regenerates the session,
-// so the lifetime counts from the log-in. At log-in, call it after
-// Authenticate (or Regenerate), either order works. It reads the store like
+// so the lifetime counts from the log-in. At log-in, call it before or
+// after Authenticate: both orders give the same lifetime. It reads the store like
 // Get and marks the session changed; after the response headers were
 // written it returns ErrCommitted, like every change.
 func (s *Session) SetLifetime(d time.Duration) error {

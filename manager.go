@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,8 @@ type Manager struct {
 	cache *sessionCache
 	// events is nil without Config.OnEvent.
 	events *events
+	// dbsc is nil without Config.DeviceBound.
+	dbsc *deviceBound
 
 	fingerprint      string
 	lastBadSigLog    atomic.Int64 // unix nanoseconds
@@ -60,7 +63,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.CacheEntries > 0 && !hasFeed {
 		return nil, ErrNoChangeFeed
 	}
-	m := &Manager{cfg: cfg, store: cfg.Store, log: cfg.Logger, signer: newSigner(cfg.Secrets)}
+	m := &Manager{cfg: cfg, store: cfg.Store, log: cfg.Logger, signer: newSigner(cfg.Secrets), dbsc: newDeviceBound(cfg)}
 	if cfg.CacheEntries > 0 {
 		m.cache = newSessionCache(cfg.CacheEntries, cfg.CacheMaxAge)
 		m.cache.watch(feed)
@@ -182,12 +185,21 @@ func From(r *http.Request) (*Session, error) {
 // store calls, timed and counted; failures wrapped in ErrStore.
 
 func (m *Manager) storeCall(op string, id string, f func() error) error {
+	return m.storeCalls(op, id, 1, f)
+}
+
+// storeCalls is storeCall for a call on n sessions, the first with this id.
+func (m *Manager) storeCalls(op string, id string, n int, f func() error) error {
 	start := time.Now()
 	err := f()
 	m.stats.observe(time.Since(start))
 	if err != nil && !errors.Is(err, ErrExists) {
 		m.stats.storeErrors.Add(1)
-		return fmt.Errorf("%w: %s session %s: %w", ErrStore, op, shortID(id), err)
+		what := "session " + shortID(id)
+		if n > 1 {
+			what = strconv.Itoa(n) + " sessions"
+		}
+		return fmt.Errorf("%w: %s %s: %w", ErrStore, op, what, err)
 	}
 	return err
 }
@@ -211,6 +223,65 @@ func (m *Manager) load(ctx context.Context, id string) (rec Record, found bool, 
 		m.cache.put(id, rec, epoch, time.Now())
 	}
 	return rec, found, err
+}
+
+// loadMany is load for several ids (at most maxLookups), returning the live
+// ones by id: those the cache does not hold are read from the store in one
+// LoadMany when it is a BatchStore, else with one Load each. Every id read
+// from the store counts in Loads.
+func (m *Manager) loadMany(ctx context.Context, ids []string) (map[string]Record, error) {
+	out := make(map[string]Record, len(ids))
+	miss := ids
+	var epoch uint64
+	if m.cache != nil {
+		miss = nil
+		now := time.Now()
+		for _, id := range ids {
+			if rec, ok := m.cache.get(id, now); ok {
+				out[id] = rec
+			} else {
+				miss = append(miss, id)
+			}
+		}
+		epoch = m.cache.begin()
+	}
+	if len(miss) == 0 {
+		return out, nil
+	}
+	m.stats.loads.Add(uint64(len(miss)))
+	err := m.storeCalls("load", miss[0], len(miss), func() error {
+		if batch, ok := m.store.(BatchStore); ok {
+			found, err := batch.LoadMany(ctx, miss)
+			for _, id := range miss {
+				if rec, ok := found[id]; ok {
+					out[id] = rec
+				}
+			}
+			return err
+		}
+		for _, id := range miss {
+			rec, found, err := m.store.Load(ctx, id)
+			if err != nil {
+				return err
+			}
+			if found {
+				out[id] = rec
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m.cache != nil {
+		now := time.Now()
+		for _, id := range miss {
+			if rec, ok := out[id]; ok {
+				m.cache.put(id, rec, epoch, now)
+			}
+		}
+	}
+	return out, nil
 }
 
 // changed forgets the cached session with this id, which this instance is
@@ -250,6 +321,30 @@ func (m *Manager) delete(ctx context.Context, id string) error {
 	m.changed(id)
 	defer m.changed(id)
 	return m.storeCall("delete", id, func() error { return m.store.Delete(ctx, id) })
+}
+
+// deleteMany deletes the sessions with these ids: in one DeleteMany when
+// the store is a BatchStore and there are several, else with one Delete
+// each.
+func (m *Manager) deleteMany(ctx context.Context, ids []string) error {
+	batch, ok := m.store.(BatchStore)
+	if !ok || len(ids) < 2 {
+		for _, id := range ids {
+			if err := m.delete(ctx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	m.stats.destroys.Add(uint64(len(ids)))
+	forget := func() {
+		for _, id := range ids {
+			m.changed(id)
+		}
+	}
+	forget()
+	defer forget()
+	return m.storeCalls("delete", ids[0], len(ids), func() error { return batch.DeleteMany(ctx, ids) })
 }
 
 // shortID returns a prefix of id that is safe to log.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -31,14 +32,12 @@ type Session struct {
 	resolved bool
 	status   CookieStatus
 	// candidates are the distinct ids that validly signed session cookies
-	// of the request named, live or not, in header order; candidateBuf
-	// holds the usual single one without an allocation.
+	// of the request named (at most maxLookups), live or not, in header
+	// order; candidateBuf holds the usual single one without an allocation.
 	candidates   []string
 	candidateBuf [1]string
-	// checked is how many candidates load looked up; live are those of them
-	// it found.
-	checked int
-	live    []string
+	// live are the candidates load found.
+	live []string
 	// id is the session's id: the live candidate, a new id, or "" for a
 	// new session that has not been given one yet.
 	id string
@@ -63,6 +62,9 @@ type Session struct {
 	lifetimeSet bool
 	// ev is what Config.OnEvent hears of when the session is saved.
 	ev sessionEvents
+	// register means Authenticate ran with Config.DeviceBound: the response
+	// offers the browser to bind the new session to a key.
+	register bool
 }
 
 // resolve reads the session cookie, once.
@@ -90,9 +92,10 @@ func (s *Session) resolve() {
 // When the request carries several validly signed session cookies (a
 // browser sends every same-name cookie whose domain and path match, and a
 // sibling subdomain or a longer Path can plant one), the rule is:
-//   - each candidate is looked up, in header order, until two live ones are
-//     found (dead ones cost a lookup each; there are at most maxCandidates);
-//   - exactly one live: that is the session, wherever it stood in the header,
+//   - the first maxLookups distinct candidates in header order are looked
+//     up, in one store round trip where the store allows (BatchStore); the
+//     rest are ignored, so that no request costs more than maxLookups reads;
+//   - exactly one live: that is the session, wherever it stood among them,
 //     so a dead or junk cookie placed first cannot log the user out;
 //   - two or more live: the request has no session. The browser holds
 //     another account's cookie beside its own, and acting as either could
@@ -105,25 +108,39 @@ func (s *Session) load() error {
 		return nil
 	}
 	var rec Record
-	for _, id := range s.candidates {
+	if len(s.candidates) == 1 {
+		// The usual request: one cookie, one read, no map.
+		id := s.candidates[0]
 		r, found, err := s.m.load(s.ctx, id)
 		if err != nil {
 			return err
 		}
-		s.checked++
-		if !found {
-			continue
+		if found {
+			s.live, rec = append(s.live, id), r
 		}
-		s.live = append(s.live, id)
-		if len(s.live) == 1 {
-			rec = r
-		} else {
-			break
+	} else if len(s.candidates) > 1 {
+		recs, err := s.m.loadMany(s.ctx, s.candidates)
+		if err != nil {
+			return err
+		}
+		for _, id := range s.candidates {
+			if r, found := recs[id]; found {
+				if len(s.live) == 0 {
+					rec = r
+				}
+				s.live = append(s.live, id)
+			}
 		}
 	}
 	s.loaded = true
 	switch len(s.live) {
 	case 1:
+		if s.m.boundRefused(s.req, s.live[0], rec.Values) {
+			// A device-bound session without its bound cookie: a copied
+			// session cookie, or a browser that has not refreshed yet.
+			s.isNew, s.id = true, ""
+			break
+		}
 		s.id, s.existed = s.live[0], true
 		s.values, s.created, s.expiry = rec.Values, rec.Created, rec.Expiry
 	case 0:
@@ -137,13 +154,14 @@ func (s *Session) load() error {
 }
 
 // ended lists the candidates that Regenerate and Destroy end: every one that
-// may be live, i.e. all but those load found dead. Deleting a missing id is
-// a no-op, so an unchecked dead one costs a delete, not an error.
+// may be live, i.e. all of them unless load found which are. Deleting a
+// missing id is a no-op, so an unchecked dead one costs a delete, not an
+// error.
 func (s *Session) ended() []string {
 	if !s.loaded {
 		return s.candidates
 	}
-	return append(s.live[:len(s.live):len(s.live)], s.candidates[s.checked:]...)
+	return s.live[:len(s.live):len(s.live)]
 }
 
 // Get decodes the value stored under key into dst, which must be a pointer,
@@ -405,6 +423,11 @@ func (s *Session) commit(h http.Header) error {
 	if !s.resolved {
 		return nil // the handler never touched its session
 	}
+	if s.boundUnverified() {
+		if err := s.load(); err != nil {
+			return err
+		}
+	}
 	now := s.m.expressInstant(time.Now())
 	var cookie *http.Cookie
 	if s.isNew {
@@ -413,8 +436,14 @@ func (s *Session) commit(h http.Header) error {
 				return err
 			}
 			cookie = s.m.cookie(s.id, s.expiry, now)
+			if s.register {
+				s.m.offerRegistration(h, s.id)
+			}
 		} else if s.clearCookie {
 			cookie = s.m.expiredCookie()
+			if s.m.dbsc != nil {
+				s.m.writeCookie(h, s.req, s.m.expiredBoundCookie())
+			}
 		}
 	} else {
 		p := Patch{Set: s.set}
@@ -466,8 +495,10 @@ func (s *Session) commit(h http.Header) error {
 			}
 		}
 	}
-	for _, id := range s.obsolete {
-		if err := s.m.delete(s.ctx, id); err != nil {
+	if len(s.obsolete) > 0 {
+		// Regenerate and Destroy may both have listed an id.
+		slices.Sort(s.obsolete)
+		if err := s.m.deleteMany(s.ctx, slices.Compact(s.obsolete)); err != nil {
 			return err
 		}
 	}

@@ -71,3 +71,18 @@ type Store interface {
 	// deleted. Callers loop until it returns fewer than limit.
 	Prune(ctx context.Context, limit int) (deleted int, err error)
 }
+
+// BatchStore is the optional Store capability of reading and deleting
+// several sessions in one round trip. A request may carry several validly
+// signed session cookies (see Session); the Manager looks their ids up, and
+// a log-in or log-out deletes them, through it, found by type assertion on
+// Config.Store. Without it the Manager makes one Load or Delete per id.
+type BatchStore interface {
+	// LoadMany returns the live sessions among ids, by id. An id that is
+	// missing or expired is absent from the map, as Load reports it not
+	// found; an id given twice is looked up once.
+	LoadMany(ctx context.Context, ids []string) (map[string]Record, error)
+	// DeleteMany removes the sessions with these ids, live or expired, as
+	// Delete does for each, in one step. Missing ids are no-ops.
+	DeleteMany(ctx context.Context, ids []string) error
+}

@@ -124,6 +124,9 @@ type SessionInfo struct {
 	// Address is the client address at log-in, coarsened to its /24 (IPv4)
 	// or /48 (IPv6) network; "" when unknown.
 	Address string `json:"address"`
+	// DeviceBound reports whether the browser bound the session to a key
+	// (Config.DeviceBound), so that its session cookie alone is not enough.
+	DeviceBound bool `json:"deviceBound"`
 }
 
 func infoOf(st StoredSession) SessionInfo {
@@ -136,6 +139,8 @@ func infoOf(st StoredSession) SessionInfo {
 		Expiry:    st.Record.Expiry,
 		UserAgent: m.UA,
 		Address:   m.Addr,
+
+		DeviceBound: isBound(st.Record.Values),
 	}
 }
 
@@ -359,6 +364,7 @@ func (s *Session) Authenticate(user string) error {
 	}
 	s.noteNewID(EventAuthenticated)
 	s.regenerate()
+	s.boundSessionEnds()
 	now := time.Now().Unix()
 	meta := sessionMeta{User: user, Auth: now, Seen: now, UA: truncateUA(s.req.UserAgent())}
 	if prev, ok := s.currentMetaAnyUser(); ok {

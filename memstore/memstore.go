@@ -63,6 +63,7 @@ type Store struct {
 
 var (
 	_ sessionkit.Store      = (*Store)(nil)
+	_ sessionkit.BatchStore = (*Store)(nil)
 	_ sessionkit.UserIndex  = (*Store)(nil)
 	_ sessionkit.ChangeFeed = (*Store)(nil)
 )
@@ -127,6 +128,24 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 		return sessionkit.Record{}, false, nil
 	}
 	return sessionkit.Record{Values: copyValues(e.values), Created: e.created, Expiry: e.expiry}, true, nil
+}
+
+// LoadMany returns copies of the live sessions among ids, by id, under one
+// lock.
+func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionkit.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: load many: %w", err)
+	}
+	t := now()
+	out := make(map[string]sessionkit.Record, len(ids))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if e, ok := s.entries[id]; ok && live(e.expiry, t) {
+			out[id] = sessionkit.Record{Values: copyValues(e.values), Created: e.created, Expiry: e.expiry}
+		}
+	}
+	return out, nil
 }
 
 // Create saves a copy of rec under id, setting Created to now when it is
@@ -248,6 +267,25 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.remove(id)
+	return nil
+}
+
+// DeleteMany removes the sessions with these ids, live or expired, under one
+// lock. Missing ids are not an error.
+func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: delete many: %w", err)
+	}
+	defer func() { // after the unlock
+		for _, id := range ids {
+			s.changes.Announce(id)
+		}
+	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.remove(id)
+	}
 	return nil
 }
 

@@ -148,6 +148,7 @@ func (s *Store) buildStatements(t string, l Layout) {
 	}
 
 	s.qLoad = "SELECT sess, " + created + ", " + expire + " FROM " + t + " WHERE sid = $1 AND expire > now()"
+	s.qLoadMany = "SELECT sid, sess, " + created + ", " + expire + " FROM " + t + " WHERE sid = ANY($1) AND expire > now()"
 	s.qExists = "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE sid = $1 AND expire > now())"
 	if l.HasCreated {
 		s.qCreate = "INSERT INTO " + t + " (sid, sess, expire, created_at)" +
@@ -164,6 +165,7 @@ func (s *Store) buildStatements(t string, l Layout) {
 		" expire = COALESCE($4::timestamptz, " + expire + ")" +
 		" WHERE sid = $1 AND expire > now()"
 	s.qDelete = "DELETE FROM " + t + " WHERE sid = $1"
+	s.qDeleteMany = "DELETE FROM " + t + " WHERE sid = ANY($1)"
 	// SKIP LOCKED lets a prune run next to one started by hand (or a
 	// concurrent Prune call) without waiting on the same rows; ctid makes
 	// the outer delete a TID scan of the rows the subquery picked.

@@ -57,6 +57,44 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 	return rec, true, nil
 }
 
+// LoadMany returns the live sessions among ids, by id, in one statement.
+// Missing and expired ids, and ids no row can have, are absent.
+func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionkit.Record, error) {
+	out := make(map[string]sessionkit.Record, len(ids))
+	ids = storableOnly(ids)
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, s.qLoadMany, ids)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: load many: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id      string
+			raw     []byte
+			created pgtype.Timestamptz
+			rec     sessionkit.Record
+		)
+		if err := rows.Scan(&id, &raw, &created, &rec.Expiry); err != nil {
+			return nil, fmt.Errorf("pgstore: load many: %w", err)
+		}
+		rec.Created = created.Time
+		if rec.Values, err = jsonobject.Split(raw); err != nil {
+			return nil, fmt.Errorf("pgstore: load many: decode sess: %w", err)
+		}
+		if rec.Values == nil {
+			rec.Values = map[string]json.RawMessage{}
+		}
+		out[id] = rec
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: load many: %w", err)
+	}
+	return out, nil
+}
+
 // loadPlan is how Load reads, fixed by New from the pool's configuration.
 type loadPlan struct {
 	direct bool

@@ -14,9 +14,10 @@ import (
 )
 
 // Change announcements, for sessionkit's session cache
-// (sessionkit.Config.CacheEntries): every Update, Delete and DeleteAll sends a NOTIFY on
-// the table's channel in the same statement, so in the same transaction, and
-// PostgreSQL delivers it only if that transaction commits. The payload is
+// (sessionkit.Config.CacheEntries): every Update, Delete, DeleteMany (one
+// per id) and DeleteAll sends a NOTIFY on the table's channel in the same
+// statement, so in the same transaction, and PostgreSQL delivers it only if
+// that transaction commits. The payload is
 // sessionkit.ChangeKey(id), a hash from which no session id can be
 // recovered: any role may LISTEN on any channel. WatchChanges LISTENs on a
 // connection of its own, outside the pool.
@@ -60,6 +61,8 @@ func (s *Store) Channel(ctx context.Context) (string, error) {
 func (s *Store) announceChanges() {
 	s.qUpdate = announcing(s.qUpdate, s.channelSQL(), 5)
 	s.qDelete = announcing(s.qDelete, s.channelSQL(), 2)
+	s.qDeleteMany = "WITH changed AS (" + s.qDeleteMany + " RETURNING 1) SELECT (SELECT count(*) FROM changed)" +
+		" FROM (SELECT count(pg_notify(" + s.channelSQL() + ", k)) FROM unnest($2::text[]) AS k) AS announced"
 }
 
 // announcing turns stmt, a data-modifying statement, into one that also

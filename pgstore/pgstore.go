@@ -89,11 +89,12 @@ type Store struct {
 	load   loadPlan
 
 	// SQL text, built once from the validated, quoted table name.
-	qLoad, qExists, qCreate, qUpdate, qDelete, qPrune, qCount, qCounts, qUser string
+	qLoad, qLoadMany, qExists, qCreate, qUpdate, qDelete, qDeleteMany, qPrune, qCount, qCounts, qUser string
 }
 
 var (
 	_ sessionkit.Store      = (*Store)(nil)
+	_ sessionkit.BatchStore = (*Store)(nil)
 	_ sessionkit.UserIndex  = (*Store)(nil)
 	_ sessionkit.ChangeFeed = (*Store)(nil)
 )
@@ -294,6 +295,34 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("pgstore: delete: %w", err)
 	}
 	return nil
+}
+
+// DeleteMany removes the sessions with these ids, live or expired, and
+// announces each, in one statement. Missing ids are not an error.
+func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
+	ids = storableOnly(ids)
+	if len(ids) == 0 {
+		return nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = sessionkit.ChangeKey(id)
+	}
+	if _, err := s.pool.Exec(ctx, s.qDeleteMany, ids, keys); err != nil {
+		return fmt.Errorf("pgstore: delete many: %w", err)
+	}
+	return nil
+}
+
+// storableOnly returns the ids a row can have (see storable).
+func storableOnly(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if storable(id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // UserSessions returns the live sessions bound to user (sessionkit.UserOf),

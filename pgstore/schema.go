@@ -73,9 +73,10 @@ func suffixedName(table, suffix string) string {
 }
 
 // SchemaSQL returns the DDL that creates the sessions table, its expiry
-// index and its user index (for Store.UserSessions), for a migration tool or a `migrate --print` command. New runs this
-// same text when Config.CreateTable is set. Both statements use IF NOT
-// EXISTS, so running it again is harmless. An empty schema leaves the table
+// index and its user index (for Store.UserSessions), for a migration tool
+// or a `migrate --print` command. New runs this same text when
+// Config.CreateTable is set. Every statement uses IF NOT EXISTS, so running
+// it again is harmless. An empty schema leaves the table
 // name unqualified (resolved by the connection's search_path); an empty table
 // means DefaultTable. Names that are not plain identifiers give
 // ErrInvalidName.

@@ -110,6 +110,7 @@ type Store struct {
 
 var (
 	_ sessionkit.Store      = (*Store)(nil)
+	_ sessionkit.BatchStore = (*Store)(nil)
 	_ sessionkit.ChangeFeed = (*Store)(nil)
 )
 
@@ -183,6 +184,25 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 		return sessionkit.Record{}, false, fmt.Errorf("redisstore: load: %w", err)
 	}
 	return rec, found, nil
+}
+
+// LoadMany returns the live sessions among ids, by id, in one pipelined
+// round trip (per node of a cluster).
+func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionkit.Record, error) {
+	recs, err := s.loadMany(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: load many: %w", err)
+	}
+	out := make(map[string]sessionkit.Record, len(ids))
+	for i, r := range recs {
+		if r.err != nil {
+			return nil, fmt.Errorf("redisstore: load many: %w", r.err)
+		}
+		if r.found {
+			out[ids[i]] = r.rec
+		}
+	}
+	return out, nil
 }
 
 // recordOf turns a session's hash into its record; an empty hash is a
@@ -302,12 +322,42 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 }
 
 // Delete removes the session with this id and announces it (see
-// changes.go) in the same step, one round trip. A missing id is not an
-// error (and is announced all the same).
+// changes.go) in the same step, one round trip; a session bound to a user
+// costs one more, to take its id out of the user's set (see users.go). A
+// missing id is not an error (and is announced all the same).
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := deleteScript.Run(ctx, s.client, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id)).Err(); err != nil {
+	res, err := deleteScript.Run(ctx, s.client, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey).Slice()
+	if err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
+	if len(res) == 2 {
+		s.unindexMany(ctx, []string{id}, []any{res[1]})
+	}
+	return nil
+}
+
+// DeleteMany removes the sessions with these ids and announces each, as
+// Delete does, in one pipelined round trip (per node of a cluster), plus one
+// for the user sets of those that were bound.
+func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
+	cmds := make([]*redis.Cmd, len(ids))
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT.
+			cmds[i] = deleteScript.Eval(ctx, p, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisstore: delete many: %w", err)
+	}
+	owners := make([]any, len(ids))
+	for i, cmd := range cmds {
+		if res, err := cmd.Slice(); err == nil && len(res) == 2 {
+			owners[i] = res[1]
+		}
+	}
+	s.unindexMany(ctx, ids, owners)
 	return nil
 }
 

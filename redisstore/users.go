@@ -12,23 +12,37 @@ import (
 	"github.com/sessionkit/sessionkit"
 )
 
-// The per-user index: a set per user, <prefix>user:{<user>} (in connect-redis's
-// layout sessionkit-users:<prefix>{<user>}), holding the ids
-// of the sessions bound to that user (sessionkit.UserOf). On a cluster it
-// sits in the user's slot, not the sessions', so it cannot be written in the
-// same step as a session; it is kept a superset instead:
+// The per-user index: a sorted set per user, <prefix>user:{<user>} (in
+// connect-redis's layout sessionkit-users:<prefix>{<user>}), holding the ids
+// of the sessions bound to that user (sessionkit.UserOf), each scored by the
+// session's expiry. On a cluster it sits in the user's slot, not the
+// sessions', so it cannot be written in the same step as a session; it is
+// kept a superset instead, and nothing but time or this store's own Delete
+// takes a member out:
 //   - a session is added before the write that binds it (Create) or in the
 //     same request right after it (Update), and such a write reports an error
 //     when the add fails, so a bound session is never missing from its set;
-//   - the set's expiry time only moves later, to the latest of its sessions';
-//   - a deleted, expired or rebound session's id stays until UserSessions,
-//     which loads every member, keeps the ones still bound to the user and
-//     removes the others.
+//   - a score, and the set's expiry time, only move later;
+//   - UserSessions drops the members whose score has passed (dead, whatever
+//     else happened), loads the others and returns those still bound to the
+//     user. It never drops a member because its session is missing: that
+//     session may be being created right now, between its index entry and
+//     its hash, and dropping its id would let it escape revocation;
+//   - Delete takes the id out of its user's set after deleting the session,
+//     so ended sessions do not stay until their expiry. A session deleted by
+//     someone else (connect-redis) or rebound to another user stays a member
+//     until its score passes: listed never, loaded each time.
+//
+// Indexes written by earlier versions are plain sets: index.lua converts one
+// on its next add, and until then members.lua reads it as it is.
 
 var (
 	//go:embed index.lua
 	indexLua    string
 	indexScript = redis.NewScript(indexLua)
+	//go:embed members.lua
+	membersLua    string
+	membersScript = redis.NewScript(membersLua)
 )
 
 var _ sessionkit.UserIndex = (*Store)(nil)
@@ -83,11 +97,10 @@ func (s *Store) indexAfterUpdate(ctx context.Context, id string, p sessionkit.Pa
 // UserSessions returns the live sessions bound to user: the members of the
 // user's set, each loaded (one pipelined round trip) and checked, since the
 // set may still name sessions that were deleted, expired or bound to someone
-// else; those are removed from it.
+// else.
 func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.StoredSession, error) {
-	key := s.userKey(user)
-	ids, err := s.client.SMembers(ctx, key).Result()
-	if err != nil {
+	ids, err := membersScript.Run(ctx, s.client, []string{s.userKey(user)}).StringSlice()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("redisstore: user sessions: %w", err)
 	}
 	if len(ids) == 0 {
@@ -97,26 +110,51 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: user sessions: %w", err)
 	}
-	var (
-		out   []sessionkit.StoredSession
-		stale []any
-	)
+	var out []sessionkit.StoredSession
 	for i, r := range recs {
 		rec, found, err := r.rec, r.found, r.err
 		if err != nil {
 			return nil, fmt.Errorf("redisstore: user sessions: %w", err)
 		}
-		if !found || sessionkit.UserOf(rec.Values) != user {
-			stale = append(stale, ids[i])
-			continue
+		if found && sessionkit.UserOf(rec.Values) == user {
+			out = append(out, sessionkit.StoredSession{ID: ids[i], Record: rec})
 		}
-		out = append(out, sessionkit.StoredSession{ID: ids[i], Record: rec})
-	}
-	if len(stale) > 0 {
-		// Best effort: a member left behind is checked again next time.
-		_ = s.client.SRem(ctx, key, stale...).Err()
 	}
 	return out, nil
+}
+
+// unindexMany takes deleted sessions' ids out of their users' sets, in one
+// pipelined round trip. owners[i] is what delete.lua returned for ids[i]:
+// the metadata field of a native hash, or the whole JSON value of a
+// connect-redis key. Best effort: a member left behind is never listed (its
+// session is gone) and leaves when its score passes.
+func (s *Store) unindexMany(ctx context.Context, ids []string, owners []any) {
+	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, owner := range owners {
+			if user := s.ownerOf(owner); user != "" {
+				p.ZRem(ctx, s.userKey(user), ids[i])
+			}
+		}
+		return nil
+	})
+}
+
+// ownerOf returns the user a deleted session was bound to, from what
+// delete.lua returned for it.
+func (s *Store) ownerOf(owner any) string {
+	raw, ok := owner.(string)
+	if !ok {
+		return ""
+	}
+	var values map[string]json.RawMessage
+	if s.layout == LayoutConnectRedis {
+		if json.Unmarshal([]byte(raw), &values) != nil {
+			return ""
+		}
+	} else {
+		values = map[string]json.RawMessage{sessionkit.MetaKey: json.RawMessage(raw)}
+	}
+	return sessionkit.UserOf(values)
 }
 
 type loaded struct {

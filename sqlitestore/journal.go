@@ -37,13 +37,15 @@ func journalSQL(table string) string {
 `
 }
 
-// journal records the delete of id for other processes' caches, and drops
+// journal records the delete of ids for other processes' caches, and drops
 // rows past journalKeep. It is best effort: a database made with an older
 // SchemaSQL has no journal, and a delete must not fail for it. The write
 // turn is held.
-func (s *Store) journal(ctx context.Context, id string) {
+func (s *Store) journal(ctx context.Context, ids ...string) {
 	now := nowMilli()
-	_, _ = s.db.ExecContext(ctx, `INSERT INTO `+s.q.journal+` (key, at) VALUES (?, ?)`, sessionkit.ChangeKey(id), now)
+	for _, id := range ids {
+		_, _ = s.db.ExecContext(ctx, `INSERT INTO `+s.q.journal+` (key, at) VALUES (?, ?)`, sessionkit.ChangeKey(id), now)
+	}
 	_, _ = s.db.ExecContext(ctx, `DELETE FROM `+s.q.journal+` WHERE at < ?`, now-journalKeep.Milliseconds())
 }
 

@@ -135,12 +135,13 @@ type Store struct {
 
 var (
 	_ sessionkit.Store      = (*Store)(nil)
+	_ sessionkit.BatchStore = (*Store)(nil)
 	_ sessionkit.UserIndex  = (*Store)(nil)
 	_ sessionkit.ChangeFeed = (*Store)(nil)
 )
 
 type queries struct {
-	load, exists, insert, touch, readSess, writeSess, del, prune, user, counts string
+	load, loadMany, exists, insert, touch, readSess, writeSess, del, delMany, prune, user, counts string
 	// journal is the deletes journal's quoted name (journal.go).
 	journal string
 }
@@ -148,7 +149,11 @@ type queries struct {
 func newQueries(table string) queries {
 	t := `"` + table + `"`
 	return queries{
-		load:   `SELECT sess, expire, created_at FROM ` + t + ` WHERE sid = ? AND expire >= ?`,
+		load: `SELECT sess, expire, created_at FROM ` + t + ` WHERE sid = ? AND expire >= ?`,
+		// The ids come as one JSON array, so that one statement text serves
+		// any number of them.
+		loadMany: `SELECT sid, sess, expire, created_at FROM ` + t +
+			` WHERE sid IN (SELECT value FROM json_each(?)) AND expire >= ?`,
 		exists: `SELECT 1 FROM ` + t + ` WHERE sid = ? AND expire >= ?`,
 		insert: `INSERT INTO ` + t + ` (sid, sess, expire, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sid) DO NOTHING`,
 		// COALESCE keeps the expiry when the patch has none; the statement
@@ -157,6 +162,7 @@ func newQueries(table string) queries {
 		readSess:  `SELECT sess FROM ` + t + ` WHERE sid = ?`,
 		writeSess: `UPDATE ` + t + ` SET sess = ? WHERE sid = ?`,
 		del:       `DELETE FROM ` + t + ` WHERE sid = ?`,
+		delMany:   `DELETE FROM ` + t + ` WHERE sid IN (SELECT value FROM json_each(?))`,
 		user:      `SELECT sid, sess, expire, created_at FROM ` + t + ` WHERE ` + userExpr + ` = ? AND expire >= ?`,
 		// Live up to and including the expiry's millisecond, as in load.
 		counts: `SELECT count(*) FILTER (WHERE expire >= ?1), count(*) FILTER (WHERE expire < ?1) FROM ` + t,
@@ -347,6 +353,38 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 	}, true, nil
 }
 
+// LoadMany returns the live sessions among ids, by id, in one statement.
+func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionkit.Record, error) {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: load many: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q.loadMany, string(list), nowMilli())
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: load many: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]sessionkit.Record, len(ids))
+	for rows.Next() {
+		var (
+			id, sess        string
+			expire, created int64
+		)
+		if err := rows.Scan(&id, &sess, &expire, &created); err != nil {
+			return nil, fmt.Errorf("sqlitestore: load many: %w", err)
+		}
+		values, err := decodeValues(sess)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: load many: %w", err)
+		}
+		out[id] = sessionkit.Record{Values: values, Created: time.UnixMilli(created), Expiry: time.UnixMilli(expire)}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlitestore: load many: %w", err)
+	}
+	return out, nil
+}
+
 // Create saves a new session, setting Created to now when it is zero. An
 // existing id, live or expired but not yet pruned, gives an error wrapping
 // sessionkit.ErrExists.
@@ -486,6 +524,30 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return fmt.Errorf("sqlitestore: delete: %w", err)
 	}
 	s.journal(ctx, id)
+	return nil
+}
+
+// DeleteMany removes the sessions with these ids, live or expired, in one
+// statement. Missing ids are not an error.
+func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete many: %w", err)
+	}
+	release, err := s.lockWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: delete many: %w", err)
+	}
+	defer release()
+	defer func() {
+		for _, id := range ids {
+			s.changes.Announce(id)
+		}
+	}()
+	if _, err := s.db.ExecContext(ctx, s.q.delMany, string(list)); err != nil {
+		return fmt.Errorf("sqlitestore: delete many: %w", err)
+	}
+	s.journal(ctx, ids...)
 	return nil
 }
 

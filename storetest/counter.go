@@ -10,15 +10,58 @@ import (
 // Counter wraps a real store and counts the calls that reach it, for tests
 // that assert how many store calls a request makes (none for a request that
 // never reads its session, one for a read). It adds no behaviour.
+//
+// It is a sessionkit.BatchStore whatever it wraps: LoadMany and DeleteMany
+// count one in Loads or Deletes per id, and one in Batches per call; on a
+// store that is not a BatchStore they make one call per id.
 type Counter struct {
 	sessionkit.Store
-	Loads, Creates, Updates, Deletes, Prunes atomic.Int64
+	Loads, Creates, Updates, Deletes, Prunes, Batches atomic.Int64
 }
+
+var _ sessionkit.BatchStore = (*Counter)(nil)
 
 // Load counts and forwards.
 func (c *Counter) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
 	c.Loads.Add(1)
 	return c.Store.Load(ctx, id)
+}
+
+// LoadMany counts and forwards to the wrapped store's LoadMany, or to its
+// Load for each id.
+func (c *Counter) LoadMany(ctx context.Context, ids []string) (map[string]sessionkit.Record, error) {
+	c.Batches.Add(1)
+	c.Loads.Add(int64(len(ids)))
+	if b, ok := c.Store.(sessionkit.BatchStore); ok {
+		return b.LoadMany(ctx, ids)
+	}
+	out := make(map[string]sessionkit.Record, len(ids))
+	for _, id := range ids {
+		rec, found, err := c.Store.Load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out[id] = rec
+		}
+	}
+	return out, nil
+}
+
+// DeleteMany counts and forwards to the wrapped store's DeleteMany, or to
+// its Delete for each id.
+func (c *Counter) DeleteMany(ctx context.Context, ids []string) error {
+	c.Batches.Add(1)
+	c.Deletes.Add(int64(len(ids)))
+	if b, ok := c.Store.(sessionkit.BatchStore); ok {
+		return b.DeleteMany(ctx, ids)
+	}
+	for _, id := range ids {
+		if err := c.Store.Delete(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Create counts and forwards.

@@ -4,7 +4,9 @@
 // never creates and applies patches atomically, and a store that cannot answer
 // says so with an error. For a store that implements sessionkit.UserIndex it
 // also checks that a user's sessions are listed (live ones only, following
-// updates of the binding) and revoked.
+// updates of the binding) and revoked; for one that implements
+// sessionkit.BatchStore, that LoadMany and DeleteMany agree with Load and
+// Delete.
 //
 // A store's test calls Run with a Suite:
 //
@@ -127,6 +129,17 @@ func Run(t *testing.T, s Suite) {
 				ix = noCreatedIndex{ix}
 			}
 			tc.fn(t, st, ix)
+		})
+	}
+	for _, tc := range batchTests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := s.New(t)
+			b, ok := st.(sessionkit.BatchStore)
+			if !ok {
+				t.Skipf("the store does not implement sessionkit.BatchStore")
+			}
+			tc.fn(t, st, b)
 		})
 	}
 	if s.NewNamed != nil {

@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/sessionkit/sessionkit"
@@ -18,6 +20,7 @@ var userTests = []struct {
 	{"UserSessionsList", testUserSessionsList},
 	{"UserSessionsFollowUpdates", testUserSessionsFollowUpdates},
 	{"UserSessionsRevoke", testUserSessionsRevoke},
+	{"UserSessionsConcurrent", testUserSessionsConcurrent},
 }
 
 // noCreatedIndex marks the index of a store that cannot keep creation
@@ -118,5 +121,124 @@ func testUserSessionsRevoke(t *testing.T, st sessionkit.Store, ix sessionkit.Use
 	// A revoked id that comes back through Create is a new session, listed
 	// again only if bound.
 	mustCreate(t, st, "a1", sessionkit.Record{Values: vals("x", "1"), Expiry: live()})
+	wantIDs(t, ix, "ada")
+}
+
+// testUserSessionsConcurrent runs log-ins (Create of bound sessions),
+// listings and revocations (list, then Delete each) for one user at once, as
+// concurrent log-ins, GET /api/sessions and a password change do. Whatever
+// the interleaving, no session may escape the index: once every writer is
+// done, each live session bound to the user is listed, and one last
+// revocation leaves none of them loadable.
+func testUserSessionsConcurrent(t *testing.T, st sessionkit.Store, ix sessionkit.UserIndex) {
+	const (
+		loggers   = 8
+		perLogger = 12
+		listers   = 3
+		revokers  = 2
+	)
+	ctx := ctxT(t)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		created []string
+		errs    = make(chan error, loggers+listers+revokers)
+		done    = make(chan struct{})
+	)
+	for g := range loggers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range perLogger {
+				id := fmt.Sprintf("c%d-%d", g, k)
+				if err := st.Create(ctx, id, sessionkit.Record{Values: bound("ada"), Expiry: live()}); err != nil {
+					errs <- fmt.Errorf("Create(%s): %w", id, err)
+					return
+				}
+				mu.Lock()
+				created = append(created, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	var readers sync.WaitGroup
+	for range listers {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := ix.UserSessions(ctx, "ada"); err != nil {
+					errs <- fmt.Errorf("UserSessions: %w", err)
+					return
+				}
+			}
+		}()
+	}
+	for r := range revokers {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				list, err := ix.UserSessions(ctx, "ada")
+				if err != nil {
+					errs <- fmt.Errorf("UserSessions: %w", err)
+					return
+				}
+				// Revoke a few only, so that most sessions live on and the
+				// final listing has something to miss.
+				for j, s := range list {
+					if (i+j+r)%5 != 0 {
+						continue
+					}
+					if err := st.Delete(ctx, s.ID); err != nil {
+						errs <- fmt.Errorf("Delete: %w", err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	listed := map[string]bool{}
+	for _, id := range userIDs(t, ix, "ada") {
+		listed[id] = true
+	}
+	var escaped []string
+	for _, id := range created {
+		if _, found, err := st.Load(ctx, id); err != nil {
+			t.Fatal(err)
+		} else if found && !listed[id] {
+			escaped = append(escaped, id)
+		}
+	}
+	if len(escaped) > 0 {
+		sort.Strings(escaped)
+		t.Fatalf("%d of %d live sessions are missing from UserSessions (they escape revocation): %q", len(escaped), len(created), escaped)
+	}
+	for id := range listed {
+		if err := st.Delete(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range created {
+		mustNotFind(t, st, id)
+	}
 	wantIDs(t, ix, "ada")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -99,6 +100,7 @@ func fail(stderr io.Writer, cmd string, err error) int {
 
 const usersUsage = `Usage:
   sessionkit users add --email E [--bcrypt-cost N]   the password is read from standard input
+  sessionkit users import [--dry-run] [--update] FILE|-   CSV id,email,password_hash (bcrypt or argon2id)
   sessionkit users list
   sessionkit users remove --email E     remove the user and end all their sessions
   sessionkit users disable --email E    keep the user but refuse their log-ins; end all their sessions
@@ -119,6 +121,8 @@ func users(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return 0
 	case "add":
 		return usersAdd(ctx, args, stdin, stdout, stderr, getenv)
+	case "import":
+		return usersImport(ctx, args, stdin, stdout, stderr, getenv)
 	case "list":
 		return usersList(ctx, args, stdout, stderr, getenv)
 	case "remove", "disable", "enable", "sessions", "revoke":
@@ -166,6 +170,75 @@ func usersAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	fmt.Fprintf(stdout, "added user %d <%s> to %s\n", u.ID, u.Email, db)
 	return 0
+}
+
+// usersImport runs `users import`: the file's users, with their ids and
+// password hashes, in one transaction (see admin.DB.ImportUsers).
+func usersImport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv env) int {
+	var d dbFlags
+	fs := newFlagSet("users import", stderr)
+	d.register(fs)
+	var opts admin.ImportOptions
+	fs.BoolVar(&opts.DryRun, "dry-run", false, "check the file against the database and report, changing nothing")
+	fs.BoolVar(&opts.Update, "update", false, "replace the email and hash of users whose id exists; default: report and keep them")
+	// One argument, the file: parse takes none, so it is taken off first.
+	var file string
+	if n := len(args); n > 0 && (args[n-1] == "-" || !strings.HasPrefix(args[n-1], "-")) {
+		file, args = args[n-1], args[:n-1]
+	}
+	if code, ok := parse(fs, args, stdout, getenv, dbEnv); !ok {
+		return code
+	}
+	if file == "" {
+		fmt.Fprintln(stderr, "sessionkit users import: name the CSV file, or - for standard input (header id,email,password_hash)")
+		return 2
+	}
+	in := stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return fail(stderr, "users import", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	db, err := d.open(ctx)
+	if err != nil {
+		return fail(stderr, "users import", err)
+	}
+	defer db.Close()
+	rep, err := db.ImportUsers(ctx, in, opts)
+	if err != nil {
+		return fail(stderr, "users import", fmt.Errorf("%w; nothing was imported", err))
+	}
+	verb, kept := "imported", "left unchanged (--update replaces them)"
+	if opts.DryRun {
+		verb = "would import"
+	}
+	if opts.Update {
+		kept = "updated"
+	}
+	fmt.Fprintf(stdout, "%s %d users into %s\n", verb, len(rep.Added), db)
+	if len(rep.Existing) > 0 {
+		fmt.Fprintf(stdout, "%d ids already exist, %s: %s\n", len(rep.Existing), kept, joinIDs(rep.Existing))
+	}
+	return 0
+}
+
+// joinIDs lists ids, the first 20 of them.
+func joinIDs(ids []int64) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i == 20 {
+			fmt.Fprintf(&b, " … (%d more)", len(ids)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, id)
+	}
+	return b.String()
 }
 
 func usersList(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {

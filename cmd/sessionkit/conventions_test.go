@@ -13,7 +13,7 @@ import (
 func TestHelpEverywhere(t *testing.T) {
 	env := map[string]string{"DATA_DIR": t.TempDir(), "DATABASE_URL": "postgres://u:hunter2@127.0.0.1:1/x"}
 	for _, cmd := range [][]string{
-		{}, {"serve"}, {"users"}, {"users", "add"}, {"users", "list"}, {"users", "remove"}, {"users", "disable"},
+		{}, {"serve"}, {"users"}, {"users", "add"}, {"users", "import"}, {"users", "list"}, {"users", "remove"}, {"users", "disable"},
 		{"users", "enable"}, {"users", "sessions"}, {"users", "revoke"}, {"prune"}, {"migrate"},
 		{"doctor"}, {"doctor", "http"}, {"doctor", "db"},
 	} {

@@ -64,7 +64,9 @@ type Config struct {
 	// the database: redis://[user:password@]host:port[/db], rediss:// for
 	// TLS, or a Redis Cluster by its seed nodes,
 	// redis+cluster://[user:password@]host1:port1,host2:port2
-	// (rediss+cluster:// for TLS); go-redis's query parameters apply. Zero:
+	// (rediss+cluster:// for TLS), or a primary found through its
+	// Sentinels, redis+sentinel://[user:password@]s1:26379,s2:26379/<master>[/db]
+	// (rediss+sentinel:// for TLS); go-redis's query parameters apply. Zero:
 	// sessions live in the database.
 	RedisURL string
 	// RedisPrefix starts every session key in Redis. Zero: "sessionkit:"

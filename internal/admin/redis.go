@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -29,7 +30,12 @@ type redisSessions struct {
 // rawURL is go-redis's URL form, redis://[user:password@]host:port[/db] or
 // rediss:// for TLS, or a Redis Cluster given by its seed nodes:
 // redis+cluster://[user:password@]host1:port1,host2:port2,… (rediss+cluster://
-// for TLS); query parameters are go-redis's.
+// for TLS), or a primary and its replicas found through their Sentinels:
+// redis+sentinel://[user:password@]s1:26379,s2:26379,…/<master name>[/<db>]
+// (rediss+sentinel:// for TLS; see parseSentinelURL). Query parameters are
+// go-redis's. A cluster client follows a failover at once
+// (redisstore.FollowClusterFailover); go-redis's failover client follows
+// the Sentinels' announcement of a new primary.
 func openRedis(ctx context.Context, rawURL, prefix string, layout redisstore.Layout, log *slog.Logger) (*redisSessions, error) {
 	client, desc, err := newRedisClient(rawURL)
 	if err != nil {
@@ -51,20 +57,40 @@ func openRedis(ctx context.Context, rawURL, prefix string, layout redisstore.Lay
 // description for logs that shows no password.
 func newRedisClient(rawURL string) (redis.UniversalClient, string, error) {
 	scheme, rest, _ := strings.Cut(rawURL, "://")
-	base, cluster := strings.CutSuffix(scheme, "+cluster")
-	if base != "redis" && base != "rediss" {
-		return nil, "", fmt.Errorf("%w: REDIS_URL %s: want redis://, rediss://, redis+cluster:// or rediss+cluster://", ErrInvalidConfig, cli.RedactURL(rawURL, "REDIS_URL"))
+	base, kind, _ := strings.Cut(scheme, "+")
+	if (base != "redis" && base != "rediss") || (kind != "" && kind != "cluster" && kind != "sentinel") {
+		return nil, "", fmt.Errorf("%w: REDIS_URL %s: want redis://, rediss://, redis+cluster://, redis+sentinel:// or their rediss+ forms", ErrInvalidConfig, cli.RedactURL(rawURL, "REDIS_URL"))
 	}
-	if !cluster {
-		opts, err := redis.ParseURL(rawURL)
-		if err != nil {
-			// go-redis's errors can quote the URL, password included.
-			return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis URL (expected redis://user:password@host:6379/0)", ErrInvalidConfig, cli.RedactURL(rawURL, "REDIS_URL"))
+	redacted := cli.RedactURL(rawURL, "REDIS_URL")
+	switch kind {
+	case "cluster":
+		u, ok := seedsAsParams(base, rest)
+		opts, err := redis.ParseClusterURL(u)
+		if err != nil || !ok {
+			return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis Cluster URL (expected redis+cluster://user:password@host1:6379,host2:6379)", ErrInvalidConfig, redacted)
 		}
-		return redis.NewClient(opts), "Redis " + cli.RedactURL(rawURL, "REDIS_URL"), nil
+		cc := redis.NewClusterClient(opts)
+		redisstore.FollowClusterFailover(cc)
+		return cc, "Redis Cluster " + redacted, nil
+	case "sentinel":
+		opts, err := parseSentinelURL(base, rest)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis Sentinel URL (expected redis+sentinel://user:password@sentinel1:26379,sentinel2:26379/mymaster): %v", ErrInvalidConfig, redacted, err)
+		}
+		return redis.NewFailoverClient(opts), "Redis (Sentinel) " + redacted, nil
 	}
-	// go-redis reads a cluster's further seed nodes from addr= parameters;
-	// the comma list in the host part is turned into those.
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// go-redis's errors can quote the URL, password included.
+		return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis URL (expected redis://user:password@host:6379/0)", ErrInvalidConfig, redacted)
+	}
+	return redis.NewClient(opts), "Redis " + redacted, nil
+}
+
+// seedsAsParams turns the rest of a multi-host URL, after "scheme://",
+// into go-redis's form: the first host in the authority, the others as
+// addr= parameters. ok is false when there is no host.
+func seedsAsParams(base, rest string) (u string, ok bool) {
 	authority, tail := rest, ""
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {
 		authority, tail = rest[:i], rest[i:]
@@ -74,7 +100,7 @@ func newRedisClient(rawURL string) (redis.UniversalClient, string, error) {
 		userinfo, hosts = authority[:i+1], authority[i+1:]
 	}
 	seeds := strings.Split(hosts, ",")
-	u := base + "://" + userinfo + seeds[0] + tail
+	u = base + "://" + userinfo + seeds[0] + tail
 	for _, h := range seeds[1:] {
 		sep := "&"
 		if !strings.Contains(u, "?") {
@@ -82,11 +108,52 @@ func newRedisClient(rawURL string) (redis.UniversalClient, string, error) {
 		}
 		u += sep + "addr=" + url.QueryEscape(h)
 	}
-	opts, err := redis.ParseClusterURL(u)
-	if err != nil || hosts == "" {
-		return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis Cluster URL (expected redis+cluster://user:password@host1:6379,host2:6379)", ErrInvalidConfig, cli.RedactURL(rawURL, "REDIS_URL"))
+	return u, hosts != ""
+}
+
+// parseSentinelURL reads the rest of a redis+sentinel:// URL (after
+// "scheme://"): the Sentinels' addresses, then the master's name as the
+// path's first element and an optional database number as its second. The
+// user and password authenticate with the master and its replicas (as in
+// every other REDIS_URL form); the Sentinels' own, when they have any, are
+// the sentinel_username and sentinel_password parameters. Other parameters
+// are go-redis's (ParseFailoverURL).
+func parseSentinelURL(base, rest string) (*redis.FailoverOptions, error) {
+	u, err := url.Parse(base + "://" + rest)
+	if err != nil {
+		return nil, errors.New("not a URL")
 	}
-	return redis.NewClusterClient(opts), "Redis Cluster " + cli.RedactURL(rawURL, "REDIS_URL"), nil
+	path := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if path[0] == "" || len(path) > 2 {
+		return nil, errors.New("the path must be /<master name> or /<master name>/<db>")
+	}
+	master := path[0]
+	q := u.Query()
+	sentinelUser, sentinelPassword := q.Get("sentinel_username"), q.Get("sentinel_password")
+	q.Del("sentinel_username")
+	q.Del("sentinel_password")
+	q.Set("master_name", master)
+	user := u.User
+	u.User, u.RawQuery = nil, q.Encode()
+	u.Path = "/"
+	if len(path) == 2 {
+		u.Path += path[1]
+	}
+	withSeeds, ok := seedsAsParams(base, strings.TrimPrefix(u.String(), base+"://"))
+	if !ok {
+		return nil, errors.New("no Sentinel address")
+	}
+	opts, err := redis.ParseFailoverURL(withSeeds)
+	if err != nil {
+		// go-redis's message names the parameter, not the password.
+		return nil, err
+	}
+	opts.SentinelUsername, opts.SentinelPassword = sentinelUser, sentinelPassword
+	if user != nil {
+		opts.Username = user.Username()
+		opts.Password, _ = user.Password()
+	}
+	return opts, nil
 }
 
 // UsesRedis reports whether the sessions live in Redis (Config.RedisURL).

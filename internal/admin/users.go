@@ -254,6 +254,38 @@ func (db *DB) SetPassword(ctx context.Context, id int64, password string, cost i
 	return nil
 }
 
+// UpgradePassword replaces the hash of the user with this id by a bcrypt
+// hash of password at cost, if the stored hash is still old (a password
+// changed meanwhile stays). It is for a password just verified against old
+// at log-in, so the new-password rules (length) do not apply: an imported
+// user keeps the password they have. A password over MaxPasswordLength
+// bytes cannot be bcrypt-hashed, and keeps its old hash.
+func (db *DB) UpgradePassword(ctx context.Context, id int64, old, password string, cost int) error {
+	if len(password) > MaxPasswordLength {
+		return nil
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), cost)
+	if err != nil {
+		return fmt.Errorf("upgrade password: %w", err)
+	}
+	var exec func() error
+	if db.pool != nil {
+		exec = func() error {
+			_, err := db.pool.Exec(ctx, `UPDATE "users" SET password_hash = $1 WHERE id = $2 AND password_hash = $3`, string(hash), id, old)
+			return err
+		}
+	} else {
+		exec = func() error {
+			_, err := db.lite.DB().ExecContext(ctx, `UPDATE "users" SET password_hash = $1 WHERE id = $2 AND password_hash = $3`, string(hash), id, old)
+			return err
+		}
+	}
+	if err := exec(); err != nil {
+		return fmt.Errorf("upgrade password: %w", hint(err))
+	}
+	return nil
+}
+
 // UserSessions lists the live sessions of the user with this email, newest
 // first, through the session store's user index. No such user gives
 // ErrNoUser.

@@ -94,6 +94,22 @@ func New(t testing.TB) context.Context {
 	return Start(t).Context
 }
 
+// NewWith is New with extra launch switches after Flags' (doctor http's
+// browser needs chromium.PageFlags).
+func NewWith(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(Flags(t.TempDir()), extra...)...)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("browsertest: cannot start headless Chromium (install it: apt-get install -y chromium): %v", err)
+	}
+	return browser
+}
+
 // Profile returns a context for a new tab in a new browser context of the
 // browser that Start started: nothing (cookies, storage, cache) is shared
 // with other profiles, as on another device. It is closed when the test

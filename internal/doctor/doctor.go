@@ -301,7 +301,7 @@ redisstore's own work, or one redis-cli away:
 
 // isRedisURL reports whether target names a Redis server.
 func isRedisURL(target string) bool {
-	for _, scheme := range []string{"redis://", "rediss://", "redis+cluster://", "rediss+cluster://"} {
+	for _, scheme := range []string{"redis://", "rediss://", "redis+cluster://", "rediss+cluster://", "redis+sentinel://", "rediss+sentinel://"} {
 		if strings.HasPrefix(strings.ToLower(target), scheme) {
 			return true
 		}

@@ -65,6 +65,11 @@ type HTTPOptions struct {
 	// ChromiumFlags are extra command-line switches for Chromium (tests map
 	// their host names to 127.0.0.1 with them). Nil means none.
 	ChromiumFlags []chromedp.ExecAllocatorOption
+	// Chromium, when not nil, is a running Chromium's chromedp context (tests
+	// share one), started with chromium.PageFlags: the check opens its own browser context in it, with
+	// cookies of its own, instead of starting a browser, and ChromiumFlags
+	// and Insecure do not apply to it. Nil starts one per check.
+	Chromium context.Context
 	// Transport carries the requests. Nil means a fresh http.Transport
 	// honouring the proxy environment; tests use it to reach a local server
 	// under another host name.
@@ -115,6 +120,10 @@ type httpCheck struct {
 	sessionVerdict                        *browser.Verdict
 	loggedIn                              bool
 	firstAuthed                           *exchange // first protected response after login
+	// modelSent is the model's verdict, after the log-in and before the
+	// log-out, on whether the browser sends the session cookie to the
+	// protected path: what Chromium's follow-up requests are compared with.
+	modelSent bool
 }
 
 // CheckHTTP plays a browser against the server at o.URL and reports what
@@ -151,8 +160,10 @@ func CheckHTTP(ctx context.Context, o HTTPOptions) (*Report, error) {
 		if err := c.inChromium(ctx); err != nil {
 			return nil, err
 		}
-	case useChromium:
+	case useChromium && c.o.LoginBody == nil:
 		c.rep.Browser = "the doctor's model of Chrome (Chromium plays only a log-in: pass --email or --body)"
+	case useChromium:
+		c.rep.Browser = "the doctor's model of Chrome (Chromium plays the log-in only once the model's log-in works: see Login and Session cookie)"
 	}
 	// Present findings in section order, keeping the order within each.
 	rank := map[string]int{}
@@ -260,6 +271,7 @@ func (c *httpCheck) run(ctx context.Context) error {
 	}
 	c.judgeAnonymous()
 	if c.loggedIn {
+		c.modelSent = c.sessionCookie(c.protected) != nil
 		if err := c.thrash(ctx); err != nil {
 			return err
 		}

@@ -27,35 +27,27 @@ const (
 // secBrowser is the section of the findings headless Chromium made.
 const secBrowser = "In Chromium"
 
+// doctorPagePath is the path of the page Chromium runs the log-in from: the
+// doctor answers it itself, so it never reaches the app.
+const doctorPagePath = "/.sessionkit-doctor"
+
 // ErrNoChromium is returned by CheckHTTP for Browser "chromium" when no
 // Chromium or Chrome is installed.
 var ErrNoChromium = errors.New("doctor: --browser chromium: no chromium, chromium-browser or google-chrome on $PATH (Debian: apt-get install -y chromium)")
 
 // inChromium plays the log-in and the follow-up requests in real headless
-// Chromium: a tab on the front end's origin (Origin, else the API's own
-// page) fetches the login and then the protected path with credentials:
+// Chromium: a blank page the doctor answers itself on the front end's
+// origin (Origin, else the API's) fetches the login and then the protected path with credentials:
 // 'include', as a front end does. Chromium's own verdicts (was the cookie
 // stored, was it sent, and its reasons) become the findings of
 // "In Chromium", and replace the model's "Staying logged in": when the
 // browser is on, the report's verdicts are the browser's.
 func (c *httpCheck) inChromium(ctx context.Context) error {
-	dir, err := os.MkdirTemp("", "sessionkit-doctor-chromium-")
+	tab, stop, err := c.startChromium(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	flags := c.o.ChromiumFlags
-	if c.o.Insecure {
-		// As for the model's requests: a self-signed development certificate.
-		flags = append([]chromedp.ExecAllocatorOption{chromedp.Flag("ignore-certificate-errors", true)}, flags...)
-	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromium.Flags(dir, flags...)...)
-	defer cancelAlloc()
-	tab, cancelTab := chromedp.NewContext(alloc)
-	defer cancelTab()
-	if err := chromedp.Do(tab); err != nil {
-		return fmt.Errorf("doctor: start headless Chromium: %w", err)
-	}
+	defer stop()
 	version, err := chromedp.CallBrowser(tab, browser.GetVersion, cdp.Empty{})
 	if err != nil {
 		return fmt.Errorf("doctor: ask Chromium its version: %w", err)
@@ -70,15 +62,19 @@ func (c *httpCheck) inChromium(ctx context.Context) error {
 		}
 		return nil
 	}
-	page := c.base.String()
+	// The page is the doctor's own, answered by Chromium's request
+	// interception at the front end's origin: the app's pages, CSP and 404s
+	// play no part, as a front end's own page would have its own.
+	org := originOf(c.base)
 	if c.origin != nil {
-		page = originOf(c.origin) + "/"
+		org = originOf(c.origin)
 	}
+	page := org + doctorPagePath
 	watch, err := chromium.Watch(tab)
 	if err != nil {
 		return err
 	}
-	if err := step("open "+page, func(ctx context.Context) error { return chromedp.Do(ctx, chromedp.Navigate(page)) }); err != nil {
+	if err := step("open "+page, func(ctx context.Context) error { return chromium.OpenPage(ctx, page) }); err != nil {
 		return err
 	}
 	fetch := func(u, init string) (chromium.FetchResult, error) {
@@ -93,7 +89,7 @@ func (c *httpCheck) inChromium(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ev := []string{fmt.Sprintf("a page on %s fetched POST %s with credentials: 'include'", page, c.login.Path)}
+	ev := []string{fmt.Sprintf("a page on %s (the doctor's own) fetched POST %s with credentials: 'include'", org, c.login.Path)}
 	if login.Error != "" {
 		c.add(secBrowser, "browser.login", Fail, "Chromium's log-in fetch failed: "+login.Error, ev,
 			"A fetch that fails without a status is a CORS refusal or a network error: see Cross-origin front end.")
@@ -167,8 +163,7 @@ func (c *httpCheck) inChromium(ctx context.Context) error {
 		c.add(secBrowser, "browser.sent", Fail, fmt.Sprintf("Chromium does not send the cookie with GET %s: %s", c.protected.Path, why), nil,
 			"Make the cookie reach the API (see Session cookie and Cross-origin front end).")
 	}
-	modelSent := c.sessionCookie(c.protected) != nil
-	c.compareModel("sent", modelSent, sent)
+	c.compareModel("sent", c.modelSent, sent)
 
 	// Chromium's follow-up requests replace the model's.
 	kept := c.rep.Findings[:0]
@@ -191,6 +186,41 @@ func (c *httpCheck) inChromium(ctx context.Context) error {
 			"Sessions that come and go mean instances that do not share the session secret or store: give every instance the same secret and the same shared store.")
 	}
 	return nil
+}
+
+// startChromium returns a tab of a fresh profile: in the running Chromium
+// of HTTPOptions.Chromium, else in a headless Chromium of its own, started
+// with ChromiumFlags (and Insecure's flag). stop closes what it opened.
+func (c *httpCheck) startChromium(ctx context.Context) (tab context.Context, stop func(), err error) {
+	if c.o.Chromium != nil {
+		tab, cancel := chromedp.NewContext(c.o.Chromium, chromedp.WithNewBrowserContext())
+		if err := chromedp.Do(tab); err != nil {
+			cancel()
+			return nil, nil, fmt.Errorf("doctor: open a browser context in Chromium: %w", err)
+		}
+		return tab, cancel, nil
+	}
+	dir, err := os.MkdirTemp("", "sessionkit-doctor-chromium-")
+	if err != nil {
+		return nil, nil, err
+	}
+	flags := append(chromium.PageFlags(), c.o.ChromiumFlags...)
+	if c.o.Insecure {
+		// As for the model's requests: a self-signed development certificate.
+		flags = append([]chromedp.ExecAllocatorOption{chromedp.Flag("ignore-certificate-errors", true)}, flags...)
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromium.Flags(dir, flags...)...)
+	tab, cancelTab := chromedp.NewContext(alloc)
+	stop = func() {
+		cancelTab()
+		cancelAlloc()
+		os.RemoveAll(dir)
+	}
+	if err := chromedp.Do(tab); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("doctor: start headless Chromium: %w", err)
+	}
+	return tab, stop, nil
 }
 
 // compareModel adds a warning when the doctor's model said otherwise than

@@ -1,58 +1,80 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/chromedp/chromedp"
+	"github.com/sessionkit/sessionkit/internal/browsertest"
+	"github.com/sessionkit/sessionkit/internal/chromium"
+	"github.com/sessionkit/sessionkit/internal/server"
 )
 
 // TestHTTPInChromium: doctor http --browser chromium plays the log-in and
-// the requests after it in real headless Chromium, says so, and takes its
-// verdicts from it: a healthy server passes; a Secure cookie over plain HTTP
-// on a real host name is refused by Chromium (SecureOnly), so the session is
-// never recognised there, and the model agrees.
+// the requests after it in real headless Chromium, from a page the doctor
+// answers itself at the front end's origin, says so, and takes its verdicts
+// from it. The cases share one browser, each in a profile of its own;
+// --insecure starts its own, since it is a launch flag.
 func TestHTTPInChromium(t *testing.T) {
-	t.Run("healthy, from the command line", func(t *testing.T) {
+	b := browsertest.NewWith(t, chromium.PageFlags()...)
+
+	t.Run("healthy", func(t *testing.T) {
 		ts := serve(t, newSessServer(srvConfig{}, "s3cret", newMemStore()), false)
-		var out, errb bytes.Buffer
-		code := Run(context.Background(), []string{"http", ts.URL, "--body", loginBody, "--repeat", "5", "--browser", "chromium"}, nil, &out, &errb)
-		if code != ExitOK {
-			t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
-		}
-		for _, want := range []string{"browser: headless Chromium (Chrome/", "In Chromium", `Chromium stored the session cookie "sid"`,
-			"Chromium sends the cookie with GET /api/user", "all 5 requests kept the session in Chromium"} {
-			if !strings.Contains(out.String(), want) {
-				t.Fatalf("report lacks %q:\n%s", want, out.String())
-			}
+		r := checkHTTP(t, HTTPOptions{URL: ts.URL, Repeat: 5, Browser: BrowserChromium, Chromium: b})
+		expect(t, r, "browser.cookie", Pass, `stored the session cookie "sid"`)
+		expect(t, r, "browser.sent", Pass, "GET /api/user")
+		expect(t, r, "persist.thrash", Pass, "all 5 requests kept the session in Chromium")
+		noModelDisagreement(t, r)
+		if !strings.HasPrefix(r.Browser, "headless Chromium (Chrome/") {
+			t.Fatalf("Browser = %q", r.Browser)
 		}
 	})
+
+	// Nothing listens at the front end's origin: the page there is the
+	// doctor's own.
+	t.Run("--origin: a front end on another origin of the site", func(t *testing.T) {
+		front := "http://app.example.test:8080"
+		ts := serve(t, newSessServer(srvConfig{CORS: "echo", AllowOrigin: front}, "s3cret", newMemStore()), false)
+		u, _ := url.Parse(ts.URL)
+		r := checkHTTP(t, HTTPOptions{URL: "http://api.example.test:" + u.Port() + "/", Origin: front, Repeat: 3,
+			Browser: BrowserChromium, Chromium: b, Transport: dialTo(u.Host)})
+		f := expect(t, r, "browser.cookie", Pass)
+		if !strings.Contains(strings.Join(f.Evidence, "\n"), "a page on "+front) {
+			t.Fatalf("the log-in was not fetched from %s: %q", front, f.Evidence)
+		}
+		expect(t, r, "browser.sent", Pass)
+		expect(t, r, "persist.thrash", Pass, "in Chromium")
+		noModelDisagreement(t, r)
+	})
+
+	// The cases where the model and Chromium disagreed on sessionkit
+	// serve's defaults: the model read the cookie after its own log-out.
+	for _, env := range []string{"development", "production"} {
+		t.Run("serve's defaults, APP_ENV="+env, func(t *testing.T) {
+			base := serveDefaults(t, env)
+			r := checkHTTP(t, HTTPOptions{URL: base, Repeat: 3, Browser: BrowserChromium, Chromium: b})
+			if r.Failed() {
+				t.Fatalf("a FAIL:\n%s", reportText(r))
+			}
+			expect(t, r, "browser.sent", Pass)
+			expect(t, r, "logout.cleared", Pass)
+			noModelDisagreement(t, r)
+		})
+	}
 
 	t.Run("Secure over plain HTTP", func(t *testing.T) {
 		ts := serve(t, newSessServer(srvConfig{Attrs: "; Path=/; HttpOnly; SameSite=Lax; Secure"}, "s3cret", newMemStore()), false)
 		u, _ := url.Parse(ts.URL)
-		r := checkHTTP(t, HTTPOptions{
-			URL:           "http://api.example.test:" + u.Port() + "/",
-			Repeat:        3,
-			Browser:       BrowserChromium,
-			ChromiumFlags: []chromedp.ExecAllocatorOption{chromedp.Flag("host-resolver-rules", "MAP *.example.test 127.0.0.1")},
-			Transport:     dialTo(u.Host),
-		})
+		r := checkHTTP(t, HTTPOptions{URL: "http://api.example.test:" + u.Port() + "/", Repeat: 3, Browser: BrowserChromium, Chromium: b, Transport: dialTo(u.Host)})
 		expect(t, r, "browser.cookie", Fail, "refused", "SecureOnly")
 		expect(t, r, "browser.sent", Fail)
 		expect(t, r, "persist.thrash", Fail, "in Chromium")
-		for _, f := range r.Findings {
-			if f.ID == "browser.model" {
-				t.Fatalf("the model disagrees with Chromium: %s", f.Title)
-			}
-		}
-		if !strings.HasPrefix(r.Browser, "headless Chromium (Chrome/") {
-			t.Fatalf("Browser = %q", r.Browser)
-		}
+		noModelDisagreement(t, r)
 	})
 
 	t.Run("--insecure: a self-signed certificate", func(t *testing.T) {
@@ -78,4 +100,57 @@ func TestHTTPInChromium(t *testing.T) {
 			t.Fatalf("--browser firefox: %v, want ErrUsage", err)
 		}
 	})
+
+	// A log-in the model sees fail is not played in Chromium, and the report
+	// says why without asking for the --email that was given.
+	t.Run("no cookie from the log-in", func(t *testing.T) {
+		ts := serve(t, newSessServer(srvConfig{NoCookieOnLogin: true}, "s3cret", newMemStore()), false)
+		r := checkHTTP(t, HTTPOptions{URL: ts.URL, Repeat: 2, Browser: BrowserChromium, Chromium: b})
+		if strings.Contains(r.Browser, "--email") || !strings.Contains(r.Browser, "once the model's log-in works") {
+			t.Fatalf("Browser = %q", r.Browser)
+		}
+		expect(t, r, "cookie.set", Fail)
+	})
+}
+
+// noModelDisagreement fails the test when the report has the model's
+// loud warning that it disagrees with Chromium.
+func noModelDisagreement(t *testing.T, r *Report) {
+	t.Helper()
+	for _, f := range r.Findings {
+		if f.ID == "browser.model" {
+			t.Fatalf("the model disagrees with Chromium: %s\n%s", f.Title, reportText(r))
+		}
+	}
+}
+
+// serveDefaults starts sessionkit serve's server as `APP_ENV=appEnv
+// sessionkit serve` configures it (the embedded SQLite database in a
+// temporary directory), with the user of loginBody, and returns its URL on
+// 127.0.0.1.
+func serveDefaults(t *testing.T, appEnv string) string {
+	t.Helper()
+	env := map[string]string{
+		"APP_ENV":        appEnv,
+		"DATA_DIR":       t.TempDir(),
+		"SESSION_SECRET": "doctor-test-secret-0123456789abcdefghijklmnop",
+		"BCRYPT_COST":    "4",
+		"PRUNE_INTERVAL": "off",
+	}
+	loaded, err := server.LoadConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded.Logger = slog.New(slog.DiscardHandler)
+	srv, err := server.New(t.Context(), loaded.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if _, err := srv.DB().AddUser(t.Context(), "ann@example.com", "secret pw", 4); err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return ts.URL
 }

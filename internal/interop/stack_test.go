@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,10 @@ type stack struct {
 	goLog   *lockedBuffer
 	nodeLog *lockedBuffer
 	users   []user
+	// nodeOnly are accounts the Node app has and serve's users table does
+	// not: one whose id serve has never seen, and one whose id serve gives
+	// another email (see nodeOnlyUsers).
+	nodeOnly []user
 }
 
 type user struct {
@@ -106,6 +111,7 @@ func startStack(t *testing.T, zone string, nUsers int) *stack {
 
 	s := &stack{schema: schema, pool: pool, goLog: &lockedBuffer{}, nodeLog: &lockedBuffer{}}
 	s.startGo(t, goDB, nUsers)
+	s.nodeOnly = nodeOnlyUsers(s.users)
 	s.nodeURL = startNode(t, s.nodeLog, map[string]string{
 		"DATABASE_URL":   nodeDB,
 		"SESSION_SCHEMA": schema,
@@ -201,8 +207,19 @@ func (s *stack) startGo(t *testing.T, databaseURL string, nUsers int) {
 	s.goURL = ts.URL
 }
 
+// nodeOnlyUsers returns the Node app's accounts that serve cannot map:
+// an id serve has never handed out and, when there is a user, the first
+// user's id under another email.
+func nodeOnlyUsers(users []user) []user {
+	out := []user{{ID: 900_001, Email: "node-only@example.com", Password: password}}
+	if len(users) > 0 {
+		out = append(out, user{ID: users[0].ID, Email: "node-other@example.com", Password: password})
+	}
+	return out
+}
+
 func (s *stack) usersJSON(t *testing.T) string {
-	b, err := json.Marshal(s.users)
+	b, err := json.Marshal(append(slices.Clone(s.users), s.nodeOnly...))
 	if err != nil {
 		t.Fatal(err)
 	}

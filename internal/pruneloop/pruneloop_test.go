@@ -60,8 +60,21 @@ func TestCloseCancelsARunningPrune(t *testing.T) {
 		<-ctx.Done() // a prune that only stops when cancelled
 		return ctx.Err()
 	})
-	<-started
-	l.Close() // returns only because the prune's context was cancelled
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop never started its prune")
+	}
+	closed := make(chan struct{})
+	go func() {
+		l.Close() // returns only because the prune's context was cancelled
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return: it did not cancel the running prune")
+	}
 }
 
 func TestDrainStopsAtAShortBatch(t *testing.T) {

@@ -18,15 +18,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Cluster is a real Redis Cluster of three masters (no replicas), each a
-// redis-server process listening on a free local port, with its files in a
-// temporary directory. Start it once per test binary (in TestMain) and Stop
-// it when the tests are done.
+// Cluster is a real Redis Cluster of three masters, each a redis-server
+// process listening on a free local port, with its files in a temporary
+// directory; StartClusterWithReplicas gives each master a replica too. Start
+// it once per test binary (in TestMain) and Stop it when the tests are done.
 type Cluster struct {
-	// Addrs are the masters' addresses, host:port.
+	// Addrs are the nodes' addresses, host:port: the three masters, and
+	// with replicas the three replicas after them (Redis decides which
+	// node replicates which; Masters asks it).
 	Addrs []string
 	dir   string
 	nodes []*node
+	// replicas is the number of replicas per master.
+	replicas int
 }
 
 // node is one redis-server process; exited is closed once it has exited
@@ -34,7 +38,11 @@ type Cluster struct {
 // early exit is seen while waiting for it to answer).
 type node struct {
 	cmd    *exec.Cmd
+	addr   string
 	exited chan struct{}
+	// replicaOf is the master this node replicated when last noted
+	// (Cluster.NoteReplicas); "" for a master.
+	replicaOf string
 }
 
 // clusterSize is the number of masters: the smallest cluster Redis builds.
@@ -56,11 +64,23 @@ var errNodeExited = errors.New("redis-server exited before answering")
 // agrees on the slot map. A node that loses its port to another process is
 // started again on new ports. On failure it stops what it started.
 func StartCluster(ctx context.Context) (*Cluster, error) {
+	return startCluster(ctx, 0)
+}
+
+// StartClusterWithReplicas is StartCluster with a replica for each master
+// (six redis-servers), for tests of a failover: it also waits until every
+// replica is in sync with its master. cluster-node-timeout is one second,
+// so a killed master is replaced within a few seconds.
+func StartClusterWithReplicas(ctx context.Context) (*Cluster, error) {
+	return startCluster(ctx, 1)
+}
+
+func startCluster(ctx context.Context, replicas int) (*Cluster, error) {
 	dir, err := os.MkdirTemp("", "sessionkit-redis-cluster-")
 	if err != nil {
 		return nil, fmt.Errorf("redistest: cluster: %w", err)
 	}
-	c := &Cluster{dir: dir}
+	c := &Cluster{dir: dir, replicas: replicas}
 	if err := c.start(ctx); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("redistest: cluster: %w", err)
@@ -80,7 +100,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(c.replicas), "--cluster-yes")
 	var out bytes.Buffer
 	create := exec.CommandContext(ctx, "redis-cli", args...)
 	create.Stdout, create.Stderr = &out, &out
@@ -90,42 +110,73 @@ func (c *Cluster) start(ctx context.Context) error {
 	return poll(ctx, func() error { return c.ready(ctx) })
 }
 
-// startNodes starts clusterSize redis-servers on free ports and waits until
-// each answers as itself.
+// startNodes starts clusterSize × (1 + replicas) redis-servers on free
+// ports and waits until each answers as itself.
 func (c *Cluster) startNodes(ctx context.Context) error {
-	ports, err := freePorts(clusterSize)
+	ports, err := freePorts(clusterSize * (1 + c.replicas))
 	if err != nil {
 		return err
 	}
+	timeout := "2000"
+	if c.replicas > 0 {
+		timeout = "1000"
+	}
 	for _, port := range ports {
 		p := strconv.Itoa(port)
-		cmd := exec.Command("redis-server",
-			"--port", p,
-			"--bind", "127.0.0.1",
+		n, err := startServer(c.dir, p,
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes-"+p+".conf",
-			"--cluster-node-timeout", "2000",
-			"--dir", c.dir,
-			"--save", "",
-			"--appendonly", "no",
-			"--logfile", "redis-"+p+".log",
+			"--cluster-node-timeout", timeout,
+			// A replica may always take over, however long its link
+			// was down: the tests kill masters on purpose.
+			"--cluster-replica-validity-factor", "0",
 		)
-		cmd.SysProcAttr = dieWithParent()
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start redis-server: %w", err)
+		if err != nil {
+			return err
 		}
-		n := &node{cmd: cmd, exited: make(chan struct{})}
-		go func() {
-			_ = cmd.Wait()
-			close(n.exited)
-		}()
 		c.nodes = append(c.nodes, n)
-		c.Addrs = append(c.Addrs, "127.0.0.1:"+p)
+		c.Addrs = append(c.Addrs, n.addr)
 	}
-	for i, addr := range c.Addrs {
-		if err := waitOwnPing(ctx, addr, c.nodes[i]); err != nil {
-			log, _ := os.ReadFile(filepath.Join(c.dir, "redis-"+strings.TrimPrefix(addr, "127.0.0.1:")+".log"))
-			return fmt.Errorf("%s: %w\n%s", addr, err, lastLines(string(log), 5))
+	return waitNodes(ctx, c.dir, c.nodes)
+}
+
+// startServer starts a redis-server on 127.0.0.1:port with its files in
+// dir, no persistence, and the extra arguments.
+func startServer(dir, port string, extra ...string) (*node, error) {
+	args := append([]string{
+		"--port", port,
+		"--bind", "127.0.0.1",
+		"--dir", dir,
+		"--save", "",
+		"--appendonly", "no",
+		"--repl-diskless-sync", "yes",
+		"--repl-diskless-sync-delay", "0",
+		"--logfile", "redis-" + port + ".log",
+	}, extra...)
+	return startProcess(exec.Command("redis-server", args...), "127.0.0.1:"+port)
+}
+
+// startProcess starts cmd, a server that will listen on addr.
+func startProcess(cmd *exec.Cmd, addr string) (*node, error) {
+	cmd.SysProcAttr = dieWithParent()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	n := &node{cmd: cmd, addr: addr, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(n.exited)
+	}()
+	return n, nil
+}
+
+// waitNodes waits until each node answers as itself; a node that lost its
+// port gives an error wrapping errNodeExited, with its log's last lines.
+func waitNodes(ctx context.Context, dir string, nodes []*node) error {
+	for _, n := range nodes {
+		if err := waitOwnPing(ctx, n.addr, n); err != nil {
+			log, _ := os.ReadFile(filepath.Join(dir, "redis-"+strings.TrimPrefix(n.addr, "127.0.0.1:")+".log"))
+			return fmt.Errorf("%s: %w\n%s", n.addr, err, lastLines(string(log), 5))
 		}
 	}
 	return nil
@@ -255,7 +306,7 @@ func (c *Cluster) ready(ctx context.Context) error {
 			}
 			for field, want := range map[string]string{
 				"cluster_state":       "ok",
-				"cluster_known_nodes": strconv.Itoa(clusterSize),
+				"cluster_known_nodes": strconv.Itoa(len(c.nodes)),
 				"cluster_slots_ok":    "16384",
 				"cluster_slots_pfail": "0",
 				"cluster_slots_fail":  "0",
@@ -267,6 +318,11 @@ func (c *Cluster) ready(ctx context.Context) error {
 			slots, err := cl.ClusterSlots(ctx).Result()
 			if err != nil {
 				return err
+			}
+			if c.replicas > 0 {
+				if err := inSync(ctx, cl, c.replicas); err != nil {
+					return err
+				}
 			}
 			m := slotMap(slots)
 			if i == 0 {

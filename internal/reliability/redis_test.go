@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -20,6 +21,8 @@ import (
 type sessionRedis struct {
 	client redis.UniversalClient
 	prefix string
+	// url is the instances' REDIS_URL; "" for the machine's Redis.
+	url string
 }
 
 // newRedisDatabase is newDatabase with the sessions in Redis: users in the
@@ -36,6 +39,9 @@ func newRedisDatabase(t *testing.T) *database {
 // env adds the Redis settings to an instance's environment.
 func (r *sessionRedis) env(env map[string]string) {
 	env["REDIS_URL"] = "redis://" + redistest.Addr()
+	if r.url != "" {
+		env["REDIS_URL"] = r.url
+	}
 	env["REDIS_PREFIX"] = r.prefix
 }
 
@@ -45,9 +51,7 @@ func (r *sessionRedis) sessionIDs(t *testing.T) map[string]int64 {
 	t.Helper()
 	ctx := context.Background()
 	ids := map[string]int64{}
-	iter := r.client.Scan(ctx, 0, r.prefix+"{*", 1000).Iterator()
-	for iter.Next(ctx) {
-		key := iter.Val()
+	for _, key := range r.keys(t) {
 		sid := strings.TrimSuffix(strings.TrimPrefix(key, r.prefix+"{"), "}")
 		v, err := r.client.HGet(ctx, key, "v.userId").Result()
 		if err != nil && err != redis.Nil {
@@ -56,10 +60,37 @@ func (r *sessionRedis) sessionIDs(t *testing.T) map[string]int64 {
 		uid, _ := strconv.ParseInt(v, 10, 64)
 		ids[sid] = uid
 	}
-	if err := iter.Err(); err != nil {
+	return ids
+}
+
+// keys returns every session key under the prefix, from every master of a
+// cluster.
+func (r *sessionRedis) keys(t *testing.T) []string {
+	t.Helper()
+	ctx := context.Background()
+	var (
+		mu   sync.Mutex
+		keys []string
+	)
+	scan := func(ctx context.Context, c redis.UniversalClient) error {
+		iter := c.Scan(ctx, 0, r.prefix+"{*", 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			keys = append(keys, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	var err error
+	if cc, ok := r.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, r.client)
+	}
+	if err != nil {
 		t.Fatalf("scan sessions: %v", err)
 	}
-	return ids
+	return keys
 }
 
 // sessions is database.sessions for sessions in Redis: the number of session
@@ -67,14 +98,7 @@ func (r *sessionRedis) sessionIDs(t *testing.T) map[string]int64 {
 func (r *sessionRedis) sessions(t *testing.T) tableState {
 	t.Helper()
 	ctx := context.Background()
-	var keys []string
-	iter := r.client.Scan(ctx, 0, r.prefix+"{*", 1000).Iterator()
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatalf("scan sessions: %v", err)
-	}
+	keys := r.keys(t)
 	sort.Strings(keys)
 	h := md5.New()
 	for _, k := range keys {

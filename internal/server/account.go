@@ -15,8 +15,11 @@ import (
 const errReauth = `recent log-in required: log in again, or send your password as {"password":"…"}`
 
 // currentUser returns the request's session and its logged-in user, or
-// answers 401 (no user, or a user who was removed or disabled: that session
-// is ended) or 503 and returns false.
+// answers 401 or 503 and returns false. On 401 the session is ended only
+// when this server made it (it is bound to a user) or its user is
+// disabled: a session of a user who was removed or disabled is worthless.
+// One this server did not make (express-session's, on a shared store) and
+// cannot map to one of its users is left as it is, cookie included.
 func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (*sessionkit.Session, admin.User, bool) {
 	sess, ok := s.session(w, r)
 	if !ok {
@@ -43,8 +46,9 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (*sessionki
 	// call; a missing or unreadable email is "", which matches no user. A
 	// disabled user's session that escaped the sweep the same way ends here.
 	email, _ := sess.GetString(admin.SessionEmailKey)
+	bound, _ := sess.User()
 	switch {
-	case found && email == user.Email && user.Disabled():
+	case found && user.Disabled():
 		// Every session of the user goes, as DisableUser's own sweep
 		// would have ended them, and the events say why.
 		ctx := sessionkit.WithEndReason(r.Context(), sessionkit.ReasonDisabled)
@@ -52,14 +56,47 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (*sessionki
 			s.storeFailed(w, r, err)
 			return nil, admin.User{}, false
 		}
+		if bound != admin.UserKey(user.ID) {
+			_ = sess.Destroy() // not in the user's index (express-session's)
+		}
 		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
 		return nil, admin.User{}, false
-	case !found || email != user.Email:
+	case bound != "" && (!found || email != user.Email):
 		_ = sess.Destroy() // the session is worthless
+		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
+		return nil, admin.User{}, false
+	case bound == "" && (!found || email != "" && email != user.Email):
+		// Not this server's session (bound == ""): express-session's, on a
+		// shared table, for a user this server does not know (not
+		// imported) or knows under another email. Ending it, or clearing
+		// the cookie, would log the user out of Node too, so it is left
+		// as it is. A session with no email (passport keeps only the id)
+		// is the user its id names, as Node's deserializeUser reads it.
+		s.unmappedSession(r, sess, found)
 		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
 		return nil, admin.User{}, false
 	}
 	return sess, user, true
+}
+
+// unmappedBudget: one line per session an hour, and at most a thousand
+// sessions' lines an hour in all.
+var unmappedBudget = budget{perClient: 1, perEvent: 1000}
+
+// unmappedSession logs, once per session per hour, that a session
+// names a user this server cannot map to one of its own, by the session's
+// handle (a hash of its id). It is Info, not Warn: during a move from
+// Node, before `sessionkit users import`, it is expected.
+func (s *Server) unmappedSession(r *http.Request, sess *sessionkit.Session, userFound bool) {
+	handle := sess.Handle()
+	if ok, _ := s.unmapped.allow(eventSessionUnmapped, handle, unmappedBudget); !ok {
+		return
+	}
+	reason := "no such user"
+	if userFound {
+		reason = "email differs from the user's"
+	}
+	s.securityEvent(r, slog.LevelInfo, eventSessionUnmapped, "session", handle, "reason", reason)
 }
 
 // sessionView is one entry of GET /api/sessions.

@@ -41,7 +41,9 @@ type Config struct {
 	// the database (REDIS_URL): redis://[user:password@]host:port[/db],
 	// rediss:// for TLS, or a Redis Cluster by its seed nodes,
 	// redis+cluster://[user:password@]host1:port1,host2:port2 (rediss+cluster://
-	// for TLS). Zero: sessions live in the database.
+	// for TLS), or a primary found through its Sentinels,
+	// redis+sentinel://[user:password@]s1:26379,s2:26379/<master>[/db]
+	// (docs/redis-failover.md). Zero: sessions live in the database.
 	RedisURL string
 	// RedisPrefix starts every session key in Redis (REDIS_PREFIX), so one
 	// Redis can serve several applications. Zero: "sessionkit:", or
@@ -132,6 +134,11 @@ type Config struct {
 	// none (express-session on connect-pg-simple or connect-redis). Zero:
 	// one minute.
 	SessionCacheMaxAge time.Duration
+	// DBSC turns on device-bound sessions (DBSC, --dbsc): browsers that
+	// support Device Bound Session Credentials bind their session to a key
+	// at log-in, and a copied session cookie stops working within
+	// minutes. See docs/dbsc.md. Zero: off.
+	DBSC bool
 	// PruneInterval is how often expired sessions are deleted in the
 	// background (PRUNE_INTERVAL). Zero: one hour; negative: never (run
 	// `sessionkit prune` from cron instead).
@@ -183,7 +190,7 @@ var settings = []setting{
 	{flag: "addr", env: "ADDR", def: DefaultAddr, usage: "address to listen on; :8080 for all interfaces, port 0 for any free port"},
 	{flag: "database-url", env: "DATABASE_URL", usage: "PostgreSQL URL; empty: the embedded SQLite database in the data directory"},
 	{flag: "session-table", env: "SESSION_TABLE", def: admin.SessionsTable, usage: "PostgreSQL sessions table, name or schema.name; a connect-pg-simple table is used as it is, shared with express-session"},
-	{flag: "redis-url", env: "REDIS_URL", usage: "keep sessions in Redis: redis://host:6379/0, rediss:// (TLS) or redis+cluster://host1:6379,host2:6379 (a Redis Cluster); empty: in the database"},
+	{flag: "redis-url", env: "REDIS_URL", usage: "keep sessions in Redis: redis://host:6379/0, rediss:// (TLS), redis+cluster://host1:6379,host2:6379 (a Redis Cluster) or redis+sentinel://s1:26379,s2:26379/mymaster (Sentinel); empty: in the database"},
 	{flag: "redis-prefix", env: "REDIS_PREFIX", usage: "prefix of the session keys in Redis; empty: sessionkit:, or sess: in the connect-redis layout"},
 	{flag: "redis-layout", env: "REDIS_LAYOUT", def: "native", usage: "native, or connect-redis to share sessions with an express-session app on connect-redis"},
 	{flag: "data-dir", env: "DATA_DIR", def: admin.DefaultDataDir, usage: "directory for the SQLite database and the generated development secret"},
@@ -206,6 +213,7 @@ var settings = []setting{
 	{flag: "max-sessions-per-user", env: "MAX_SESSIONS_PER_USER", def: strconv.Itoa(DefaultMaxSessionsPerUser), usage: "live sessions per user; a log-in beyond it ends the oldest; 0: no limit"},
 	{flag: "session-cache", env: "SESSION_CACHE", def: "off", usage: "instance-local session cache: off, on (10000 sessions) or a number of sessions; changes are announced to every instance (PostgreSQL NOTIFY, Redis PUBLISH)"},
 	{flag: "session-cache-max-age", env: "SESSION_CACHE_MAX_AGE", def: "1m", usage: "longest a cached session is served without reading the database"},
+	{flag: "dbsc", env: "DBSC", def: "off", usage: "device-bound sessions: on to let browsers with DBSC bind their session to a key, so a copied cookie stops working; see docs/dbsc.md", isBool: true},
 	{flag: "prune-interval", env: "PRUNE_INTERVAL", def: "1h", usage: "how often expired sessions are deleted in the background; off: never"},
 	{flag: "shutdown-timeout", env: "SHUTDOWN_TIMEOUT", def: "10s", usage: "how long shutdown waits for in-flight requests"},
 	{flag: "metrics-token", env: "METRICS_TOKEN", usage: "bearer token GET /metrics requires; empty: /metrics answers 404 (prefer the environment variable: flags show in ps)"},
@@ -416,6 +424,9 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 		if c.SessionCache, err = strconv.Atoi(v); err != nil || c.SessionCache < 1 {
 			return l, badSetting("session-cache", "%q is not on, off or a number of sessions", v)
 		}
+	}
+	if c.DBSC, err = parseDBSC(get("dbsc")); err != nil {
+		return l, badSetting("dbsc", "%v", err)
 	}
 	switch v := strings.ToLower(get("prune-interval")); v {
 	case "off", "never", "-1":

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/admin"
@@ -204,9 +203,28 @@ func (s *Server) checkPassword(ctx context.Context, email string, lookup bool, p
 	case <-ctx.Done():
 		return admin.User{}, false, ctx.Err()
 	}
-	match := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	// As much work whatever the stored hash's cost or scheme (see
+	// admin.VerifyPassword), so that the time tells no email apart.
+	check := admin.VerifyPassword(string(hash), password, s.cfg.BcryptCost, s.dummyHash)
 	<-s.bcryptSlots
-	return user, found && match, nil
+	if s.passwordChecked != nil {
+		s.passwordChecked(check)
+	}
+	if found && check.Match && check.Rehash {
+		s.upgradeHash(ctx, user, password)
+	}
+	return user, found && check.Match, nil
+}
+
+// upgradeHash replaces a matching password's hash by one of this server's
+// own (bcrypt at BCRYPT_COST): an imported argon2id or bcrypt hash, or one
+// from before BCRYPT_COST changed. It replaces only the hash it checked,
+// so a password changed meanwhile stays changed. A failure is logged: the
+// log-in goes on, and the next one tries again.
+func (s *Server) upgradeHash(ctx context.Context, user admin.User, password string) {
+	if err := s.db.UpgradePassword(context.WithoutCancel(ctx), user.ID, user.PasswordHash, password, s.cfg.BcryptCost); err != nil {
+		s.log.Warn("log-in: could not re-hash the password at BCRYPT_COST; the next log-in tries again", "user", user.ID, "err", err)
+	}
 }
 
 func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration) {

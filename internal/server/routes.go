@@ -50,6 +50,7 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 			writeError(w, http.StatusNotFound, "the debug endpoint is off (APP_ENV=production): set SESSION_DEBUG=1 to turn it on")
 		}))
 	}
+	s.dbscRoutes(root)
 	// Every other /api answer is JSON, and so is "no such route" (and a
 	// known path with another method, which this pattern also catches).
 	root.Handle("/api/", api(func(w http.ResponseWriter, r *http.Request) {

@@ -22,6 +22,9 @@ const (
 	// eventRevoked: sessions of a user ended by that user (one session,
 	// "everywhere else", or by a password change).
 	eventRevoked = "sessions_revoked"
+	// eventSessionUnmapped: a session this server did not make names a
+	// user it does not know; it is left alone (Info: expected mid-move).
+	eventSessionUnmapped = "session_unmapped"
 )
 
 // securityEvent logs event for request r at level, with attrs (key, value

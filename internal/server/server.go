@@ -71,9 +71,15 @@ type Server struct {
 	logs *logThrottle
 	// sessionEvents counts the library's session events (sessionEvent).
 	sessionEvents sessionEventCounts
+	// unmapped lets a session_unmapped line through once an hour per
+	// session (a browser sends the same cookie on every request).
+	unmapped *logThrottle
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
 	// password check and its session save: where a removal can race it.
 	afterPasswordCheck func()
+	// passwordChecked, when set (by tests only), hears of each password
+	// check's outcome and bcrypt work.
+	passwordChecked func(admin.PasswordCheck)
 }
 
 // settingError is a configuration error: its text names the setting, and
@@ -121,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db, logs: newLogThrottle(time.Minute)}
+	s := &Server{cfg: cfg, log: log, db: db, logs: newLogThrottle(time.Minute), unmapped: newLogThrottle(time.Hour)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -214,6 +220,7 @@ func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger, onEven
 		TrustedProxies:     cfg.TrustedProxies,
 		CacheEntries:       cfg.SessionCache,
 		CacheMaxAge:        cfg.SessionCacheMaxAge,
+		DeviceBound:        deviceBoundConfig(cfg),
 		Logger:             log,
 		OnEvent:            onEvent,
 		// A save that failed (the store is down) must not look like a

@@ -81,6 +81,13 @@ async function loadSessions() {
       badge.textContent = "This device";
       device.append(badge);
     }
+    if (s.deviceBound) {
+      const bound = document.createElement("span");
+      bound.className = "badge";
+      bound.textContent = "Device-bound";
+      bound.title = "Bound to a key this browser keeps: a copy of its cookie stops working within minutes";
+      device.append(bound);
+    }
     const meta = document.createElement("div");
     meta.className = "meta";
     meta.textContent = (s.address ? "From " + s.address + " · " : "") + "last seen " + when(s.lastSeen) + " · logged in " + when(s.created);
