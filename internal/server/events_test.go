@@ -105,7 +105,7 @@ func TestASVS_16_3_1_SessionEventsAreLogged(t *testing.T) {
 			if _, ok := line["user"].(string); !ok && tc.reason != "expired" && tc.event != "session_cookie_rejected" {
 				t.Errorf("line %v names no user", line)
 			}
-			if c != nil && strings.Contains(logs.b.String(), idOf(c)) {
+			if c != nil && strings.Contains(logs.String(), idOf(c)) {
 				t.Error("the log holds the session id")
 			}
 			series := `sessionkit_server_session_events_total{kind="` + strings.TrimPrefix(tc.event, "session_") + `",reason="` + tc.reason + `"} `

@@ -340,7 +340,7 @@ func TestSecurityEventsAreLogged(t *testing.T) {
 			t.Errorf("no %s line for event %s", level, name)
 		}
 	}
-	all := logs.b.String()
+	all := logs.String()
 	for _, secret := range []string{testPassword, "wrong guess", c.Value, c2.Value, testEmail, idOf(c2)} {
 		if strings.Contains(all, secret) {
 			t.Errorf("the log holds %q", secret)
