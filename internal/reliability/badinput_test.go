@@ -167,7 +167,7 @@ func badCases(id string) []badCase {
 		post("log-in body nested 10,000 deep (arrays)", []byte(deep("[", "]", 10000)), http.StatusBadRequest),
 		post("log-in email nested 10,000 deep (objects)", []byte(`{"email":`+deep(`{"a":`, "}", 10000)+`,"password":"x"}`), http.StatusBadRequest),
 		post("log-in body 1 MiB long", []byte(`{"email":"`+strings.Repeat("a", 1<<20)+`","password":"x"}`), http.StatusBadRequest),
-		post("log-in email of 60 KiB", loginBody(strings.Repeat("a", 60<<10)+"@example.com", "x"), http.StatusUnauthorized),
+		post("log-in email of 60 KiB", loginBody(strings.Repeat("a", 60<<10)+"@example.com", "x"), http.StatusBadRequest),
 		post("log-in with invalid UTF-8 in the JSON", []byte("{\"email\":\"user0@example.com\xff\",\"password\":\"\xfe\"}"), http.StatusUnauthorized),
 		post("log-in email with a NUL (\\u0000)", []byte(`{"email":"user0@example.com\u0000","password":"x"}`), http.StatusBadRequest, http.StatusUnauthorized),
 		post("log-in password with a NUL (\\u0000)", []byte(`{"email":"user0@example.com","password":"`+password+`\u0000"}`), http.StatusBadRequest, http.StatusUnauthorized),
