@@ -63,7 +63,7 @@ func TestASVS_16_3_1_SessionEventsAreLogged(t *testing.T) {
 			})
 			return h.login(testEmail, testPassword, nil)
 		}},
-		{"ended by expiry", func(c *server.Config) { c.SessionTTL = 300 * time.Millisecond }, "session_ended", "expired", "WARN", func(t *testing.T, h *harness) *http.Cookie {
+		{"ended by expiry", func(c *server.Config) { c.SessionTTL = 300 * time.Millisecond }, "session_ended", "expired", "INFO", func(t *testing.T, h *harness) *http.Cookie {
 			c := h.login(testEmail, testPassword, nil)
 			time.Sleep(400 * time.Millisecond) // past the lifetime
 			expectStatus(t, h.do("GET", "/api/user", "", c), 401, "")
