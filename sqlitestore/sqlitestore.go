@@ -570,6 +570,7 @@ func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: prune: %w", err)
 	}
+	s.trimJournal(ctx)
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: prune: %w", err)
@@ -629,10 +630,15 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 // by other processes on the same file within ChangePollInterval (see
 // journal.go).
 func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
+	// The journal's starting point is read before the hub says Up, so that
+	// no other process's delete after Up is missed.
+	last, journaled := s.journalStart(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.pollJournal(ctx, w)
+		if journaled {
+			s.pollJournal(ctx, w, last)
+		}
 	}()
 	s.changes.WatchChanges(ctx, w)
 	<-done
