@@ -90,11 +90,12 @@ type Config struct {
 	ExpressSessionCookie bool
 
 	// MaxSessionsPerUser, when positive, limits how many live sessions one
-	// user may have: Session.Authenticate ends the user's oldest sessions
-	// (by creation) so that the new one makes the limit, so a log-in never
-	// fails for it and the sessions a user is least likely to be using go
-	// first. It needs a store implementing UserIndex (New refuses it
-	// otherwise). Zero: no limit.
+	// user may have: the save of a Session.Authenticate ends the user's
+	// oldest sessions (by creation) beyond the limit, so a log-in never
+	// fails for it, the sessions a user is least likely to be using go
+	// first, and concurrent log-ins cannot pass it. It needs
+	// a store implementing UserIndex (New refuses it otherwise). Zero: no
+	// limit.
 	MaxSessionsPerUser int
 
 	// CacheEntries, when positive, turns on the instance-local session

@@ -32,7 +32,8 @@ type DeviceBoundConfig struct {
 	RefreshPath string
 	// CookieName is the short-lived bound cookie's name. Its Path, Domain,
 	// Secure, HttpOnly and SameSite are the session cookie's. Default
-	// "sessionkit.bound"; it must differ from Config.CookieName.
+	// "sessionkit.bound", with the session cookie's __Host- or __Secure-
+	// prefix if it has one; it must differ from Config.CookieName.
 	CookieName string
 	// CookieLifetime is how long a bound cookie is accepted: how long a
 	// copied session cookie stays usable, and how often a browser signs a
@@ -97,6 +98,12 @@ func (cfg *Config) checkDeviceBound() error {
 	}
 	if c.CookieName == "" {
 		c.CookieName = DefaultBoundCookieName
+		// The session cookie's prefix, which its attributes satisfy.
+		for _, prefix := range []string{"__Host-", "__Secure-"} {
+			if strings.HasPrefix(cfg.CookieName, prefix) {
+				c.CookieName = prefix + DefaultBoundCookieName
+			}
+		}
 	}
 	if !validCookieName(c.CookieName) || c.CookieName == cfg.CookieName {
 		return fmt.Errorf("sessionkit: DeviceBound.CookieName %q must be a valid cookie name other than the session cookie's", c.CookieName)
@@ -160,6 +167,8 @@ func (m *Manager) boundCookie(id string, now time.Time) *http.Cookie {
 	c := m.baseCookie()
 	c.Name = m.dbsc.cfg.CookieName
 	c.Value = strconv.FormatInt(exp, 10) + "." + base64.RawURLEncoding.EncodeToString(mac)
+	// Rounded down, so that the browser drops the cookie, and refreshes,
+	// no later than the server stops taking it.
 	c.MaxAge = max(1, int(time.Unix(exp, 0).Sub(now)/time.Second))
 	c.Partitioned = false
 	return c

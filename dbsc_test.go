@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -81,6 +83,9 @@ func dbscApp(m *sessionkit.Manager) http.Handler {
 			return "", err
 		}
 		return "changed", s.Authenticate(u)
+	})
+	handle("POST /regenerate", func(s *sessionkit.Session, r *http.Request) (string, error) {
+		return "ok", s.Regenerate()
 	})
 	handle("POST /put", func(s *sessionkit.Session, r *http.Request) (string, error) {
 		return "ok", s.Put(r.URL.Query().Get("k"), r.URL.Query().Get("v"))
@@ -469,6 +474,29 @@ func TestDeviceBoundSessionEnds(t *testing.T) {
 	})
 }
 
+// TestDeviceBoundRegenerate: Regenerate keeps a bound session's binding and
+// moves its bound cookie to the new id, so the browser, whose bound cookie
+// has not expired, goes on without a refresh.
+func TestDeviceBoundRegenerate(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	srv := dbscServer(t, dbscManager(t, memstore.New(memstore.Config{}), clock, nil))
+	b := newDBSCBrowser(t, srv.URL, clock, newDBSCKey(t, "ES256"))
+	mustDo(t, b, "POST", "/login?user=ada", 200)
+	before := b.cookie(sessionkit.DefaultCookieName).Value
+	mustDo(t, b, "POST", "/regenerate", 200)
+	if b.cookie(sessionkit.DefaultCookieName).Value == before {
+		t.Fatal("Regenerate kept the session id")
+	}
+	if got := mustDo(t, b, "GET", "/user", 200); got != "ada" || b.refreshes != 0 {
+		t.Fatalf("after Regenerate: user %q, %d refreshes", got, b.refreshes)
+	}
+	clock.Advance(boundLifetime + time.Second)
+	if got := mustDo(t, b, "GET", "/user", 200); got != "ada" || b.refreshes != 1 {
+		t.Fatalf("after expiry: user %q, %d refreshes", got, b.refreshes)
+	}
+}
+
 func TestDeviceBoundBrowserWithoutDBSC(t *testing.T) {
 	t.Parallel()
 	clock := newTestClock()
@@ -549,6 +577,81 @@ func TestDeviceBoundConfig(t *testing.T) {
 			_, err := sessionkit.New(cfg)
 			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, sessionkit.ErrInvalidConfig)) {
 				t.Fatalf("New: %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestDeviceBoundMessageFormats pins what the server sends, in the shapes
+// the draft and the web-platform-tests' session_manager.py give: the
+// registration header, the instructions (Content-Type application/json,
+// Cache-Control no-store, the credential's attributes as a Set-Cookie
+// attribute string) and the bound cookie, with the session cookie's
+// prefix and attributes.
+func TestDeviceBoundMessageFormats(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		edit      func(*sessionkit.Config)
+		cookie    string
+		attrs     string
+		setCookie *regexp.Regexp
+	}{
+		{"defaults", nil, "sessionkit.bound", "Path=/; HttpOnly; SameSite=Lax",
+			regexp.MustCompile(`^sessionkit\.bound=\d+\.[A-Za-z0-9_-]{22}; Path=/; Max-Age=(299|300); HttpOnly; SameSite=Lax$`)},
+		{"__Host- and Strict", func(c *sessionkit.Config) {
+			c.CookieName, c.Secure, c.SameSite = "__Host-sid", true, http.SameSiteStrictMode
+		}, "__Host-sessionkit.bound", "Path=/; Secure; HttpOnly; SameSite=Strict",
+			regexp.MustCompile(`^__Host-sessionkit\.bound=\d+\.[A-Za-z0-9_-]{22}; Path=/; Max-Age=(299|300); HttpOnly; Secure; SameSite=Strict$`)},
+		{"Domain and path", func(c *sessionkit.Config) { c.CookieDomain, c.CookiePath = "example.com", "/app" }, "sessionkit.bound",
+			"Path=/app; Domain=example.com; HttpOnly; SameSite=Lax",
+			regexp.MustCompile(`^sessionkit\.bound=\d+\.[A-Za-z0-9_-]{22}; Path=/app; Domain=example\.com; Max-Age=(299|300); HttpOnly; SameSite=Lax$`)},
+	}
+	registration := regexp.MustCompile(`^\(ES256 RS256\);path="/dbsc/register";challenge="[A-Za-z0-9_.-]+"$`)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := dbscManager(t, memstore.New(memstore.Config{}), newTestClock(), tc.edit)
+			h := dbscApp(m)
+			login := do(h, "POST", "https://example.com/login?user=ada")
+			offer := login.Header().Get("Secure-Session-Registration")
+			if !registration.MatchString(offer) {
+				t.Fatalf("Secure-Session-Registration: %q", offer)
+			}
+			var session *http.Cookie
+			for _, c := range login.Result().Cookies() {
+				if strings.HasSuffix(c.Name, "sid") {
+					session = c
+				}
+			}
+			regs, _ := dbscclient.ParseRegistration(offer)
+			r := httptest.NewRequest("POST", "https://example.com/dbsc/register", nil)
+			r.AddCookie(session)
+			r.Header.Set("Secure-Session-Response", `"`+newDBSCKey(t, "ES256").Proof(regs[0].Challenge, true)+`"`)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			var body map[string]any
+			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || w.Code != 200 {
+				t.Fatalf("registration: %d %q", w.Code, w.Body.String())
+			}
+			sid, _ := body["session_identifier"].(string)
+			want := map[string]any{
+				"session_identifier": sid,
+				"refresh_url":        "/dbsc/refresh",
+				"scope":              map[string]any{"include_site": false},
+				"credentials":        []any{map[string]any{"type": "cookie", "name": tc.cookie, "attributes": tc.attrs}},
+			}
+			if sid == "" || !reflect.DeepEqual(body, want) {
+				t.Fatalf("instructions\n got %v\nwant %v", body, want)
+			}
+			if ct, cc := w.Header().Get("Content-Type"), w.Header().Get("Cache-Control"); ct != "application/json" || cc != "no-store" {
+				t.Fatalf("Content-Type %q, Cache-Control %q", ct, cc)
+			}
+			if got := w.Header().Values("Set-Cookie"); len(got) != 1 || !tc.setCookie.MatchString(got[0]) {
+				t.Fatalf("Set-Cookie %q", got)
+			}
+			if c, id, ok := dbscclient.ParseChallenge(w.Header().Get("Secure-Session-Challenge")); !ok || id != sid || c == "" {
+				t.Fatalf("Secure-Session-Challenge %q", w.Header().Get("Secure-Session-Challenge"))
 			}
 		})
 	}

@@ -32,10 +32,10 @@ type Manager struct {
 	stats  counters
 	// cache is nil without Config.CacheEntries.
 	cache *sessionCache
-	// events is nil without Config.OnEvent.
-	events *events
 	// dbsc is nil without Config.DeviceBound.
 	dbsc *deviceBound
+	// events is nil without Config.OnEvent.
+	events *events
 
 	fingerprint      string
 	lastBadSigLog    atomic.Int64 // unix nanoseconds

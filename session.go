@@ -60,11 +60,15 @@ type Session struct {
 	// lifetimeSet means SetLifetime ran in this request: the stored expiry
 	// follows the new lifetime even inside the touch interval.
 	lifetimeSet bool
-	// ev is what Config.OnEvent hears of when the session is saved.
-	ev sessionEvents
 	// register means Authenticate ran with Config.DeviceBound: the response
 	// offers the browser to bind the new session to a key.
 	register bool
+	// authUser is the user Authenticate bound the session to in this
+	// request, whose oldest sessions the save ends beyond
+	// Config.MaxSessionsPerUser.
+	authUser string
+	// ev is what Config.OnEvent hears of when the session is saved.
+	ev sessionEvents
 }
 
 // resolve reads the session cookie, once.
@@ -377,7 +381,7 @@ func (s *Session) Destroy() error {
 	}
 	s.noteDestroy(s.ended())
 	s.obsolete = append(s.obsolete, s.ended()...)
-	s.values, s.set, s.del = nil, nil, nil
+	s.values, s.set, s.del, s.authUser = nil, nil, nil, ""
 	s.isNew, s.loaded, s.existed, s.id = true, true, false, ""
 	s.clearCookie = s.status != CookieAbsent
 	return nil
@@ -430,14 +434,21 @@ func (s *Session) commit(h http.Header) error {
 	}
 	now := s.m.expressInstant(time.Now())
 	var cookie *http.Cookie
+	loggedIn := false
 	if s.isNew {
 		if len(s.set) > 0 {
 			if err := s.create(now); err != nil {
 				return err
 			}
+			loggedIn = s.authUser != ""
 			cookie = s.m.cookie(s.id, s.expiry, now)
 			if s.register {
 				s.m.offerRegistration(h, s.id)
+			} else if s.m.dbsc != nil && isBound(s.set) {
+				// Regenerate kept the binding: the bound cookie follows
+				// the new id, or the browser, whose cookie has not
+				// expired, would not refresh it.
+				s.m.writeCookie(h, s.req, s.m.boundCookie(s.id, s.m.dbsc.now()))
 			}
 		} else if s.clearCookie {
 			cookie = s.m.expiredCookie()
@@ -461,7 +472,7 @@ func (s *Session) commit(h http.Header) error {
 				for k, v := range s.set {
 					p.Set[k] = v
 				}
-				p.Set[MetaKey] = seen
+				p.Set[seenKey] = seen
 			}
 		}
 		if !p.Expiry.IsZero() {
@@ -499,6 +510,11 @@ func (s *Session) commit(h http.Header) error {
 		// Regenerate and Destroy may both have listed an id.
 		slices.Sort(s.obsolete)
 		if err := s.m.deleteMany(s.ctx, slices.Compact(s.obsolete)); err != nil {
+			return err
+		}
+	}
+	if loggedIn && s.m.cfg.MaxSessionsPerUser > 0 {
+		if err := s.m.endOldest(s.ctx, s.authUser); err != nil {
 			return err
 		}
 	}

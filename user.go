@@ -9,24 +9,40 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
 // MetaKey is the session key under which the library keeps what it knows
-// about a logged-in session: the user it is bound to, when the user last
-// fully authenticated, when the session was last seen, and the browser and
-// coarse address it was created from, and the session's own lifetime in
-// milliseconds when Session.SetLifetime gave it one. It is written by
-// Session.Authenticate and Session.SetLifetime as one JSON object:
+// about a logged-in session from its log-in: the user it is bound to, when
+// the user last fully authenticated, and the browser and coarse address it
+// was created from. It is written by Session.Authenticate, once per session
+// id (a log-in regenerates the id), as one JSON object:
 //
-//	{"user":"42","auth":1764500000,"seen":1764500300,"ua":"Mozilla/5.0 …","addr":"203.0.113.0/24","lifetimeMs":2592000000}
+//	{"user":"42","auth":1764500000,"ua":"Mozilla/5.0 …","addr":"203.0.113.0/24"}
 //
-// An anonymous session with a lifetime of its own has no "user" field.
+// What changes later lives under keys of its own, each written whole by the
+// one request that changes it: "sessionkit:seen", when the session was last
+// seen (Unix seconds, refreshed at most once per touch interval), and
+// "sessionkit:lifetimeMs", the session's own lifetime in milliseconds when
+// Session.SetLifetime gave it one. A patch replaces whole keys, so a request
+// that read the session before another changed it cannot undo that change
+// by writing its own. (Sessions saved before this split may still carry
+// "seen" and "lifetimeMs" inside the MetaKey object; they are read, and the
+// separate keys win.)
+//
 // Stores that implement UserIndex index its "user" field (in SQL: the
-// expression sess->'sessionkit'->>'user'). Applications should not write it.
+// expression sess->'sessionkit'->>'user'). Applications should not write
+// these keys.
 const MetaKey = "sessionkit"
+
+// The keys of what changes after log-in (see MetaKey).
+const (
+	seenKey     = MetaKey + ":seen"       // Unix seconds
+	lifetimeKey = MetaKey + ":lifetimeMs" // milliseconds
+)
 
 // MaxUserAgent is how many bytes of the User-Agent header a session keeps
 // for display; the rest is cut (at a character boundary).
@@ -60,16 +76,17 @@ type StoredSession struct {
 
 // sessionMeta is the MetaKey value.
 type sessionMeta struct {
-	// User is empty, and left out so that no store indexes it, for an
-	// anonymous session that has a lifetime of its own.
+	// User is empty, and left out so that no store indexes it, in the
+	// object of an anonymous session saved with a lifetime of its own
+	// before lifetimeKey existed.
 	User string `json:"user,omitempty"`
-	// Auth and Seen are Unix seconds.
+	// Auth is Unix seconds.
 	Auth int64  `json:"auth,omitempty"`
-	Seen int64  `json:"seen,omitempty"`
 	UA   string `json:"ua,omitempty"`
 	Addr string `json:"addr,omitempty"`
-	// Lifetime is the session's own lifetime in milliseconds (SetLifetime);
-	// zero means Config.Lifetime.
+	// Seen and Lifetime are read from sessions saved before they moved to
+	// seenKey and lifetimeKey, and never written here again.
+	Seen     int64 `json:"seen,omitempty"`
 	Lifetime int64 `json:"lifetimeMs,omitempty"`
 }
 
@@ -134,7 +151,7 @@ func infoOf(st StoredSession) SessionInfo {
 	return SessionInfo{
 		Handle:    handleOf(st.ID),
 		Created:   createdOf(st),
-		LastSeen:  unixOrZero(m.Seen),
+		LastSeen:  unixOrZero(lastSeen(st.Record.Values, m.Seen)),
 		AuthTime:  unixOrZero(m.Auth),
 		Expiry:    st.Record.Expiry,
 		UserAgent: m.UA,
@@ -153,6 +170,15 @@ func createdOf(st StoredSession) time.Time {
 	}
 	m, _ := metaOf(st.Record.Values)
 	return unixOrZero(m.Auth)
+}
+
+// lastSeen returns the later of the session's seenKey and legacy, the
+// "seen" of its MetaKey object.
+func lastSeen(values map[string]json.RawMessage, legacy int64) int64 {
+	if v, ok := plainInt(values[seenKey]); ok && v > legacy {
+		return v
+	}
+	return legacy
 }
 
 func unixOrZero(sec int64) time.Time {
@@ -214,7 +240,15 @@ func userSessions(ctx context.Context, store Store, user string) ([]StoredSessio
 			kept = append(kept, st)
 		}
 	}
-	sort.Slice(kept, func(i, j int) bool { return createdOf(kept[i]).After(createdOf(kept[j])) })
+	// Ties (stores keep milliseconds) break by id, so that every instance
+	// trimming one user's sessions at once agrees on which are oldest.
+	sort.Slice(kept, func(i, j int) bool {
+		a, b := createdOf(kept[i]), createdOf(kept[j])
+		if !a.Equal(b) {
+			return a.After(b)
+		}
+		return kept[i].ID > kept[j].ID
+	})
 	return kept, nil
 }
 
@@ -309,32 +343,27 @@ func (m *Manager) EndSessions(ctx context.Context, user, keep string) (int, erro
 	return endSessions(ctx, m.store, user, keep, m.endedBy(ctx, user))
 }
 
-// endOldest ends user's oldest sessions so that one more makes at most
-// Config.MaxSessionsPerUser. skip is an id not to count (the session being
-// replaced by a log-in).
-func (m *Manager) endOldest(ctx context.Context, user, skip string) error {
+// endOldest ends user's oldest sessions beyond Config.MaxSessionsPerUser.
+// It runs after the create of a log-in's session, so that of log-ins
+// running at once the last to list sees every session they created. Every
+// instance orders the sessions alike (userSessions: by creation, then id)
+// and keeps the newest limit of what it sees, so none ends a session that
+// another keeps, and the user is left with exactly the limit: the newest
+// ones, which are the log-ins' own unless more than the limit raced.
+func (m *Manager) endOldest(ctx context.Context, user string) error {
 	limit := m.cfg.MaxSessionsPerUser
 	if limit <= 0 {
 		return nil
 	}
 	list, err := userSessions(ctx, m.store, user) // newest first
-	if err != nil {
+	if err != nil || len(list) <= limit {
 		return err
 	}
-	kept := 0
-	for _, st := range list {
-		if st.ID == skip {
-			continue
-		}
-		if kept < limit-1 {
-			kept++
-			continue
-		}
-		if err := m.delete(ctx, st.ID); err != nil {
-			return err
-		}
+	ended := make([]string, 0, len(list)-limit)
+	for _, st := range list[limit:] {
+		ended = append(ended, st.ID)
 	}
-	return nil
+	return m.deleteMany(ctx, ended)
 }
 
 // Authenticate records a full authentication of user on this session (call
@@ -343,8 +372,9 @@ func (m *Manager) endOldest(ctx context.Context, user, skip string) error {
 // that Manager.ListSessions and EndSessions find it, and records the time
 // (AuthTime), the browser's User-Agent (cut to MaxUserAgent bytes) and the
 // client's coarse address (/24 or /48, see Manager.ClientAddr) for display.
-// With Config.MaxSessionsPerUser set, the user's oldest sessions are ended
-// so that this one makes the limit. It reads the store and marks the session
+// With Config.MaxSessionsPerUser set, the save that creates this session
+// then ends the user's oldest sessions beyond the limit, so the limit holds
+// however many log-ins run at once. It reads the store and marks the session
 // changed. Calling it again on a logged-in session (after a password change)
 // renews the id and the authentication time. A lifetime set by SetLifetime
 // is kept, and counts from the new id's creation.
@@ -357,19 +387,14 @@ func (s *Session) Authenticate(user string) error {
 	if err := s.changeLoaded(); err != nil {
 		return err
 	}
-	if s.m.cfg.MaxSessionsPerUser > 0 {
-		if err := s.m.endOldest(s.ctx, user, s.id); err != nil {
-			return err
-		}
-	}
+	// The session's own lifetime survives a log-in: regenerate carries its
+	// key over, and one kept in the old MetaKey object moves to it.
+	ownLifetime := s.ownLifetime()
 	s.noteNewID(EventAuthenticated)
 	s.regenerate()
 	s.boundSessionEnds()
 	now := time.Now().Unix()
-	meta := sessionMeta{User: user, Auth: now, Seen: now, UA: truncateUA(s.req.UserAgent())}
-	if prev, ok := s.currentMetaAnyUser(); ok {
-		meta.Lifetime = prev.Lifetime // the session's own lifetime survives a log-in
-	}
+	meta := sessionMeta{User: user, Auth: now, UA: truncateUA(s.req.UserAgent())}
 	if addr, ok := s.m.ClientAddr(s.req); ok {
 		meta.Addr = coarseAddr(addr)
 	}
@@ -378,6 +403,11 @@ func (s *Session) Authenticate(user string) error {
 		return fmt.Errorf("sessionkit: encode session metadata: %w", err)
 	}
 	s.set[MetaKey] = raw
+	s.set[seenKey] = strconv.AppendInt(nil, now, 10)
+	s.authUser = user
+	if ownLifetime > 0 {
+		s.set[lifetimeKey] = strconv.AppendInt(nil, ownLifetime, 10)
+	}
 	return nil
 }
 
@@ -432,9 +462,9 @@ func (s *Session) Handle() string {
 	return handleOf(s.id)
 }
 
-// seenPatch returns the MetaKey value with Seen set to now when the stored
-// one is at least the touch interval old, or nil: last seen is coarse, so a
-// read inside the window writes nothing.
+// seenPatch returns the seenKey value now when the session is bound to a
+// user and was last seen at least the touch interval ago, or nil: last seen
+// is coarse, so a read inside the window writes nothing.
 func (s *Session) seenPatch(now time.Time) json.RawMessage {
 	if _, changed := s.set[MetaKey]; changed {
 		return nil
@@ -442,23 +472,21 @@ func (s *Session) seenPatch(now time.Time) json.RawMessage {
 	if _, deleted := s.del[MetaKey]; deleted {
 		return nil
 	}
+	if _, changed := s.set[seenKey]; changed {
+		return nil
+	}
 	raw, ok := s.values[MetaKey]
 	if !ok {
 		return nil
 	}
-	if seen, ok := seenOf(raw); !ok || now.Sub(time.Unix(seen, 0)) < s.m.seenInterval() {
+	seen, ok := seenOf(raw)
+	if !ok || now.Sub(time.Unix(lastSeen(s.values, seen), 0)) < s.m.seenInterval() {
 		return nil
 	}
-	m, ok := metaOf(s.values)
-	if !ok {
+	if _, ok := metaOf(s.values); !ok {
 		return nil
 	}
-	m.Seen = now.Unix()
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return nil
-	}
-	return raw
+	return strconv.AppendInt(nil, now.Unix(), 10)
 }
 
 // seenInterval is how stale last seen may grow: the touch interval, or

@@ -262,7 +262,7 @@ func TestLastSeenIsCoarse(t *testing.T) {
 	// Age last seen by ten minutes, as if the user had been away.
 	old := time.Now().Add(-10 * time.Minute).Unix()
 	if _, err := pool.Exec(context.Background(),
-		`UPDATE sessions SET sess = jsonb_set(sess, '{sessionkit,seen}', to_jsonb($1::bigint))`, old); err != nil {
+		`UPDATE sessions SET sess = jsonb_set(sess, '{sessionkit:seen}', to_jsonb($1::bigint))`, old); err != nil {
 		t.Fatal(err)
 	}
 	loggedIn(h, c)

@@ -44,6 +44,19 @@ import (
 // Update and Delete, before they change anything (the scripts publish
 // first; a MULTI is refused whole), and WatchChanges's SUBSCRIBE too.
 //
+// Config.NoAnnounce turns the announcements off (the scripts get an empty
+// channel and skip their PUBLISH), for deployments where no process caches
+// sessions: on a Cluster every PUBLISH is copied to every node.
+//
+// Sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis 7), which would keep each
+// announcement on its shard, does not fit: a script may only SPUBLISH to a
+// channel in the slot of its keys, so the channel would have to carry the
+// session's hash tag, one channel per session, and a watcher cannot
+// subscribe to every session's. Per-shard channels published after the
+// script would lose the "announced in the same step as the change" of
+// above (a watcher could read the old session between the two). So the
+// announcements stay broadcast; NoAnnounce is the saving.
+//
 // Only writers that go through a Store announce: another program writing
 // the same keys (express-session with connect-redis, a DEL by hand) is not
 // heard of, and the cache's CacheMaxAge is then the bound on staleness.
@@ -63,7 +76,10 @@ func (s *Store) Channel() string { return s.channel }
 // it after deleting sessions in bulk outside the Store (DeleteAll announces
 // on its own, once it has deleted).
 func (s *Store) AnnounceAll(ctx context.Context) error {
-	if err := s.client.Publish(ctx, s.channel, AllSessions).Err(); err != nil {
+	if s.announce == "" { // Config.NoAnnounce
+		return nil
+	}
+	if err := s.client.Publish(ctx, s.announce, AllSessions).Err(); err != nil {
 		return fmt.Errorf("redisstore: announce: %w", err)
 	}
 	return nil

@@ -344,3 +344,94 @@ func TestChangesNeedChannelPermission(t *testing.T) {
 		})
 	}
 }
+
+// TestNoAnnounce: a store with Config.NoAnnounce changes sessions as any
+// other (patch, delete, DeleteAll) and announces none of it, on both
+// layouts, on a single server and on a cluster: a watcher on the same
+// channel hears only the marker published after the writes.
+func TestNoAnnounce(t *testing.T) {
+	for _, layout := range []redisstore.Layout{redisstore.LayoutNative, redisstore.LayoutConnectRedis} {
+		for name, client := range deployments() {
+			t.Run(fmt.Sprintf("layout %d/%s", layout, name), func(t *testing.T) {
+				client, prefix := client(t)
+				quiet := mustNew(t, client, redisstore.Config{Layout: layout, Prefix: prefix, NoAnnounce: true})
+				watched := mustNew(t, client, redisstore.Config{Layout: layout, Prefix: prefix})
+				ctx := t.Context()
+				rec, _ := watching(t, watched)
+				seen := len(rec.snapshot())
+				exp := time.Now().Add(time.Hour)
+				if err := quiet.Create(ctx, "s1", sessionkit.Record{Values: map[string]json.RawMessage{"k": json.RawMessage(`1`)}, Expiry: exp}); err != nil {
+					t.Fatal(err)
+				}
+				if found, err := quiet.Update(ctx, "s1", sessionkit.Patch{Set: map[string]json.RawMessage{"k": json.RawMessage(`2`)}, Expiry: exp.Add(time.Hour)}); err != nil || !found {
+					t.Fatalf("Update = %v, %v", found, err)
+				}
+				if rec, found, err := watched.Load(ctx, "s1"); err != nil || !found || string(rec.Values["k"]) != "2" {
+					t.Fatalf("the patch was not made: %v %v %s", found, err, rec.Values["k"])
+				}
+				if err := quiet.Delete(ctx, "s1"); err != nil {
+					t.Fatal(err)
+				}
+				if _, found, _ := watched.Load(ctx, "s1"); found {
+					t.Fatal("the delete was not made")
+				}
+				if err := quiet.Create(ctx, "s2", sessionkit.Record{Values: map[string]json.RawMessage{}, Expiry: exp}); err != nil {
+					t.Fatal(err)
+				}
+				if n, err := quiet.DeleteAll(ctx); err != nil || n != 1 {
+					t.Fatalf("DeleteAll = %d, %v", n, err)
+				}
+				// Markers from the node of s1's key and from every master
+				// come after anything the writes could have announced.
+				var markers []string
+				err := forEachServer(t, client, func(node redis.UniversalClient) error {
+					markers = append(markers, fmt.Sprint("marker-", len(markers)))
+					return node.Publish(ctx, watched.Channel(), markers[len(markers)-1]).Err()
+				})
+				if err == nil {
+					markers = append(markers, "marker-key")
+					err = publisherOf(t, client, watched.Key("s1")).Publish(ctx, watched.Channel(), "marker-key").Err()
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				poll.Until(t, "the markers", func() bool {
+					got = rec.snapshot()[seen:]
+					return !slices.ContainsFunc(markers, func(m string) bool { return !slices.Contains(got, m) })
+				})
+				if got = slices.DeleteFunc(got, func(e string) bool { return slices.Contains(markers, e) }); len(got) != 0 {
+					t.Fatalf("a NoAnnounce store's writes were heard: %q", got)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkAnnounce measures what the change announcements cost a patch
+// (one session, one value) on a single server and on the package's
+// three-master cluster, where each PUBLISH is copied to every node:
+// announced, and with Config.NoAnnounce.
+func BenchmarkAnnounce(b *testing.B) {
+	for name, client := range deployments() {
+		for _, quiet := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%s/NoAnnounce=%v", name, quiet), func(b *testing.B) {
+				client, prefix := client(b)
+				s, err := redisstore.New(client, redisstore.Config{Prefix: prefix, NoAnnounce: quiet})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx := b.Context()
+				if err := s.Create(ctx, "s", sessionkit.Record{Values: map[string]json.RawMessage{}, Expiry: time.Now().Add(time.Hour)}); err != nil {
+					b.Fatal(err)
+				}
+				p := sessionkit.Patch{Set: map[string]json.RawMessage{"k": json.RawMessage(`1`)}}
+				for b.Loop() {
+					if _, err := s.Update(ctx, "s", p); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

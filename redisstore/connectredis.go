@@ -128,9 +128,16 @@ func (s *Store) crUpdate(ctx context.Context, id string, p sessionkit.Patch) (bo
 			}
 			// In the same MULTI: announced if and only if the write is
 			// made (see changes.go).
-			pipe.Publish(ctx, s.channel, sessionkit.ChangeKey(id))
+			if s.announce != "" {
+				pipe.Publish(ctx, s.announce, sessionkit.ChangeKey(id))
+			}
 			return nil
 		})
+		if err == nil && s.replicas > 0 && (len(p.Set) > 0 || len(p.Delete) > 0) {
+			// On the transaction's connection, whose writes WAIT counts
+			// (see ack.go).
+			err = s.acked(tx.Wait(ctx, s.replicas, s.replicaTimeout))
+		}
 		return err
 	}
 	for {

@@ -8,7 +8,9 @@
 -- (the channel's ACL permission missing). Returns the number of keys deleted
 -- and what names the session's user: the metadata field of a hash, the whole
 -- value of a string, false when there was no key.
-redis.call('PUBLISH', ARGV[1], ARGV[2])
+if ARGV[1] ~= '' then -- empty: the store does not announce (NoAnnounce)
+	redis.call('PUBLISH', ARGV[1], ARGV[2])
+end
 local t = redis.call('TYPE', KEYS[1]).ok
 local owner = false
 if t == 'hash' then

@@ -21,7 +21,7 @@ import (
 func TestFollowClusterFailover(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	c, err := redistest.StartClusterWithReplicas(ctx)
+	c, err := redistest.StartClusterWithReplicas(ctx, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

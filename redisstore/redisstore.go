@@ -96,6 +96,32 @@ type Config struct {
 	// when its connection fails, at Info when it is subscribed again. Zero
 	// discards them.
 	Logger *slog.Logger
+	// Replicas, when positive, makes Create, Delete and an Update that
+	// changes values (a log-in, a log-out, a revocation) return only once
+	// that many replicas acknowledged the write (WAIT, in the same round
+	// trip), so that a failover cannot undo it; otherwise they fail with
+	// ErrNotReplicated (see ack.go). Zero: writes return once the master
+	// has them, as Redis does by default. It must not exceed the replicas
+	// each master has, or every such write fails.
+	Replicas int
+	// NoAnnounce stops the store announcing its changes (no PUBLISH; see
+	// changes.go), which on a Cluster saves a message to every node per
+	// write. Set it only when no process that shares the sessions runs a
+	// session cache (sessionkit.Config.CacheEntries): a cache would then
+	// keep serving sessions that were logged out elsewhere until its
+	// CacheMaxAge passed. Zero: announce.
+	NoAnnounce bool
+	// RevocationWindow is how long, after a Delete that Replicas did not
+	// acknowledge (ErrNotReplicated: a log-out a failover could undo), the
+	// store treats that session as gone in its own Load, LoadMany and
+	// Update and deletes it again every quarter second until a delete is
+	// acknowledged (see revoke.go). Zero: DefaultRevocationWindow (1 min),
+	// longer than a failover; negative: off.
+	RevocationWindow time.Duration
+	// ReplicaTimeout bounds the wait for Replicas; keep it below the
+	// client's ReadTimeout (go-redis's default: 3 s), which bounds the
+	// read of WAIT's answer. Zero: DefaultReplicaTimeout (1 s).
+	ReplicaTimeout time.Duration
 }
 
 // Store is a sessionkit.Store on Redis. It is safe for concurrent use by many
@@ -106,6 +132,16 @@ type Store struct {
 	layout  Layout
 	channel string
 	logger  *slog.Logger
+	// announce is the channel changes are announced on, "" with
+	// Config.NoAnnounce (the scripts then publish nothing).
+	announce string
+	// revs are the deletes not acknowledged yet, remembered for
+	// revocationWindow (see revoke.go).
+	revs             revocations
+	revocationWindow time.Duration
+	// replicas and replicaTimeout are Config's (see ack.go).
+	replicas       int
+	replicaTimeout time.Duration
 }
 
 var (
@@ -150,7 +186,22 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{client: client, prefix: prefix, layout: cfg.Layout, channel: prefix + channelSuffix, logger: logger}, nil
+	if cfg.Replicas < 0 || cfg.ReplicaTimeout < 0 {
+		return nil, fmt.Errorf("redisstore: New: negative Replicas (%d) or ReplicaTimeout (%s)", cfg.Replicas, cfg.ReplicaTimeout)
+	}
+	timeout := cfg.ReplicaTimeout
+	if timeout == 0 {
+		timeout = DefaultReplicaTimeout
+	}
+	s := &Store{client: client, prefix: prefix, layout: cfg.Layout, channel: prefix + channelSuffix, logger: logger,
+		replicas: cfg.Replicas, replicaTimeout: timeout, revocationWindow: cfg.RevocationWindow}
+	if s.revocationWindow == 0 {
+		s.revocationWindow = DefaultRevocationWindow
+	}
+	if !cfg.NoAnnounce {
+		s.announce = s.channel
+	}
+	return s, nil
 }
 
 // Key returns the Redis key of the session with this id.
@@ -161,9 +212,23 @@ func (s *Store) Key(id string) string {
 	return s.prefix + "{" + id + "}"
 }
 
-// Ping asks Redis whether it answers, for health checks.
+// Ping asks Redis whether it answers, for health checks: on a Cluster,
+// every master the slot map names (read afresh), so that a master that died
+// and has not been replaced yet fails the check whichever node would have
+// answered a plain PING.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.client.Ping(ctx).Err(); err != nil {
+	var err error
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			if err := c.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("master %s: %w", c.Options().Addr, err)
+			}
+			return nil
+		})
+	} else {
+		err = s.client.Ping(ctx).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("redisstore: ping: %w", err)
 	}
 	return nil
@@ -172,6 +237,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Load returns the live session with this id. A missing or expired one is
 // reported with found == false and a nil error.
 func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, error) {
+	if s.replicas > 0 && s.revoked(id) {
+		return sessionkit.Record{}, false, nil
+	}
 	if s.layout == LayoutConnectRedis {
 		return s.crLoad(ctx, id)
 	}
@@ -198,7 +266,7 @@ func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionk
 		if r.err != nil {
 			return nil, fmt.Errorf("redisstore: load many: %w", r.err)
 		}
-		if r.found {
+		if r.found && !(s.replicas > 0 && s.revoked(ids[i])) {
 			out[ids[i]] = r.rec
 		}
 	}
@@ -261,7 +329,7 @@ func (s *Store) runCreate(ctx context.Context, script *redis.Script, id string, 
 	if err := s.index(ctx, sessionkit.UserOf(rec.Values), id, millis(rec.Expiry)); err != nil {
 		return fmt.Errorf("redisstore: create: %w", err)
 	}
-	created, err := script.Run(ctx, s.client, []string{s.Key(id)}, args...).Int()
+	created, err := s.runAcked(ctx, script, []string{s.Key(id)}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redisstore: create: %w", err)
 	}
@@ -280,6 +348,9 @@ func (s *Store) runCreate(ctx context.Context, script *redis.Script, id string, 
 // announces the change (see changes.go) when there was a session to patch.
 // An empty patch is a read-only existence check, and announces nothing.
 func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool, error) {
+	if s.replicas > 0 && s.revoked(id) {
+		return false, nil // its log-out may not have reached a replica yet
+	}
 	key := s.Key(id)
 	if p.Empty() {
 		n, err := s.client.Exists(ctx, key).Result()
@@ -296,7 +367,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if !p.Expiry.IsZero() {
 		expiry = millis(p.Expiry)
 	}
-	args = append(args, s.channel, sessionkit.ChangeKey(id), expiry, len(p.Delete))
+	args = append(args, s.announce, sessionkit.ChangeKey(id), expiry, len(p.Delete))
 	for _, k := range p.Delete {
 		args = append(args, valuePrefix+k)
 	}
@@ -305,7 +376,14 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if err != nil {
 		return false, fmt.Errorf("redisstore: update: %w", err)
 	}
-	res, err := updateScript.Run(ctx, s.client, []string{key}, args...).Result()
+	var run *redis.Cmd
+	if len(p.Set) > 0 || len(p.Delete) > 0 {
+		// Values change (a log-in binds the user): a write not to lose.
+		run = s.runAcked(ctx, updateScript, []string{key}, args...)
+	} else { // a touch: losing it ends the session a little early at most
+		run = updateScript.Run(ctx, s.client, []string{key}, args...)
+	}
+	res, err := run.Result()
 	if err != nil {
 		return false, fmt.Errorf("redisstore: update: %w", err)
 	}
@@ -326,7 +404,10 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 // costs one more, to take its id out of the user's set (see users.go). A
 // missing id is not an error (and is announced all the same).
 func (s *Store) Delete(ctx context.Context, id string) error {
-	res, err := deleteScript.Run(ctx, s.client, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey).Slice()
+	res, err := s.runAcked(ctx, deleteScript, []string{s.Key(id)}, s.announce, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey).Slice()
+	if s.replicas > 0 {
+		s.afterDelete(id, err)
+	}
 	if err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
@@ -340,11 +421,22 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 // Delete does, in one pipelined round trip (per node of a cluster), plus one
 // for the user sets of those that were bound.
 func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
+	if s.replicas > 0 {
+		// Each delete waits for its replicas on its own connection (see
+		// ack.go): one round trip per session.
+		var first error
+		for _, id := range ids {
+			if err := s.Delete(ctx, id); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
 	cmds := make([]*redis.Cmd, len(ids))
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT.
-			cmds[i] = deleteScript.Eval(ctx, p, []string{s.Key(id)}, s.channel, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey)
+			cmds[i] = deleteScript.Eval(ctx, p, []string{s.Key(id)}, s.announce, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey)
 		}
 		return nil
 	})

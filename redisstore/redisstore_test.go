@@ -213,8 +213,17 @@ func TestClusterNodeDown(t *testing.T) {
 		}
 		onDead[id] = node.Options().Addr == c.Addrs[0]
 	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping with every master up: %v", err)
+	}
 	if err := c.Kill(0); err != nil {
 		t.Fatal(err)
+	}
+	// The health check asks every master, not whichever node answers.
+	for range 5 {
+		if err := s.Ping(ctx); err == nil {
+			t.Fatal("Ping with a master dead: no error")
+		}
 	}
 	var dead int
 	for id, isDead := range onDead {

@@ -15,7 +15,9 @@ end
 -- watcher's read can come between. First, because Redis does not undo a
 -- failing script's writes: a user without the channel's ACL permission gets
 -- an error and no change, rather than a change and an error.
-redis.call('PUBLISH', ARGV[1], ARGV[2])
+if ARGV[1] ~= '' then -- empty: the store does not announce (NoAnnounce)
+	redis.call('PUBLISH', ARGV[1], ARGV[2])
+end
 local n = tonumber(ARGV[4])
 for i = 5, 4 + n do
 	redis.call('HDEL', key, ARGV[i])

@@ -15,7 +15,7 @@ func TestHelpEverywhere(t *testing.T) {
 	for _, cmd := range [][]string{
 		{}, {"serve"}, {"users"}, {"users", "add"}, {"users", "import"}, {"users", "list"}, {"users", "remove"}, {"users", "disable"},
 		{"users", "enable"}, {"users", "sessions"}, {"users", "revoke"}, {"prune"}, {"migrate"},
-		{"doctor"}, {"doctor", "http"}, {"doctor", "db"},
+		{"doctor"}, {"doctor", "http"}, {"doctor", "db"}, {"doctor", "pair"}, {"doctor", "redis"},
 	} {
 		for _, h := range []string{"-h", "--help"} {
 			args := append(append([]string{}, cmd...), h)

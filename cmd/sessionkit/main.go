@@ -40,9 +40,8 @@ const usage = `Usage: sessionkit <command> [flags]
 
 Commands:
   serve                       run the reference server (sessionkit serve -h lists its settings)
-  users add --email E         add a user; the password is read from standard input
-  users list [--json]         list users
-  users remove --email E      remove a user and end their sessions
+  users add|import|list|remove|disable|enable|sessions|revoke
+                              manage users and their sessions (sessionkit users -h)
   prune                       delete expired sessions now
   migrate [--print]           create the sessions and users tables, or print their SQL
   doctor http URL | db [DATABASE_URL]   diagnose a live deployment's sessions (sessionkit doctor -h)

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -268,6 +270,21 @@ func TestServeRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// TestServeDatabaseRefused: a PostgreSQL that refuses the connection is
+// an error that names DATABASE_URL, and the failed start leaves no
+// development secret behind in DATA_DIR.
+func TestServeDatabaseRefused(t *testing.T) {
+	dir := t.TempDir()
+	r := runCmd(t, map[string]string{"DATA_DIR": dir, "ADDR": "127.0.0.1:0",
+		"DATABASE_URL": "postgres://postgres@127.0.0.1:1/test?connect_timeout=2"}, "", "serve")
+	if r.code == 0 || !strings.Contains(r.stderr, "cannot reach") || !strings.Contains(r.stderr, "DATABASE_URL") {
+		t.Fatalf("serve: exit %d, stderr %q; want a failure naming DATABASE_URL", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "session-secret")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a failed start left %s/session-secret behind (stat: %v)", dir, err)
+	}
+}
+
 func TestUnknownCommand(t *testing.T) {
 	if r := runCmd(t, nil, "", "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, "unknown command") {
 		t.Fatalf("exit %d, %q", r.code, r.stderr)
@@ -277,6 +294,17 @@ func TestUnknownCommand(t *testing.T) {
 	}
 	if r := runCmd(t, nil, "", "doctor", "-h"); strings.Contains(r.stderr, "unknown command") || !strings.Contains(r.stdout+r.stderr, "doctor") {
 		t.Fatalf("doctor -h: exit %d, %q %q; want doctor's own usage", r.code, r.stdout, r.stderr)
+	}
+	// The top-level usage names every users subcommand that `users -h` has.
+	users := runCmd(t, nil, "", "users")
+	subs := regexp.MustCompile(`sessionkit users ([a-z]+)`).FindAllStringSubmatch(users.stderr+users.stdout, -1)
+	if len(subs) < 7 {
+		t.Fatalf("`sessionkit users` lists %d subcommands, want its whole usage: %q", len(subs), users.stderr)
+	}
+	for _, m := range subs {
+		if !strings.Contains(usage, "|"+m[1]) && !strings.Contains(usage, "users "+m[1]) {
+			t.Errorf("the usage of an unknown command does not name `users %s`", m[1])
+		}
 	}
 }
 

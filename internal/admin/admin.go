@@ -77,6 +77,14 @@ type Config struct {
 	// (zero) or redisstore.LayoutConnectRedis, to share them with an
 	// express-session app on connect-redis.
 	RedisLayout redisstore.Layout
+	// RedisReplicas and RedisTimeout are redisstore.Config's Replicas and
+	// ReplicaTimeout: how many replicas must acknowledge each write that
+	// must not be lost, and for how long it waits. Zero: none; 1 s.
+	RedisReplicas int
+	RedisTimeout  time.Duration
+	// RedisQuiet is redisstore.Config.NoAnnounce: no change announcements,
+	// for fleets where no process caches sessions.
+	RedisQuiet bool
 	// PruneInterval is how often the session store deletes expired sessions
 	// in the background. Zero: the store's default (one hour); negative: no
 	// background pruning, which is what one-shot commands want.
@@ -113,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	var rs *redisSessions
 	if cfg.RedisURL != "" {
 		var err error
-		if rs, err = openRedis(ctx, cfg.RedisURL, cfg.RedisPrefix, cfg.RedisLayout, cfg.Logger); err != nil {
+		if rs, err = openRedis(ctx, cfg); err != nil {
 			return nil, err
 		}
 		// Redis expires sessions itself, and the database's sessions
@@ -148,7 +156,7 @@ func openPostgres(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("cannot reach %s: %w", desc, err)
+		return nil, fmt.Errorf("cannot reach %s (check DATABASE_URL, or unset it for the embedded SQLite): %w", desc, err)
 	}
 	schema, table, err := ParseTable(cfg.SessionTable)
 	if err != nil {

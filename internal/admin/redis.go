@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"strings"
 
@@ -23,11 +22,12 @@ type redisSessions struct {
 	desc   string
 }
 
-// openRedis connects to the Redis that rawURL names, checks that it answers
-// and returns the session store on it, with keys under prefix, reporting to
-// log (the session cache's change watcher; nil discards).
+// openRedis connects to the Redis that cfg.RedisURL names, checks that it
+// answers and returns the session store on it, with keys under
+// cfg.RedisPrefix, reporting to cfg.Logger (the session cache's change
+// watcher; nil discards).
 //
-// rawURL is go-redis's URL form, redis://[user:password@]host:port[/db] or
+// The URL is go-redis's URL form, redis://[user:password@]host:port[/db] or
 // rediss:// for TLS, or a Redis Cluster given by its seed nodes:
 // redis+cluster://[user:password@]host1:port1,host2:port2,… (rediss+cluster://
 // for TLS), or a primary and its replicas found through their Sentinels:
@@ -36,12 +36,14 @@ type redisSessions struct {
 // go-redis's. A cluster client follows a failover at once
 // (redisstore.FollowClusterFailover); go-redis's failover client follows
 // the Sentinels' announcement of a new primary.
-func openRedis(ctx context.Context, rawURL, prefix string, layout redisstore.Layout, log *slog.Logger) (*redisSessions, error) {
-	client, desc, err := newRedisClient(rawURL)
+func openRedis(ctx context.Context, cfg Config) (*redisSessions, error) {
+	client, desc, err := newRedisClient(cfg.RedisURL)
 	if err != nil {
 		return nil, err
 	}
-	store, err := redisstore.New(client, redisstore.Config{Prefix: prefix, Layout: layout, Logger: log})
+	layout := cfg.RedisLayout
+	store, err := redisstore.New(client, redisstore.Config{Prefix: cfg.RedisPrefix, Layout: layout, Logger: cfg.Logger,
+		Replicas: cfg.RedisReplicas, ReplicaTimeout: cfg.RedisTimeout, NoAnnounce: cfg.RedisQuiet})
 	if err != nil {
 		client.Close()
 		return nil, err

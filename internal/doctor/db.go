@@ -66,6 +66,11 @@ type TableStats struct {
 	IndexBytes int64 `json:"indexBytes"`
 	LiveTuples int64 `json:"liveTuples"`
 	DeadTuples int64 `json:"deadTuples"`
+	// LoggedInSaved counts the live logged-in express-session rows last
+	// saved over an hour ago, LoggedInUnread those of them never read since
+	// (no touch moved their expire): the rows a dropped log-in cookie leaves.
+	LoggedInSaved  int64 `json:"loggedInSaved"`
+	LoggedInUnread int64 `json:"loggedInUnread"`
 	// CreatedFrom says how creation times were known: "created_at",
 	// "expire - cookie.originalMaxAge", or "" when they cannot be.
 	CreatedFrom     string `json:"createdFrom"`

@@ -20,6 +20,7 @@ func judgeTable(t sessTable, m *measurement) []Finding {
 	j.size(m.lastAutovacuum)
 	j.anonymous(m.anonymousKeys)
 	j.perUser()
+	j.unread(m.expressRows)
 	j.creation()
 	return j.out
 }
@@ -159,8 +160,14 @@ func (j *judge) size(lastAutovac *time.Time) {
 	}
 	dead := st.DeadTuples
 	if dead > 1000 && pct(dead, dead+st.LiveTuples) > 20 {
+		stop := "Stop writing the session on every request (express-session resave: false; touch only after part of the lifetime has passed)"
+		if st.Kind != "sessionkit" {
+			// resave: false is the usual setting already; the store's touch
+			// is the write left.
+			stop = "Stop writing the session on every request: express-session resave: false, and connect-pg-simple's touch, which updates expire on every request that reads an unchanged session even with resave: false, off with disableTouch: true in the store's options (the row then expires maxAge after its last save, so keep rolling: false)"
+		}
 		j.add("db.bloat", Warn, fmt.Sprintf("%.0f%% of the table is dead tuples: writes outpace autovacuum", pct(dead, dead+st.LiveTuples)), ev,
-			fmt.Sprintf("Stop writing the session on every request (express-session resave: false; touch only after part of the lifetime has passed) and let autovacuum catch up, or run VACUUM (ANALYZE) %s;", j.t.ident()))
+			fmt.Sprintf("%s; let autovacuum catch up, or run VACUUM (ANALYZE) %s;", stop, j.t.ident()))
 		return
 	}
 	j.add("db.bloat", Pass, fmt.Sprintf("%s on disk, %s", humanBytes(st.TotalBytes), plural(dead, "dead tuple")), ev, "")

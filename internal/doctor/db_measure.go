@@ -51,6 +51,7 @@ type measurement struct {
 	expireIndexes  []string // valid, non-partial indexes whose first column is expire
 	sidIndexes     []string // valid unique indexes on sid alone
 	anonymousKeys  []string // the commonest keys of rows without a login, "key (n rows)"
+	expressRows    bool     // live logged-in rows with express-session's cookie (countUnread)
 }
 
 // examine measures one table and judges it.
@@ -83,6 +84,9 @@ func measure(ctx context.Context, tx pgx.Tx, t sessTable, keys []string) (*measu
 		return nil, err
 	}
 	if err := m.readAnonymousKeys(ctx, tx, t, p); err != nil {
+		return nil, err
+	}
+	if err := m.countUnread(ctx, tx, t, p); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -3,6 +3,7 @@ package doctor
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -105,6 +106,7 @@ func TestDBBrokenConnectPgSimpleTable(t *testing.T) {
 	expect(t, r, "db.prune", Fail, "pruning is not running")
 	expect(t, r, "db.sid-index", Pass)
 	expect(t, r, "db.per-user", Pass)
+	expect(t, r, "db.unread", Warn, "100% of the logged-in sessions were never read")
 	if f := expect(t, r, "db.rows", Info, "384 rows", "240 expired"); !slices.Contains(f.Evidence, "sessionkit serve can share it with express-session as it is (no DDL): SESSION_TABLE="+schema+".session") {
 		t.Fatalf("rows evidence does not say how sessionkit serve shares the table: %q", f.Evidence)
 	}
@@ -202,16 +204,33 @@ func TestDBPruneLag(t *testing.T) {
 	expect(t, r, "db.prune", Warn, "pruning lags")
 }
 
+// TestDBBloat: a write on every request leaves dead tuples; on
+// connect-pg-simple's table the fix names disableTouch, since its touch
+// writes on every request even with resave: false.
 func TestDBBloat(t *testing.T) {
-	_, url := dbSetup(t, oursDDL, `ALTER TABLE sessions SET (autovacuum_enabled = false)`,
-		`INSERT INTO sessions (sid, sess, expire) SELECT 'u' || g, jsonb_build_object('userId', g), now() + interval '1 day' FROM generate_series(1, 2000) g`,
-		// A write on every request: each row rewritten.
-		`UPDATE sessions SET expire = expire + interval '1 second'`)
-	// The updating connection has closed; wait (bounded) for its statistics
-	// to reach pg_stat_user_tables.
-	waitStat(t, url, "sessions", "n_dead_tup", 2000)
-	r := checkDB(t, DBOptions{URL: url, Table: "sessions"})
-	expect(t, r, "db.bloat", Warn, "dead tuples")
+	for _, tc := range []struct {
+		table, ddl, rows string
+		disableTouch     bool
+	}{
+		{"sessions", oursDDL, `INSERT INTO sessions (sid, sess, expire) SELECT 'u' || g, jsonb_build_object('userId', g), now() + interval '1 day' FROM generate_series(1, 2000) g`, false},
+		{"session", cpsDDLNoIndex, `INSERT INTO session (sid, sess, expire) SELECT 'u' || g, json_build_object('cookie', ` + cpsCookie + `, 'userId', g), e::timestamp
+		 FROM generate_series(1, 2000) g, LATERAL (SELECT now() + interval '1 day' AS e) x`, true},
+	} {
+		t.Run(tc.table, func(t *testing.T) {
+			t.Parallel()
+			_, url := dbSetup(t, tc.ddl, `ALTER TABLE `+tc.table+` SET (autovacuum_enabled = false)`, tc.rows,
+				// A write on every request: each row rewritten.
+				`UPDATE `+tc.table+` SET expire = expire + interval '1 second'`)
+			// The updating connection has closed; wait (bounded) for its
+			// statistics to reach pg_stat_user_tables.
+			waitStat(t, url, tc.table, "n_dead_tup", 2000)
+			r := checkDB(t, DBOptions{URL: url, Table: tc.table})
+			f := expect(t, r, "db.bloat", Warn, "dead tuples")
+			if got := strings.Contains(f.Fix, "disableTouch: true"); got != tc.disableTouch {
+				t.Fatalf("fix names disableTouch: %v, want %v: %q", got, tc.disableTouch, f.Fix)
+			}
+		})
+	}
 }
 
 // waitStat polls pg_stat_user_tables until column reaches at least want.
@@ -311,12 +330,60 @@ func TestDBNeverWrites(t *testing.T) {
 }
 
 // healthyCPS is connect-pg-simple's table as its README creates it, with
-// the expiry index, pruned, holding Passport logins.
+// the expiry index, pruned, holding Passport logins, each read again ten
+// minutes after it was saved (a touch moved expire past cookie.expires).
 func healthyCPS(t *testing.T) (schema, url string) {
 	return dbSetup(t, cpsDDLNoIndex, `CREATE INDEX "IDX_session_expire" ON "session" ("expire")`,
 		`INSERT INTO session (sid, sess, expire)
-		 SELECT 'p' || g, json_build_object('cookie', `+cpsCookie+`, 'passport', json_build_object('user', g % 20)), e::timestamp
-		 FROM generate_series(1, 60) g, LATERAL (SELECT now() + interval '1 day' - (g * interval '23 minutes') AS e) x`)
+		 SELECT 'p' || g, json_build_object('cookie', `+cpsCookie+`, 'passport', json_build_object('user', g % 20)), (e + interval '10 minutes')::timestamp
+		 FROM generate_series(1, 60) g, LATERAL (SELECT now() + interval '1 day' - (g * interval '23 minutes') - interval '10 minutes' AS e) x`)
+}
+
+// TestDBUnreadLogins: logged-in express-session rows whose expire was
+// never moved by a touch after their save are the rows dropped log-in
+// cookies leave; from half of at least ten such sessions saved over an hour
+// ago, doctor db warns, with the counts and the threshold.
+func TestDBUnreadLogins(t *testing.T) {
+	// n logged-in sessions saved savedAgo ago; the first read of them read
+	// again (touched) a minute later.
+	rows := func(n, read int, savedAgo string) string {
+		return fmt.Sprintf(`INSERT INTO session (sid, sess, expire)
+		 SELECT 'u' || g, json_build_object('cookie', `+cpsCookie+`, 'userId', g), (CASE WHEN g <= %d THEN e + interval '1 minute' ELSE e END)::timestamp
+		 FROM generate_series(1, %d) g, LATERAL (SELECT now() + interval '1 day' - interval '%s' AS e) x`, read, n, savedAgo)
+	}
+	for _, tc := range []struct {
+		name   string
+		insert string
+		status Status
+		title  string
+		saved  int64
+		unread int64
+	}{
+		{"every log-in read again", rows(20, 20, "3 hours"), Pass, "100% of the logged-in sessions were read again", 20, 0},
+		{"most never read", rows(20, 6, "3 hours"), Warn, "70% of the logged-in sessions were never read", 20, 14},
+		{"under the threshold", rows(20, 11, "3 hours"), Pass, "55%", 20, 9},
+		{"too few", rows(9, 0, "3 hours"), Info, "too few to tell", 9, 9},
+		{"too recent to tell", rows(20, 0, "10 minutes"), Info, "too few to tell", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			schema, url := dbSetup(t, cpsDDLNoIndex, tc.insert)
+			r := checkDB(t, DBOptions{URL: url, Schema: schema})
+			f := expect(t, r, "db.unread", tc.status, tc.title)
+			if st := r.Tables[0]; st.LoggedInSaved != tc.saved || st.LoggedInUnread != tc.unread {
+				t.Fatalf("saved %d, unread %d; want %d, %d", st.LoggedInSaved, st.LoggedInUnread, tc.saved, tc.unread)
+			}
+			if !strings.Contains(strings.Join(f.Evidence, " "), "threshold: a warning from 50% of at least 10") {
+				t.Fatalf("evidence does not give the threshold: %q", f.Evidence)
+			}
+		})
+	}
+	// Our own rows carry no cookie: nothing to say.
+	_, url := healthyOurs(t)
+	for _, f := range checkDB(t, DBOptions{URL: url, Table: "sessions"}).Findings {
+		if f.ID == "db.unread" {
+			t.Fatalf("db.unread on sessionkit's table: %+v", f)
+		}
+	}
 }
 
 func TestDBHealthyConnectPgSimpleTableIsQuiet(t *testing.T) {
@@ -402,12 +469,22 @@ func TestRunDBExitCodesAndHTML(t *testing.T) {
 // TestRunDBSaysItDoesNotReadRedis: given a Redis URL, doctor db says plainly
 // that it reads PostgreSQL only and what to look at instead, rather than a
 // PostgreSQL connection error.
+// Its redis-cli lines are aimed at the URL's server and database, and never
+// print its password.
 func TestRunDBSaysItDoesNotReadRedis(t *testing.T) {
-	for _, url := range []string{"redis://127.0.0.1:6379", "rediss+cluster://a:7000,b:7000"} {
+	for _, tc := range []struct{ url, cli, not string }{
+		{"redis://127.0.0.1:6379", "redis-cli -h 127.0.0.1 -p 6379 --scan", "-n"},
+		{"redis://127.0.0.1:6379/10", "redis-cli -h 127.0.0.1 -p 6379 -n 10 --scan", ""},
+		{"rediss://:hunter2@cache.internal:6380/3", "redis-cli -h cache.internal -p 6380 --tls -n 3 --scan", "hunter2"},
+		{"rediss+cluster://a:7000,b:7000", "redis-cli -h a -p 7000 --tls -c --scan", ""},
+	} {
 		var stdout, stderr strings.Builder
-		code := Run(t.Context(), []string{"db", url}, strings.NewReader(""), &stdout, &stderr)
+		code := Run(t.Context(), []string{"db", tc.url}, strings.NewReader(""), &stdout, &stderr)
 		if code != ExitUsage || !strings.Contains(stderr.String(), "reads PostgreSQL only") || !strings.Contains(stderr.String(), "nothing to prune") {
-			t.Fatalf("doctor db %s = %d, stderr %q; want exit 2 and the plain statement", url, code, stderr.String())
+			t.Fatalf("doctor db %s = %d, stderr %q; want exit 2 and the plain statement", tc.url, code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), tc.cli) || tc.not != "" && strings.Contains(stderr.String(), tc.not) {
+			t.Fatalf("doctor db %s: want %q and no %q in:\n%s", tc.url, tc.cli, tc.not, stderr.String())
 		}
 	}
 }

@@ -40,8 +40,13 @@ const usage = `usage:
   sessionkit doctor db [DATABASE_URL] [flags]
                                          read a PostgreSQL sessions table (read-only);
                                          without the argument, the DATABASE_URL variable
+  sessionkit doctor pair --node URL --go URL --email E
+                                         check that a Node and a Go side share sessions
+  sessionkit doctor redis [REDIS_URL] [flags]
+                                         read the sessions in Redis (read-only); without
+                                         the argument, the REDIS_URL variable
 
-Run "sessionkit doctor http -h" or "sessionkit doctor db -h" for the flags.
+Run "sessionkit doctor http -h", "… db -h" or "… redis -h" for the flags.
 Exit status: 0 nothing FAILs, 1 something FAILs, 2 usage or connection error.
 `
 
@@ -66,6 +71,10 @@ func RunEnv(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return runHTTP(ctx, args[1:], stdin, stdout, stderr)
 	case "db":
 		return runDB(ctx, args[1:], stdout, stderr, getenv("DATABASE_URL"))
+	case "pair":
+		return runPair(ctx, args[1:], stdin, stdout, stderr)
+	case "redis":
+		return runRedis(ctx, args[1:], stdout, stderr, getenv("REDIS_URL"))
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return ExitOK
@@ -185,6 +194,7 @@ func runHTTP(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.BoolVar(&o.Insecure, "insecure", false, "skip TLS certificate verification")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	fs.Var((*stringList)(&o.Resolve), "resolve", "`HOST:PORT:ADDR`: connect to ADDR for HOST:PORT, in the doctor and in Chromium (curl's form; repeatable)")
 	fs.StringVar(&o.Browser, "browser", BrowserOff, "`auto`, chromium or off: also play the log-in and the requests after it in real headless Chromium (auto: when one is installed), whose verdicts then replace the model's")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage: sessionkit doctor http URL [flags]\n\nPlays a browser against URL's cookie sessions and reports each finding with its fix.\n\n")
@@ -248,7 +258,7 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer, envURL 
 		return exit
 	}
 	if isRedisURL(target) {
-		fmt.Fprint(stderr, redisNotRead)
+		fmt.Fprint(stderr, redisNotRead(target))
 		return ExitUsage
 	}
 	if o.Watch < 0 {
@@ -283,21 +293,6 @@ func writeHTMLFile(name string, r *Report) error {
 	}
 	return f.Close()
 }
-
-// redisNotRead is doctor db's answer to a Redis URL: what it cannot do, and
-// what to look at instead.
-const redisNotRead = `doctor db reads PostgreSQL only; it does not read Redis.
-For sessions in Redis (REDIS_URL), what doctor db checks here is Redis's or
-redisstore's own work, or one redis-cli away:
-  - expired sessions: Redis deletes each session key when it expires; there is
-    nothing to prune.
-  - sessions without an expiry (they never end; connect-redis's disableTTL):
-      redis-cli --scan --pattern 'sess:*' | while read k; do
-        [ "$(redis-cli pttl "$k")" = -1 ] && echo "$k"; done
-  - how many sessions: redis-cli --scan --pattern 'sessionkit:{*' | wc -l
-    (connect-redis's layout: 'sess:*'); on a cluster, on every master.
-  - a user's sessions: sessionkit users sessions --email E with REDIS_URL set.
-`
 
 // isRedisURL reports whether target names a Redis server.
 func isRedisURL(target string) bool {

@@ -157,7 +157,7 @@ h1{font-size:1.4rem;margin-bottom:.2rem} h2{font-size:1.15rem;margin-top:2.2rem;
 svg text{font:11px system-ui,sans-serif;fill:#555} .legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem;vertical-align:-1px}
 .summary{font-weight:600}
 </style></head><body>
-<h1>sessionkit doctor db</h1>
+<h1>sessionkit doctor {{.Report.Kind}}</h1>
 <div class="meta">{{.Report.Target}} · generated {{.Generated}}</div>
 <p class="summary">{{.Report.Summary.Status}}: {{.Report.Summary.Fail}} FAIL, {{.Report.Summary.Warn}} WARN, {{.Report.Summary.Pass}} PASS, {{.Report.Summary.Info}} INFO</p>
 {{range .Tables}}
@@ -185,7 +185,7 @@ svg text{font:11px system-ui,sans-serif;fill:#555} .legend span{display:inline-b
 <h3>Findings</h3>
 {{range .Findings}}{{template "finding" .}}{{end}}
 {{end}}
-{{if .Other}}<h2>Other findings</h2>{{range .Other}}{{template "finding" .}}{{end}}{{end}}
+{{if .Other}}<h2>{{if .Tables}}Other findings{{else}}Findings{{end}}</h2>{{range .Other}}{{template "finding" .}}{{end}}{{end}}
 </body></html>
 {{define "finding"}}<div class="finding {{lower .Status}}"><span class="badge {{lower .Status}}">{{.Status}}</span>{{.Title}}
 {{if .Evidence}}<ul>{{range .Evidence}}<li>{{.}}</li>{{end}}</ul>{{end}}

@@ -65,6 +65,12 @@ type HTTPOptions struct {
 	// ChromiumFlags are extra command-line switches for Chromium (tests map
 	// their host names to 127.0.0.1 with them). Nil means none.
 	ChromiumFlags []chromedp.ExecAllocatorOption
+	// Resolve sends the connections for HOST:PORT to ADDR, in curl's
+	// --resolve form "HOST:PORT:ADDR", in the doctor's requests and in
+	// Chromium's (unless Chromium is set), so that the report is about
+	// http(s)://HOST:PORT as a browser there sees it, on the one instance at
+	// ADDR. Nil means the names resolve as usual.
+	Resolve []string
 	// Chromium, when not nil, is a running Chromium's chromedp context (tests
 	// share one), started with chromium.PageFlags: the check opens its own browser context in it, with
 	// cookies of its own, instead of starting a browser, and ChromiumFlags
@@ -108,6 +114,7 @@ type httpCheck struct {
 	o                                     HTTPOptions
 	base, login, protected, logout, debug *url.URL
 	origin                                *url.URL
+	resolve                               []resolveRule
 	crossOrigin, crossSite                bool
 	client                                *http.Client
 	jar                                   *browser.Jar
@@ -235,6 +242,9 @@ func newHTTPCheck(o HTTPOptions) (*httpCheck, error) {
 		c.crossOrigin = originOf(org) != originOf(base)
 		c.crossSite = !browser.SameSite(org, base)
 	}
+	if c.resolve, err = parseResolves(o.Resolve); err != nil {
+		return nil, err
+	}
 	tr := o.Transport
 	if tr == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -243,6 +253,7 @@ func newHTTPCheck(o HTTPOptions) (*httpCheck, error) {
 		}
 		tr = t
 	}
+	tr = withResolve(tr, c.resolve)
 	c.client = &http.Client{
 		Transport: tr,
 		Timeout:   o.Timeout,
@@ -252,6 +263,9 @@ func newHTTPCheck(o HTTPOptions) (*httpCheck, error) {
 	}
 	c.jar = browser.NewJar(c.now)
 	c.rep = &Report{Kind: "http", Target: base.String()}
+	for _, r := range c.resolve {
+		c.rep.Target += fmt.Sprintf(" (--resolve %s:%s:%s)", r.host, r.port, r.addr)
+	}
 	return c, nil
 }
 
@@ -283,6 +297,11 @@ func (c *httpCheck) run(ctx context.Context) error {
 	}
 	if c.debug != nil {
 		if err := c.debugEndpoint(ctx); err != nil {
+			return err
+		}
+	}
+	if c.loggedIn {
+		if err := c.dbscCheck(ctx); err != nil {
 			return err
 		}
 	}

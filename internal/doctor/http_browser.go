@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/chromedp/cdproto/browser"
@@ -121,7 +122,11 @@ func (c *httpCheck) inChromium(ctx context.Context) error {
 		c.add(secBrowser, "browser.cookie", Fail, "Chromium received no session cookie from the log-in", ev, "")
 		return nil
 	case len(got.Reasons) > 0:
-		c.add(secBrowser, "browser.cookie", Fail, fmt.Sprintf("Chromium refused the session cookie %q: %s", name, explainAll(got.Reasons)),
+		title := fmt.Sprintf("Chromium refused the session cookie %q: %s", name, explainAll(got.Reasons))
+		if slices.Contains(got.Reasons, "SecureOnly") && c.login.Scheme == "http" {
+			title = "this request was plain HTTP: " + title
+		}
+		c.add(secBrowser, "browser.cookie", Fail, title,
 			append(ev, "Set-Cookie: "+redactSetCookie(got.Line)), "Fix the cookie's attributes (see Session cookie).")
 	default:
 		c.add(secBrowser, "browser.cookie", Pass, fmt.Sprintf("Chromium stored the session cookie %q", name),
@@ -204,7 +209,7 @@ func (c *httpCheck) startChromium(ctx context.Context) (tab context.Context, sto
 	if err != nil {
 		return nil, nil, err
 	}
-	flags := append(chromium.PageFlags(), c.o.ChromiumFlags...)
+	flags := append(append(chromium.PageFlags(), chromiumResolve(c.resolve)...), c.o.ChromiumFlags...)
 	if c.o.Insecure {
 		// As for the model's requests: a self-signed development certificate.
 		flags = append([]chromedp.ExecAllocatorOption{chromedp.Flag("ignore-certificate-errors", true)}, flags...)

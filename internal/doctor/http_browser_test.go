@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -19,7 +20,7 @@ import (
 // the requests after it in real headless Chromium, from a page the doctor
 // answers itself at the front end's origin, says so, and takes its verdicts
 // from it. The cases share one browser, each in a profile of its own;
-// --insecure starts its own, since it is a launch flag.
+// --resolve and --insecure start their own, since they are launch flags.
 func TestHTTPInChromium(t *testing.T) {
 	b := browsertest.NewWith(t, chromium.PageFlags()...)
 
@@ -67,14 +68,31 @@ func TestHTTPInChromium(t *testing.T) {
 		})
 	}
 
-	t.Run("Secure over plain HTTP", func(t *testing.T) {
+	// A Secure cookie over plain HTTP on a host name that is not loopback,
+	// reached with --resolve: the doctor's client and Chromium both connect
+	// to 127.0.0.1 while every rule is the name's.
+	t.Run("--resolve: Secure over plain HTTP", func(t *testing.T) {
 		ts := serve(t, newSessServer(srvConfig{Attrs: "; Path=/; HttpOnly; SameSite=Lax; Secure"}, "s3cret", newMemStore()), false)
 		u, _ := url.Parse(ts.URL)
-		r := checkHTTP(t, HTTPOptions{URL: "http://api.example.test:" + u.Port() + "/", Repeat: 3, Browser: BrowserChromium, Chromium: b, Transport: dialTo(u.Host)})
-		expect(t, r, "browser.cookie", Fail, "refused", "SecureOnly")
-		expect(t, r, "browser.sent", Fail)
-		expect(t, r, "persist.thrash", Fail, "in Chromium")
-		noModelDisagreement(t, r)
+		host := "staging.sessionkit-doctor.invalid:" + u.Port()
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), []string{"http", "http://" + host + "/", "--body", loginBody, "--repeat", "2",
+			"--browser", "chromium", "--resolve", host + ":127.0.0.1"}, nil, &out, &errb)
+		if code != ExitFail {
+			t.Fatalf("exit %d, want %d\n%s%s", code, ExitFail, out.String(), errb.String())
+		}
+		for _, want := range []string{
+			"FAIL  this request was plain HTTP (http://staging.sessionkit-doctor.invalid) and the session cookie is Secure",
+			`FAIL  this request was plain HTTP: Chromium refused the session cookie "sid": SecureOnly`,
+			"(in Chromium)", "--resolve " + host + ":127.0.0.1",
+		} {
+			if !strings.Contains(out.String(), want) {
+				t.Fatalf("report lacks %q:\n%s", want, out.String())
+			}
+		}
+		if strings.Contains(out.String(), "the doctor's model of a browser says") {
+			t.Fatalf("the model disagrees with Chromium:\n%s", out.String())
+		}
 	})
 
 	t.Run("--insecure: a self-signed certificate", func(t *testing.T) {
@@ -109,7 +127,10 @@ func TestHTTPInChromium(t *testing.T) {
 		if strings.Contains(r.Browser, "--email") || !strings.Contains(r.Browser, "once the model's log-in works") {
 			t.Fatalf("Browser = %q", r.Browser)
 		}
-		expect(t, r, "cookie.set", Fail)
+		f := expect(t, r, "cookie.set", Fail)
+		if !strings.HasPrefix(f.Fix, "This request was plain HTTP") {
+			t.Fatalf("fix %q does not lead with the plain HTTP request", f.Fix)
+		}
 	})
 }
 

@@ -64,9 +64,9 @@ func (j *cookieJudge) secure() {
 	host, set := j.host, j.set
 	switch {
 	case j.v.Has(browser.SecureOverHTTP):
-		j.add("cookie.secure", Fail, "Secure cookie over plain http: browsers drop it, so the login never sticks",
+		j.add("cookie.secure", Fail, fmt.Sprintf("this request was plain HTTP (http://%s) and the session cookie is Secure: browsers drop it, so the login never sticks", host),
 			[]string{set, fmt.Sprintf("the site is http://%s, not https; only localhost and loopback addresses are exempt (Chrome and Firefox treat them as secure contexts over http)", host)},
-			"Serve the site over https, or set Secure only where it is https (express-session: cookie.secure: 'auto' with app.set('trust proxy', 1) behind a TLS proxy; sessionkit: Config.Secure from the environment). A TLS-terminating proxy must send X-Forwarded-Proto: https and the app must trust it.")
+			"If users reach the site over https, run the doctor on the https:// URL (to one instance: --resolve HOST:443:ADDR). Otherwise serve the site over https, or set Secure only where it is https (express-session: cookie.secure: 'auto' with app.set('trust proxy', 1) behind a TLS proxy; sessionkit: Config.Secure from the environment). A TLS-terminating proxy must send X-Forwarded-Proto: https and the app must trust it.")
 	case j.v.Has(browser.SecureLocalhost):
 		j.add("cookie.secure", Warn, fmt.Sprintf("Secure cookie over http://%s: Chrome and Firefox keep it (localhost and loopback addresses are secure contexts), Safari drops it", host),
 			[]string{set}, "Fine in production over https. To develop with Safari, leave Secure off over plain http or use https locally.")

@@ -51,8 +51,14 @@ func (c *httpCheck) doLogin(ctx context.Context) error {
 			if c.o.CookieName != "" {
 				name = fmt.Sprintf("the cookie %q", c.o.CookieName)
 			}
+			fix := ""
+			if c.base.Scheme == "http" {
+				// express-session sends no Secure cookie at all over a plain
+				// connection: the request itself is the first suspect.
+				fix = "This request was plain HTTP: express-session with cookie.secure: true sets no cookie over it at all. If users reach the site over https, run the doctor on the https:// URL (to one instance: --resolve HOST:443:ADDR). "
+			}
 			c.add(secCookie, "cookie.set", Fail, "the login response sets no cookie", append(ev, "no Set-Cookie for "+name),
-				"Save the session at login so that the response carries Set-Cookie (express-session: set req.session.userId inside req.session.regenerate; sessionkit: Put then the response commits it). Behind a TLS-terminating proxy, express-session with cookie.secure: true sends no cookie at all unless app.set('trust proxy', 1). If the login returns a token in the body, this is not a cookie session and the doctor does not apply.")
+				fix+"Save the session at login so that the response carries Set-Cookie (express-session: set req.session.userId inside req.session.regenerate; sessionkit: Put then the response commits it). Behind a TLS-terminating proxy, express-session with cookie.secure: true sends no cookie at all unless app.set('trust proxy', 1). If the login returns a token in the body, this is not a cookie session and the doctor does not apply.")
 			return nil
 		}
 		v = *preV

@@ -53,7 +53,7 @@ type Summary struct {
 
 // Report is the result of one doctor run, what --json prints.
 type Report struct {
-	// Kind is "http" or "db".
+	// Kind is "http", "db" or "redis".
 	Kind string `json:"kind"`
 	// Target is the URL examined; a database URL never includes its password.
 	Target   string    `json:"target"`
@@ -64,6 +64,10 @@ type Report struct {
 	Browser string `json:"browser,omitempty"`
 	// Tables holds doctor db's measurements per session table.
 	Tables []TableStats `json:"tables,omitempty"`
+	// Redis holds doctor redis's measurements per key layout, and
+	// RedisServers what it read of each server (each master of a cluster).
+	Redis        []RedisStats  `json:"redis,omitempty"`
+	RedisServers []RedisServer `json:"redisServers,omitempty"`
 }
 
 // add appends a finding.

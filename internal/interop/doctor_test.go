@@ -10,6 +10,7 @@ import (
 	"github.com/sessionkit/sessionkit/internal/browsertest"
 	"github.com/sessionkit/sessionkit/internal/chromium"
 	"github.com/sessionkit/sessionkit/internal/doctor"
+	"github.com/sessionkit/sessionkit/internal/pgtest"
 )
 
 // TestDoctorInChromium: `doctor http --browser chromium` passes the
@@ -59,5 +60,30 @@ func TestDoctorInChromium(t *testing.T) {
 			}
 		})
 	}
+
+	// express-session with cookie.secure: true sets no cookie at all over a
+	// plain connection: the report says first that the request was plain.
+	t.Run("express-session, cookie.secure over plain HTTP", func(t *testing.T) {
+		url := startNode(t, s.nodeLog, map[string]string{
+			"DATABASE_URL": pgtest.URL(), "SESSION_SCHEMA": s.schema, "SESSION_SECRET": secret,
+			"COOKIE_NAME": cookieName, "USERS": s.usersJSON(t), "COOKIE_SECURE": "1",
+		})
+		body, err := json.Marshal(map[string]string{"email": s.users[0].Email, "password": password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := doctor.CheckHTTP(t.Context(), doctor.HTTPOptions{URL: url, LoginBody: body, Repeat: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := r.WriteText(&out, false); err != nil {
+			t.Fatal(err)
+		}
+		if !r.Failed() || !strings.Contains(out.String(), "FAIL  the login response sets no cookie") ||
+			!strings.Contains(out.String(), "fix: This request was plain HTTP: express-session with cookie.secure: true sets no cookie") {
+			t.Fatalf("want the missing cookie explained by the plain HTTP request first:\n%s", out.String())
+		}
+	})
 	s.noErrors(t)
 }

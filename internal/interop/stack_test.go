@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -86,6 +87,23 @@ func (b *lockedBuffer) String() string {
 // test's).
 func startStack(t *testing.T, zone string, nUsers int) *stack {
 	t.Helper()
+	return startStackWith(t, stackOptions{zone: zone, users: nUsers})
+}
+
+// stackOptions vary the stack: the TimeZone, how many users, and whether
+// the Node app logs in with passport (AUTH=passport, with serve's
+// SESSION_USER_KEY=passport.user to match).
+type stackOptions struct {
+	zone     string
+	users    int
+	passport bool
+	// goEnv and nodeEnv add to (or override) each side's environment.
+	goEnv, nodeEnv map[string]string
+}
+
+func startStackWith(t *testing.T, o stackOptions) *stack {
+	t.Helper()
+	zone, nUsers := o.zone, o.users
 	schema, goDB := pgtest.Schema(t)
 	nodeDB := pgtest.URL()
 	if zone != "" {
@@ -110,8 +128,19 @@ func startStack(t *testing.T, zone string, nUsers int) *stack {
 	}
 
 	s := &stack{schema: schema, pool: pool, goLog: &lockedBuffer{}, nodeLog: &lockedBuffer{}}
-	s.startGo(t, goDB, nUsers)
+	goEnv, nodeEnv := map[string]string{}, map[string]string{}
+	if o.passport {
+		goEnv["SESSION_USER_KEY"], nodeEnv["AUTH"] = "passport.user", "passport"
+	}
+	maps.Copy(goEnv, o.goEnv)
+	maps.Copy(nodeEnv, o.nodeEnv)
+	s.startGo(t, goDB, nUsers, goEnv)
 	s.nodeOnly = nodeOnlyUsers(s.users)
+	if o.passport {
+		// passport's deserializeUser finds users by id alone: the same id
+		// under another email is the same user to Node as well.
+		s.nodeOnly = s.nodeOnly[:1]
+	}
 	s.nodeURL = startNode(t, s.nodeLog, map[string]string{
 		"DATABASE_URL":   nodeDB,
 		"SESSION_SCHEMA": schema,
@@ -119,7 +148,7 @@ func startStack(t *testing.T, zone string, nUsers int) *stack {
 		"SESSION_SECRET": secret,
 		"COOKIE_NAME":    cookieName,
 		"USERS":          s.usersJSON(t),
-	})
+	}, nodeEnv)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("sessionkit log:\n%s\nexpress log:\n%s", s.goLog, s.nodeLog)
@@ -131,7 +160,7 @@ func startStack(t *testing.T, zone string, nUsers int) *stack {
 // startGo starts the reference server as `sessionkit serve` would with
 // this environment, plus two test routes on its session manager, and adds
 // the users.
-func (s *stack) startGo(t *testing.T, databaseURL string, nUsers int) {
+func (s *stack) startGo(t *testing.T, databaseURL string, nUsers int, extra map[string]string) {
 	t.Helper()
 	env := map[string]string{
 		"DATABASE_URL":   databaseURL,
@@ -145,6 +174,7 @@ func (s *stack) startGo(t *testing.T, databaseURL string, nUsers int) {
 		"LOGIN_MAX_FAILURES_PER_ADDR": "1000",
 		"LOG_LEVEL":                   "debug",
 	}
+	maps.Copy(env, extra)
 	loaded, err := server.LoadConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +185,12 @@ func (s *stack) startGo(t *testing.T, databaseURL string, nUsers int) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	if !strings.Contains(s.goLog.String(), "connect-pg-simple layout") {
+	if want := "connect-pg-simple layout"; env["REDIS_URL"] != "" {
+		want = "connect-redis's layout"
+		if !strings.Contains(s.goLog.String(), want) {
+			t.Fatalf("serve did not log that it uses %s:\n%s", want, s.goLog)
+		}
+	} else if !strings.Contains(s.goLog.String(), want) {
 		t.Fatalf("serve did not log that it found connect-pg-simple's layout:\n%s", s.goLog)
 	}
 	for i := range nUsers {
@@ -228,17 +263,26 @@ func (s *stack) usersJSON(t *testing.T) string {
 
 // startNode runs the express app with env on a free port and returns its
 // URL; the process is killed when the test ends. Its output goes to log.
-func startNode(t *testing.T, log *lockedBuffer, env map[string]string) string {
+func startNode(t *testing.T, log *lockedBuffer, envs ...map[string]string) string {
+	t.Helper()
+	return startNodeApp(t, appDir, "server.js", "listening on ", log, envs...)
+}
+
+// startNodeApp runs the Node app script in dir with envs on a free port and
+// returns its URL, which it prints after ready.
+func startNodeApp(t *testing.T, dir, script, ready string, log *lockedBuffer, envs ...map[string]string) string {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node is required for the express-session interop tests: %v", err)
 	}
-	cmd := exec.Command(node, "server.js")
-	cmd.Dir = appDir
+	cmd := exec.Command(node, script)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PORT=0", "NODE_ENV=production")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	for _, env := range envs {
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
@@ -260,7 +304,7 @@ func startNode(t *testing.T, log *lockedBuffer, env map[string]string) string {
 		for sc.Scan() {
 			line := sc.Text()
 			log.Write([]byte(line + "\n"))
-			if u, ok := strings.CutPrefix(line, "listening on "); ok && !sent {
+			if u, ok := strings.CutPrefix(line, ready); ok && !sent {
 				addr <- u
 				sent = true
 			}
@@ -388,12 +432,13 @@ func (s *stack) noErrors(t *testing.T) {
 	}
 }
 
-// rowVersion returns the row version (xmin) of u's session: it changes with
-// every write of the row.
+// rowVersion returns the row version (xmin) of u's session, found by its
+// email or its passport user: it changes with every write of the row.
 func (s *stack) rowVersion(t *testing.T, u user) string {
 	t.Helper()
 	var v string
-	if err := s.pool.QueryRow(t.Context(), `SELECT xmin::text FROM "`+s.schema+`"."session" WHERE sess->>'email' = $1`, u.Email).Scan(&v); err != nil {
+	if err := s.pool.QueryRow(t.Context(), `SELECT xmin::text FROM "`+s.schema+`"."session" WHERE sess->>'email' = $1 OR sess->'passport'->>'user' = $2`,
+		u.Email, fmt.Sprint(u.ID)).Scan(&v); err != nil {
 		t.Fatal(err)
 	}
 	return v

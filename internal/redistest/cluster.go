@@ -20,12 +20,12 @@ import (
 
 // Cluster is a real Redis Cluster of three masters, each a redis-server
 // process listening on a free local port, with its files in a temporary
-// directory; StartClusterWithReplicas gives each master a replica too. Start
+// directory; StartClusterWithReplicas gives each master replicas too. Start
 // it once per test binary (in TestMain) and Stop it when the tests are done.
 type Cluster struct {
 	// Addrs are the nodes' addresses, host:port: the three masters, and
-	// with replicas the three replicas after them (Redis decides which
-	// node replicates which; Masters asks it).
+	// with replicas the replicas after them (Redis decides which node
+	// replicates which; Masters asks it).
 	Addrs []string
 	dir   string
 	nodes []*node
@@ -67,12 +67,16 @@ func StartCluster(ctx context.Context) (*Cluster, error) {
 	return startCluster(ctx, 0)
 }
 
-// StartClusterWithReplicas is StartCluster with a replica for each master
-// (six redis-servers), for tests of a failover: it also waits until every
-// replica is in sync with its master. cluster-node-timeout is one second,
-// so a killed master is replaced within a few seconds.
-func StartClusterWithReplicas(ctx context.Context) (*Cluster, error) {
-	return startCluster(ctx, 1)
+// StartClusterWithReplicas is StartCluster with replicas replicas for each
+// master (3 × (1 + replicas) redis-servers), for tests of a failover: it
+// also waits until every replica is in sync with its master.
+// cluster-node-timeout is one second, so a killed master is replaced within
+// a few seconds.
+func StartClusterWithReplicas(ctx context.Context, replicas int) (*Cluster, error) {
+	if replicas < 1 {
+		return nil, errors.New("redistest: StartClusterWithReplicas: replicas must be at least 1")
+	}
+	return startCluster(ctx, replicas)
 }
 
 func startCluster(ctx context.Context, replicas int) (*Cluster, error) {
@@ -151,6 +155,8 @@ func startServer(dir, port string, extra ...string) (*node, error) {
 		"--appendonly", "no",
 		"--repl-diskless-sync", "yes",
 		"--repl-diskless-sync-delay", "0",
+		// DEBUG SLEEP stalls a replica in tests of replica acknowledgement.
+		"--enable-debug-command", "local",
 		"--logfile", "redis-" + port + ".log",
 	}, extra...)
 	return startProcess(exec.Command("redis-server", args...), "127.0.0.1:"+port)

@@ -204,3 +204,14 @@ func (c *Cluster) WaitReplicated(ctx context.Context) error {
 		return nil
 	})
 }
+
+// ReplicaOf returns the address of a replica of master as last noted
+// (NoteReplicas), or "" if none.
+func (c *Cluster) ReplicaOf(master string) string {
+	for _, n := range c.nodes {
+		if n.replicaOf == master && !n.dead() {
+			return n.addr
+		}
+	}
+	return ""
+}

@@ -18,7 +18,7 @@ import (
 // primary under.
 const SentinelMaster = "sessionkit"
 
-// Sentinel is a Redis primary, one replica and three Sentinels
+// Sentinel is a Redis primary, its replicas and three Sentinels
 // (redis-server --sentinel) monitoring it with a quorum of two, each on a
 // free local port, with their files in a temporary directory. A Sentinel
 // takes the primary for down after one second without an answer, so a
@@ -26,24 +26,29 @@ const SentinelMaster = "sessionkit"
 type Sentinel struct {
 	// Sentinels are the Sentinels' addresses, host:port.
 	Sentinels []string
-	// Primary and Replica are the data nodes' addresses when started; after
-	// a failover the Sentinels know which is which (Primary).
-	Primary, Replica string
-	dir              string
-	nodes            []*node
+	// Primary and Replicas are the data nodes' addresses when started;
+	// after a failover the Sentinels know which is which (PrimaryNow).
+	Primary  string
+	Replicas []string
+	dir      string
+	nodes    []*node
+	replicas int
 }
 
-// StartSentinel starts the primary, the replica and the three Sentinels,
-// and waits until the replica is in sync and every Sentinel knows the
-// replica and the two other Sentinels (so that they can agree on a
-// failover). Ports lost to another process are picked again. On failure it
-// stops what it started.
-func StartSentinel(ctx context.Context) (*Sentinel, error) {
+// StartSentinel starts the primary, replicas replicas (at least one) and
+// the three Sentinels, and waits until the replicas are in sync and every
+// Sentinel knows them and the two other Sentinels (so that they can agree
+// on a failover). Ports lost to another process are picked again. On
+// failure it stops what it started.
+func StartSentinel(ctx context.Context, replicas int) (*Sentinel, error) {
+	if replicas < 1 {
+		return nil, errors.New("redistest: StartSentinel: replicas must be at least 1")
+	}
 	dir, err := os.MkdirTemp("", "sessionkit-redis-sentinel-")
 	if err != nil {
 		return nil, fmt.Errorf("redistest: sentinel: %w", err)
 	}
-	s := &Sentinel{dir: dir}
+	s := &Sentinel{dir: dir, replicas: replicas}
 	for range startAttempts {
 		if err = s.start(ctx); !errors.Is(err, errNodeExited) {
 			break
@@ -58,7 +63,7 @@ func StartSentinel(ctx context.Context) (*Sentinel, error) {
 }
 
 func (s *Sentinel) start(ctx context.Context) error {
-	ports, err := freePorts(5)
+	ports, err := freePorts(1 + s.replicas + 3)
 	if err != nil {
 		return err
 	}
@@ -71,12 +76,15 @@ func (s *Sentinel) start(ctx context.Context) error {
 		return err
 	}
 	s.nodes = append(s.nodes, primary)
-	replica, err := startServer(s.dir, p[1], "--replicaof", "127.0.0.1", p[0])
-	if err != nil {
-		return err
+	s.Primary = primary.addr
+	for _, port := range p[1 : 1+s.replicas] {
+		replica, err := startServer(s.dir, port, "--replicaof", "127.0.0.1", p[0])
+		if err != nil {
+			return err
+		}
+		s.nodes = append(s.nodes, replica)
+		s.Replicas = append(s.Replicas, replica.addr)
 	}
-	s.nodes = append(s.nodes, replica)
-	s.Primary, s.Replica = primary.addr, replica.addr
 	// The Sentinels learn of the replica from the primary's INFO, asked
 	// every ten seconds: started after the replica is in sync, they see
 	// it in their first.
@@ -86,7 +94,7 @@ func (s *Sentinel) start(ctx context.Context) error {
 	if err := poll(ctx, func() error { return s.dataInSync(ctx) }); err != nil {
 		return err
 	}
-	for _, port := range p[2:] {
+	for _, port := range p[1+s.replicas:] {
 		// A Sentinel rewrites its configuration file, so each gets one.
 		conf := filepath.Join(s.dir, "sentinel-"+port+".conf")
 		text := strings.Join([]string{
@@ -110,17 +118,17 @@ func (s *Sentinel) start(ctx context.Context) error {
 		s.nodes = append(s.nodes, n)
 		s.Sentinels = append(s.Sentinels, n.addr)
 	}
-	if err := waitNodes(ctx, s.dir, s.nodes[2:]); err != nil {
+	if err := waitNodes(ctx, s.dir, s.nodes[1+s.replicas:]); err != nil {
 		return err
 	}
 	return poll(ctx, func() error { return s.ready(ctx) })
 }
 
-// dataInSync reports nil once the replica is in sync with the primary.
+// dataInSync reports nil once the replicas are in sync with the primary.
 func (s *Sentinel) dataInSync(ctx context.Context) error {
-	for _, addr := range []string{s.Primary, s.Replica} {
+	for _, addr := range append([]string{s.Primary}, s.Replicas...) {
 		cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-		err := inSync(ctx, cl, 1)
+		err := inSync(ctx, cl, s.replicas)
 		cl.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", addr, err)
@@ -129,14 +137,14 @@ func (s *Sentinel) dataInSync(ctx context.Context) error {
 	return nil
 }
 
-// ready reports nil once each Sentinel sees the primary, the replica and
+// ready reports nil once each Sentinel sees the primary, the replicas and
 // the two other Sentinels.
 func (s *Sentinel) ready(ctx context.Context) error {
 	for _, addr := range s.Sentinels {
 		sc := redis.NewSentinelClient(&redis.Options{Addr: addr, MaxRetries: -1})
 		replicas, err := sc.Replicas(ctx, SentinelMaster).Result()
-		if err == nil && len(replicas) != 1 {
-			err = fmt.Errorf("sees %d replicas, want 1", len(replicas))
+		if err == nil && len(replicas) != s.replicas {
+			err = fmt.Errorf("sees %d replicas, want %d", len(replicas), s.replicas)
 		}
 		if err == nil {
 			var others []map[string]string
@@ -252,5 +260,5 @@ func (s *Sentinel) killNodes() {
 		_ = n.cmd.Process.Kill()
 		<-n.exited
 	}
-	s.nodes, s.Sentinels, s.Primary, s.Replica = nil, nil, "", ""
+	s.nodes, s.Sentinels, s.Primary, s.Replicas = nil, nil, "", nil
 }

@@ -162,8 +162,25 @@ func TestListenerTerminated(t *testing.T) {
 		fmt.Sprintf("3 instances with SESSION_CACHE=on; %d browsers reading through the balancer", replayLoad),
 		"pg_terminate_backend of every instance's LISTEN connection")
 	db := newCachedDatabase(t)
+	listenerKilled(t, rep, db, nil, func(ctx context.Context) (int, error) {
+		var channel string
+		if err := db.pool.QueryRow(ctx, `SELECT 'sessionkit_' || to_regclass('sessions')::oid`).Scan(&channel); err != nil {
+			return 0, err
+		}
+		var killed int
+		err := db.pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE application_name = 'sessionkit-listener' AND query = 'LISTEN "' || $1 || '"'`, channel).Scan(&killed)
+		return killed, err
+	})
+}
+
+// listenerKilled runs the listener-killed scenario on db, whose instances
+// get extra in their environment: kill closes every instance's listening
+// (subscribed) connection and reports how many it closed.
+func listenerKilled(t *testing.T, rep *scenarioReport, db *database, extra map[string]string, kill func(ctx context.Context) (int, error)) {
+	t.Helper()
 	emails := db.addUsers(t, replayLoad+1)
-	c := startCluster(t, db, 3, nil)
+	c := startCluster(t, db, 3, extra)
 	client := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -190,13 +207,8 @@ func TestListenerTerminated(t *testing.T) {
 	var reads tally
 	stopReaders := readUntilStopped(ctx, readers, &reads, &errs)
 
-	var channel string
-	if err := db.pool.QueryRow(ctx, `SELECT 'sessionkit_' || to_regclass('sessions')::oid`).Scan(&channel); err != nil {
-		t.Fatal(err)
-	}
-	var killed int
-	if err := db.pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE application_name = 'sessionkit-listener' AND query = 'LISTEN "' || $1 || '"'`, channel).Scan(&killed); err != nil {
+	killed, err := kill(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if ex := victim.logout(ctx); ex.status != http.StatusOK { // while the listeners may be down

@@ -16,8 +16,8 @@ import (
 )
 
 // The failover scenarios: sessions in a Redis that replicates (a Cluster of
-// three masters with a replica each, or a primary and a replica under three
-// Sentinels), three instances, browsers logging in, reading and logging
+// three masters with two replicas each, or a primary and two replicas under
+// three Sentinels), three instances, browsers logging in, reading and logging
 // out; a master is killed with SIGKILL mid-load and Redis promotes its
 // replica. Requests for the dead master's sessions fail (503) until the
 // instances follow the promotion; no browser is logged out meanwhile, every
@@ -35,6 +35,11 @@ const (
 	// failoverQuiet is how long the load runs without a failure before the
 	// instances are taken to have recovered.
 	failoverQuiet = 1500 * time.Millisecond
+	// failoverReplicas is the replicas of each master: two, so that the
+	// promoted replica still has one to acknowledge writes
+	// (REDIS_WAIT_REPLICAS=1); with one, its writes would answer 503 until
+	// a replica came back.
+	failoverReplicas = 2
 )
 
 // replicated is a Redis set-up with replicas that the scenario can fail
@@ -58,14 +63,14 @@ func newReplicatedCluster(t *testing.T) *replicated {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	c, err := redistest.StartClusterWithReplicas(ctx)
+	c, err := redistest.StartClusterWithReplicas(ctx, failoverReplicas)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Stop)
 	client, prefix := c.Client(t)
 	return &replicated{
-		name:   "Redis Cluster (3 masters, 1 replica each)",
+		name:   fmt.Sprintf("Redis Cluster (3 masters, %d replicas each)", failoverReplicas),
 		url:    "redis+cluster://" + strings.Join(c.Addrs, ","),
 		client: client, prefix: prefix,
 		victim: func(ctx context.Context) (string, error) {
@@ -87,14 +92,14 @@ func newReplicatedSentinel(t *testing.T) *replicated {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	s, err := redistest.StartSentinel(ctx)
+	s, err := redistest.StartSentinel(ctx, failoverReplicas)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
 	client, prefix := s.Client(t)
 	return &replicated{
-		name:   "Redis Sentinel (primary, replica, 3 Sentinels)",
+		name:   fmt.Sprintf("Redis Sentinel (primary, %d replicas, 3 Sentinels)", failoverReplicas),
 		url:    s.URL(),
 		client: client, prefix: prefix,
 		victim:       s.PrimaryNow,
@@ -141,7 +146,7 @@ type failoverWindow struct {
 func failover(t *testing.T, rep *scenarioReport, db *database, r *replicated) {
 	t.Helper()
 	emails := db.addUsers(t, failoverBrowsers)
-	c := startCluster(t, db, 3, nil)
+	c := startCluster(t, db, 3, map[string]string{"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT": "1s"})
 	client := newClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

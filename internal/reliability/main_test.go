@@ -47,6 +47,7 @@ func runMain(m *testing.M) int {
 	buildTime := time.Since(start)
 
 	code := m.Run()
+	redisCluster.Stop()
 
 	if path := os.Getenv(reportEnv); path != "" {
 		md := reports.markdown(buildTime)

@@ -25,7 +25,7 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (*sessionki
 	if !ok {
 		return nil, admin.User{}, false
 	}
-	id, found, err := sessionUserID(sess)
+	id, found, err := s.sessionUserID(sess)
 	if err != nil {
 		s.storeFailed(w, r, err)
 		return nil, admin.User{}, false
@@ -48,17 +48,16 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (*sessionki
 	email, _ := sess.GetString(admin.SessionEmailKey)
 	bound, _ := sess.User()
 	switch {
-	case found && user.Disabled():
+	case found && user.Disabled() && (bound != "" || email == "" || email == user.Email):
 		// Every session of the user goes, as DisableUser's own sweep
-		// would have ended them, and the events say why.
+		// would have ended them, and the events say why; this one too,
+		// which may be Node's and outside the user's index.
 		ctx := sessionkit.WithEndReason(r.Context(), sessionkit.ReasonDisabled)
 		if _, err := s.sessions.EndSessions(ctx, admin.UserKey(user.ID), ""); err != nil {
 			s.storeFailed(w, r, err)
 			return nil, admin.User{}, false
 		}
-		if bound != admin.UserKey(user.ID) {
-			_ = sess.Destroy() // not in the user's index (express-session's)
-		}
+		_ = sess.Destroy()
 		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
 		return nil, admin.User{}, false
 	case bound != "" && (!found || email != user.Email):

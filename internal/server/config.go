@@ -56,6 +56,19 @@ type Config struct {
 	// connect-redis with the same Redis, prefix, SESSION_SECRET and
 	// COOKIE_NAME shares them. Zero: LayoutNative.
 	RedisLayout redisstore.Layout
+	// RedisWaitReplicas, when positive, makes every log-in, log-out,
+	// revocation and password change wait until that many replicas have
+	// the write (REDIS_WAIT_REPLICAS; redisstore.Config.Replicas), so that
+	// a failover cannot undo it; a write they do not acknowledge within
+	// RedisWaitTimeout answers 503. Zero: Redis's asynchronous default.
+	RedisWaitReplicas int
+	// RedisWaitTimeout bounds that wait (REDIS_WAIT_TIMEOUT). Zero: 1 s.
+	RedisWaitTimeout time.Duration
+	// RedisNoAnnounce stops announcing session changes on Redis
+	// (REDIS_ANNOUNCE=off; redisstore.Config.NoAnnounce): for fleets where
+	// no instance runs the session cache, it saves a PUBLISH per write,
+	// copied to every node of a Cluster. Refused with SessionCache.
+	RedisNoAnnounce bool
 	// DataDir holds the SQLite database and the generated development secret
 	// (DATA_DIR). Zero: "data", relative to the working directory.
 	DataDir string
@@ -82,6 +95,20 @@ type Config struct {
 	// LoadConfig's default is 30 minutes in production, none otherwise).
 	// Zero: no idle timeout.
 	IdleTimeout time.Duration
+	// IdleTimeoutIsDefault says IdleTimeout is LoadConfig's production
+	// default, not a setting. On a store shared with express-session (a
+	// connect-pg-simple table, the connect-redis layout) New then drops it:
+	// Node with rolling: false never re-sends the cookie, so an idle
+	// deadline in the cookie would log out active users (see
+	// sharedLifetimes). Zero: IdleTimeout is as set.
+	IdleTimeoutIsDefault bool
+	// SessionUserKey is the session key holding the logged-in user's id
+	// (SESSION_USER_KEY): a key, or key.key for one inside an object. Set it
+	// to PassportUserKey ("passport.user") to share sessions with an
+	// express-session app that logs in with passport: a log-in here writes
+	// {"passport":{"user":id}}, which passport's deserializeUser reads, and
+	// a passport log-in is a logged-in user here. Zero: "userId".
+	SessionUserKey string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-Proto and
 	// X-Forwarded-For are believed (TRUSTED_PROXIES). Zero: none.
 	TrustedProxies []netip.Prefix
@@ -193,6 +220,9 @@ var settings = []setting{
 	{flag: "redis-url", env: "REDIS_URL", usage: "keep sessions in Redis: redis://host:6379/0, rediss:// (TLS), redis+cluster://host1:6379,host2:6379 (a Redis Cluster) or redis+sentinel://s1:26379,s2:26379/mymaster (Sentinel); empty: in the database"},
 	{flag: "redis-prefix", env: "REDIS_PREFIX", usage: "prefix of the session keys in Redis; empty: sessionkit:, or sess: in the connect-redis layout"},
 	{flag: "redis-layout", env: "REDIS_LAYOUT", def: "native", usage: "native, or connect-redis to share sessions with an express-session app on connect-redis"},
+	{flag: "redis-announce", env: "REDIS_ANNOUNCE", def: "on", usage: "announce session changes on Redis for the instances' session caches (PUBLISH); off only when no instance runs SESSION_CACHE"},
+	{flag: "redis-wait-replicas", env: "REDIS_WAIT_REPLICAS", def: "0", usage: "replicas that must acknowledge each log-in, log-out and revocation before it is answered (WAIT); 0: none"},
+	{flag: "redis-wait-timeout", env: "REDIS_WAIT_TIMEOUT", def: "1s", usage: "how long a write waits for REDIS_WAIT_REPLICAS before it answers 503"},
 	{flag: "data-dir", env: "DATA_DIR", def: admin.DefaultDataDir, usage: "directory for the SQLite database and the generated development secret"},
 	{flag: "app-env", env: "APP_ENV", def: "development", usage: "development or production (Secure cookies, secret required, debug endpoint off)"},
 	{flag: "session-secret", env: "SESSION_SECRET", usage: "comma-separated secrets, each >= 32 bytes; the first signs, all verify (prefer the environment variable: flags show in ps)"},
@@ -201,6 +231,7 @@ var settings = []setting{
 	{flag: "cookie-samesite", env: "COOKIE_SAMESITE", def: "lax", usage: "lax, strict or none (none needs APP_ENV=production, i.e. Secure)"},
 	{flag: "session-ttl", env: "SESSION_TTL", def: "7d", usage: "absolute session lifetime: a Go duration (12h, 90m) or days (7d, 1d12h)"},
 	{flag: "session-idle-timeout", env: "SESSION_IDLE_TIMEOUT", usage: "end sessions unused for this long; 0: never; default 0, 30m in production"},
+	{flag: "session-user-key", env: "SESSION_USER_KEY", def: admin.SessionUserIDKey, usage: "session key holding the user id: userId, or passport.user to share sessions with a passport app"},
 	{flag: "trusted-proxies", env: "TRUSTED_PROXIES", usage: "comma-separated CIDRs or IPs of reverse proxies whose X-Forwarded-Proto/-For are believed"},
 	{flag: "cors-origins", env: "CORS_ORIGINS", usage: "comma-separated exact origins (https://app.example.com) allowed to call the API with credentials"},
 	{flag: "auto-migrate", env: "AUTO_MIGRATE", usage: "create missing tables on PostgreSQL at start; default true, false in production", isBool: true},
@@ -359,7 +390,21 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 	default:
 		return l, badSetting("redis-layout", "%q is neither native nor connect-redis", layout)
 	}
+	if n, err := strconv.Atoi(get("redis-wait-replicas")); err != nil || n < 0 {
+		return l, badSetting("redis-wait-replicas", "%q is not a whole number (0: do not wait)", get("redis-wait-replicas"))
+	} else {
+		c.RedisWaitReplicas = n
+	}
+	if d, err := ParseDuration(get("redis-wait-timeout")); err != nil || d <= 0 {
+		return l, badSetting("redis-wait-timeout", "%q is not a positive duration", get("redis-wait-timeout"))
+	} else {
+		c.RedisWaitTimeout = d
+	}
 	c.DataDir = get("data-dir")
+	c.SessionUserKey = get("session-user-key")
+	if _, err := parseUserKey(c.SessionUserKey); err != nil {
+		return l, badSetting("session-user-key", "%v", err)
+	}
 	c.SessionTable = get("session-table")
 	if _, _, err := admin.ParseTable(c.SessionTable); err != nil {
 		return l, badSetting("session-table", "%q is not name or schema.name made of letters, digits and _", c.SessionTable)
@@ -398,6 +443,7 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 		vals["session-idle-timeout"] = "0"
 		if c.Production {
 			vals["session-idle-timeout"] = DefaultProductionIdleTimeout.String()
+			c.IdleTimeoutIsDefault = true
 		}
 	}
 	var err error
@@ -424,6 +470,16 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 		if c.SessionCache, err = strconv.Atoi(v); err != nil || c.SessionCache < 1 {
 			return l, badSetting("session-cache", "%q is not on, off or a number of sessions", v)
 		}
+	}
+	switch v := strings.ToLower(get("redis-announce")); v {
+	case "on", "true", "1":
+	case "off", "false", "0":
+		if c.SessionCache > 0 {
+			return l, badSetting("redis-announce", "off with SESSION_CACHE on: this instance's cache would not hear the other instances' changes, and theirs would not hear its own")
+		}
+		c.RedisNoAnnounce = true
+	default:
+		return l, badSetting("redis-announce", "%q is neither on nor off", v)
 	}
 	if c.DBSC, err = parseDBSC(get("dbsc")); err != nil {
 		return l, badSetting("dbsc", "%v", err)

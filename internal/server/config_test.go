@@ -35,7 +35,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		c.SessionTTL != 7*24*time.Hour || c.IdleTimeout != 0 || c.SameSite != http.SameSiteLaxMode ||
 		!c.AutoMigrate || !c.Debug || c.BcryptCost != 12 || c.PruneInterval != time.Hour ||
 		c.LoginWindow != 15*time.Minute || c.LoginMaxFailures != 5 || c.LoginMaxFailuresPerAddr != 20 ||
-		len(c.Secrets) != 0 || c.CookieName != "sessionkit.sid" {
+		len(c.Secrets) != 0 || c.CookieName != "sessionkit.sid" || c.RedisWaitReplicas != 0 || c.RedisWaitTimeout != time.Second || c.RedisNoAnnounce {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -54,6 +54,9 @@ func TestLoadConfigValues(t *testing.T) {
 			"COOKIE_DOMAIN", "example.com",
 			"PRUNE_INTERVAL", "off",
 			"BCRYPT_COST", "10",
+			"REDIS_WAIT_REPLICAS", "2",
+			"REDIS_WAIT_TIMEOUT", "250ms",
+			"REDIS_ANNOUNCE", "off",
 		), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +78,9 @@ func TestLoadConfigValues(t *testing.T) {
 	if !slices.Equal(c.CORSOrigins, []string{"https://app.example.com", "https://localhost:3000"}) {
 		t.Errorf("CORS origins = %q", c.CORSOrigins)
 	}
+	if c.RedisWaitReplicas != 2 || c.RedisWaitTimeout != 250*time.Millisecond || !c.RedisNoAnnounce {
+		t.Errorf("redis wait, no announce = %d, %v, %v", c.RedisWaitReplicas, c.RedisWaitTimeout, c.RedisNoAnnounce)
+	}
 }
 
 func TestLoadConfigErrors(t *testing.T) {
@@ -94,6 +100,11 @@ func TestLoadConfigErrors(t *testing.T) {
 		{env: []string{"CORS_ORIGINS", "https://app.example.com/login"}, want: "CORS_ORIGINS"},
 		{env: []string{"CORS_ORIGINS", "app.example.com"}, want: "CORS_ORIGINS"},
 		{env: []string{"PRUNE_INTERVAL", "0"}, want: "PRUNE_INTERVAL"},
+		{env: []string{"REDIS_WAIT_REPLICAS", "-1"}, want: "REDIS_WAIT_REPLICAS"},
+		{env: []string{"REDIS_WAIT_REPLICAS", "one"}, want: "REDIS_WAIT_REPLICAS"},
+		{env: []string{"REDIS_WAIT_TIMEOUT", "0"}, want: "REDIS_WAIT_TIMEOUT"},
+		{env: []string{"REDIS_ANNOUNCE", "sometimes"}, want: "REDIS_ANNOUNCE"},
+		{env: []string{"REDIS_ANNOUNCE", "off", "SESSION_CACHE", "on"}, want: "REDIS_ANNOUNCE"},
 		{env: []string{"BCRYPT_COST", "twelve"}, want: "BCRYPT_COST"},
 		{env: []string{"AUTO_MIGRATE", "maybe"}, want: "AUTO_MIGRATE"},
 		{env: []string{"LOG_LEVEL", "loud"}, want: "LOG_LEVEL"},

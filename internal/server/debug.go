@@ -35,7 +35,7 @@ func (s *Server) handleDebug(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var d debugSession
-	uid, found, err := sessionUserID(sess)
+	uid, found, err := s.sessionUserID(sess)
 	if err != nil {
 		s.storeFailed(w, r, err)
 		return

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -71,18 +70,10 @@ type userResponse struct {
 	Email string `json:"email"`
 }
 
-// sessionUserID returns the user id the session holds. A value this server
-// did not write (not a number) reads as no user; the error is only ever a
-// store failure (sessionkit.ErrStore).
-func sessionUserID(sess *sessionkit.Session) (id int64, found bool, err error) {
-	found, err = sess.Get(admin.SessionUserIDKey, &id)
-	switch {
-	case errors.Is(err, sessionkit.ErrStore):
-		return 0, false, err
-	case err != nil:
-		return 0, false, nil
-	}
-	return id, found, nil
+// sessionUserID returns the user id the session holds under
+// SESSION_USER_KEY (see userKey.read).
+func (s *Server) sessionUserID(sess *sessionkit.Session) (id int64, found bool, err error) {
+	return s.userKey.read(sess)
 }
 
 // handleUser returns the logged-in user from the session alone: one store
@@ -98,7 +89,7 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id, found, err := sessionUserID(sess)
+	id, found, err := s.sessionUserID(sess)
 	if err != nil {
 		s.storeFailed(w, r, err)
 		return

@@ -117,7 +117,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.storeFailed(w, r, err)
 		return
 	}
-	if err := sess.Put(admin.SessionUserIDKey, user.ID); err != nil {
+	if err := s.userKey.write(sess, user.ID); err != nil {
 		s.storeFailed(w, r, err)
 		return
 	}

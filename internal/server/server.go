@@ -71,13 +71,15 @@ type Server struct {
 	// milliseconds of CPU, and a flood of them must not starve other requests.
 	bcryptSlots chan struct{}
 	logins      loginResults
+	// userKey is where sessions keep the user id (SESSION_USER_KEY).
+	userKey userKey
 	// logs throttles every security log line (securityEvent).
 	logs *logThrottle
-	// sessionEvents counts the library's session events (sessionEvent).
-	sessionEvents sessionEventCounts
 	// unmapped lets a session_unmapped line through once an hour per
 	// session (a browser sends the same cookie on every request).
 	unmapped *logThrottle
+	// sessionEvents counts the library's session events (sessionEvent).
+	sessionEvents sessionEventCounts
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
 	// password check and its session save: where a removal can race it.
 	afterPasswordCheck func()
@@ -106,14 +108,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	for _, w := range productionWarnings(cfg) {
 		log.Warn("risky production setting: " + w)
 	}
-	if len(cfg.Secrets) == 0 {
-		secret, err := developmentSecret(cfg.DataDir, log)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Secrets = []string{secret}
-	}
-
 	// A database that does not answer (a black-holed host) must fail the
 	// start, not hang it.
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
@@ -123,6 +117,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		RedisURL:      cfg.RedisURL,
 		RedisPrefix:   cfg.RedisPrefix,
 		RedisLayout:   cfg.RedisLayout,
+		RedisReplicas: cfg.RedisWaitReplicas,
+		RedisTimeout:  cfg.RedisWaitTimeout,
+		RedisQuiet:    cfg.RedisNoAnnounce,
 		DataDir:       cfg.DataDir,
 		SessionTable:  cfg.SessionTable,
 		PruneInterval: cfg.PruneInterval,
@@ -131,12 +128,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db, logs: newLogThrottle(time.Minute), unmapped: newLogThrottle(time.Hour)}
+	// The development secret is made once the database answered, so that
+	// a start that fails leaves no file behind.
+	if len(cfg.Secrets) == 0 {
+		secret, err := developmentSecret(cfg.DataDir, log)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		cfg.Secrets = []string{secret}
+	}
+	uk, _ := parseUserKey(cfg.SessionUserKey) // checked by withDefaults
+	s := &Server{cfg: cfg, log: log, db: db, userKey: uk, logs: newLogThrottle(time.Minute), unmapped: newLogThrottle(time.Hour)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	log.Info("sessionkit server ready", "database", db.String(), "redis", db.RedisString(), "production", cfg.Production,
+	log.Info("sessionkit server configured", "database", db.String(), "redis", db.RedisString(), "production", cfg.Production,
 		"secure_cookies", cfg.Production, "debug_endpoint", cfg.Debug, "cors_origins", len(cfg.CORSOrigins))
 	return s, nil
 }
@@ -177,6 +185,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if strings.ContainsAny(cfg.RedisPrefix, "{}") {
 		return cfg, fmt.Errorf("REDIS_PREFIX %q must not contain '{' or '}'", cfg.RedisPrefix)
+	}
+	if _, err := parseUserKey(cfg.SessionUserKey); err != nil {
+		return cfg, fmt.Errorf("SESSION_USER_KEY: %w", err)
 	}
 	if err := checkSessionSettings(cfg); err != nil {
 		return cfg, err
@@ -266,6 +277,7 @@ func (s *Server) init(ctx context.Context) error {
 		s.log.Info("sessions table is connect-pg-simple's: sharing sessions with express-session (same SESSION_SECRET, COOKIE_NAME and table on the Node side)",
 			"table", s.db.SessionTable(), "columns", l.Columns)
 	}
+	s.cfg, sc = sharedLifetimes(s.cfg, sc, s.log)
 	var err error
 	s.sessions, err = sessionkit.New(sc)
 	if err != nil {
