@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
@@ -37,34 +38,51 @@ func journalSQL(table string) string {
 `
 }
 
-// journal records the delete of id for other processes' caches, and drops
-// rows past journalKeep. It is best effort: a database made with an older
+// journal records the delete of ids for other processes' caches, in one
+// statement; rows past journalKeep are dropped by the pollers and Prune,
+// off the delete's path. It is best effort: a database made with an older
 // SchemaSQL has no journal, and a delete must not fail for it. The write
 // turn is held.
-func (s *Store) journal(ctx context.Context, id string) {
-	now := nowMilli()
-	_, _ = s.db.ExecContext(ctx, `INSERT INTO `+s.q.journal+` (key, at) VALUES (?, ?)`, sessionkit.ChangeKey(id), now)
-	_, _ = s.db.ExecContext(ctx, `DELETE FROM `+s.q.journal+` WHERE at < ?`, now-journalKeep.Milliseconds())
-}
-
-// pollJournal reports to w every journaled delete after the one current
-// when it starts, every ChangePollInterval, until ctx ends. A failed read
-// takes the feed Down until the next good one (Up: forget the cache). Without
-// a journal table (an older schema) it returns at once, leaving the
-// in-process announcements alone.
-func (s *Store) pollJournal(ctx context.Context, w sessionkit.ChangeWatcher) {
-	var last int64
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM `+s.q.journal).Scan(&last); err != nil {
+func (s *Store) journal(ctx context.Context, ids ...string) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = sessionkit.ChangeKey(id)
+	}
+	list, err := json.Marshal(keys)
+	if err != nil {
 		return
 	}
+	_, _ = s.db.ExecContext(ctx, `INSERT INTO `+s.q.journal+` (key, at) SELECT value, ? FROM json_each(?)`, nowMilli(), string(list))
+}
+
+// trimJournal drops the journal's rows past journalKeep, best effort.
+func (s *Store) trimJournal(ctx context.Context) {
+	_, _ = s.db.ExecContext(ctx, `DELETE FROM `+s.q.journal+` WHERE at < ?`, nowMilli()-journalKeep.Milliseconds())
+}
+
+// journalStart returns the journal's last seq, from which pollJournal
+// reports, and false without a journal table (an older schema): then only
+// the in-process announcements are heard.
+func (s *Store) journalStart(ctx context.Context) (last int64, ok bool) {
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM `+s.q.journal).Scan(&last)
+	return last, err == nil
+}
+
+// pollJournal reports to w every journaled delete after seq last, every
+// ChangePollInterval, until ctx ends. A failed read takes the feed Down
+// until the next good one (Up: forget the cache).
+func (s *Store) pollJournal(ctx context.Context, w sessionkit.ChangeWatcher, last int64) {
 	t := time.NewTicker(ChangePollInterval)
 	defer t.Stop()
 	down := false
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if n%int(journalKeep/ChangePollInterval) == 0 {
+			s.trimJournal(ctx)
 		}
 		next, err := s.readJournal(ctx, last, w)
 		switch {

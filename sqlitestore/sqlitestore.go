@@ -574,6 +574,7 @@ func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
 	if _, err := s.db.ExecContext(ctx, s.q.delMany, string(list)); err != nil {
 		return fmt.Errorf("sqlitestore: delete many: %w", err)
 	}
+	s.journal(ctx, ids...)
 	return nil
 }
 
@@ -596,6 +597,7 @@ func (s *Store) Prune(ctx context.Context, limit int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: prune: %w", err)
 	}
+	s.trimJournal(ctx)
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: prune: %w", err)
@@ -655,10 +657,15 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 // by other processes on the same file within ChangePollInterval (see
 // journal.go).
 func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
+	// The journal's starting point is read before the hub says Up, so that
+	// no other process's delete after Up is missed.
+	last, journaled := s.journalStart(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.pollJournal(ctx, w)
+		if journaled {
+			s.pollJournal(ctx, w, last)
+		}
 	}()
 	s.changes.WatchChanges(ctx, w)
 	<-done

@@ -13,8 +13,11 @@ import (
 	"strings"
 )
 
-// maxBody is the largest request body the API reads.
-const maxBody = 64 << 10
+// maxBody is the largest request body the API reads: its bodies are an
+// email (at most 254 bytes) and passwords (at most 72), so 8 KiB holds any
+// of them even with every character escaped, and a 60 KiB "email" is
+// refused while it is read, before it is parsed.
+const maxBody = 8 << 10
 
 // badBody is a request body the API refuses: the status and the message of
 // the error response.
@@ -41,7 +44,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) *badBody {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return &badBody{http.StatusBadRequest, "request body too large (limit 64 KiB)"}
+		return &badBody{http.StatusBadRequest, "request body too large (limit 8 KiB)"}
 	}
 	if err != nil {
 		return &badBody{http.StatusBadRequest, "request body could not be read"}

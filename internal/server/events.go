@@ -40,11 +40,16 @@ func (s *Server) sessionEvent(ev sessionkit.Event) {
 	s.sessionEvents.byKind.WithLabelValues(ev.Kind.String(), ev.Reason).Inc()
 	event := "session_" + ev.Kind.String()
 	// What a client can repeat at request rate at no cost, a refused cookie
-	// or a dead session's, is a refusal; the rest needed a password or a
-	// live session.
+	// or a dead session's, is throttled as a refusal; the rest needed a
+	// password or a live session. A dead session's cookie is routine (a
+	// browser after an expiry, or after Node ended a shared session), so
+	// it is Info; a refused cookie is Warn.
 	level, b := slog.LevelInfo, successBudget
-	if ev.Kind == sessionkit.EventCookieRejected || ev.Reason == sessionkit.ReasonExpired {
+	switch {
+	case ev.Kind == sessionkit.EventCookieRejected:
 		level, b = slog.LevelWarn, refusalBudget
+	case ev.Reason == sessionkit.ReasonExpired:
+		b = refusalBudget
 	}
 	attrs := []any{"at", ev.Time}
 	if ev.User != "" {

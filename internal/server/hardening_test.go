@@ -150,9 +150,10 @@ func TestSlowClientIsCutOff(t *testing.T) {
 
 // TestLockoutIsNotADenialOfService: five wrong passwords for an email no
 // longer lock its owner out. The guessing address is still held to the
-// limit (even with the right password), each further address gets one
-// guess, and the real user, from an address that has not failed on the
-// email, logs in.
+// limit (even with the right password); further addresses share one more
+// budget of guesses, not one each; and the real user, from an address
+// that has not failed on the email, or later from one they logged in
+// from, logs in.
 func TestLockoutIsNotADenialOfService(t *testing.T) {
 	cfg := baseConfig(t)
 	cfg.LoginMaxFailures, cfg.LoginMaxFailuresPerAddr = 3, 100
@@ -179,6 +180,16 @@ func TestLockoutIsNotADenialOfService(t *testing.T) {
 	// its limit, then 429.
 	expectStatus(t, from("198.51.100.2", "guess"), 401, "")
 	expectStatus(t, from("198.51.100.2", "guess"), 429, "")
+	// Fresh addresses share one budget per email (3 here), not one guess
+	// each: the fourth is refused, even with the right password.
+	expectStatus(t, from("198.51.100.3", "guess"), 401, "")
+	expectStatus(t, from("198.51.100.4", "guess"), 401, "")
+	expectStatus(t, from("198.51.100.5", "guess"), 429, "")
+	expectStatus(t, from("198.51.100.6", testPassword), 429, "")
+	// The owner, from the address they logged in from, is not locked out.
+	if r := from(victim, testPassword); r.StatusCode != 200 || r.cookie() == nil {
+		t.Fatalf("the owner from a known address while the fresh budget is spent: %d %s, want 200", r.StatusCode, r.body)
+	}
 }
 
 // syncBuffer is a log destination safe for the server's goroutines.
@@ -340,7 +351,7 @@ func TestSecurityEventsAreLogged(t *testing.T) {
 			t.Errorf("no %s line for event %s", level, name)
 		}
 	}
-	all := logs.b.String()
+	all := logs.String()
 	for _, secret := range []string{testPassword, "wrong guess", c.Value, c2.Value, testEmail, idOf(c2)} {
 		if strings.Contains(all, secret) {
 			t.Errorf("the log holds %q", secret)

@@ -253,7 +253,7 @@ func (s *Server) clientName(r *http.Request) string {
 type passwordAttempt struct {
 	s                         *Server
 	releaseEmail, releaseAddr func()
-	pairKey                   limitKey
+	pairKey, knownKey         limitKey
 }
 
 // admitPassword applies the log-in limits to a check of a password for
@@ -261,18 +261,29 @@ type passwordAttempt struct {
 // refused, refusedBy names the limit ("email" or "address") and wait is how
 // long the client must wait.
 //
-// Once an email is over its limit, refusing every address would let anyone
-// lock anyone out with a few wrong passwords, so only the addresses that
-// have failed on this email in the window are refused; any other gets one
-// attempt, counted on the (email, address) pair, and the real user with the
-// right password gets in.
+// Once an email is over its limit (LoginMaxFailures in the window),
+// refusing every address would let anyone lock the owner out with a few
+// wrong passwords, and giving every fresh address a guess would give an
+// attacker with many addresses as many guesses. So, while it is over:
+//   - an address that failed on the email in the window is refused;
+//   - an address the email logged in from (in the last knownFor) gets one
+//     attempt at a time, counted on the (email, address) pair: the owner at
+//     home or at the office is never locked out by others;
+//   - every other address draws on one shared budget per email, another
+//     LoginMaxFailures attempts per window (each also one per address);
+//     when it is spent they are refused until the window slides.
+//
+// An attacker therefore gets at most 2 × LoginMaxFailures guesses per email
+// per window however many addresses it holds, and cannot lock the owner out
+// of an address the owner has used; the owner on a new network during an
+// attack may have to wait for the window.
 func (s *Server) admitPassword(r *http.Request, email string) (a passwordAttempt, refusedBy string, wait time.Duration) {
 	client := s.clientName(r)
 	addrKey, emailKey := keyOf("addr", client), keyOf("email", email)
-	a = passwordAttempt{s: s, pairKey: keyOf("pair", email, client)}
+	a = passwordAttempt{s: s, pairKey: keyOf("pair", email, client), knownKey: keyOf("known", email, client)}
 	a.releaseEmail, wait = s.byEmail.acquire(emailKey)
 	if wait > 0 {
-		a.releaseEmail, wait = s.byPair.acquire(a.pairKey)
+		a.releaseEmail, wait = s.lockedEmailAttempt(email, a.pairKey, a.knownKey)
 	} else {
 		// Marked failing from now, like the email's count, so that
 		// attempts sent all at once cannot slip in as a "clean" address.
@@ -303,5 +314,21 @@ func (a passwordAttempt) done(ok bool, err error) {
 	a.releaseAddr()
 	if err == nil {
 		a.s.byPair.reset(a.pairKey)
+		a.s.known.add(a.knownKey)
 	}
+}
+
+// lockedEmailAttempt admits one attempt on an email over its limit, under
+// admitPassword's rule, returning its release or how long to wait.
+func (s *Server) lockedEmailAttempt(email string, pairKey, knownKey limitKey) (release func(), wait time.Duration) {
+	releasePair, wait := s.byPair.acquire(pairKey)
+	if wait > 0 || s.known.has(knownKey) {
+		return releasePair, wait
+	}
+	releaseFresh, wait := s.byFresh.acquire(keyOf("fresh", email))
+	if wait > 0 {
+		releasePair() // it did not try
+		return nil, wait
+	}
+	return func() { releasePair(); releaseFresh() }, 0
 }

@@ -170,3 +170,49 @@ func clientKey(addr netip.Addr) string {
 	}
 	return "addr:" + addr.String()
 }
+
+// knownFor is how long an address an email logged in from stays known to
+// the log-in limits (see admitPassword).
+const knownFor = 30 * 24 * time.Hour
+
+// maxKnownClients bounds knownClients' memory; past it, expired entries
+// are swept and then arbitrary ones dropped (their owners then count as
+// fresh addresses, which costs them nothing unless their email is attacked).
+const maxKnownClients = 100_000
+
+// knownClients remembers, by a hash of (email, address), the addresses each
+// email logged in from, for knownFor.
+type knownClients struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu   sync.Mutex
+	seen map[limitKey]time.Time
+}
+
+func newKnownClients(ttl time.Duration) *knownClients {
+	return &knownClients{ttl: ttl, now: time.Now, seen: map[limitKey]time.Time{}}
+}
+
+// add records a log-in under key now.
+func (k *knownClients) add(key limitKey) {
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.seen) >= maxKnownClients {
+		for key, t := range k.seen {
+			if now.Sub(t) >= k.ttl || len(k.seen) >= maxKnownClients*9/10 {
+				delete(k.seen, key)
+			}
+		}
+	}
+	k.seen[key] = now
+}
+
+// has reports whether key logged in within the last ttl.
+func (k *knownClients) has(key limitKey) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	t, ok := k.seen[key]
+	return ok && k.now().Sub(t) < k.ttl
+}

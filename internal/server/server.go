@@ -61,7 +61,11 @@ type Server struct {
 	// byPair marks, per email and client address, an address that has
 	// failed on that email in the window: while the email is over its
 	// limit, only such addresses are refused (see handleLogin).
-	byPair    *limiter
+	byPair *limiter
+	// byFresh is, per email, the budget shared by the addresses it never
+	// logged in from while it is over its limit; known holds those it did.
+	byFresh   *limiter
+	known     *knownClients
 	dummyHash []byte
 	// bcryptSlots bounds concurrent password checks: each costs tens of
 	// milliseconds of CPU, and a flood of them must not starve other requests.
@@ -298,6 +302,8 @@ func (s *Server) init(ctx context.Context) error {
 	s.byEmail = newLimiter(cfg.LoginWindow, cfg.LoginMaxFailures)
 	s.byAddr = newLimiter(cfg.LoginWindow, cfg.LoginMaxFailuresPerAddr)
 	s.byPair = newLimiter(cfg.LoginWindow, 1)
+	s.byFresh = newLimiter(cfg.LoginWindow, cfg.LoginMaxFailures)
+	s.known = newKnownClients(knownFor)
 
 	reg := prometheus.NewRegistry()
 	s.logins = newLoginResults(reg)
