@@ -127,8 +127,8 @@ func DetectLayout(ctx context.Context, pool *pgxpool.Pool, schema, table string)
 // the object rebuilt from its members as text, so that every member the
 // patch does not touch keeps the text Node wrote, nested key order and
 // escapes included (a round trip through jsonb reorders keys). PostgreSQL's
-// JSON functions still refuse a "\u0000" in a string of the row, as jsonb
-// did: such a session cannot be patched. A member the patch sets keeps its place, as a
+// JSON functions refuse a "\u0000" in a string of the row, as jsonb does:
+// such a session is patched in Go (textpatch.go). A member the patch sets keeps its place, as a
 // JavaScript assignment to an existing key does; new ones come after, in
 // the patch's order; deleted ones go, unless the patch also sets them.
 // The object is written compact, as JSON.stringify writes it.
@@ -182,6 +182,11 @@ func (s *Store) buildStatements(t string, l Layout) {
 	s.qUpdate = "UPDATE " + t + " SET sess = " + patched + "," +
 		" expire = COALESCE($4::timestamptz, " + expire + ")" +
 		" WHERE sid = $1 AND expire > now()"
+	if !l.SessJSONB {
+		s.qLoadText = "SELECT sess::text FROM " + t + " WHERE sid = $1 AND expire > now()"
+		s.qUpdateText = "UPDATE " + t + " SET sess = $2::json, expire = COALESCE($4::timestamptz, " + expire + ")" +
+			" WHERE sid = $1 AND expire > now() AND sess::text = $3"
+	}
 	s.qDelete = "DELETE FROM " + t + " WHERE sid = $1"
 	s.qDeleteMany = "DELETE FROM " + t + " WHERE sid = ANY($1)"
 	// SKIP LOCKED lets a prune run next to one started by hand (or a

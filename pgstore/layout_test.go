@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,6 +228,66 @@ func TestConnectPgSimplePatchKeepsNodeText(t *testing.T) {
 		}
 		if _, found, err := s.Load(ctx, "node"); err != nil || !found {
 			t.Errorf("%s: Load after the patch: %v, %v", c.name, found, err)
+		}
+	}
+}
+
+// TestConnectPgSimplePatchKeepsNUL: a session in which Node wrote a
+// "\u0000" (JSON.stringify's spelling of U+0000), which PostgreSQL's JSON
+// functions refuse, is patched all the same: the patch is applied to the
+// row's text in Go under the rules above, the "\u0000" round-trips, and
+// concurrent patches of different keys all survive (compare-and-set).
+func TestConnectPgSimplePatchKeepsNUL(t *testing.T) {
+	t.Parallel()
+	s, pool, _ := connectPgSimpleStore(t, "")
+	ctx := testCtx(t)
+	node := `{"cookie":{"path":"/","httpOnly":true},"note":"a\u0000b","userId":7}`
+	if _, err := pool.Exec(ctx, `INSERT INTO "session" (sid, sess, expire) VALUES ('nul', $1::json, now() + interval '1 hour')`, node); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := s.Update(ctx, "nul", sessionkit.Patch{Set: vals("userId", "8", "goKey", `"x\u0000y"`)}); err != nil || !found {
+		t.Fatalf("Update = %v, %v", found, err)
+	}
+	var got string
+	if err := pool.QueryRow(ctx, `SELECT sess::text FROM "session" WHERE sid = 'nul'`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"cookie":{"path":"/","httpOnly":true},"note":"a\u0000b","userId":8,"goKey":"x\u0000y"}`; got != want {
+		t.Fatalf("sess is\n%s\nwant\n%s", got, want)
+	}
+	rec, found, err := s.Load(ctx, "nul")
+	if err != nil || !found {
+		t.Fatalf("Load = %v, %v", found, err)
+	}
+	var note string
+	if err := json.Unmarshal(rec.Values["note"], &note); err != nil || note != "a\x00b" {
+		t.Fatalf("note = %q, %v; want a NUL between a and b", note, err)
+	}
+
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				key := fmt.Sprintf("w%d-%d", w, i)
+				if found, err := s.Update(ctx, "nul", sessionkit.Patch{Set: vals(key, "1")}); err != nil || !found {
+					t.Errorf("Update %s = %v, %v", key, found, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rec, _, err = s.Load(ctx, "nul")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := range 2 {
+		for i := range 10 {
+			if _, ok := rec.Values[fmt.Sprintf("w%d-%d", w, i)]; !ok {
+				t.Errorf("a concurrent patch of w%d-%d was lost", w, i)
+			}
 		}
 	}
 }

@@ -60,6 +60,9 @@ func (s *Store) Channel(ctx context.Context) (string, error) {
 // announceChanges makes Update and Delete announce their change.
 func (s *Store) announceChanges() {
 	s.qUpdate = announcing(s.qUpdate, s.channelSQL(), 5)
+	if s.qUpdateText != "" {
+		s.qUpdateText = announcing(s.qUpdateText, s.channelSQL(), 5)
+	}
 	s.qDelete = announcing(s.qDelete, s.channelSQL(), 2)
 	s.qDeleteMany = "WITH changed AS (" + s.qDeleteMany + " RETURNING 1) SELECT (SELECT count(*) FROM changed)" +
 		" FROM (SELECT count(pg_notify(" + s.channelSQL() + ", k)) FROM unnest($2::text[]) AS k) AS announced"

@@ -90,6 +90,8 @@ type Store struct {
 
 	// SQL text, built once from the validated, quoted table name.
 	qLoad, qLoadMany, qExists, qCreate, qUpdate, qDelete, qDeleteMany, qPrune, qCount, qCounts, qUser string
+	// On a json column only: Update's fallback for a "\u0000" (textpatch.go).
+	qLoadText, qUpdateText string
 }
 
 var (
@@ -280,6 +282,9 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	}
 	var changed int64
 	if err := s.pool.QueryRow(ctx, s.qUpdate, id, del, set, expiry, sessionkit.ChangeKey(id)).Scan(&changed); err != nil {
+		if s.qUpdateText != "" && untranslatable(err) {
+			return s.updateText(ctx, id, p, expiry)
+		}
 		return false, fmt.Errorf("pgstore: update: %w", err)
 	}
 	return changed == 1, nil
