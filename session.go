@@ -60,6 +60,8 @@ type Session struct {
 	// lifetimeSet means SetLifetime ran in this request: the stored expiry
 	// follows the new lifetime even inside the touch interval.
 	lifetimeSet bool
+	// leaveAlone means LeaveAlone ran: the save writes nothing.
+	leaveAlone bool
 	// authUser is the user Authenticate bound the session to in this
 	// request, whose oldest sessions the save ends beyond
 	// Config.MaxSessionsPerUser.
@@ -367,6 +369,23 @@ func (s *Session) regenerate() {
 	s.isNew, s.existed, s.id = true, false, newID()
 }
 
+// LeaveAlone makes this request save nothing of the session: no change made
+// in the request, no idle or express touch, no last-seen time and no
+// cookie, set or cleared. It is for a session the application must not
+// alter, such as another application's on a shared store: sessionkit serve
+// calls it for a Node session it cannot map to one of its users, whose
+// expiry and cookie belong to Node. After the response headers were written
+// it returns ErrCommitted, like every change.
+func (s *Session) LeaveAlone() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.changeable(); err != nil {
+		return err
+	}
+	s.leaveAlone = true
+	return nil
+}
+
 // Destroy deletes the session from the store when it is saved and clears the
 // cookie (same name, path and domain). When the request carried several
 // validly signed session cookies, it deletes the session of every one of
@@ -424,8 +443,8 @@ func (s *Session) commit(h http.Header) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.committed = true
-	if !s.resolved {
-		return nil // the handler never touched its session
+	if !s.resolved || s.leaveAlone {
+		return nil // the handler never touched its session, or asked so
 	}
 	if s.boundUnverified() {
 		if err := s.load(); err != nil {

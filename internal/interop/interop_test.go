@@ -238,3 +238,13 @@ func unmappedLines(s *stack) []string {
 	}
 	return out
 }
+
+// TestUnknownToGoWithIdleTimeout: with an idle timeout set on purpose on
+// the shared table (which serve warns about), a session serve cannot map
+// is still left exactly as Node wrote it: no touch of its expiry, no
+// cookie re-sent.
+func TestUnknownToGoWithIdleTimeout(t *testing.T) {
+	t.Parallel()
+	s := startStackWith(t, stackOptions{users: 2, goEnv: map[string]string{"SESSION_IDLE_TIMEOUT": "10m"}})
+	unknownToGo(t, s)
+}

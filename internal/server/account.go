@@ -72,6 +72,7 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (*sessionki
 		// as it is. A session with no email (passport keeps only the id)
 		// is the user its id names, as Node's deserializeUser reads it.
 		s.unmappedSession(r, sess, found)
+		_ = sess.LeaveAlone() // no touch either: its expiry is Node's
 		writeError(w, http.StatusUnauthorized, errNotAuthenticated)
 		return nil, admin.User{}, false
 	}
