@@ -221,19 +221,13 @@ func runHTTP(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case body != "":
 		o.LoginBody = []byte(body)
 	case email != "":
-		pw, err := cli.ReadPassword(stdin, stderr, "Password for "+email+": ", false, "")
-		if err != nil {
-			fmt.Fprintf(stderr, "doctor http: --email reads the password from standard input: %v\n", err)
+		var ok bool
+		if o.LoginBody, ok = passwordLogin("doctor http", email, stdin, stderr); !ok {
 			return ExitUsage
 		}
-		o.LoginBody, _ = json.Marshal(map[string]string{"email": email, "password": pw})
 	}
 	r, err := CheckHTTP(ctx, o)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return ExitUsage
-	}
-	return output(r, asJSON, stdout, stderr)
+	return finish("doctor http", r, err, asJSON, "", stdout, stderr)
 }
 
 func runDB(ctx context.Context, args []string, stdout, stderr io.Writer, envURL string) int {
@@ -268,6 +262,14 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer, envURL 
 	o.URL = target
 	o.UserKeys = keys
 	r, err := CheckDB(ctx, o)
+	return finish("doctor db", r, err, asJSON, htmlFile, stdout, stderr)
+}
+
+// finish ends a doctor command with its check's outcome: a check that could
+// not run is a usage or connection error; otherwise the report goes to
+// stdout (text or JSON), and to htmlFile too when one is named. It returns
+// the exit status.
+func finish(cmd string, r *Report, err error, asJSON bool, htmlFile string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return ExitUsage
@@ -275,11 +277,23 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer, envURL 
 	code := output(r, asJSON, stdout, stderr)
 	if htmlFile != "" {
 		if err := writeHTMLFile(htmlFile, r); err != nil {
-			fmt.Fprintf(stderr, "doctor db: --html: %v\n", err)
+			fmt.Fprintf(stderr, "%s: --html: %v\n", cmd, err)
 			return ExitUsage
 		}
 	}
 	return code
+}
+
+// passwordLogin reads the password for email from stdin and returns the
+// JSON log-in body {"email":…,"password":…}, or false after saying why.
+func passwordLogin(cmd, email string, stdin io.Reader, stderr io.Writer) ([]byte, bool) {
+	pw, err := cli.ReadPassword(stdin, stderr, "Password for "+email+": ", false, "")
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: --email reads the password from standard input: %v\n", cmd, err)
+		return nil, false
+	}
+	body, _ := json.Marshal(map[string]string{"email": email, "password": pw})
+	return body, true
 }
 
 func writeHTMLFile(name string, r *Report) error {

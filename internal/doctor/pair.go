@@ -3,7 +3,6 @@ package doctor
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -223,16 +222,10 @@ func runPair(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintln(stderr, "doctor pair: --node, --go and --email are required; the password is read from standard input")
 		return ExitUsage
 	}
-	pw, err := cli.ReadPassword(stdin, stderr, "Password for "+email+": ", false, "")
-	if err != nil {
-		fmt.Fprintf(stderr, "doctor pair: --email reads the password from standard input: %v\n", err)
+	var ok bool
+	if o.LoginBody, ok = passwordLogin("doctor pair", email, stdin, stderr); !ok {
 		return ExitUsage
 	}
-	o.LoginBody, _ = json.Marshal(map[string]string{"email": email, "password": pw})
 	r, err := CheckPair(ctx, o)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return ExitUsage
-	}
-	return output(r, asJSON, stdout, stderr)
+	return finish("doctor pair", r, err, asJSON, "", stdout, stderr)
 }

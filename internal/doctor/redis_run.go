@@ -40,16 +40,5 @@ func runRedis(ctx context.Context, args []string, stdout, stderr io.Writer, envU
 	}
 	o.URL, o.UserKeys, o.Timeout = target, keys, time.Minute
 	r, err := CheckRedis(ctx, o)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return ExitUsage
-	}
-	code := output(r, asJSON, stdout, stderr)
-	if htmlFile != "" {
-		if err := writeHTMLFile(htmlFile, r); err != nil {
-			fmt.Fprintf(stderr, "doctor redis: --html: %v\n", err)
-			return ExitUsage
-		}
-	}
-	return code
+	return finish("doctor redis", r, err, asJSON, htmlFile, stdout, stderr)
 }
