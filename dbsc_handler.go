@@ -40,18 +40,29 @@ func (m *Manager) boundSessionOf(r *http.Request) (id string, rec Record, found 
 	var buf [1]string
 	ids, status := m.signer.readSessionCookie(r, m.cfg.CookieName, buf[:0])
 	m.noteCookie(r, status)
-	live := 0
-	for _, c := range ids {
-		got, ok, err := m.load(r.Context(), c)
-		if err != nil {
+	switch len(ids) {
+	case 0:
+		return "", Record{}, false, nil
+	case 1:
+		if rec, found, err = m.load(r.Context(), ids[0]); err != nil || !found {
 			return "", Record{}, false, err
 		}
-		if ok {
-			live++
-			id, rec = c, got
+		return ids[0], rec, true, nil
+	}
+	// Several signed candidates: one batched read, as Session.load does.
+	recs, err := m.loadMany(r.Context(), ids)
+	if err != nil {
+		return "", Record{}, false, err
+	}
+	for _, c := range ids {
+		if got, ok := recs[c]; ok {
+			if found {
+				return "", Record{}, false, nil // two live sessions: none
+			}
+			id, rec, found = c, got, true
 		}
 	}
-	return id, rec, live == 1, nil
+	return id, rec, found, nil
 }
 
 // boundError answers a DBSC request with status and a short reason. A 4xx
