@@ -9,8 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/redisstore"
+	"github.com/sessionkit/sessionkit/redisstore/redistest"
 )
 
 // The same measurements as bench_test.go's, on redisstore and the machine's

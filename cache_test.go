@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/poll"
-	"github.com/sessionkit/sessionkit/internal/redistest"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/pgstore"
+	"github.com/sessionkit/sessionkit/redisstore/redistest"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/dbscclient"
-	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/pgstore"
+	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 )
 
 // The figures and the command that produces them are in BENCHMARKS.md.

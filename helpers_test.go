@@ -16,10 +16,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/pgtest"
-	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/pgstore"
+	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 	"github.com/sessionkit/sessionkit/redisstore"
+	"github.com/sessionkit/sessionkit/redisstore/redistest"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/poll"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 

@@ -22,7 +22,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/sessionkit/sessionkit/internal/doctor"
+	"github.com/sessionkit/sessionkit/cmd/internal/doctor"
 )
 
 func main() {

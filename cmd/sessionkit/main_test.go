@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/admin"
-	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/cmd/internal/admin"
+	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 )
 
 // TestMain lets the test binary stand in for the sessionkit binary: with

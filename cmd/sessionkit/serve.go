@@ -13,8 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/admin"
-	"github.com/sessionkit/sessionkit/internal/server"
+	"github.com/sessionkit/sessionkit/cmd/internal/admin"
+	"github.com/sessionkit/sessionkit/cmd/internal/server"
 )
 
 // serve runs the reference server until ctx ends (SIGINT, SIGTERM).
