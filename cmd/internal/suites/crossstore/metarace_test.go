@@ -1,4 +1,4 @@
-package sessionkit_test
+package crossstore_test
 
 import (
 	"context"
@@ -80,7 +80,7 @@ func raceApp(t *testing.T, m *sessionkit.Manager, ready, release chan struct{}) 
 // undo the second's change.
 func TestConcurrentMetadataChanges(t *testing.T) {
 	t.Parallel()
-	stores := lifetimeStores()
+	stores := realStores()
 	stores["redisstore"] = func(t *testing.T) *storetest.Counter {
 		st, _ := redisStore(t, false, "metarace")
 		return &storetest.Counter{Store: st}

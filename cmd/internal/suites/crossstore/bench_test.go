@@ -1,4 +1,4 @@
-package sessionkit_test
+package crossstore_test
 
 import (
 	"context"
@@ -21,14 +21,6 @@ import (
 
 // The figures and the command that produces them are in BENCHMARKS.md.
 
-// discardWriter is a ResponseWriter that allocates nothing, so allocs/op
-// counts only what the middleware adds.
-type discardWriter struct{ h http.Header }
-
-func (w *discardWriter) Header() http.Header         { return w.h }
-func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *discardWriter) WriteHeader(int)             {}
-
 func BenchmarkNoCookie(b *testing.B) {
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	m, _ := newManager(b, memStore(b), nil)
@@ -38,7 +30,7 @@ func BenchmarkNoCookie(b *testing.B) {
 	}{{"bare", bare}, {"sessionkit", m.Middleware(bare)}} {
 		b.Run(bench.name, func(b *testing.B) {
 			r := httptest.NewRequest("GET", "/healthz", nil)
-			w := &discardWriter{h: http.Header{}}
+			w := &discardWriter{H: http.Header{}}
 			b.ReportAllocs()
 			for b.Loop() {
 				bench.h.ServeHTTP(w, r)
@@ -147,7 +139,7 @@ func benchReads(b *testing.B, m *sessionkit.Manager, roundTrips func() int64, be
 			b.RunParallel(func(pb *testing.PB) {
 				r := httptest.NewRequest("GET", "/api/user", nil)
 				r.AddCookie(bench.cookie)
-				w := &discardWriter{h: http.Header{}}
+				w := &discardWriter{H: http.Header{}}
 				for pb.Next() {
 					bench.h.ServeHTTP(w, r)
 				}
@@ -254,7 +246,7 @@ func benchWriteOneKey(b *testing.B, m *sessionkit.Manager, cookie *http.Cookie, 
 	b.RunParallel(func(pb *testing.PB) {
 		r := httptest.NewRequest("POST", "/page/1", nil)
 		r.AddCookie(cookie)
-		w := &discardWriter{h: http.Header{}}
+		w := &discardWriter{H: http.Header{}}
 		for pb.Next() {
 			h.ServeHTTP(w, r)
 		}

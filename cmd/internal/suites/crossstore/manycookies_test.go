@@ -1,4 +1,4 @@
-package sessionkit_test
+package crossstore_test
 
 import (
 	"net/http"
@@ -29,7 +29,7 @@ func deadCookies(t testing.TB, n int) []string {
 func TestManySignedCookiesCostFourLoads(t *testing.T) {
 	t.Parallel()
 	dead := deadCookies(t, 199)
-	stores := lifetimeStores()
+	stores := realStores()
 	stores["redisstore"] = func(t *testing.T) *storetest.Counter {
 		st, _ := redisStore(t, false, "manycookies")
 		return &storetest.Counter{Store: st}

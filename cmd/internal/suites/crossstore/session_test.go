@@ -1,4 +1,4 @@
-package sessionkit_test
+package crossstore_test
 
 import (
 	"context"

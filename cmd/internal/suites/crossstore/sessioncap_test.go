@@ -1,4 +1,4 @@
-package sessionkit_test
+package crossstore_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // by a later one.
 func TestMaxSessionsPerUserUnderConcurrentLogIns(t *testing.T) {
 	t.Parallel()
-	stores := lifetimeStores()
+	stores := realStores()
 	stores["redisstore"] = func(t *testing.T) *storetest.Counter {
 		st, _ := redisStore(t, false, "sessioncap")
 		return &storetest.Counter{Store: st}
