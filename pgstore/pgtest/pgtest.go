@@ -2,6 +2,10 @@
 // real server, so packages can run their tests in parallel and clean up after
 // themselves. It never skips: a test that needs PostgreSQL fails when the
 // server cannot be reached.
+//
+// It is sessionkit's own test infrastructure, kept in the pgstore module so the
+// store's tests need no other driver, and exported (not internal) so the
+// tools module's tests share it; it makes no compatibility promise.
 package pgtest
 
 import (

@@ -2,6 +2,10 @@
 // machine's server (127.0.0.1:6379) and a three-master Redis Cluster started
 // from redis-server in a temporary directory. It never skips: a test that
 // needs Redis fails when the server cannot be reached or started.
+//
+// It is sessionkit's own test infrastructure, kept in the redisstore module so the
+// store's tests need no other driver, and exported (not internal) so the
+// tools module's tests share it; it makes no compatibility promise.
 package redistest
 
 import (

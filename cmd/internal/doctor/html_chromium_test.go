@@ -15,7 +15,7 @@ import (
 // screenshotDirEnv names a directory to write the report's screenshot into;
 // docs/doctor-db-report.png was made with
 //
-//	SESSIONKIT_SCREENSHOT_DIR=$PWD/docs go test ./internal/doctor -run TestHTMLReportInChromium
+//	SESSIONKIT_SCREENSHOT_DIR=$PWD/docs go test ./cmd/internal/doctor -run TestHTMLReportInChromium
 const screenshotDirEnv = "SESSIONKIT_SCREENSHOT_DIR"
 
 // TestHTMLReportInChromium: doctor db --html on connect-pg-simple's table

@@ -145,7 +145,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 // When the read fails, nothing is ended: the client was already answered
 // 200, and ending an acknowledged log-in because the database blinked is the
 // silent log-out sessionkit exists to prevent (the PostgreSQL outage scenario
-// in internal/reliability caught exactly that). The race needs a removal in
+// in cmd/internal/suites/reliability caught exactly that). The race needs a removal in
 // the same instant as the failure, so the error is logged with the fix for
 // that case instead.
 func (s *Server) recheckUser(ctx context.Context, user admin.User) {

@@ -17,7 +17,7 @@ import (
 // screenshotDirEnv names a directory to write the account page's screenshot
 // into; docs/account-page.png was made with
 //
-//	SESSIONKIT_SCREENSHOT_DIR=$PWD/docs go test ./internal/server -run TestAccountPageInChromium
+//	SESSIONKIT_SCREENSHOT_DIR=$PWD/docs go test ./cmd/internal/server -run TestAccountPageInChromium
 const screenshotDirEnv = "SESSIONKIT_SCREENSHOT_DIR"
 
 // until waits for the JavaScript expression js to be true in the page.

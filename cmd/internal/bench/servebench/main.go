@@ -5,7 +5,7 @@
 // whatever else the machine does falls on all of them alike. BENCHMARKS.md
 // gives the commands and the figures.
 //
-//	go run ./internal/servebench -rows 10000
+//	go run ./cmd/internal/bench/servebench -rows 10000
 package main
 
 import (

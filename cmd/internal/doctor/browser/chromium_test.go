@@ -401,7 +401,7 @@ func sendReason(reasons []string) string {
 
 // README markers around the tables TestChromiumScenarios renders.
 const (
-	readmeBegin = "<!-- chromium-scenarios: begin (rendered by TestChromiumScenarios in internal/doctor/browser) -->\n"
+	readmeBegin = "<!-- chromium-scenarios: begin (rendered by TestChromiumScenarios in cmd/internal/doctor/browser) -->\n"
 	readmeEnd   = "<!-- chromium-scenarios: end -->\n"
 )
 

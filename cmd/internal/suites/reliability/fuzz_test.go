@@ -25,7 +25,7 @@ import (
 // answer must be 200 (only for the right credentials, with exactly one new
 // session) or a clear 4xx (400, 401, 429) with a JSON error and no store
 // write; never a 5xx. `go test` runs the seed corpus; `go test -fuzz
-// FuzzLogin ./internal/reliability/` explores further.
+// FuzzLogin ./cmd/internal/suites/reliability/` explores further.
 func FuzzLogin(f *testing.F) {
 	const email = "user0@example.com"
 	valid := string(loginBody(email, password))
