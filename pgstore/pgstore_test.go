@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 )
 
@@ -400,7 +401,7 @@ func TestCreateTableConcurrently(t *testing.T) {
 			errs <- err
 		}()
 	}
-	wg.Wait()
+	poll.Wait(t, "the concurrent CreateTable calls", &wg)
 	close(errs)
 	for err := range errs {
 		if err != nil {

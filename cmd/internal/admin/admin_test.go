@@ -11,22 +11,9 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/cmd/internal/admin"
+	"github.com/sessionkit/sessionkit/cmd/internal/testkit/backend"
 	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 )
-
-// backends opens a fresh, migrated database of each kind for a test.
-var backends = []struct {
-	name string
-	open func(t *testing.T) admin.Config
-}{
-	{admin.SQLite, func(t *testing.T) admin.Config {
-		return admin.Config{DataDir: t.TempDir(), PruneInterval: -1}
-	}},
-	{admin.Postgres, func(t *testing.T) admin.Config {
-		_, url := pgtest.Schema(t)
-		return admin.Config{DatabaseURL: url, PruneInterval: -1}
-	}},
-}
 
 func open(t *testing.T, cfg admin.Config) *admin.DB {
 	t.Helper()
@@ -38,21 +25,19 @@ func open(t *testing.T, cfg admin.Config) *admin.DB {
 	return db
 }
 
+// forEachBackend runs f on a fresh, migrated database of each kind.
 func forEachBackend(t *testing.T, f func(t *testing.T, cfg admin.Config, db *admin.DB)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			cfg := b.open(t)
-			db := open(t, cfg)
-			if db.Backend() != b.name {
-				t.Fatalf("Backend() = %q, want %q", db.Backend(), b.name)
-			}
-			if err := db.Migrate(t.Context()); err != nil {
-				t.Fatalf("Migrate: %v", err)
-			}
-			f(t, cfg, db)
-		})
-	}
+	backend.Each(t, []backend.Backend{backend.SQLite, backend.Postgres}, func(t *testing.T, b backend.Backend, s backend.Settings) {
+		cfg := admin.Config{DataDir: s.DataDir, DatabaseURL: s.DatabaseURL, PruneInterval: -1}
+		db := open(t, cfg)
+		if db.Backend() != b.Name {
+			t.Fatalf("Backend() = %q, want %q", db.Backend(), b.Name)
+		}
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		f(t, cfg, db)
+	})
 }
 
 func TestMigrateIdempotent(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 )
@@ -281,7 +282,7 @@ func TestDBWatch(t *testing.T) {
 		}
 	}()
 	defer func() { cancel(); wg.Wait() }()
-	<-started
+	poll.Receive(t, "the watch to start", started)
 	r := checkDB(t, DBOptions{URL: url, Table: "sessions", Watch: time.Second})
 	f := expect(t, r, "db.writes", Info)
 	st := r.Tables[0]

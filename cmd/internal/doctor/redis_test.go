@@ -164,7 +164,7 @@ func TestDoctorRedis(t *testing.T) {
 			}()
 			r, err = CheckRedis(context.Background(), RedisOptions{URL: url, Prefix: p, Watch: 100 * time.Millisecond})
 			cancel()
-			wg.Wait()
+			poll.Wait(t, "the writer beside the check", &wg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -205,10 +205,10 @@ func TestASVS_7_1_2_SessionLimit(t *testing.T) {
 // session list, still writes nothing to the store.
 func TestLoggedInReadWritesNothing(t *testing.T) {
 	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
+		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			cfg := baseConfig(t)
-			b.config(t, &cfg)
+			configure(&cfg, b.Setup(t))
 			var counter *storetest.Counter
 			cfg.WrapStore = func(s sessionkit.Store) sessionkit.Store {
 				counter = &storetest.Counter{Store: s}

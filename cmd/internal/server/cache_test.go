@@ -20,10 +20,10 @@ import (
 // session at once on this instance.
 func TestSessionCache(t *testing.T) {
 	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
+		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			cfg := baseConfig(t)
-			b.config(t, &cfg)
+			configure(&cfg, b.Setup(t))
 			cfg.SessionCache = 100
 			// Far longer than the test: no entry ages out, so only an
 			// announcement can end a cached session.
@@ -74,7 +74,7 @@ func TestSessionCache(t *testing.T) {
 				barrier(func() error { return store.AnnounceAll(t.Context()) })
 			case *redisstore.Store:
 				addrs := []string{redistest.Addr()}
-				if b.name == "redis-cluster" {
+				if b.Name == "redis-cluster" {
 					addrs = cluster.Get(t).Addrs
 				}
 				for _, addr := range addrs {
@@ -95,7 +95,7 @@ func TestSessionCache(t *testing.T) {
 			if _, err := h.srv.DB().RemoveUser(t.Context(), testEmail); err != nil {
 				t.Fatal(err)
 			}
-			if b.name != admin.SQLite {
+			if b.Name != admin.SQLite {
 				// The removal's sweep goes through the store, not this
 				// instance's manager: it arrives as an announcement.
 				poll.Until(t, "the removal's announcement", func() bool { return stats().CacheInvalidations != heard })

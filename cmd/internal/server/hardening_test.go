@@ -11,11 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit/cmd/internal/server"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 )
 
 // serveReal runs the server the way `sessionkit serve` does (Serve on a
@@ -192,39 +192,23 @@ func TestLockoutIsNotADenialOfService(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
+// syncBuffer is a log destination safe for the server's goroutines: the
+// shared log buffer, read line by line.
+type syncBuffer struct{ sessiontest.LogBuffer }
 
 // lines counts the lines logged so far.
-func (s *syncBuffer) lines() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), "\n")
-}
+func (s *syncBuffer) lines() int { return strings.Count(s.String(), "\n") }
 
 // tail returns the last n lines logged.
 func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	all := strings.Split(strings.TrimSpace(s.b.String()), "\n")
+	all := strings.Split(strings.TrimSpace(s.String()), "\n")
 	return strings.Join(all[max(0, len(all)-n):], "\n")
 }
 
 // events returns the logged lines with an event attribute, decoded.
 func (s *syncBuffer) events(t *testing.T) []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(s.String()), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil && m["event"] != nil {
 			out = append(out, m)
@@ -436,8 +420,8 @@ func TestWeakProductionConfig(t *testing.T) {
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	start(t, cfg)
 	for _, want := range []string{"SESSION_IDLE_TIMEOUT is 0", "SESSION_TTL is 2160h0m0s", "TRUSTED_PROXIES: 0.0.0.0/4"} {
-		if !strings.Contains(logs.b.String(), want) {
-			t.Errorf("no warning saying %q in:\n%s", want, logs.b.String())
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("no warning saying %q in:\n%s", want, logs.String())
 		}
 	}
 }
@@ -458,8 +442,8 @@ func TestDataFileModes(t *testing.T) {
 	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
 		t.Fatalf("DATA_DIR left at mode %04o", fi.Mode().Perm())
 	}
-	if !strings.Contains(logs.b.String(), "tightened to 0700") {
-		t.Errorf("no warning about the directory:\n%s", logs.b.String())
+	if !strings.Contains(logs.String(), "tightened to 0700") {
+		t.Errorf("no warning about the directory:\n%s", logs.String())
 	}
 
 	secret := filepath.Join(dir, server.SecretFile)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/sessionkit/sessionkit/cmd/internal/admin"
 	"github.com/sessionkit/sessionkit/cmd/internal/server"
+	"github.com/sessionkit/sessionkit/cmd/internal/testkit/backend"
 	"github.com/sessionkit/sessionkit/internal/testkit/faultproxy"
-	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 	"github.com/sessionkit/sessionkit/redisstore/redistest"
 )
 
@@ -30,25 +30,11 @@ const (
 // backends gives each test a fresh store of each kind: the embedded SQLite
 // default in a temporary directory, PostgreSQL on its own schema, and Redis
 // (REDIS_URL) under its own key prefix.
-var backends = []struct {
-	name   string
-	config func(t *testing.T, cfg *server.Config)
-}{
-	{admin.SQLite, func(t *testing.T, cfg *server.Config) {}},
-	{admin.Postgres, func(t *testing.T, cfg *server.Config) {
-		_, cfg.DatabaseURL = pgtest.Schema(t)
-	}},
-	// Users in SQLite, sessions in the machine's Redis under a fresh prefix.
-	{"redis", func(t *testing.T, cfg *server.Config) {
-		_, cfg.RedisPrefix = redistest.Client(t)
-		cfg.RedisURL = "redis://" + redistest.Addr()
-	}},
-	// The same on a three-master Redis Cluster, by REDIS_URL's cluster form.
-	{"redis-cluster", func(t *testing.T, cfg *server.Config) {
-		c := cluster.Get(t)
-		_, cfg.RedisPrefix = c.Client(t)
-		cfg.RedisURL = "redis+cluster://" + strings.Join(c.Addrs, ",")
-	}},
+var backends = []backend.Backend{backend.SQLite, backend.Postgres, backend.Redis, backend.RedisCluster(&cluster)}
+
+// configure points cfg at the backend s locates.
+func configure(cfg *server.Config, s backend.Settings) {
+	cfg.DataDir, cfg.DatabaseURL, cfg.RedisURL, cfg.RedisPrefix = s.DataDir, s.DatabaseURL, s.RedisURL, s.RedisPrefix
 }
 
 // cluster is the package's Redis Cluster, started by the first test that
@@ -78,17 +64,14 @@ func baseConfig(t *testing.T) server.Config {
 // forEachBackend runs f, in parallel, on each backend with a configuration
 // that mutate (which may be nil) adjusts.
 func forEachBackend(t *testing.T, mutate func(*server.Config), f func(t *testing.T, h *harness)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			cfg := baseConfig(t)
-			b.config(t, &cfg)
-			if mutate != nil {
-				mutate(&cfg)
-			}
-			f(t, start(t, cfg))
-		})
-	}
+	backend.Each(t, backends, func(t *testing.T, _ backend.Backend, s backend.Settings) {
+		cfg := baseConfig(t)
+		configure(&cfg, s)
+		if mutate != nil {
+			mutate(&cfg)
+		}
+		f(t, start(t, cfg))
+	})
 }
 
 // harness is a reference server behind a real HTTP listener.

@@ -7,13 +7,6 @@ import (
 	"testing"
 )
 
-// String returns what was logged so far.
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestSecureOverHTTPWarningNamesSettings: production's Secure cookie set over
 // plain HTTP is said once, in the settings a serve user changes
 // (TRUSTED_PROXIES, APP_ENV), not in the library's Config field names.

@@ -16,6 +16,7 @@ import (
 	"github.com/sessionkit/sessionkit/cmd/internal/admin"
 	"github.com/sessionkit/sessionkit/cmd/internal/server"
 	"github.com/sessionkit/sessionkit/internal/testkit/faultproxy"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 	"github.com/sessionkit/sessionkit/redisstore"
 	"github.com/sessionkit/sessionkit/redisstore/redistest"
@@ -567,7 +568,7 @@ func TestBruteForceConcurrent(t *testing.T) {
 			statuses <- resp.StatusCode
 		})
 	}
-	wg.Wait()
+	poll.Wait(t, "the concurrent log-ins", &wg)
 	close(statuses)
 	count := map[int]int{}
 	for s := range statuses {

@@ -3,11 +3,12 @@
 package poll
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
 
-// Limit is how long Until waits: a bound for a loaded machine, not a
+// Limit is how long Until, Wait and Receive wait: a bound for a loaded machine, not a
 // timing assertion.
 const Limit = time.Minute
 
@@ -21,5 +22,35 @@ func Until(tb testing.TB, what string, cond func() bool) {
 			tb.Fatalf("gave up waiting: %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Wait waits for wg, and fails tb, naming what it waited for, if the group
+// is not done within Limit: a stuck goroutine fails the test instead of
+// hanging it.
+func Wait(tb testing.TB, what string, wg *sync.WaitGroup) {
+	tb.Helper()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	Receive(tb, what, done)
+}
+
+// Receive returns the next value from ch (the zero value once ch is
+// closed), and fails tb, naming what it waited for, if none comes within
+// Limit.
+func Receive[T any](tb testing.TB, what string, ch <-chan T) T {
+	tb.Helper()
+	timer := time.NewTimer(Limit)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		tb.Fatalf("gave up waiting: %s", what)
+		var zero T
+		return zero
 	}
 }

@@ -1,22 +1,14 @@
 package browser
 
 import (
-	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func mustURL(t *testing.T, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
 
 func TestParseVerdicts(t *testing.T) {
 	big := strings.Repeat("x", 4100)
@@ -54,7 +46,7 @@ func TestParseVerdicts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := Parse(tt.raw, mustURL(t, tt.url), t0)
+			v := Parse(tt.raw, sessiontest.MustURL(t, tt.url), t0)
 			if v.Stored != tt.stored || v.Deletion != tt.deletion {
 				t.Fatalf("Stored=%v Deletion=%v, want %v %v; problems %+v", v.Stored, v.Deletion, tt.stored, tt.deletion, v.Problems)
 			}
@@ -69,7 +61,7 @@ func TestParseVerdicts(t *testing.T) {
 }
 
 func TestExpiry(t *testing.T) {
-	u := mustURL(t, "http://example.com/")
+	u := sessiontest.MustURL(t, "http://example.com/")
 	v := Parse("a=1; Max-Age=60; Expires=Thu, 01 Jan 2099 00:00:00 GMT", u, t0)
 	if !v.Cookie.Expires.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("Max-Age must win over Expires: %v", v.Cookie.Expires)
@@ -89,7 +81,7 @@ func TestExpiry(t *testing.T) {
 func TestJarSendRules(t *testing.T) {
 	now := t0
 	j := NewJar(func() time.Time { return now })
-	api := mustURL(t, "https://api.example.com/login")
+	api := sessiontest.MustURL(t, "https://api.example.com/login")
 	j.Set(api, "host=1; Path=/", false)
 	j.Set(api, "dom=2; Domain=example.com; Path=/", false)
 	j.Set(api, "deep=3; Path=/api", false)
@@ -101,7 +93,7 @@ func TestJarSendRules(t *testing.T) {
 
 	names := func(u string, cross bool) string {
 		var n []string
-		for _, c := range j.Cookies(mustURL(t, u), cross) {
+		for _, c := range j.Cookies(sessiontest.MustURL(t, u), cross) {
 			n = append(n, c.Name)
 		}
 		return strings.Join(n, ",")
@@ -142,8 +134,8 @@ func TestJarSendRules(t *testing.T) {
 		t.Fatalf("None cookie from a cross-site response is a blocked third-party cookie: %+v", v)
 	}
 	// A rejected header changes nothing.
-	j.Set(mustURL(t, "http://api.example.com/"), "dom=evil; Domain=example.com; Path=/; Secure", false)
-	if h := j.Header(mustURL(t, "https://api.example.com/"), false); !strings.Contains(h, "dom=2") {
+	j.Set(sessiontest.MustURL(t, "http://api.example.com/"), "dom=evil; Domain=example.com; Path=/; Secure", false)
+	if h := j.Header(sessiontest.MustURL(t, "https://api.example.com/"), false); !strings.Contains(h, "dom=2") {
 		t.Fatalf("rejected cookie replaced a stored one: %s", h)
 	}
 }
@@ -162,10 +154,10 @@ func TestSite(t *testing.T) {
 			t.Errorf("Site(%s) = %s, want %s", tt.host, got, tt.site)
 		}
 	}
-	if !SameSite(mustURL(t, "http://localhost:5173"), mustURL(t, "http://localhost:3000")) {
+	if !SameSite(sessiontest.MustURL(t, "http://localhost:5173"), sessiontest.MustURL(t, "http://localhost:3000")) {
 		t.Error("ports must not matter")
 	}
-	if SameSite(mustURL(t, "https://web.vercel.app"), mustURL(t, "https://api.vercel.app")) {
+	if SameSite(sessiontest.MustURL(t, "https://web.vercel.app"), sessiontest.MustURL(t, "https://api.vercel.app")) {
 		t.Error("two vercel.app apps are different sites")
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/sessionkit/sessionkit/cmd/internal/doctor/browser"
 	"github.com/sessionkit/sessionkit/cmd/internal/server"
 	"github.com/sessionkit/sessionkit/cmd/internal/testkit/browsertest"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 )
 
 // The scenarios of the seed's third step, played in real headless Chromium
@@ -192,15 +193,6 @@ func on(t *testing.T, base, host string) string {
 	return u.String()
 }
 
-func mustURL(t *testing.T, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
 func fetchInit(method, credentials, body string) string {
 	init := "{method: '" + method + "'"
 	if credentials != "" {
@@ -270,15 +262,15 @@ func play(t *testing.T, b *browsertest.Browser, sc scenario) (chromium, model ou
 	if (stored != nil) != chromium.Stored {
 		t.Fatalf("Chromium's jar holds the cookie: %v; its Set-Cookie report says stored: %v", stored != nil, chromium.Stored)
 	}
-	chromium.Sent, chromium.SendReason = sentTo(watch.SentCookies(user), cookieName, stored, mustURL(t, user))
+	chromium.Sent, chromium.SendReason = sentTo(watch.SentCookies(user), cookieName, stored, sessiontest.MustURL(t, user))
 	if pageOrigin != api {
-		chromium.FrontSent = yesNo(sentTo(watch.SentCookies(echo), cookieName, stored, mustURL(t, echo)))
+		chromium.FrontSent = yesNo(sentTo(watch.SentCookies(echo), cookieName, stored, sessiontest.MustURL(t, echo)))
 	}
 
 	// The model, fed the Set-Cookie line Chromium received.
 	jar := browser.NewJar(nil)
-	pageURL, loginPageURL := mustURL(t, page), mustURL(t, loginPage)
-	loginURL, userURL := mustURL(t, login), mustURL(t, user)
+	pageURL, loginPageURL := sessiontest.MustURL(t, page), sessiontest.MustURL(t, loginPage)
+	loginURL, userURL := sessiontest.MustURL(t, login), sessiontest.MustURL(t, user)
 	if browser.CredentialsSent(sc.login, loginPageURL, loginURL) {
 		v := jar.Set(loginURL, line, !browser.SameSite(loginPageURL, loginURL))
 		model.Stored = v.Stored
@@ -294,7 +286,7 @@ func play(t *testing.T, b *browsertest.Browser, sc scenario) (chromium, model ou
 		model.UserStatus = 200
 	}
 	if pageOrigin != api {
-		model.FrontSent = yesNo(decide(jar, "", pageURL, mustURL(t, echo), cookieName))
+		model.FrontSent = yesNo(decide(jar, "", pageURL, sessiontest.MustURL(t, echo), cookieName))
 	}
 	return chromium, model
 }

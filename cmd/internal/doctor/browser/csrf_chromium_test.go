@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionkit/sessionkit/cmd/internal/doctor/browser"
 	"github.com/sessionkit/sessionkit/cmd/internal/testkit/browsertest"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 )
 
 // attackPage is a page on another site with a form that posts to action.
@@ -68,7 +69,7 @@ func playCSRF(t *testing.T, b *browsertest.Browser) []string {
 				browsertest.WaitCookies(t, watch, "POST", target)
 				var chromium, model csrfOutcome
 				chromium.Status = int(resp.Status)
-				chromium.Sent, chromium.SendReason = sentTo(watch.SentCookies(target), "sessionkit.sid", nil, mustURL(t, target))
+				chromium.Sent, chromium.SendReason = sentTo(watch.SentCookies(target), "sessionkit.sid", nil, sessiontest.MustURL(t, target))
 				browsertest.Step(t, ctx, "back to the API's page", chromedp.Navigate(api+"/blank"))
 				chromium.Survives = browsertest.Fetch(t, ctx, api+"/api/user", "").Status == 200
 
@@ -80,11 +81,11 @@ func playCSRF(t *testing.T, b *browsertest.Browser) []string {
 						line = o.Line
 					}
 				}
-				if v := jar.Set(mustURL(t, api+"/api/login"), line, false); !v.Stored {
+				if v := jar.Set(sessiontest.MustURL(t, api+"/api/login"), line, false); !v.Stored {
 					t.Fatalf("the model drops the log-in cookie Chromium stored: %+v", v)
 				}
 				model.SendReason = "absent"
-				for _, d := range jar.DecideNavigation(mustURL(t, target), true, http.MethodPost) {
+				for _, d := range jar.DecideNavigation(sessiontest.MustURL(t, target), true, http.MethodPost) {
 					if d.Cookie.Name == "sessionkit.sid" {
 						model.Sent, model.SendReason = d.Withheld == "", d.Withheld
 					}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 )
@@ -199,7 +200,7 @@ func compareHTTP(b *testing.B, bare, read http.Handler, cookie *http.Cookie, rou
 				}
 			}()
 		}
-		wg.Wait()
+		poll.Wait(b, "the benchmark clients", &wg)
 	}
 	send(urls[0], workers) // warm the connections and statement caches
 	send(urls[1], workers)

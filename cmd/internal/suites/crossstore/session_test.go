@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/pgstore"
 )
 
@@ -278,7 +279,7 @@ func TestSlowSaveDoesNotReviveDestroyedSession(t *testing.T) {
 	cookie := login(t, h, "ada")
 	done := make(chan *httptest.ResponseRecorder)
 	go func() { done <- do(slow, "GET", "/", cookie) }()
-	<-read
+	poll.Receive(t, "the slow request to read its session", read)
 	if w := do(h, "POST", "/logout", cookie); w.Code != 200 {
 		t.Fatalf("logout: %d", w.Code)
 	}
@@ -348,7 +349,7 @@ func TestConcurrentWritersKeepEveryKey(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	poll.Wait(t, "the concurrent writers", &wg)
 	for i := range 50 {
 		if got := do(h, "GET", fmt.Sprintf("/get?k=key%d", i), cookie).Body.String(); got != fmt.Sprint(i) {
 			t.Fatalf("key%d = %q after 50 concurrent writers", i, got)

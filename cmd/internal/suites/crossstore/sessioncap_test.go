@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 
@@ -45,7 +46,7 @@ func TestMaxSessionsPerUserUnderConcurrentLogIns(t *testing.T) {
 				}()
 			}
 			close(start)
-			wg.Wait()
+			poll.Wait(t, "the concurrent log-ins", &wg)
 			close(codes)
 			for code := range codes {
 				if code != http.StatusOK {

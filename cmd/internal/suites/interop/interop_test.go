@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 )
 
 // nonUTCZone is a TimeZone far from UTC, without daylight saving time, so
@@ -104,7 +106,7 @@ func logoutEitherSide(t *testing.T, s *stack, onGo, onNode user) {
 			b.must(200, "POST", c.outAt+"/api/logout", nil)
 			// The old cookie, replayed on the other side.
 			replay := newBrowser(t)
-			replay.client.Jar.SetCookies(mustURL(t, c.otherAt), []*http.Cookie{{Name: cookieName, Value: old.Value, Path: "/"}})
+			replay.client.Jar.SetCookies(sessiontest.MustURL(t, c.otherAt), []*http.Cookie{{Name: cookieName, Value: old.Value, Path: "/"}})
 			replay.must(401, "GET", c.otherAt+"/api/user", nil)
 			replay.must(401, "GET", c.outAt+"/api/user", nil)
 		})
@@ -173,7 +175,7 @@ func behindOneProxy(t *testing.T, s *stack, users []user) {
 			mu.Unlock()
 		}()
 	}
-	wg.Wait()
+	poll.Wait(t, "the readers behind the proxy", &wg)
 	for _, f := range failures {
 		t.Error(f)
 	}
@@ -181,15 +183,6 @@ func behindOneProxy(t *testing.T, s *stack, users []user) {
 		t.Errorf("%d browsers logged in once each left %d new rows, want one each", len(users), got)
 	}
 	t.Logf("%d browsers, %d reads through the proxy, all 200", len(users), reads)
-}
-
-func mustURL(t *testing.T, s string) *url.URL {
-	t.Helper()
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }
 
 // unknownToGo logs in on Node as users serve cannot map (see

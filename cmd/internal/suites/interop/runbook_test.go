@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 	"github.com/sessionkit/sessionkit/redisstore/redistest"
 )
 
@@ -105,7 +107,7 @@ func newSwitchProxy(t *testing.T) (*switchProxy, string) {
 func (p *switchProxy) route(t *testing.T, backends ...string) {
 	var targets []*url.URL
 	for _, b := range backends {
-		targets = append(targets, mustURL(t, b))
+		targets = append(targets, sessiontest.MustURL(t, b))
 	}
 	p.mu.Lock()
 	p.targets = targets
@@ -195,7 +197,7 @@ func playRunbook(t *testing.T, s *stack, count func(*testing.T) int) runbookFigu
 				}
 			})
 		}
-		wg.Wait()
+		poll.Wait(t, "the browsers of the runbook", &wg)
 		// What Node wrote, and what Go wrote, as Node reads them.
 		for _, b := range browsers {
 			var keys map[string]any

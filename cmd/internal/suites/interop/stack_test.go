@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/cmd/internal/server"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 )
 
@@ -62,23 +62,8 @@ type user struct {
 	Password string `json:"password"`
 }
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// lockedBuffer collects a process's output: the shared log buffer.
+type lockedBuffer = sessiontest.LogBuffer
 
 // startStack makes connect-pg-simple's table in a fresh schema, starts
 // `sessionkit serve`'s server and the express app on it, and adds nUsers
@@ -382,7 +367,7 @@ func (b *browser) login(base string, u user) {
 
 // cookie returns the browser's session cookie for base.
 func (b *browser) cookie(base string) *http.Cookie {
-	for _, c := range b.client.Jar.Cookies(mustURL(b.t, base)) {
+	for _, c := range b.client.Jar.Cookies(sessiontest.MustURL(b.t, base)) {
 		if c.Name == cookieName {
 			return c
 		}
@@ -394,7 +379,7 @@ func (b *browser) cookie(base string) *http.Cookie {
 func roundRobin(t *testing.T, backends ...string) string {
 	var targets []*url.URL
 	for _, b := range backends {
-		targets = append(targets, mustURL(t, b))
+		targets = append(targets, sessiontest.MustURL(t, b))
 	}
 	var n atomic.Uint64
 	proxy := &httputil.ReverseProxy{

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/pgstore"
 )
 
@@ -146,7 +147,7 @@ func concurrentWritesOneSession(t *testing.T, rep *scenarioReport, cache bool) {
 		}
 		ready.Wait()
 		close(gate)
-		wg.Wait()
+		poll.Wait(t, "the concurrent writers", &wg)
 		if cache {
 			// Every write is announced to every instance, its writer's
 			// listener included.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/redisstore/redistest"
 )
 
@@ -221,7 +222,7 @@ func failover(t *testing.T, rep *scenarioReport, db *database, r *replicated) {
 		return time.Since(lastFail) > failoverQuiet && time.Since(promotedAt) > failoverQuiet
 	})
 	close(stop)
-	<-done
+	poll.Receive(t, "the load to stop", done)
 	w.errs.check(t)
 
 	mu.Lock()

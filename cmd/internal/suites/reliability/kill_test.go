@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 )
 
 const (
@@ -81,7 +83,7 @@ func killInstance(t *testing.T, rep *scenarioReport, db *database) {
 	othersBefore := served()
 	othersServed := eventually(30*time.Second, func() bool { return served() > othersBefore })
 	close(stop)
-	<-done
+	poll.Receive(t, "the load to stop", done)
 	w.errs.check(t)
 
 	if !ejected {

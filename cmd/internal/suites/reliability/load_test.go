@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 )
 
 // Load sizes from the issue.
@@ -129,7 +131,7 @@ func loadShared(t *testing.T, rep *scenarioReport, db *database) {
 			}
 		})
 	}()
-	wg.Wait()
+	poll.Wait(t, "the shared-session load", &wg)
 	elapsed := time.Since(start)
 	errs.check(t)
 

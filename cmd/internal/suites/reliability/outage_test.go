@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit/internal/testkit/faultproxy"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/redisstore/redistest"
 )
 
@@ -125,7 +126,7 @@ func outage(t *testing.T, rep *scenarioReport, db *database, fp *faultproxy.Prox
 	recovery := time.Since(healed)
 	time.Sleep(time.Second)
 	close(stop)
-	<-done
+	poll.Receive(t, "the load to stop", done)
 	w.errs.check(t)
 
 	if healthStatus != http.StatusServiceUnavailable || !json.Valid(health) || !strings.Contains(string(health), `"`+down+`"`) {
