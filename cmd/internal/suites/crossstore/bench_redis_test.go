@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 	"github.com/sessionkit/sessionkit/redisstore"
 	"github.com/sessionkit/sessionkit/redisstore/redistest"
 )
@@ -65,13 +66,13 @@ func redisReadHandlers(m *sessionkit.Manager, client redis.UniversalClient, key 
 
 func BenchmarkRedisLoggedInRead(b *testing.B) {
 	m, client, store, counter, cookie := benchRedis(b)
-	bare, read := redisReadHandlers(m, client, store.Key(idOf(b, cookie)))
+	bare, read := redisReadHandlers(m, client, store.Key(sessiontest.IDOf(b, cookie)))
 	benchReads(b, m, counter.n.Load, []readBench{{"bare", bare, cookie}, {"sessionkit", read, cookie}})
 }
 
 func BenchmarkRedisLoggedInReadHTTP(b *testing.B) {
 	m, client, store, counter, cookie := benchRedis(b)
-	bare, read := redisReadHandlers(m, client, store.Key(idOf(b, cookie)))
+	bare, read := redisReadHandlers(m, client, store.Key(sessiontest.IDOf(b, cookie)))
 	compareHTTP(b, bare, read, cookie, counter.n.Load)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/testkit/poll"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 )
@@ -24,14 +25,14 @@ import (
 
 func BenchmarkNoCookie(b *testing.B) {
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	m, _ := newManager(b, memStore(b), nil)
+	m, _ := newManager(b, sessiontest.MemStore(b), nil)
 	for _, bench := range []struct {
 		name string
 		h    http.Handler
 	}{{"bare", bare}, {"sessionkit", m.Middleware(bare)}} {
 		b.Run(bench.name, func(b *testing.B) {
 			r := httptest.NewRequest("GET", "/healthz", nil)
-			w := &discardWriter{H: http.Header{}}
+			w := &sessiontest.DiscardWriter{H: http.Header{}}
 			b.ReportAllocs()
 			for b.Loop() {
 				bench.h.ServeHTTP(w, r)
@@ -110,7 +111,7 @@ func readUser(m *sessionkit.Manager) http.Handler {
 // allocations, store round trips and writes per request.
 func BenchmarkLoggedInRead(b *testing.B) {
 	m, pool, counter, cookie := benchPG(b)
-	bare, read := readHandlers(m, pool, idOf(b, cookie))
+	bare, read := readHandlers(m, pool, sessiontest.IDOf(b, cookie))
 	// bound is a session logged in with Authenticate, as the reference
 	// server's are: bound to its user for the session list, so that every
 	// read also checks whether its coarse last-seen time is due.
@@ -140,7 +141,7 @@ func benchReads(b *testing.B, m *sessionkit.Manager, roundTrips func() int64, be
 			b.RunParallel(func(pb *testing.PB) {
 				r := httptest.NewRequest("GET", "/api/user", nil)
 				r.AddCookie(bench.cookie)
-				w := &discardWriter{H: http.Header{}}
+				w := &sessiontest.DiscardWriter{H: http.Header{}}
 				for pb.Next() {
 					bench.h.ServeHTTP(w, r)
 				}
@@ -159,7 +160,7 @@ func benchReads(b *testing.B, m *sessionkit.Manager, roundTrips func() int64, be
 // An op is one request to each.
 func BenchmarkLoggedInReadHTTP(b *testing.B) {
 	m, pool, counter, cookie := benchPG(b)
-	bare, read := readHandlers(m, pool, idOf(b, cookie))
+	bare, read := readHandlers(m, pool, sessiontest.IDOf(b, cookie))
 	compareHTTP(b, bare, read, cookie, counter.n.Load)
 }
 
@@ -247,7 +248,7 @@ func benchWriteOneKey(b *testing.B, m *sessionkit.Manager, cookie *http.Cookie, 
 	b.RunParallel(func(pb *testing.PB) {
 		r := httptest.NewRequest("POST", "/page/1", nil)
 		r.AddCookie(cookie)
-		w := &discardWriter{H: http.Header{}}
+		w := &sessiontest.DiscardWriter{H: http.Header{}}
 		for pb.Next() {
 			h.ServeHTTP(w, r)
 		}
@@ -268,9 +269,9 @@ func BenchmarkManySignedCookies(b *testing.B) {
 		name, header string
 		want         int
 	}{
-		{"one-cookie", pair(cookie), 200},
-		{"200-cookies-live-last", strings.Join(append(dead[:199:199], pair(cookie)), "; "), 401},
-		{"200-cookies-live-first", strings.Join(append([]string{pair(cookie)}, dead...), "; "), 200},
+		{"one-cookie", sessiontest.Pair(cookie), 200},
+		{"200-cookies-live-last", strings.Join(append(dead[:199:199], sessiontest.Pair(cookie)), "; "), 401},
+		{"200-cookies-live-first", strings.Join(append([]string{sessiontest.Pair(cookie)}, dead...), "; "), 200},
 	} {
 		b.Run(bench.name, func(b *testing.B) {
 			before, loads := counter.n.Load(), m.Stats().Loads

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/testkit/poll"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 	"github.com/sessionkit/sessionkit/memstore"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/redisstore/redistest"
@@ -40,7 +41,7 @@ func expectUser(t *testing.T, h http.Handler, c *http.Cookie, code int) {
 
 // TestCacheNeedsChangeFeed: a cache that would hear of no log-out is refused.
 func TestCacheNeedsChangeFeed(t *testing.T) {
-	_, err := sessionkit.New(sessionkit.Config{Store: noFeed{memstore.New(memstore.Config{})}, Secrets: []string{secretA}, CacheEntries: 10})
+	_, err := sessionkit.New(sessionkit.Config{Store: noFeed{memstore.New(memstore.Config{})}, Secrets: []string{sessiontest.SecretA}, CacheEntries: 10})
 	if !errors.Is(err, sessionkit.ErrNoChangeFeed) {
 		t.Fatalf("New = %v, want ErrNoChangeFeed", err)
 	}

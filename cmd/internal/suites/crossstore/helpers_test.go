@@ -19,32 +19,14 @@ import (
 )
 
 // The helpers these tests share with the root package's tests are written
-// once, in sessiontest; the short names keep the tests reading as they did
-// when they lived in the root package.
-const (
-	secretA = sessiontest.SecretA
-	secretB = sessiontest.SecretB
-)
-
-type (
-	logBuffer     = sessiontest.LogBuffer
-	discardWriter = sessiontest.DiscardWriter
-)
-
+// once, in sessiontest; the five every test here calls keep the short names
+// they had when these tests lived in the root package.
 var (
-	memStore      = sessiontest.MemStore
 	newManager    = sessiontest.NewManager
 	app           = sessiontest.App
 	do            = sessiontest.Do
-	sessionCookie = sessiontest.SessionCookie
 	login         = sessiontest.Login
-	idOf          = sessiontest.IDOf
-	pair          = sessiontest.Pair
-	sendHeader    = sessiontest.SendHeader
-	near          = sessiontest.Near
-	userApp       = sessiontest.UserApp
-	httpRequest   = sessiontest.Request
-	serve         = sessiontest.Serve
+	sessionCookie = sessiontest.SessionCookie
 )
 
 // pgStore returns a PostgreSQL store on a fresh schema, and the pool to
@@ -108,7 +90,7 @@ func rowCount(t testing.TB, pool *pgxpool.Pool) int {
 // Redis where its behaviour reaches it.
 func realStores() map[string]func(t *testing.T) *storetest.Counter {
 	return map[string]func(t *testing.T) *storetest.Counter{
-		"memstore": func(t *testing.T) *storetest.Counter { return memStore(t) },
+		"memstore": func(t *testing.T) *storetest.Counter { return sessiontest.MemStore(t) },
 		"sqlitestore": func(t *testing.T) *storetest.Counter {
 			st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), sqlitestore.Config{})
 			if err != nil {

@@ -5,19 +5,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 
-// deadCookies returns n validly signed session cookies (secretA) of
+// deadCookies returns n validly signed session cookies (sessiontest.SecretA) of
 // sessions that no store under test holds: an attacker's collection of
 // cookies of its own ended sessions, whose signatures never expire.
 func deadCookies(t testing.TB, n int) []string {
 	t.Helper()
-	m, _ := newManager(t, memStore(t), nil)
+	m, _ := newManager(t, sessiontest.MemStore(t), nil)
 	h := app(m)
 	out := make([]string, n)
 	for i := range out {
-		out[i] = pair(login(t, h, "attacker"))
+		out[i] = sessiontest.Pair(login(t, h, "attacker"))
 	}
 	return out
 }
@@ -36,7 +37,7 @@ func TestManySignedCookiesCostFourLoads(t *testing.T) {
 	}
 	// header puts the live cookie at index at among the dead ones.
 	header := func(live *http.Cookie, at int) string {
-		parts := append(append(append([]string{}, dead[:at]...), pair(live)), dead[at:]...)
+		parts := append(append(append([]string{}, dead[:at]...), sessiontest.Pair(live)), dead[at:]...)
 		return strings.Join(parts, "; ")
 	}
 	for name, open := range stores {
@@ -66,7 +67,7 @@ func TestManySignedCookiesCostFourLoads(t *testing.T) {
 				victim := login(t, h, "victim")
 				loads, dels, batches := st.Loads.Load(), st.Deletes.Load(), st.Batches.Load()
 				method, target, _ := strings.Cut(c.method, " ")
-				w := sendHeader(h, method, target, header(victim, c.at))
+				w := sessiontest.SendHeader(h, method, target, header(victim, c.at))
 				if w.Code != c.wantCode || w.Body.String() != c.wantBody {
 					t.Fatalf("%s: %d %q, want %d %q", c.name, w.Code, w.Body.String(), c.wantCode, c.wantBody)
 				}
@@ -93,7 +94,7 @@ func TestManySignedCookiesCostFourLoads(t *testing.T) {
 func TestFourthCandidateIsTheLast(t *testing.T) {
 	t.Parallel()
 	dead := deadCookies(t, 4)
-	st := memStore(t)
+	st := sessiontest.MemStore(t)
 	m, _ := newManager(t, st, nil)
 	h := app(m)
 	victim := login(t, h, "victim")
@@ -101,12 +102,12 @@ func TestFourthCandidateIsTheLast(t *testing.T) {
 		header string
 		want   int
 	}{
-		{strings.Join(append(dead[:3:3], pair(victim)), "; "), http.StatusOK},
-		{strings.Join(append(dead[:4:4], pair(victim)), "; "), http.StatusUnauthorized},
+		{strings.Join(append(dead[:3:3], sessiontest.Pair(victim)), "; "), http.StatusOK},
+		{strings.Join(append(dead[:4:4], sessiontest.Pair(victim)), "; "), http.StatusUnauthorized},
 		// The same dead cookie four times is one candidate.
-		{strings.Join([]string{dead[0], dead[0], dead[0], dead[0], dead[1], pair(victim)}, "; "), http.StatusOK},
+		{strings.Join([]string{dead[0], dead[0], dead[0], dead[0], dead[1], sessiontest.Pair(victim)}, "; "), http.StatusOK},
 	} {
-		if w := sendHeader(h, "GET", "/user", c.header); w.Code != c.want {
+		if w := sessiontest.SendHeader(h, "GET", "/user", c.header); w.Code != c.want {
 			t.Fatalf("%d cookies: %d, want %d", strings.Count(c.header, ";")+1, w.Code, c.want)
 		}
 	}

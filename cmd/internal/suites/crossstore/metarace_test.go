@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/testkit/poll"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 
@@ -103,7 +104,7 @@ func TestConcurrentMetadataChanges(t *testing.T) {
 				if again == nil {
 					t.Fatal("log-in again set no cookie")
 				}
-				near(t, "Max-Age after logging in again", time.Duration(again.MaxAge)*time.Second, remembered)
+				sessiontest.Near(t, "Max-Age after logging in again", time.Duration(again.MaxAge)*time.Second, remembered)
 			},
 		},
 		{
@@ -128,7 +129,7 @@ func TestConcurrentMetadataChanges(t *testing.T) {
 				if w := do(h, "GET", "/read", c); w.Code != 200 {
 					t.Fatalf("read: %d", w.Code)
 				}
-				rec, found, err := st.Load(context.Background(), idOf(t, c))
+				rec, found, err := st.Load(context.Background(), sessiontest.IDOf(t, c))
 				if err != nil || !found {
 					t.Fatalf("load: %v, %v", found, err)
 				}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/testkit/poll"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 	"github.com/sessionkit/sessionkit/pgstore"
 )
 
@@ -130,7 +131,7 @@ func TestRegenerateKillsOldID(t *testing.T) {
 	}
 	w := do(h, "POST", "/login?user=ada", anon)
 	logged := sessionCookie(w)
-	if logged == nil || idOf(t, logged) == idOf(t, anon) {
+	if logged == nil || sessiontest.IDOf(t, logged) == sessiontest.IDOf(t, anon) {
 		t.Fatal("login did not change the session id")
 	}
 	if got := do(h, "GET", "/get?k=cart", logged).Body.String(); got != "3" {
@@ -178,8 +179,8 @@ func TestForgedCookiesMakeNoStoreCall(t *testing.T) {
 	m, logs := newManager(t, store, nil)
 	h := app(m)
 	good := login(t, h, "ada")
-	id := idOf(t, good)
-	other, _ := newManager(t, store, func(c *sessionkit.Config) { c.Secrets = []string{secretB} })
+	id := sessiontest.IDOf(t, good)
+	other, _ := newManager(t, store, func(c *sessionkit.Config) { c.Secrets = []string{sessiontest.SecretB} })
 	forged := sessionCookie(do(app(other), "POST", "/put?k=user&v=mallory"))
 	tests := []struct {
 		name, value string
@@ -217,7 +218,7 @@ func TestForgedCookiesMakeNoStoreCall(t *testing.T) {
 	if !strings.Contains(logs.String(), "different secrets") || !strings.Contains(logs.String(), m.Fingerprint()) {
 		t.Fatalf("log lacks the hint and the fingerprint:\n%s", logs)
 	}
-	if strings.Contains(logs.String(), secretA) || strings.Contains(logs.String(), id) {
+	if strings.Contains(logs.String(), sessiontest.SecretA) || strings.Contains(logs.String(), id) {
 		t.Fatal("a secret or a full session id reached the log")
 	}
 }
@@ -227,8 +228,8 @@ func TestSharedStoreAcrossManagers(t *testing.T) {
 	store, pool := pgStore(t)
 	one, _ := newManager(t, store, nil)
 	two, _ := newManager(t, store, nil)
-	strange, _ := newManager(t, store, func(c *sessionkit.Config) { c.Secrets = []string{secretB} })
-	rotated, _ := newManager(t, store, func(c *sessionkit.Config) { c.Secrets = []string{secretB, secretA} })
+	strange, _ := newManager(t, store, func(c *sessionkit.Config) { c.Secrets = []string{sessiontest.SecretB} })
+	rotated, _ := newManager(t, store, func(c *sessionkit.Config) { c.Secrets = []string{sessiontest.SecretB, sessiontest.SecretA} })
 	h1, h2, hs, hr := app(one), app(two), app(strange), app(rotated)
 
 	cookie := login(t, h1, "ada")
@@ -314,7 +315,7 @@ func TestExpiredRowIsNotServed(t *testing.T) {
 	// Writing to it starts a new session rather than reviving the old one.
 	w := do(h, "POST", "/put?k=cart&v=1", cookie)
 	fresh := sessionCookie(w)
-	if fresh == nil || idOf(t, fresh) == idOf(t, cookie) {
+	if fresh == nil || sessiontest.IDOf(t, fresh) == sessiontest.IDOf(t, cookie) {
 		t.Fatal("a write through an expired session's cookie did not start a new session")
 	}
 	if got := do(h, "GET", "/user", fresh); got.Code != http.StatusUnauthorized {
@@ -402,7 +403,7 @@ func TestLoadErrorIsErrStore(t *testing.T) {
 	if !errors.Is(got, sessionkit.ErrStore) {
 		t.Fatalf("load with the store down: %v, want ErrStore", got)
 	}
-	if strings.Contains(got.Error(), idOf(t, cookie)) {
+	if strings.Contains(got.Error(), sessiontest.IDOf(t, cookie)) {
 		t.Fatal("the error holds the full session id")
 	}
 }
@@ -438,11 +439,11 @@ func TestBlindWriteAfterDestroyUsesNewID(t *testing.T) {
 	do(h, "POST", "/logout", old)
 	w := do(h, "POST", "/put?k=user&v=ada", old) // blind: no read first
 	fresh := sessionCookie(w)
-	if fresh == nil || idOf(t, fresh) == idOf(t, old) {
+	if fresh == nil || sessiontest.IDOf(t, fresh) == sessiontest.IDOf(t, old) {
 		t.Fatalf("blind write after destroy: cookie %v reuses the destroyed id", fresh)
 	}
 	var n int
-	pool.QueryRow(context.Background(), "SELECT count(*) FROM sessions WHERE sid = $1", idOf(t, old)).Scan(&n)
+	pool.QueryRow(context.Background(), "SELECT count(*) FROM sessions WHERE sid = $1", sessiontest.IDOf(t, old)).Scan(&n)
 	if n != 0 {
 		t.Fatal("the destroyed id has a row again")
 	}
@@ -463,7 +464,7 @@ func (s noCreatedStore) Load(ctx context.Context, id string) (sessionkit.Record,
 
 func TestIdleTouchWithoutCreated(t *testing.T) {
 	t.Parallel()
-	m, _ := newManager(t, noCreatedStore{memStore(t)}, func(c *sessionkit.Config) {
+	m, _ := newManager(t, noCreatedStore{sessiontest.MemStore(t)}, func(c *sessionkit.Config) {
 		c.IdleTimeout = time.Hour
 		c.TouchInterval = time.Millisecond
 	})

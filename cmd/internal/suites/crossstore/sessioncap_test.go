@@ -8,6 +8,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/testkit/poll"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 
@@ -32,7 +33,7 @@ func TestMaxSessionsPerUserUnderConcurrentLogIns(t *testing.T) {
 			var managers []*sessionkit.Manager
 			for range 2 {
 				m, _ := newManager(t, st, func(c *sessionkit.Config) { c.MaxSessionsPerUser = limit })
-				handlers, managers = append(handlers, userApp(m)), append(managers, m)
+				handlers, managers = append(handlers, sessiontest.UserApp(m)), append(managers, m)
 			}
 			start := make(chan struct{})
 			codes := make(chan int, logIns)
@@ -42,7 +43,7 @@ func TestMaxSessionsPerUserUnderConcurrentLogIns(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					codes <- serve(handlers[i%2], httpRequest("POST", "/auth?user=ada")).Code
+					codes <- sessiontest.Serve(handlers[i%2], sessiontest.Request("POST", "/auth?user=ada")).Code
 				}()
 			}
 			close(start)
