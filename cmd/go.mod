@@ -44,8 +44,10 @@ require (
 	modernc.org/sqlite v1.62.0 // indirect
 )
 
-// Used when this module is developed alone (GOWORK=off), and by go install
-// from a clone; ignored by the modules that require it.
+// Used when this module is built alone (GOWORK=off) from a clone. A
+// release drops them and requires the tagged library modules instead:
+// `go install .../cmd/sessionkit@version` refuses a go.mod with replace
+// directives.
 replace (
 	github.com/sessionkit/sessionkit => ../
 	github.com/sessionkit/sessionkit/pgstore => ../pgstore
