@@ -45,7 +45,7 @@ const (
 var suites = map[string]string{
 	// issue 23: the Redis floor, the no-session ceiling, the PostgreSQL
 	// floor and the scaling from one to three instances on a Cluster.
-	"issue23": "floor-1,serve-off-1,redis-floor-1,redis-off-1,ceiling-1,serve-on-1,cluster-off-1,cluster-off-3",
+	"issue23": "floor-1,serve-off-1,redis-floor-1,redis-off-1,ceiling-1,serve-on-1,cluster-floor-1,cluster-off-1,cluster-off-2,cluster-off-3",
 }
 
 // options are the run's flags.
@@ -443,9 +443,7 @@ func login(client *http.Client, kinds []*kind, targets []*target, storedID map[s
 		if len(cookies) == 0 {
 			return fmt.Errorf("log-in on %s: %s, no cookie", k.name, resp.Status)
 		}
-		v, _ := url.QueryUnescape(cookies[0].Value)
-		id, _, _ := strings.Cut(strings.TrimPrefix(v, "s:"), ".")
-		sid, err := storedID[group](id)
+		sid, err := storedID[group](cookieID(cookies[0].Value))
 		if err != nil {
 			return fmt.Errorf("log-in on %s: %w", k.name, err)
 		}
@@ -462,6 +460,14 @@ func login(client *http.Client, kinds []*kind, targets []*target, storedID map[s
 		}
 	}
 	return nil
+}
+
+// cookieID returns the session id a session cookie's value carries
+// ("s:" + id + "." + signature, URL-escaped).
+func cookieID(value string) string {
+	v, _ := url.QueryUnescape(value)
+	id, _, _ := strings.Cut(strings.TrimPrefix(v, "s:"), ".")
+	return id
 }
 
 // drive sends logged-in GET /api/user on conns connections for d, round
