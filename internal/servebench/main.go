@@ -199,25 +199,13 @@ func (s *servers) bare(kind, url, prefix string) (instance, error) {
 
 func run(o options) error {
 	ctx := context.Background()
-	admin, err := pgxpool.New(ctx, o.dbURL)
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
 	const schema = "servebench"
-	benchURL, err := schemaURL(o.dbURL, schema, o.pool)
+	b, err := setUp(ctx, o, schema)
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "servebench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	env, bin, err := setUp(ctx, admin, schema, benchURL, dir)
-	if err != nil {
-		return err
-	}
+	defer b.close()
+	admin, benchURL, env, bin, dir := b.pool, b.url, b.env, b.bin, b.dir
 	start := time.Now()
 	if _, err := admin.Exec(ctx, `INSERT INTO `+schema+`.sessions (sid, sess, expire, created_at)
 		SELECT 'filler' || i, jsonb_build_object('userId', i, 'email', 'user' || i || '@example.com'), now() + interval '1 day', now()
@@ -356,29 +344,64 @@ func schemaURL(dbURL, schema string, poolSize int) (string, error) {
 	return u.String(), nil
 }
 
-// setUp creates the schema afresh, builds the binary into dir, migrates
-// and adds the bench user; it returns serve's environment and the binary.
-func setUp(ctx context.Context, admin *pgxpool.Pool, schema, benchURL, dir string) (env []string, bin string, err error) {
-	if _, err := admin.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
-		return nil, "", err
+// bench is a run's set-up: a pool on the database, the run's schema in
+// it and the URL serve gets (that schema first on the search path), a
+// temporary directory and the sessionkit binary built into it.
+type bench struct {
+	pool     *pgxpool.Pool
+	url      string
+	dir, bin string
+	env      []string // serve's environment
+}
+
+// close removes the directory and closes the pool (which run closes
+// earlier, to give its connections back to the servers: closing twice is
+// harmless).
+func (b *bench) close() {
+	os.RemoveAll(b.dir)
+	b.pool.Close()
+}
+
+// setUp creates schema afresh, builds the binary, migrates and adds the
+// bench user.
+func setUp(ctx context.Context, o options, schema string) (_ *bench, err error) {
+	benchURL, err := schemaURL(o.dbURL, schema, o.pool)
+	if err != nil {
+		return nil, err
 	}
-	bin = filepath.Join(dir, "sessionkit")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/sessionkit").CombinedOutput(); err != nil {
-		return nil, "", fmt.Errorf("go build: %v\n%s", err, out)
+	pool, err := pgxpool.New(ctx, o.dbURL)
+	if err != nil {
+		return nil, err
 	}
-	env = append(os.Environ(), "DATABASE_URL="+benchURL, "SESSION_SECRET="+secret, "DATA_DIR="+dir,
+	b := &bench{pool: pool, url: benchURL}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	if b.dir, err = os.MkdirTemp("", schema+"-"); err != nil {
+		return nil, err
+	}
+	if _, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
+		return nil, err
+	}
+	b.bin = filepath.Join(b.dir, "sessionkit")
+	if out, err := exec.Command("go", "build", "-o", b.bin, "./cmd/sessionkit").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	b.env = append(os.Environ(), "DATABASE_URL="+benchURL, "SESSION_SECRET="+secret, "DATA_DIR="+b.dir,
 		"PRUNE_INTERVAL=off", "ADDR=127.0.0.1:0", "BCRYPT_COST=4")
-	cmd := exec.Command(bin, "migrate")
-	cmd.Env = env
+	cmd := exec.Command(b.bin, "migrate")
+	cmd.Env = b.env
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, "", fmt.Errorf("migrate: %v\n%s", err, out)
+		return nil, fmt.Errorf("migrate: %v\n%s", err, out)
 	}
-	cmd = exec.Command(bin, "users", "add", "--email", email)
-	cmd.Env, cmd.Stdin = env, strings.NewReader(password+"\n")
+	cmd = exec.Command(b.bin, "users", "add", "--email", email)
+	cmd.Env, cmd.Stdin = b.env, strings.NewReader(password+"\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, "", fmt.Errorf("users add: %v\n%s", err, out)
+		return nil, fmt.Errorf("users add: %v\n%s", err, out)
 	}
-	return env, bin, nil
+	return b, nil
 }
 
 // startTargets starts the instances the targets named in only (comma

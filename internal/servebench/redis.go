@@ -78,7 +78,14 @@ func (rs *redisStores) close(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
-	return redistest.DeletePrefix(ctx, c, rs.prefix)
+	// connect-redis's layout keeps its user index outside the prefix
+	// (redisstore's users.go), under "sessionkit-users:" + prefix.
+	for _, p := range []string{rs.prefix, "sessionkit-users:" + rs.prefix} {
+		if err := redistest.DeletePrefix(ctx, c, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // redisStoredID returns the id a Redis target's floor is to look up for

@@ -42,25 +42,13 @@ type sizeLayout struct {
 
 func runSizes(o options, n int) error {
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, o.dbURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
 	const schema = "servebench_sizes"
-	benchURL, err := schemaURL(o.dbURL, schema, o.pool)
+	b, err := setUp(ctx, o, schema)
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "servebench-sizes-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	env, bin, err := setUp(ctx, pool, schema, benchURL, dir)
-	if err != nil {
-		return err
-	}
+	defer b.close()
+	pool := b.pool
 	// Every user has the bench user's password (its hash copied).
 	if _, err := pool.Exec(ctx, `INSERT INTO `+schema+`.users (email, password_hash)
 		SELECT 'user' || i || '@example.com', password_hash FROM `+schema+`.users, generate_series(1, $1::int) AS i
@@ -98,7 +86,7 @@ func runSizes(o options, n int) error {
 	if err != nil {
 		return err
 	}
-	srv := &servers{bin: bin, self: self, dir: dir, env: env}
+	srv := &servers{bin: b.bin, self: self, dir: b.dir, env: b.env}
 	defer srv.stop()
 	rdb, _, err := admin.RedisClient(rs.single)
 	if err != nil {
