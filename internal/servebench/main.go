@@ -8,7 +8,7 @@
 // BENCHMARKS.md gives the commands and the figures.
 //
 //	go run ./internal/servebench -rows 10000
-//	go run ./internal/servebench -suite issue23 -rounds 12 -duration 3s
+//	go run ./internal/servebench -suite issue23
 //	go run ./internal/servebench -sizes 2000
 package main
 
@@ -40,12 +40,24 @@ const (
 	password = "correct horse battery staple"
 )
 
-// suites are named target lists (-suite), so that one command runs a
-// whole comparison interleaved.
-var suites = map[string]string{
-	// issue 23: the Redis floor, the no-session ceiling, the PostgreSQL
-	// floor and the scaling from one to three instances on a Cluster.
-	"issue23": "floor-1,serve-off-1,redis-floor-1,redis-off-1,ceiling-1,serve-on-1,cluster-floor-1,cluster-off-1,cluster-off-2,cluster-off-3",
+// suite is a named run (-suite): its targets, and the rounds and turn
+// length it runs with unless -rounds or -duration say otherwise, so that
+// one short command runs a whole comparison interleaved.
+type suite struct {
+	targets string
+	rounds  int
+	dur     time.Duration
+}
+
+var suites = map[string]suite{
+	// issue 23: the PostgreSQL floor, the Redis floor, the no-session
+	// ceiling, and one to three instances on a Cluster with its floor:
+	// 10 targets × 12 rounds × 3 s, about 6 minutes on 2 cores.
+	"issue23": {
+		targets: "floor-1,serve-off-1,redis-floor-1,redis-off-1,ceiling-1,serve-on-1," +
+			"cluster-floor-1,cluster-off-1,cluster-off-2,cluster-off-3",
+		rounds: 12, dur: 3 * time.Second,
+	},
 }
 
 // options are the run's flags.
@@ -55,6 +67,7 @@ type options struct {
 	dur                 time.Duration
 	conns, pool         int
 	targets, cpuProfile string
+	loadStart           string // the load average when the run began
 }
 
 func main() {
@@ -67,7 +80,7 @@ func main() {
 	flag.IntVar(&o.conns, "conns", 16, "client connections")
 	flag.IntVar(&o.pool, "pool", 10, "database pool size of each server")
 	flag.StringVar(&o.targets, "targets", "", "comma-separated targets to run, kind-instances (default: the PostgreSQL ones); kinds: "+kindNames())
-	suite := flag.String("suite", "", "run a named list of targets instead of -targets: issue23")
+	suiteName := flag.String("suite", "", "run a named list of targets instead of -targets, with its own -rounds and -duration unless given: issue23")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the serve instances' CPU profiles, merged, to this file (for go tool pprof)")
 	sizes := flag.Int("sizes", 0, "instead of a speed run: log in this many users on each store layout and print the bytes per stored session")
 	bare := flag.String("bare", "", "internal: serve a bare handler of this kind (pg, redis, ceiling); the benchmark starts itself so")
@@ -81,10 +94,20 @@ func main() {
 	case *sizes > 0:
 		err = runSizes(o, *sizes)
 	default:
-		if *suite != "" {
-			if o.targets = suites[*suite]; o.targets == "" {
-				err = fmt.Errorf("unknown suite %q", *suite)
+		if *suiteName != "" {
+			su, ok := suites[*suiteName]
+			if !ok {
+				err = fmt.Errorf("unknown suite %q", *suiteName)
 				break
+			}
+			set := map[string]bool{}
+			flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			o.targets = su.targets
+			if !set["rounds"] {
+				o.rounds = su.rounds
+			}
+			if !set["duration"] {
+				o.dur = su.dur
 			}
 		}
 		err = run(o)
@@ -199,6 +222,7 @@ func (s *servers) bare(kind, url, prefix string) (instance, error) {
 
 func run(o options) error {
 	ctx := context.Background()
+	o.loadStart = loadAverage()
 	const schema = "servebench"
 	b, err := setUp(ctx, o, schema)
 	if err != nil {

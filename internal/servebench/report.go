@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -34,7 +37,8 @@ var comparisons = []comparison{
 // comparisons whose targets ran.
 func report(w io.Writer, o options, targets []*target) {
 	fmt.Fprintf(w, "%d live filler rows in PostgreSQL + the benchmark session; %d rounds × %s per target; "+
-		"%d connections; pool %d per server\n\n", o.rows, o.rounds, o.dur, o.conns, o.pool)
+		"%d connections; pool %d per server; %d CPUs; load average at the start %s, at the end %s\n\n",
+		o.rows, o.rounds, o.dur, o.conns, o.pool, runtime.NumCPU(), o.loadStart, loadAverage())
 	fmt.Fprintln(w, "| target | instances | req/s (median of rounds) | server CPU per request | "+
 		"store CPU per request | p50 | p99 |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
@@ -80,6 +84,15 @@ func report(w io.Writer, o options, targets []*target) {
 		fmt.Fprintf(w, "| %s: %s / %s | %.2f× | %.2f–%.2f× | %s | %s |\n", c.what, c.target, c.base, med,
 			slices.Min(ratios), slices.Max(ratios), want, verdict)
 	}
+}
+
+// loadAverage returns the one-minute load average (Linux), or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func median(v []float64) float64 {
