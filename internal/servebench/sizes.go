@@ -181,8 +181,9 @@ func pgSizes(ctx context.Context, pool *pgxpool.Pool, table string) (string, err
 		return "", fmt.Errorf("no rows in %s", table)
 	}
 	other := total - heap - userIdx
-	return fmt.Sprintf("%d | %d B (table: heap, TOAST, free space and visibility maps; one row %d B) | %d B | %d B (primary key and expiry indexes) | **%d B** | "+
-		"pg_total_relation_size / rows", rows, heap/rows, rowBytes, userIdx/rows, other/rows, total/rows), nil
+	return fmt.Sprintf("%d | %d B (table: heap, TOAST, free space and visibility maps; one row %d B) | "+
+		"%d B | %d B (primary key and expiry indexes) | **%d B** | pg_total_relation_size / rows",
+		rows, heap/rows, rowBytes, userIdx/rows, other/rows, total/rows), nil
 }
 
 // redisSizes returns the layout's row of the sizes table: MEMORY USAGE of
