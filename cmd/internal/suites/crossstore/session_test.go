@@ -285,7 +285,7 @@ func TestSlowSaveDoesNotReviveDestroyedSession(t *testing.T) {
 		t.Fatalf("logout: %d", w.Code)
 	}
 	close(release)
-	w := <-done
+	w := poll.Receive(t, "the slow request to answer", done)
 	if w.Code != 200 || w.Header().Get("Set-Cookie") != "" {
 		t.Fatalf("slow request: %d, Set-Cookie %q", w.Code, w.Header().Get("Set-Cookie"))
 	}
