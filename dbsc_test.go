@@ -79,7 +79,7 @@ func dbscApp(m *sessionkit.Manager) http.Handler {
 		if err != nil || u == "" {
 			return "", errors.Join(err, errUnauthenticated)
 		}
-		if _, err := m.EndSessions(r.Context(), u, s.Handle()); err != nil {
+		if _, err := m.EndOtherSessions(r.Context(), u, s.Handle()); err != nil {
 			return "", err
 		}
 		return "changed", s.Authenticate(u)
@@ -432,8 +432,8 @@ func TestDeviceBoundSessionEnds(t *testing.T) {
 			mustDo(t, victim, "POST", "/logout", 200)
 		}},
 		{"revocation", func(t *testing.T, m *sessionkit.Manager, victim, other *dbscBrowser) {
-			if n, err := m.EndSessions(context.Background(), "ada", ""); err != nil || n != 2 {
-				t.Fatalf("EndSessions: %d, %v", n, err)
+			if n, err := m.EndAllSessions(context.Background(), "ada"); err != nil || n != 2 {
+				t.Fatalf("EndAllSessions: %d, %v", n, err)
 			}
 		}},
 		{"password change elsewhere", func(t *testing.T, m *sessionkit.Manager, victim, other *dbscBrowser) {

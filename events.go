@@ -58,8 +58,8 @@ func (k EventKind) String() string {
 const (
 	// ReasonLogout: Session.Destroy.
 	ReasonLogout = "logout"
-	// ReasonRevoked: Manager.EndSession or EndSessions without another
-	// reason in their context.
+	// ReasonRevoked: Manager.RevokeSession, EndOtherSessions or
+	// EndAllSessions without another reason in their context.
 	ReasonRevoked = "revoked"
 	// ReasonPasswordChange and ReasonDisabled are for WithEndReason.
 	ReasonPasswordChange = "password_change"
@@ -104,9 +104,9 @@ const DefaultEventQueue = 1024
 type endReasonKey struct{}
 
 // WithEndReason returns ctx carrying reason for the EventEnded that
-// Manager.EndSession and EndSessions emit with it (ReasonRevoked without
-// one): an application says why it ends a user's sessions, e.g.
-// ReasonPasswordChange.
+// Manager.RevokeSession, EndOtherSessions and EndAllSessions emit with it
+// (ReasonRevoked without one): an application says why it ends a user's
+// sessions, e.g. ReasonPasswordChange.
 func WithEndReason(ctx context.Context, reason string) context.Context {
 	return context.WithValue(ctx, endReasonKey{}, reason)
 }
@@ -292,7 +292,7 @@ func (s *Session) reportGone() {
 	s.m.requestEvent(s.req, Event{Kind: EventEnded, Handle: handleOf(s.candidates[0]), Reason: ReasonExpired})
 }
 
-// endedBy returns the callback Manager.EndSession and EndSessions give the
+// endedBy returns the callback the Manager's user-session methods give the
 // store calls: the cache forgets the id, and an EventEnded is emitted with
 // ctx's reason.
 func (m *Manager) endedBy(ctx context.Context, user string) func(id string, err error) {

@@ -311,7 +311,7 @@ func TestSetLifetimeOnAnonymousSession(t *testing.T) {
 			if meta := string(rec.Values[sessionkit.MetaKey]); strings.Contains(meta, `"user"`) {
 				t.Errorf("anonymous session's metadata %s names a user", meta)
 			}
-			list, err := sessionkit.ListSessions(context.Background(), store, "")
+			list, err := m.ListSessions(context.Background(), "")
 			if err != nil || len(list) != 0 {
 				t.Errorf("sessions of user \"\": %v, %v; want none", list, err)
 			}

@@ -164,7 +164,7 @@ func (s *Server) recheckUser(ctx context.Context, user admin.User) {
 		if found && now.Email == user.Email {
 			reason = sessionkit.ReasonDisabled
 		}
-		_, err = s.sessions.EndSessions(sessionkit.WithEndReason(ctx, reason), admin.UserKey(user.ID), "")
+		_, err = s.sessions.EndAllSessions(sessionkit.WithEndReason(ctx, reason), admin.UserKey(user.ID))
 	}
 	if err != nil {
 		s.log.Error("log-in raced the removal of its user, and ending its sessions failed", "user", user.ID, "err", err)
