@@ -16,7 +16,7 @@ var ErrNoUser = errors.New("sessionkit: Authenticate needs a non-empty user")
 // regenerates the session id like Regenerate, binds the session to user so
 // that Manager.ListSessions and EndAllSessions find it, and records the time
 // (AuthTime), the browser's User-Agent (cut to MaxUserAgent bytes) and the
-// client's coarse address (/24 or /48, see Manager.ClientAddr) for display.
+// client's coarse address (/24 or /48, see TrustedProxies.ClientAddr) for display.
 // With Config.MaxSessionsPerUser set, the save that creates this session
 // then ends the user's oldest sessions beyond the limit, so the limit holds
 // however many log-ins run at once. It reads the store and marks the session
@@ -40,7 +40,7 @@ func (s *Session) Authenticate(user string) error {
 	s.boundSessionEnds()
 	now := time.Now().Unix()
 	meta := sessionMeta{User: user, Auth: now, UA: truncateUA(s.req.UserAgent())}
-	if addr, ok := s.m.ClientAddr(s.req); ok {
+	if addr, ok := s.m.cfg.TrustedProxies.ClientAddr(s.req); ok {
 		meta.Addr = coarseAddr(addr)
 	}
 	raw, err := json.Marshal(meta)

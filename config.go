@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 )
@@ -128,10 +127,13 @@ type Config struct {
 	DeviceBound *DeviceBoundConfig
 
 	// TrustedProxies lists the addresses of reverse proxies whose
-	// X-Forwarded-Proto header is believed. A request counts as HTTPS when it
-	// arrived over TLS, or when its immediate peer is in this list and says
-	// "https". Zero: no proxy is trusted and the header is ignored.
-	TrustedProxies []netip.Prefix
+	// X-Forwarded-Proto and X-Forwarded-For headers are believed. A request
+	// counts as HTTPS when it arrived over TLS, or when its immediate peer is
+	// in this list and says "https" (TrustedProxies.HTTPSVerdict); the
+	// client address a log-in records and events carry is read by the same
+	// rule (TrustedProxies.ClientAddr). Zero: no proxy is trusted and the
+	// headers are ignored.
+	TrustedProxies TrustedProxies
 
 	// Logger receives warnings (unknown signatures, Secure cookies over plain
 	// HTTP, changes made after the response started) and the signing secret's
@@ -140,7 +142,7 @@ type Config struct {
 
 	// OnInsecureCookie is called, once per Manager, the first time a Secure
 	// cookie is set on a request that did not arrive over HTTPS, with the
-	// reason the request did not count as HTTPS ([Manager.HTTPSVerdict]). It
+	// reason the request did not count as HTTPS ([TrustedProxies.HTTPSVerdict]). It
 	// is the commonest reason a log-in does not stick: browsers do not send
 	// the cookie back over plain HTTP. Zero: a warning on Logger that
 	// names TrustedProxies; a program with its own settings (an environment

@@ -194,7 +194,7 @@ func (m *Manager) refreshBound(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.verify(b.Alg, b.JWK); err != nil {
 		m.log.Warn("sessionkit: security: a DBSC refresh was signed by another key than the session's; refused (a copied session cookie?)",
-			"event", "dbsc_wrong_key", "client", m.ClientNetwork(r), "err", err)
+			"event", "dbsc_wrong_key", "client", m.cfg.TrustedProxies.ClientNetwork(r), "err", err)
 		m.proofRefused(w, r, http.StatusUnauthorized, err)
 		return
 	}

@@ -93,8 +93,9 @@ type Event struct {
 	Previous string
 	// Reason says why, for EventEnded and EventCookieRejected.
 	Reason string
-	// ClientAddr is the request's client address (Manager.ClientAddr); the
-	// zero Addr when the event has no request or the address is unknown.
+	// ClientAddr is the request's client address
+	// (TrustedProxies.ClientAddr); the zero Addr when the event has no
+	// request or the address is unknown.
 	ClientAddr netip.Addr
 }
 
@@ -186,7 +187,7 @@ func (m *Manager) requestEvent(r *http.Request, ev Event) {
 		return
 	}
 	if r != nil {
-		ev.ClientAddr, _ = m.ClientAddr(r)
+		ev.ClientAddr, _ = m.cfg.TrustedProxies.ClientAddr(r)
 	}
 	m.emit(ev)
 }

@@ -79,10 +79,6 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Fingerprint returns the short fingerprint of the signing secret (see the
-// package-level Fingerprint).
-func (m *Manager) Fingerprint() string { return m.fingerprint }
-
 // CookieName returns the configured session cookie name.
 func (m *Manager) CookieName() string { return m.cfg.CookieName }
 
@@ -401,7 +397,7 @@ func (m *Manager) sameNameConflict(r *http.Request, candidates int) {
 	}
 	m.log.Warn("sessionkit: security: the request carried session cookies naming several live sessions; treated as no session until the user logs in again (which ends them all): a cookie may have been planted by a sibling subdomain or with a longer Path — use a __Host- cookie name",
 		"event", "session_cookie_conflict", "cookie", m.cfg.CookieName, "candidates", candidates,
-		"client", m.ClientNetwork(r), "method", r.Method, "path", r.URL.Path)
+		"client", m.cfg.TrustedProxies.ClientNetwork(r), "method", r.Method, "path", r.URL.Path)
 }
 
 // once reports whether a line throttled by last (unix nanoseconds of its

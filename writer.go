@@ -194,14 +194,18 @@ func (m *Manager) baseCookie() *http.Cookie {
 func (m *Manager) writeCookie(h http.Header, r *http.Request, c *http.Cookie) {
 	h.Add("Set-Cookie", c.String())
 	h.Set("Cache-Control", "no-store")
-	if c.Secure && !m.isHTTPS(r) {
+	if c.Secure && !m.cfg.TrustedProxies.isHTTPS(r) {
 		m.insecureWarning.Do(func() {
+			_, reason := m.cfg.TrustedProxies.HTTPSVerdict(r)
 			if m.cfg.OnInsecureCookie != nil {
-				m.cfg.OnInsecureCookie(r, m.HTTPSVerdict(r).Reason)
+				m.cfg.OnInsecureCookie(r, reason)
 				return
 			}
-			m.log.Warn("sessionkit: Secure session cookie set on a request that is not HTTPS; browsers will not send it back over plain HTTP, so users will seem logged out. Serve over HTTPS; behind a TLS-terminating proxy, list it in TrustedProxies and have it send X-Forwarded-Proto",
-				"reason", m.HTTPSVerdict(r).Reason)
+			m.log.Warn("sessionkit: Secure session cookie set on a request that is not HTTPS. "+
+				"Browsers will not send it back over plain HTTP, so users will seem logged out. "+
+				"Serve over HTTPS; behind a TLS-terminating proxy, list it in TrustedProxies "+
+				"and have it send X-Forwarded-Proto.",
+				"reason", reason)
 		})
 	}
 }

@@ -240,7 +240,7 @@ func (s *Server) addrKey(r *http.Request) limitKey {
 
 // clientName names r's client for the limits (see clientKey).
 func (s *Server) clientName(r *http.Request) string {
-	if addr, ok := s.sessions.ClientAddr(r); ok {
+	if addr, ok := s.proxies().ClientAddr(r); ok {
 		return clientKey(addr)
 	}
 	return "addr:" + r.RemoteAddr
