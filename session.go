@@ -184,19 +184,14 @@ func (s *Session) Get(key string, dst any) (found bool, err error) {
 	return true, nil
 }
 
-// GetString returns the string stored under key, or "" when the key is
-// absent or holds another type.
+// GetString is Get for a string: it returns the string stored under key,
+// or "" when the key is absent. A value that is not a string is an error,
+// as it is for Get, so that a key written with another type is not read as
+// "no value".
 func (s *Session) GetString(key string) (string, error) {
-	raw, found, err := s.lookup(key)
-	if err != nil || !found {
-		return "", err
-	}
-	if v, ok := plainString(raw); ok {
-		return v, nil
-	}
 	var v string
-	if json.Unmarshal(raw, &v) != nil {
-		return "", nil
+	if _, err := s.Get(key, &v); err != nil {
+		return "", err
 	}
 	return v, nil
 }
