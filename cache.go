@@ -138,6 +138,15 @@ func (c *sessionCache) Changed(key string) {
 	c.invalidate(key)
 }
 
+// ChangedAll implements ChangeWatcher: the cache is emptied, and stays in
+// use.
+func (c *sessionCache) ChangedAll() {
+	c.invalidations.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flush()
+}
+
 // Up implements ChangeWatcher: the cache is emptied (changes may have been
 // missed while it was down) and used again.
 func (c *sessionCache) Up() {

@@ -33,6 +33,11 @@ type ChangeWatcher interface {
 	// Changed reports that the session whose ChangeKey is key changed or
 	// ended.
 	Changed(key string)
+	// ChangedAll reports that every session may have changed or ended (a
+	// bulk delete, such as `sessionkit users revoke --all`): forget
+	// everything heard of so far. The feed stays up; unlike Down, nothing
+	// is being missed.
+	ChangedAll()
 	// Up reports that every change from now on is reported; changes before
 	// may have been missed.
 	Up()
@@ -51,6 +56,24 @@ type ChangeWatcher interface {
 func ChangeKey(id string) string {
 	sum := sha256.Sum256([]byte("sessionkit session change\x00" + HashID(id)))
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// AllSessionsChanged is the key a feed that carries keys as strings (a
+// PostgreSQL NOTIFY payload, a Redis message) sends in place of a ChangeKey
+// to say that every session may have changed. No ChangeKey equals it:
+// those are base64url. ReportChange reads it.
+const AllSessionsChanged = "*"
+
+// ReportChange reports one key a feed carried to w: AllSessionsChanged as
+// w.ChangedAll, any other key as w.Changed. Every store whose feed carries
+// keys as strings calls it, so that all of them read the "everything
+// changed" marker alike.
+func ReportChange(w ChangeWatcher, key string) {
+	if key == AllSessionsChanged {
+		w.ChangedAll()
+		return
+	}
+	w.Changed(key)
 }
 
 // ChangeHub is a ChangeFeed for a store whose every writer is in this

@@ -345,7 +345,7 @@ func (db *DB) sessionManager() (*sessionkit.Manager, error) {
 // breach, or a change of what a session may hold), and reports how many.
 func (db *DB) EndAllSessions(ctx context.Context) (int64, error) {
 	if db.redis != nil {
-		// DeleteAll announces AllSessions once it has deleted: the
+		// DeleteAll announces sessionkit.AllSessionsChanged once it has deleted: the
 		// session caches of running servers forget every session.
 		n, err := db.redis.store.DeleteAll(ctx)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/admin"
 	"github.com/sessionkit/sessionkit/internal/poll"
 	"github.com/sessionkit/sessionkit/internal/redistest"
@@ -81,7 +82,7 @@ func TestSessionCache(t *testing.T) {
 					barrier(func() error {
 						c := redis.NewClient(&redis.Options{Addr: addr})
 						defer c.Close()
-						return c.Publish(t.Context(), store.Channel(), redisstore.AllSessions).Err()
+						return c.Publish(t.Context(), store.Channel(), sessionkit.AllSessionsChanged).Err()
 					})
 				}
 			}
