@@ -155,7 +155,9 @@ func (s *Server) recheckUser(ctx context.Context, user admin.User) {
 	case err == nil && found && now.Email == user.Email && !now.Disabled():
 		return
 	case err != nil:
-		s.log.Error("log-in: could not read its user again after saving the session; if the user was removed or disabled at this moment, end their sessions with `sessionkit users revoke --email`", "user", user.ID, "err", err)
+		s.log.Error("log-in: could not read its user again after saving the session; "+
+			"if the user was removed or disabled at this moment, "+
+			"end their sessions with `sessionkit users revoke --email`", "user", user.ID, "err", err)
 		return
 	default:
 		// Removed, disabled or replaced: repeat the sweep, through the
