@@ -8,13 +8,14 @@ import (
 	"sync"
 )
 
-// ErrNoChangeFeed is returned by New for Config.CacheEntries on a store that
+// ErrNoChangeFeed is returned by New for Config.Cache.Entries on a store that
 // does not implement ChangeFeed: a cache that hears of no change would serve
 // logged-out sessions.
-var ErrNoChangeFeed = errors.New("sessionkit: Config.CacheEntries needs a store that announces changes (sessionkit.ChangeFeed: pgstore, redisstore, sqlitestore and memstore do)")
+var ErrNoChangeFeed = errors.New("sessionkit: Config.Cache.Entries needs a store that announces changes. " +
+	"It does not implement sessionkit.ChangeFeed (pgstore, redisstore, sqlitestore and memstore do)")
 
 // ChangeFeed is the optional Store capability the session cache needs
-// (Config.CacheEntries): it announces every change to a session (patch,
+// (Config.Cache.Entries): it announces every change to a session (patch,
 // expiry rewrite, delete, and so destroy, regenerate and revoke), made by any
 // process sharing the store, once the change is committed. The Manager finds
 // it by type assertion on Config.Store.
@@ -80,7 +81,7 @@ func ReportChange(w ChangeWatcher, key string) {
 // process (sqlitestore, memstore): the store embeds it and calls Announce
 // after each committed change. Changes made by other processes (another
 // program writing the same SQLite file) are not heard of; for those the
-// cache's CacheMaxAge is the bound. The zero value is ready to use.
+// cache's Cache.MaxAge is the bound. The zero value is ready to use.
 type ChangeHub struct {
 	mu       sync.Mutex
 	watchers map[*ChangeWatcher]struct{}

@@ -38,7 +38,7 @@ func (m *Manager) DeviceBoundRefresh() http.Handler { return http.HandlerFunc(m.
 // same rule as Session.load: exactly one live candidate, or none.
 func (m *Manager) boundSessionOf(r *http.Request) (id string, rec Record, found bool, err error) {
 	var buf [1]string
-	ids, status := m.signer.readSessionCookie(r, m.cfg.CookieName, buf[:0])
+	ids, status := m.signer.readSessionCookie(r, m.cfg.Cookie.Name, buf[:0])
 	m.noteCookie(r, status)
 	switch len(ids) {
 	case 0:

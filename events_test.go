@@ -136,7 +136,7 @@ func TestEvents(t *testing.T) {
 			return want{kind: sessionkit.EventAuthenticated, user: "ada", handle: handleOfCookie(t, m, c), previous: handleOfCookie(t, m, anon)}
 		}},
 		{"refreshed", func(c *sessionkit.Config) {
-			c.IdleTimeout, c.TouchInterval = time.Hour, time.Millisecond
+			c.Expiry.IdleTimeout, c.Expiry.TouchInterval = time.Hour, time.Millisecond
 		}, func(t *testing.T, m *sessionkit.Manager, h http.Handler) want {
 			c := sessionCookie(do(h, "POST", "/auth?user=ada"))
 			time.Sleep(5 * time.Millisecond) // past the touch interval
@@ -171,7 +171,7 @@ func TestEvents(t *testing.T) {
 			return want{kind: sessionkit.EventEnded, reason: sessionkit.ReasonPasswordChange, user: "ada", handle: handle}
 		}},
 		{"ended by expiry", func(c *sessionkit.Config) {
-			c.Lifetime = 20 * time.Millisecond
+			c.Expiry.Lifetime = 20 * time.Millisecond
 		}, func(t *testing.T, m *sessionkit.Manager, h http.Handler) want {
 			c := sessionCookie(do(h, "POST", "/auth?user=ada"))
 			handle := handleOfCookie(t, m, c)

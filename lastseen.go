@@ -45,8 +45,8 @@ func (s *Session) seenPatch(now time.Time) json.RawMessage {
 // seenInterval is how stale last seen may grow: the touch interval, or
 // maxTouchInterval without an idle timeout.
 func (m *Manager) seenInterval() time.Duration {
-	if m.cfg.TouchInterval > 0 {
-		return m.cfg.TouchInterval
+	if m.cfg.Expiry.TouchInterval > 0 {
+		return m.cfg.Expiry.TouchInterval
 	}
 	return maxTouchInterval
 }

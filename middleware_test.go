@@ -143,7 +143,7 @@ func TestSaveFailureReplacesResponse(t *testing.T) {
 func TestSecureCookieOverHTTPIsSetAndLoggedOnce(t *testing.T) {
 	t.Parallel()
 	m, logs := newManager(t, memStore(t), func(c *sessionkit.Config) {
-		c.Secure = true
+		c.Cookie.Secure = true
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	})
 	h := app(m)
@@ -213,7 +213,7 @@ func TestOnInsecureCookie(t *testing.T) {
 	t.Parallel()
 	var calls []string
 	m, logs := newManager(t, memStore(t), func(c *sessionkit.Config) {
-		c.Secure = true
+		c.Cookie.Secure = true
 		c.OnInsecureCookie = func(r *http.Request, reason string) { calls = append(calls, reason) }
 	})
 	h := app(m)

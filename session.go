@@ -79,7 +79,7 @@ func (s *Session) resolve() {
 		return
 	}
 	s.resolved = true
-	s.candidates, s.status = s.m.signer.readSessionCookie(s.req, s.m.cfg.CookieName, s.candidateBuf[:0])
+	s.candidates, s.status = s.m.signer.readSessionCookie(s.req, s.m.cfg.Cookie.Name, s.candidateBuf[:0])
 	s.m.noteCookie(s.req, s.status)
 	switch len(s.candidates) {
 	case 0:
@@ -424,7 +424,8 @@ func (s *Session) CookieStatus() CookieStatus {
 // changeable reports ErrCommitted, loudly, for a change after the save.
 func (s *Session) changeable() error {
 	if s.committed {
-		s.m.log.Warn("sessionkit: session changed after the response headers were written; the change is lost: change the session before writing the response",
+		s.m.log.Warn("sessionkit: session changed after the response headers were written, so the change is lost. "+
+			"Change the session before writing the response.",
 			"method", s.req.Method, "path", s.req.URL.Path)
 		return ErrCommitted
 	}
@@ -542,8 +543,8 @@ func (s *Session) commit(h http.Header) error {
 // create saves the pending values as a new session.
 func (s *Session) create(now time.Time) error {
 	expiry := now.Add(s.lifetime())
-	if s.m.cfg.IdleTimeout > 0 {
-		expiry = earliest(expiry, now.Add(s.m.cfg.IdleTimeout))
+	if s.m.cfg.Expiry.IdleTimeout > 0 {
+		expiry = earliest(expiry, now.Add(s.m.cfg.Expiry.IdleTimeout))
 	}
 	expiry = s.m.expressInstant(expiry)
 	values := s.m.withExpressCookie(s.set, expiry, now)

@@ -42,8 +42,8 @@ func TestUnchangedReadsDoNotWrite(t *testing.T) {
 	t.Parallel()
 	store, pool := pgStore(t)
 	m, _ := newManager(t, store, func(c *sessionkit.Config) {
-		c.IdleTimeout = time.Hour
-		c.TouchInterval = 10 * time.Minute
+		c.Expiry.IdleTimeout = time.Hour
+		c.Expiry.TouchInterval = 10 * time.Minute
 	})
 	h := app(m)
 	cookie := login(t, h, "ada")
@@ -147,8 +147,8 @@ func TestDestroy(t *testing.T) {
 	t.Parallel()
 	store, pool := pgStore(t)
 	m, _ := newManager(t, store, func(c *sessionkit.Config) {
-		c.CookieDomain = "example.com"
-		c.CookiePath = "/app"
+		c.Cookie.Domain = "example.com"
+		c.Cookie.Path = "/app"
 	})
 	h := app(m)
 	cookie := login(t, h, "ada")
@@ -463,8 +463,8 @@ func (s noCreatedStore) Load(ctx context.Context, id string) (sessionkit.Record,
 func TestIdleTouchWithoutCreated(t *testing.T) {
 	t.Parallel()
 	m, _ := newManager(t, noCreatedStore{memStore(t)}, func(c *sessionkit.Config) {
-		c.IdleTimeout = time.Hour
-		c.TouchInterval = time.Millisecond
+		c.Expiry.IdleTimeout = time.Hour
+		c.Expiry.TouchInterval = time.Millisecond
 	})
 	h := app(m)
 	cookie := login(t, h, "ada")

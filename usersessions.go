@@ -44,7 +44,7 @@ type SessionInfo struct {
 	// log-in regenerates the session).
 	Created time.Time `json:"created"`
 	// LastSeen is when the session was last used, coarsely: it is refreshed
-	// at most once per touch interval (see Config.TouchInterval; one minute
+	// at most once per touch interval (see Config.Expiry.TouchInterval; one minute
 	// without IdleTimeout), so a read within that window writes nothing.
 	LastSeen time.Time `json:"lastSeen"`
 	// AuthTime is the session's last full authentication (Authenticate).

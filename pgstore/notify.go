@@ -14,7 +14,7 @@ import (
 )
 
 // Change announcements, for sessionkit's session cache
-// (sessionkit.Config.CacheEntries): every Update, Delete, DeleteMany (one
+// (sessionkit.Config.Cache.Entries): every Update, Delete, DeleteMany (one
 // per id) and DeleteAll sends a NOTIFY on the table's channel in the same
 // statement, so in the same transaction, and PostgreSQL delivers it only if
 // that transaction commits. The payload is
@@ -24,7 +24,7 @@ import (
 //
 // Only writers that go through a Store announce: another program writing
 // the table (express-session with connect-pg-simple, a DELETE by hand) is
-// not heard of, and the cache's CacheMaxAge is then the bound on staleness.
+// not heard of, and the cache's Cache.MaxAge is then the bound on staleness.
 
 // ListenerApplicationName is the application_name of the connection
 // WatchChanges listens on, to find it in pg_stat_activity.

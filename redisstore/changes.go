@@ -14,7 +14,7 @@ import (
 )
 
 // Change announcements, for sessionkit's session cache
-// (sessionkit.Config.CacheEntries): every Update that finds its session and
+// (sessionkit.Config.Cache.Entries): every Update that finds its session and
 // every Delete sends a PUBLISH on the store's channel, Prefix + "changes"
 // (Store.Channel), in the same server-side step as the change: from inside
 // the Lua script (update.lua, which also rewrites the expiry; delete.lua), or
@@ -59,7 +59,7 @@ import (
 //
 // Only writers that go through a Store announce: another program writing
 // the same keys (express-session with connect-redis, a DEL by hand) is not
-// heard of, and the cache's CacheMaxAge is then the bound on staleness.
+// heard of, and the cache's Cache.MaxAge is then the bound on staleness.
 
 // channelSuffix ends the name of the channel: Prefix + "changes".
 const channelSuffix = "changes"
