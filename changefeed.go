@@ -46,11 +46,12 @@ type ChangeWatcher interface {
 	Down()
 }
 
-// ChangeKey is how a change to the session with this id is announced: a
-// hash of the id from which the id cannot be recovered (ids carry 256 random
-// bits), so that whoever can listen to the announcements (any role that may
-// LISTEN on PostgreSQL, any client that may SUBSCRIBE on Redis) learns no
-// usable session id. It differs from the
+// ChangeKey is how a change to the session with this id is announced; it
+// is for Store implementations that offer a ChangeFeed, and applications
+// have no use for it. It is a hash of the id from which the id cannot be
+// recovered (ids carry 256 random bits), so that whoever can listen to the
+// announcements (any role that may LISTEN on PostgreSQL, any client that
+// may SUBSCRIBE on Redis) learns no usable session id. It differs from the
 // session's public handle, so announcements cannot be matched to handles.
 // It is computed from HashID(id), so a change made through a stored hash (a
 // revocation from a session list) is announced as one made through the id.

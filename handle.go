@@ -17,8 +17,11 @@ func handleOf(id string) string {
 }
 
 // Handle returns the public handle of the session (see SessionInfo.Handle),
-// to mark "this device" in ListSessions, or "" when the session has no id
-// yet. It reads the cookie, not the store.
+// or "" when the session has no id yet. The handle is the session's name
+// for people and logs: it may be shown, sent to the browser and logged,
+// marks "this device" in ListSessions, and is what RevokeSession and
+// EndOtherSessions take; it cannot be turned into the id. It reads the
+// cookie, not the store.
 func (s *Session) Handle() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -402,9 +402,13 @@ func (s *Session) Destroy() error {
 }
 
 // ID returns the session's id, or "" for a new session that has not been
-// given one. It reads the cookie, not the store, so it may name a session
-// that has expired; with several validly signed session cookies, it is ""
-// until a read has chosen among them (see Get). Never log it whole.
+// given one. The id is the secret the cookie carries: whoever holds it
+// holds the session. It is for code that works on the store itself (a
+// Store's keys, HashID); to show, log or revoke a session use Handle, and
+// a store's change feed uses ChangeKey. It reads the cookie, not the
+// store, so it may name a session that has expired; with several validly
+// signed session cookies, it is "" until a read has chosen among them (see
+// Get). Never log it whole.
 func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
