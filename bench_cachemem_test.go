@@ -89,8 +89,8 @@ func BenchmarkCacheMemory(b *testing.B) {
 	held := func(cache bool) int64 {
 		m, _ := newManager(b, store, func(cfg *sessionkit.Config) {
 			if cache {
-				cfg.CacheEntries = cacheMemSessions
-				cfg.CacheMaxAge = time.Hour
+				cfg.Cache.Entries = cacheMemSessions
+				cfg.Cache.MaxAge = time.Hour
 			}
 		})
 		defer m.Close()
