@@ -44,8 +44,8 @@ func TestUnchangedReadsDoNotWrite(t *testing.T) {
 	t.Parallel()
 	store, pool := pgStore(t)
 	m, _ := newManager(t, store, func(c *sessionkit.Config) {
-		c.IdleTimeout = time.Hour
-		c.TouchInterval = 10 * time.Minute
+		c.Expiry.IdleTimeout = time.Hour
+		c.Expiry.TouchInterval = 10 * time.Minute
 	})
 	h := app(m)
 	cookie := login(t, h, "ada")
@@ -149,8 +149,8 @@ func TestDestroy(t *testing.T) {
 	t.Parallel()
 	store, pool := pgStore(t)
 	m, _ := newManager(t, store, func(c *sessionkit.Config) {
-		c.CookieDomain = "example.com"
-		c.CookiePath = "/app"
+		c.Cookie.Domain = "example.com"
+		c.Cookie.Path = "/app"
 	})
 	h := app(m)
 	cookie := login(t, h, "ada")
@@ -215,7 +215,7 @@ func TestForgedCookiesMakeNoStoreCall(t *testing.T) {
 			t.Fatalf("%q logged %d times in a minute, want once:\n%s", kind, n, logs)
 		}
 	}
-	if !strings.Contains(logs.String(), "different secrets") || !strings.Contains(logs.String(), m.Fingerprint()) {
+	if !strings.Contains(logs.String(), "different secrets") || !strings.Contains(logs.String(), sessionkit.Fingerprint(sessiontest.SecretA)) {
 		t.Fatalf("log lacks the hint and the fingerprint:\n%s", logs)
 	}
 	if strings.Contains(logs.String(), sessiontest.SecretA) || strings.Contains(logs.String(), id) {
@@ -465,8 +465,8 @@ func (s noCreatedStore) Load(ctx context.Context, id string) (sessionkit.Record,
 func TestIdleTouchWithoutCreated(t *testing.T) {
 	t.Parallel()
 	m, _ := newManager(t, noCreatedStore{sessiontest.MemStore(t)}, func(c *sessionkit.Config) {
-		c.IdleTimeout = time.Hour
-		c.TouchInterval = time.Millisecond
+		c.Expiry.IdleTimeout = time.Hour
+		c.Expiry.TouchInterval = time.Millisecond
 	})
 	h := app(m)
 	cookie := login(t, h, "ada")
