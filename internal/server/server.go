@@ -301,7 +301,7 @@ func (s *Server) init(ctx context.Context) error {
 		return fmt.Errorf("bcrypt: %w", err)
 	}
 	s.bcryptSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
-	s.loginCounts()
+	s.loginCounts(ctx)
 
 	reg := prometheus.NewRegistry()
 	s.logins = newLoginResults(reg)

@@ -123,9 +123,17 @@ func (c *loginCount) reset(ctx context.Context, key limitKey) {
 }
 
 // loginCounts makes the server's log-in counts, shared through the store
-// when it has one (PostgreSQL or Redis).
-func (s *Server) loginCounts() {
+// when it has one (PostgreSQL or Redis). A store that cannot keep them (on
+// PostgreSQL, a schema migrated by an older version, without the
+// login_limits table) is reported at start, with the fix, rather than at
+// the first log-in; the counts then fall back as in an outage.
+func (s *Server) loginCounts(ctx context.Context) {
 	shared := s.db.LoginLimits()
+	if shared != nil {
+		if _, err := shared.Until(ctx, make([]byte, len(limitKey{})), time.Now(), time.Minute, 1); err != nil {
+			s.log.Warn("log-in limits: the store cannot keep them; each instance counts alone until it can", "err", err)
+		}
+	}
 	count := func(window time.Duration, max int) *loginCount {
 		return &loginCount{local: newLimiter(window, max), shared: shared, failed: s.limitsFailed}
 	}

@@ -2,9 +2,14 @@ package server_test
 
 import (
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessionkit/sessionkit/internal/pgtest"
 	"github.com/sessionkit/sessionkit/internal/server"
 )
 
@@ -36,14 +41,14 @@ func sharedBackends(t *testing.T, f func(t *testing.T, backend func(*testing.T, 
 	}
 }
 
-// TestLoginLimitsAreSharedByInstances: three instances on one PostgreSQL
+// TestASVS_6_1_1_6_3_1_LoginLimitsAreSharedByInstances: three instances on one PostgreSQL
 // or Redis give an attacker the guesses one instance gives, whichever
 // instance each guess reaches, under docs/login-limits.md's rule: the
 // email's LOGIN_MAX_FAILURES, then one budget of as many for every address
 // it never logged in from, however many addresses rotate; the owner from an
 // address they logged in from (on any instance) is let in throughout, and
 // from a new address while the fresh budget lasts.
-func TestLoginLimitsAreSharedByInstances(t *testing.T) {
+func TestASVS_6_1_1_6_3_1_LoginLimitsAreSharedByInstances(t *testing.T) {
 	t.Parallel()
 	sharedBackends(t, func(t *testing.T, backend func(*testing.T, *server.Config)) {
 		const limit = 3
@@ -142,4 +147,35 @@ func TestSharedLoginLimitsHoldUnderConcurrency(t *testing.T) {
 			t.Errorf("%d addresses on one email at once over 3 instances: %d guesses, want %d to %d", tries, g, perEmail, 2*perEmail)
 		}
 	})
+}
+
+// TestLoginLimitsWithoutTheirTable: a PostgreSQL schema migrated by a
+// version without the login_limits table still serves log-ins, limited by
+// each instance, and says at start that `sessionkit migrate` is the fix.
+func TestLoginLimitsWithoutTheirTable(t *testing.T) {
+	t.Parallel()
+	_, dbURL := pgtest.Schema(t)
+	logs := &syncBuffer{}
+	cfg := baseConfig(t)
+	cfg.DatabaseURL, cfg.LoginMaxFailures = dbURL, 2
+	h := start(t, cfg)
+	h.addUser(testEmail, testPassword)
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	if _, err := conn.Exec(t.Context(), `DROP TABLE login_limits`); err != nil {
+		t.Fatal(err)
+	}
+	cfg.AutoMigrate = false
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	h = start(t, cfg)
+	if !strings.Contains(logs.String(), "login_limits") || !strings.Contains(logs.String(), "sessionkit migrate") {
+		t.Fatalf("start without the login_limits table logged no fix:\n%s", logs)
+	}
+	for range 2 {
+		expectStatus(t, h.do("POST", "/api/login", loginBody(testEmail, "guess"), nil), 401, "")
+	}
+	expectStatus(t, h.do("POST", "/api/login", loginBody(testEmail, "guess"), nil), 429, "")
 }
