@@ -176,8 +176,10 @@ func (p *pgLimits) prune(ctx context.Context, now time.Time) {
 	if now.UnixMilli() < next || !p.nextPrune.CompareAndSwap(next, now.Add(pruneEvery).UnixMilli()) {
 		return
 	}
+	// expires_at is checked again outside the subquery, on the row as it
+	// is when locked: a row that a Take refreshed meanwhile is kept.
 	tag, err := p.pool.Exec(ctx, `DELETE FROM "login_limits" WHERE key IN
-		(SELECT key FROM "login_limits" WHERE expires_at < $1 LIMIT $2)`, now, pruneBatch)
+		(SELECT key FROM "login_limits" WHERE expires_at < $1 LIMIT $2) AND expires_at < $1`, now, pruneBatch)
 	if err == nil && tag.RowsAffected() == pruneBatch {
 		p.nextPrune.Store(0)
 	}

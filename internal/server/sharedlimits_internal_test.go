@@ -65,6 +65,14 @@ func openLimitDB(t *testing.T, cfg admin.Config) *admin.DB {
 	return db
 }
 
+// clockedCount is a count of 3 attempts in 10 minutes on shared (nil: in
+// memory only), timed by *now, reporting store failures to failed.
+func clockedCount(shared admin.LimitCounts, now *time.Time, failed func(error)) *loginCount {
+	l := newLimiter(10*time.Minute, 3)
+	l.now = func() time.Time { return *now }
+	return &loginCount{local: l, shared: shared, failed: failed}
+}
+
 // TestLoginCountOnEachStore: a count behaves as limiter does (sliding
 // window, attempts counted from acquire, release once, note past the
 // limit, reset) on each store, and on a shared store three instances'
@@ -81,9 +89,7 @@ func TestLoginCountOnEachStore(t *testing.T) {
 			now := time.Now().Truncate(time.Second)
 			step := func(d time.Duration) { now = now.Add(d) }
 			newCount := func() *loginCount {
-				l := newLimiter(10*time.Minute, 3)
-				l.now = func() time.Time { return now }
-				return &loginCount{local: l, shared: shared, failed: func(err error) { t.Errorf("store call failed: %v", err) }}
+				return clockedCount(shared, &now, func(err error) { t.Errorf("store call failed: %v", err) })
 			}
 			c := newCount()
 			in := []*loginCount{c, c, c}
@@ -154,11 +160,7 @@ func TestLoginLimitsStoreOutage(t *testing.T) {
 			logs := &lockedBuffer{}
 			s := &Server{log: slog.New(slog.NewJSONHandler(logs, nil)), logs: newLogThrottle(time.Minute)}
 			now := time.Now()
-			newCount := func() *loginCount {
-				l := newLimiter(10*time.Minute, 3)
-				l.now = func() time.Time { return now }
-				return &loginCount{local: l, shared: db.LoginLimits(), failed: s.limitsFailed}
-			}
+			newCount := func() *loginCount { return clockedCount(db.LoginLimits(), &now, s.limitsFailed) }
 			c, ctx, k := newCount(), t.Context(), keyOf("t", "k")
 			for range 2 {
 				if release, w := c.acquire(ctx, k); release == nil || w != 0 {
