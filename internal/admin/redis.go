@@ -130,7 +130,8 @@ func newRedisClient(rawURL string) (redis.UniversalClient, string, error) {
 	case "sentinel":
 		opts, err := parseSentinelURL(base, rest)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis Sentinel URL (expected redis+sentinel://user:password@sentinel1:26379,sentinel2:26379/mymaster): %v", ErrInvalidConfig, redacted, err)
+			return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis Sentinel URL "+
+				"(expected redis+sentinel://user:password@sentinel1:26379,sentinel2:26379/mymaster): %v", ErrInvalidConfig, redacted, err)
 		}
 		return redis.NewFailoverClient(opts), "Redis (Sentinel) " + redacted, nil
 	}

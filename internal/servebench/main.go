@@ -258,7 +258,8 @@ func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int,
 	}
 
 	fmt.Printf("%d live filler rows + the benchmark session; %d rounds × %s per target; %d connections; pool %d per server\n\n", rows, rounds, dur, conns, poolSize)
-	fmt.Println("| target | instances | req/s (median of rounds) | vs floor (median of rounds' ratios) | server CPU per request | p50 | p99 |")
+	fmt.Println("| target | instances | req/s (median of rounds) | vs floor " +
+		"(median of rounds' ratios) | server CPU per request | p50 | p99 |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	floors := map[int]*target{}
 	for _, t := range targets {
