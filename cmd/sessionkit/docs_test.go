@@ -64,10 +64,10 @@ func docCommands(md string) []string {
 // (`users add`, `doctor http`), with alternatives as `add|remove`.
 var word = regexp.MustCompile(`^[a-z][a-z|-]*$`)
 
-// TestDocsCommands: every `sessionkit …` command the README and the docs/
-// pages show names a real command and subcommand, and every flag it passes
-// is one that subcommand's -h lists, so the docs cannot show a command the
-// CLI would refuse.
+// TestDocsCommands: every `sessionkit …` command the README, the docs/
+// pages, BENCHMARKS.md and RELIABILITY.md show names a real command and
+// subcommand, and every flag it passes is one that subcommand's -h lists,
+// so the docs cannot show a command the CLI would refuse.
 func TestDocsCommands(t *testing.T) {
 	root := "."
 	for !isDocsRoot(root) {
@@ -80,7 +80,9 @@ func TestDocsCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages = append(pages, filepath.Join(root, "README.md"))
+	for _, p := range []string{"README.md", "BENCHMARKS.md", "RELIABILITY.md"} {
+		pages = append(pages, filepath.Join(root, p))
+	}
 	usage := map[string]string{} // path → its -h output
 	checked := 0
 	for _, page := range pages {

@@ -106,11 +106,11 @@ func (c *httpCheck) cors(ctx context.Context) error {
 		return nil
 	}
 	ck := c.sessionVerdict.Cookie
-	sameSiteFix := fmt.Sprintf("Best: serve the API under the front end's site (e.g. "+
-		"api.%s) so the cookie is first-party with SameSite=Lax. "+
+	sameSiteFix := fmt.Sprintf("Best: serve the API under the front end's site "+
+		"(e.g. api.%s) so the cookie is first-party with SameSite=Lax. "+
 		"SameSite=None; Secure does not help: "+
 		"Chromium with its default settings blocks third-party cookies whatever their SameSite "+
-		"(see the README's table of what Chromium does).", site)
+		"(see sessionkit's docs/browser-cookies.md for what Chromium does).", site)
 	if ck.SameSite != "None" {
 		ss := ck.SameSite
 		if ss == "" {
