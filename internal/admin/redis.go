@@ -50,7 +50,7 @@ func openRedis(ctx context.Context, cfg Config) (*redisSessions, error) {
 		client.Close()
 		return nil, err
 	}
-	if err := dialAny(ctx, seeds(client, cfg.RedisURL)); err != nil {
+	if err := ReachRedis(ctx, client, cfg.RedisURL); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("cannot reach %s (check REDIS_URL): %w", desc, err)
 	}
