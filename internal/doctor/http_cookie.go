@@ -71,7 +71,7 @@ func (j *cookieJudge) secure() {
 				"(to one instance: --resolve HOST:443:ADDR). "+
 				"Otherwise serve the site over https, or set Secure only where it is https "+
 				"(express-session: cookie.secure: 'auto' with app.set('trust proxy', 1) behind a TLS proxy; "+
-				"sessionkit: Config.Secure from the environment). "+
+				"sessionkit: Config.Cookie.Secure from the environment). "+
 				"A TLS-terminating proxy must send X-Forwarded-Proto: https and the app must trust it.")
 	case j.v.Has(browser.SecureLocalhost):
 		j.add("cookie.secure", Warn, fmt.Sprintf("Secure cookie over http://%s: Chrome and Firefox keep it "+
@@ -81,7 +81,7 @@ func (j *cookieJudge) secure() {
 		j.add("cookie.secure", Pass, "Secure over https", []string{set}, "")
 	case j.c.base.Scheme == "https":
 		j.add("cookie.secure", Warn, "the cookie lacks Secure on an https site: it would also be sent over plain http",
-			[]string{set}, "Add Secure (express-session: cookie.secure: true; sessionkit: Config.Secure).")
+			[]string{set}, "Add Secure (express-session: cookie.secure: true; sessionkit: Config.Cookie.Secure).")
 	case browser.IsLocalhost(host):
 		j.add("cookie.secure", Pass, fmt.Sprintf("not Secure, as http://%s development needs (make it Secure in production)", host), []string{set}, "")
 	default:
@@ -155,7 +155,7 @@ func (j *cookieJudge) expiry() {
 	case !j.ck.Persistent():
 		j.add("cookie.expiry", Warn, "no Expires or Max-Age: the cookie dies when the browser closes, while the server keeps the session until its own expiry",
 			[]string{j.set}, "Give the cookie the session's lifetime (express-session: cookie.maxAge; "+
-				"sessionkit: Config.Lifetime), unless logging out on browser close is intended.")
+				"sessionkit: Config.Expiry.Lifetime), unless logging out on browser close is intended.")
 	default:
 		j.add("cookie.expiry", Pass, "expires in "+j.ck.Expires.Sub(j.now).Round(time.Second).String(), []string{j.set}, "")
 	}
