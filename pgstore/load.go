@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,7 +67,8 @@ func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionk
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, s.qLoadMany, ids)
+	byKey := s.storedKeys(ids)
+	rows, err := s.pool.Query(ctx, s.qLoadMany, slices.Collect(maps.Keys(byKey)))
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: load many: %w", err)
 	}
@@ -87,7 +90,7 @@ func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionk
 		if rec.Values == nil {
 			rec.Values = map[string]json.RawMessage{}
 		}
-		out[id] = rec
+		out[byKey[id]] = rec
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: load many: %w", err)
@@ -128,7 +131,7 @@ func (s *Store) loadScan(ctx context.Context, id string) ([]byte, sessionkit.Rec
 		created pgtype.Timestamptz // NULL on a table without created_at
 		expiry  time.Time
 	}
-	err := s.pool.QueryRow(ctx, s.qLoad, id).Scan(&row.raw, &row.created, &row.expiry)
+	err := s.pool.QueryRow(ctx, s.qLoad, s.keysOf(id)).Scan(&row.raw, &row.created, &row.expiry)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, sessionkit.Record{}, false, nil
 	}
@@ -151,7 +154,7 @@ func (s *Store) loadDirect(ctx context.Context, id string) (raw []byte, rec sess
 	}
 	defer conn.Release()
 	if t := s.load.tracer; t != nil {
-		ctx = t.TraceQueryStart(ctx, conn.Conn(), pgx.TraceQueryStartData{SQL: s.qLoad, Args: []any{id}})
+		ctx = t.TraceQueryStart(ctx, conn.Conn(), pgx.TraceQueryStartData{SQL: s.qLoad, Args: []any{s.keysOf(id)}})
 		defer func() {
 			tag := pgconn.NewCommandTag("SELECT 0")
 			if found {
@@ -202,7 +205,7 @@ func (s *Store) execLoad(ctx context.Context, pc *pgconn.PgConn, id string) (raw
 		}
 		pc.CustomData()[s.load.stmt] = sd
 	}
-	params := [1][]byte{[]byte(id)}
+	params := [1][]byte{s.loadParam(id)}
 	rr := pc.ExecStatement(ctx, sd, params[:], nil, binaryResults)
 	var decodeErr error
 	if rr.NextRow() {
@@ -216,6 +219,32 @@ func (s *Store) execLoad(ctx context.Context, pc *pgconn.PgConn, id string) (raw
 		return nil, rec, false, decodeErr
 	}
 	return raw, rec, found, nil
+}
+
+// loadParam is keysOf(id) in PostgreSQL's text format, as the load
+// statement's one parameter.
+func (s *Store) loadParam(id string) []byte {
+	keys, ok := s.keysOf(id).([]string)
+	if !ok {
+		return []byte(id)
+	}
+	// An array literal: each element quoted, its '"' and '\\' escaped.
+	b := make([]byte, 0, 8+len(keys)*(len(keys[0])+len(id)))
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		for j := 0; j < len(k); j++ {
+			if k[j] == '"' || k[j] == '\\' {
+				b = append(b, '\\')
+			}
+			b = append(b, k[j])
+		}
+		b = append(b, '"')
+	}
+	return append(b, '}')
 }
 
 // decodeLoadRow decodes Load's binary row: sess (copied out of the
