@@ -21,10 +21,12 @@ const hashedPrefix = "sha256:"
 // HashID of a value it returned is that value, so a store's
 // StoredSession.ID (already hashed) and the session's id name the same
 // session in Store.Delete, Store.Update, ChangeKey and the public handle.
-// memstore and sqlitestore keep hashes. pgstore and redisstore keep raw ids
-// for now; the layouts Node reads (connect-pg-simple's table, redisstore's
-// LayoutConnectRedis) must, since express-session looks sessions up by the
-// id itself.
+// memstore, sqlitestore, pgstore's own layout and redisstore's native
+// layout keep hashes; each still finds a session stored under its raw id
+// by an earlier version, until it expires or the store's HashStoredIDs
+// (`sessionkit migrate --hash-ids`) moves it. The layouts Node reads
+// (pgstore on connect-pg-simple's table, redisstore's LayoutConnectRedis)
+// keep raw ids, since express-session looks sessions up by the id itself.
 func HashID(id string) string {
 	if strings.HasPrefix(id, hashedPrefix) {
 		return id

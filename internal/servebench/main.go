@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sessionkit/sessionkit"
 )
 
 const (
@@ -316,13 +318,15 @@ func serveFloor(dbURL string) error {
 }
 
 // bareHandler is the floor: the sessions store's own primary-key SELECT
-// for the id in the X-Session-Id header, and the user's fields as JSON.
+// for the id in the X-Session-Id header, under its hash as the store keeps
+// it (sessionkit.HashID, computed here as the server computes it), and the
+// user's fields as JSON.
 func bareHandler(pool *pgxpool.Pool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var sess []byte
 		var created, expire time.Time
 		err := pool.QueryRow(r.Context(), "SELECT sess, created_at, expire FROM sessions WHERE sid = $1 AND expire > now()",
-			r.Header.Get("X-Session-Id")).Scan(&sess, &created, &expire)
+			sessionkit.HashID(r.Header.Get("X-Session-Id"))).Scan(&sess, &created, &expire)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
