@@ -31,6 +31,19 @@ func HashID(id string) string {
 	if strings.HasPrefix(id, hashedPrefix) {
 		return id
 	}
-	sum := sha256.Sum256([]byte("sessionkit session id\x00" + id))
-	return hashedPrefix + base64.RawURLEncoding.EncodeToString(sum[:])
+	// Fixed-size buffers, so that a typical id costs one allocation, the
+	// result: HashID runs on every store call of a request.
+	var in [128]byte
+	sum := sha256.Sum256(append(append(in[:0], hashDomain...), id...))
+	var out [len(hashedPrefix) + hashLen]byte
+	copy(out[:], hashedPrefix)
+	base64.RawURLEncoding.Encode(out[len(hashedPrefix):], sum[:])
+	return string(out[:])
 }
+
+// hashDomain starts what HashID hashes, so that its hashes differ from
+// any other SHA-256 of an id (the handle's, the change key's).
+const hashDomain = "sessionkit session id\x00"
+
+// hashLen is the length of a SHA-256 in unpadded base64.
+const hashLen = (sha256.Size*8 + 5) / 6

@@ -174,11 +174,14 @@ func (s *Store) buildStatements(t string, l Layout) {
 		created = "NULL::timestamptz"
 	}
 
-	// In the hashed layout $1 is the array of keysOf: a session is found
-	// under its hash or, written before ids were hashed, its id.
+	// In the hashed layout $1 is the array of keysOf (one or two keys): a
+	// session is found under its hash or, written before ids were hashed,
+	// its id. The two elements are named one by one: for "sid = ANY($1)"
+	// the generic plan of a prepared statement guesses ten rows and scans
+	// the whole table, while two expressions make it an index scan.
 	sidIs := "sid = $1"
 	if l.HashedIDs {
-		sidIs = "sid = ANY($1::text[])"
+		sidIs = "sid IN (($1::text[])[1], ($1::text[])[2])"
 	}
 	s.qLoad = "SELECT sess, " + created + ", " + expire + " FROM " + t + " WHERE " + sidIs + " AND expire > now()"
 	s.qLoadMany = "SELECT sid, sess, " + created + ", " + expire + " FROM " + t + " WHERE sid = ANY($1) AND expire > now()"

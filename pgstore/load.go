@@ -153,8 +153,9 @@ func (s *Store) loadDirect(ctx context.Context, id string) (raw []byte, rec sess
 		return nil, rec, false, fmt.Errorf("pgstore: load: %w", err)
 	}
 	defer conn.Release()
+	keys := s.keysOf(id)
 	if t := s.load.tracer; t != nil {
-		ctx = t.TraceQueryStart(ctx, conn.Conn(), pgx.TraceQueryStartData{SQL: s.qLoad, Args: []any{s.keysOf(id)}})
+		ctx = t.TraceQueryStart(ctx, conn.Conn(), pgx.TraceQueryStartData{SQL: s.qLoad, Args: []any{keys}})
 		defer func() {
 			tag := pgconn.NewCommandTag("SELECT 0")
 			if found {
@@ -164,8 +165,9 @@ func (s *Store) loadDirect(ctx context.Context, id string) (raw []byte, rec sess
 		}()
 	}
 	pc := conn.Conn().PgConn()
+	param := loadParam(keys)
 	for range 2 {
-		raw, rec, found, err = s.execLoad(ctx, pc, id)
+		raw, rec, found, err = s.execLoad(ctx, pc, param)
 		if !s.forgetStale(ctx, pc, err) {
 			break
 		}
@@ -197,7 +199,7 @@ func (s *Store) forgetStale(ctx context.Context, pc *pgconn.PgConn, err error) b
 var binaryResults = []int16{1, 1, 1}
 
 // execLoad runs the load statement on pc, preparing it first if pc has not.
-func (s *Store) execLoad(ctx context.Context, pc *pgconn.PgConn, id string) (raw []byte, rec sessionkit.Record, found bool, err error) {
+func (s *Store) execLoad(ctx context.Context, pc *pgconn.PgConn, param []byte) (raw []byte, rec sessionkit.Record, found bool, err error) {
 	sd, _ := pc.CustomData()[s.load.stmt].(*pgconn.StatementDescription)
 	if sd == nil {
 		if sd, err = pc.Prepare(ctx, s.load.stmt, s.qLoad, nil); err != nil {
@@ -205,7 +207,7 @@ func (s *Store) execLoad(ctx context.Context, pc *pgconn.PgConn, id string) (raw
 		}
 		pc.CustomData()[s.load.stmt] = sd
 	}
-	params := [1][]byte{s.loadParam(id)}
+	params := [1][]byte{param}
 	rr := pc.ExecStatement(ctx, sd, params[:], nil, binaryResults)
 	var decodeErr error
 	if rr.NextRow() {
@@ -221,17 +223,21 @@ func (s *Store) execLoad(ctx context.Context, pc *pgconn.PgConn, id string) (raw
 	return raw, rec, found, nil
 }
 
-// loadParam is keysOf(id) in PostgreSQL's text format, as the load
-// statement's one parameter.
-func (s *Store) loadParam(id string) []byte {
-	keys, ok := s.keysOf(id).([]string)
+// loadParam is keys, what keysOf returned, in PostgreSQL's text format, as
+// the load statement's one parameter.
+func loadParam(keys any) []byte {
+	list, ok := keys.([]string)
 	if !ok {
-		return []byte(id)
+		return []byte(keys.(string))
 	}
 	// An array literal: each element quoted, its '"' and '\\' escaped.
-	b := make([]byte, 0, 8+len(keys)*(len(keys[0])+len(id)))
+	n := 2
+	for _, k := range list {
+		n += 2*len(k) + 3
+	}
+	b := make([]byte, 0, n)
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, k := range list {
 		if i > 0 {
 			b = append(b, ',')
 		}
