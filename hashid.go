@@ -14,7 +14,7 @@ const hashedPrefix = "sha256:"
 // HashID returns what a store that keeps session ids hashed at rest keeps
 // in place of id: "sha256:" and the unpadded base64url SHA-256 of id (with
 // a domain prefix). A read-only copy of such a store (a backup, a replica,
-// a log of its queries) then names no session a cookie could carry: the id
+// a dump) then names no session a cookie could carry: the id
 // has 256 random bits, so the hash cannot be turned back into it, and a
 // cookie carrying the hash itself is refused as malformed.
 //
@@ -24,7 +24,9 @@ const hashedPrefix = "sha256:"
 // memstore, sqlitestore, pgstore's own layout and redisstore's native
 // layout keep hashes; each still finds a session stored under its raw id
 // by an earlier version, until it expires or the store's HashStoredIDs
-// (`sessionkit migrate --hash-ids`) moves it. The layouts Node reads
+// (`sessionkit migrate --hash-ids`) moves it; to find one, their queries
+// still carry the id beside its hash, so a log of queries with their
+// parameters is not covered. The layouts Node reads
 // (pgstore on connect-pg-simple's table, redisstore's LayoutConnectRedis)
 // keep raw ids, since express-session looks sessions up by the id itself.
 func HashID(id string) string {

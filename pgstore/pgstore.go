@@ -8,10 +8,19 @@
 // PostgreSQL advisory lock so that only one of many instances prunes at a
 // time.
 //
+// In its own layout the store keeps the hash of each session id
+// (sessionkit.HashID) in sid, never the id, so that a copy of the table (a
+// backup, a replica) names no session a cookie could carry; a row an
+// earlier version wrote under the id itself is found by it until it
+// expires, or until HashStoredIDs renames it (Layout.HashedIDs). For that
+// the statements still carry the id beside its hash, so a log of them with
+// their parameters is not such a copy.
+//
 // The store also works, as it is, on a table connect-pg-simple (Node's
 // express-session store) made: sid varchar, sess json, expire timestamp
 // without time zone. New reads the table's columns from the catalog and
-// adapts its SQL (see Layout); it never alters the table. Node and Go then
+// adapts its SQL (see Layout); it never alters the table, and keeps raw ids
+// in it, since Node looks sessions up by the id. Node and Go then
 // share the sessions, with the limits the README's "Moving from
 // express-session" section lists.
 //

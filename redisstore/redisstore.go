@@ -2,11 +2,15 @@
 // the application's redis.UniversalClient, so one code path serves a single
 // server, Sentinel and Redis Cluster.
 //
-// Each session is one Redis hash, <prefix>{<id>}: the field "e" holds the
-// expiry and "c" the creation time (Unix milliseconds), and each session key k
-// is the field "v." + k holding k's JSON value. The braces make the id the
-// key's hash tag, so everything of one session sits in one hash slot and every
-// step below works on a cluster.
+// Each session is one Redis hash, <prefix>{<hash>}, named by the hash of its
+// id (sessionkit.HashID), never the id, so that a dump of the Redis names no
+// session a cookie could carry: the field "e" holds the expiry and "c" the
+// creation time (Unix milliseconds), and each session key k is the field
+// "v." + k holding k's JSON value. The braces make the hash the key's hash
+// tag, so everything of one session sits in one hash slot and every step
+// below works on a cluster. A session an earlier version stored under
+// <prefix>{<id>} is still found there until it expires, or until
+// HashStoredIDs moves it (see hashids.go).
 //
 // Every write is one server-side step. Create, Update with changes, and the
 // expiry rewrite run as Lua scripts (EVALSHA, one round trip): "create unless
@@ -15,8 +19,9 @@
 // would do the same in three or more round trips and, worse, fail and retry
 // whenever another request patches the same session meanwhile, which is
 // exactly the case (concurrent requests of one visitor) the patch exists for.
-// Load is one HGETALL, an existence check one EXISTS, Delete one script (DEL
-// and the announcement below). A
+// Load is one HGETALL (a second one, at the raw key, only when the first
+// finds nothing), an existence check one EXISTS, Delete one pipeline of
+// scripts (DEL at both keys, and the announcement below). A
 // session bound to a user (sessionkit.Session.Authenticate) also has its id
 // in the user's set for sessionkit.UserIndex, which on a cluster sits in the
 // user's slot: creating such a session, or moving its expiry, costs one more
@@ -69,7 +74,7 @@ type Layout int
 
 const (
 	// LayoutNative is the store's own layout: one hash per session,
-	// <prefix>{<id>}, one field per session key, so a patch writes only the
+	// <prefix>{<hash of the id>}, one field per session key, so a patch writes only the
 	// keys it changes, in one Lua script.
 	LayoutNative Layout = iota
 	// LayoutConnectRedis is connect-redis's layout, so that an

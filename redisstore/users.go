@@ -13,9 +13,10 @@ import (
 )
 
 // The per-user index: a sorted set per user, <prefix>user:{<user>} (in
-// connect-redis's layout sessionkit-users:<prefix>{<user>}), holding the ids
-// of the sessions bound to that user (sessionkit.UserOf), each scored by the
-// session's expiry. On a cluster it sits in the user's slot, not the
+// connect-redis's layout sessionkit-users:<prefix>{<user>}), holding the
+// sessions bound to that user (sessionkit.UserOf) by the hash of their id
+// (in connect-redis's layout, and for a session an earlier version stored,
+// the id), each scored by the session's expiry. On a cluster it sits in the user's slot, not the
 // sessions', so it cannot be written in the same step as a session; it is
 // kept a superset instead, and nothing but time or this store's own Delete
 // takes a member out:
