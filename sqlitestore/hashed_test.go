@@ -1,18 +1,15 @@
 package sqlitestore_test
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/sqlitestore"
+	"github.com/sessionkit/sessionkit/storetest"
 )
 
 // TestDumpHoldsNoSessionID creates sessions, bound and anonymous, dumps
@@ -29,7 +26,7 @@ func TestDumpHoldsNoSessionID(t *testing.T) {
 		if i%2 == 0 {
 			rec.Values = bound
 		}
-		id := newID()
+		id := storetest.NewID()
 		if err := s.Create(ctx, id, rec); err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +42,7 @@ func TestDumpHoldsNoSessionID(t *testing.T) {
 		}
 	}
 
-	legacy := newID()
+	legacy := storetest.NewID()
 	if _, err := s.DB().ExecContext(ctx, `INSERT INTO sessions (sid, sess, expire, created_at) VALUES (?, ?, ?, ?)`,
 		legacy, `{"sessionkit":{"user":"ada"}}`, time.Now().Add(time.Hour).UnixMilli(), time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
@@ -66,13 +63,6 @@ func TestDumpHoldsNoSessionID(t *testing.T) {
 	if _, found, _ := s.Load(ctx, legacy); found {
 		t.Fatal("Delete left the row keyed by the id itself")
 	}
-}
-
-// newID returns an id as sessionkit makes them.
-func newID() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // dumpTable is every row of s's sessions table, as text, as a backup of
@@ -108,49 +98,17 @@ func TestHashStoredIDs(t *testing.T) {
 	const n = 1005 // more than one batch
 	ids := make([]string, n)
 	for i := range ids {
-		ids[i] = newID()
+		ids[i] = storetest.NewID()
 		if _, err := s.DB().ExecContext(ctx, `INSERT INTO sessions (sid, sess, expire, created_at) VALUES (?, '{}', ?, 0)`,
 			ids[i], time.Now().Add(time.Hour).UnixMilli()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var (
-		stop   atomic.Bool
-		misses atomic.Int64
-		wg     sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; !stop.Load(); i++ {
-			id := ids[i%n]
-			if _, found, err := s.Load(ctx, id); !found || err != nil {
-				misses.Add(1)
-			}
-			if found, err := s.Update(ctx, id, sessionkit.Patch{Set: map[string]json.RawMessage{"r": json.RawMessage(`1`)}}); !found || err != nil {
-				misses.Add(1)
-			}
-		}
-	}()
-	converted, err := s.HashStoredIDs(ctx)
-	stop.Store(true)
-	wg.Wait()
-	if err != nil || converted != n {
-		t.Fatalf("HashStoredIDs: %d, %v; want %d", converted, err, n)
-	}
-	if m := misses.Load(); m != 0 {
-		t.Errorf("%d reads or writes missed a session while it was converted", m)
-	}
+	storetest.HashStoredIDs(t, s, ids, s.HashStoredIDs)
 	d := dumpTable(t, s)
 	for _, id := range ids {
 		if strings.Contains(d, id) {
 			t.Fatalf("after HashStoredIDs the dump still holds id %.6s…", id)
 		}
-	}
-	if _, found, err := s.Load(ctx, ids[n-1]); !found || err != nil {
-		t.Fatalf("Load after converting: %v, %v", found, err)
-	}
-	if again, err := s.HashStoredIDs(ctx); again != 0 || err != nil {
-		t.Fatalf("second HashStoredIDs: %d, %v; want 0", again, err)
 	}
 }
