@@ -1,28 +1,30 @@
 // Command servebench measures logged-in GET /api/user on the real
-// `sessionkit serve` binary against the bare floor: a net/http handler that
-// runs the store's one primary-key SELECT on the sessions table. Targets run
-// in one interleaved run (round after round, each target in turn), so that
-// whatever else the machine does falls on all of them alike. BENCHMARKS.md
-// gives the commands and the figures.
+// `sessionkit serve` binary against bare net/http handlers doing the least
+// the same answer needs (bare.go): the store's one read (the PostgreSQL and
+// Redis floors) or nothing at all (the no-session ceiling). Targets run in
+// one interleaved run (round after round, each target in turn), so that
+// whatever else the machine does falls on all of them alike. With -sizes it
+// prints the bytes each store layout keeps per session instead (sizes.go).
+// BENCHMARKS.md gives the commands and the figures.
 //
 //	go run ./internal/servebench -rows 10000
+//	go run ./internal/servebench -suite issue23
+//	go run ./internal/servebench -sizes 2000
 package main
 
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,8 +32,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/sessionkit/sessionkit"
 )
 
 const (
@@ -40,25 +40,79 @@ const (
 	password = "correct horse battery staple"
 )
 
+// suite is a named run (-suite): its targets, and the rounds and turn
+// length it runs with unless -rounds or -duration say otherwise, so that
+// one short command runs a whole comparison interleaved.
+type suite struct {
+	targets string
+	rounds  int
+	dur     time.Duration
+}
+
+var suites = map[string]suite{
+	// issue 23: the PostgreSQL floor, the Redis floor, the no-session
+	// ceiling, and one to three instances on a Cluster with its floor:
+	// 10 targets × 12 rounds × 3 s, about 6 minutes on 2 cores.
+	"issue23": {
+		targets: "floor-1,serve-off-1,redis-floor-1,redis-off-1,ceiling-1,serve-on-1," +
+			"cluster-floor-1,cluster-off-1,cluster-off-2,cluster-off-3",
+		rounds: 12, dur: 3 * time.Second,
+	},
+}
+
+// options are the run's flags.
+type options struct {
+	dbURL, redisAddr    string
+	rows, rounds        int
+	dur                 time.Duration
+	conns, pool         int
+	targets, cpuProfile string
+	loadStart           string // the load average when the run began
+}
+
 func main() {
-	dbURL := flag.String("database-url", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL database to create the bench schema in")
-	rows := flag.Int("rows", 10000, "live filler rows in the sessions table (generate_series)")
-	rounds := flag.Int("rounds", 5, "interleaved rounds")
-	dur := flag.Duration("duration", 3*time.Second, "length of one target's turn in a round")
-	conns := flag.Int("conns", 16, "client connections")
-	pool := flag.Int("pool", 10, "database pool size of each server")
-	only := flag.String("targets", "", "comma-separated targets to run (default all)")
-	cpuProfile := flag.String("cpuprofile", "", "write the serve instances' CPU profiles, merged, to this file (for go tool pprof)")
-	floorURL := flag.String("floor", "", "internal: serve the bare floor on this database URL (the benchmark starts itself so, one process per floor instance)")
+	var o options
+	flag.StringVar(&o.dbURL, "database-url", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL database to create the bench schema in")
+	flag.StringVar(&o.redisAddr, "redis-addr", "127.0.0.1:6379", "the Redis server of the redis-* targets (keys under a prefix of the run's own)")
+	flag.IntVar(&o.rows, "rows", 10000, "live filler rows in the sessions table (generate_series)")
+	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds")
+	flag.DurationVar(&o.dur, "duration", 3*time.Second, "length of one target's turn in a round")
+	flag.IntVar(&o.conns, "conns", 16, "client connections")
+	flag.IntVar(&o.pool, "pool", 10, "database pool size of each server")
+	flag.StringVar(&o.targets, "targets", "", "comma-separated targets to run, kind-instances (default: the PostgreSQL ones); kinds: "+kindNames())
+	suiteName := flag.String("suite", "", "run a named list of targets instead of -targets, with its own -rounds and -duration unless given: issue23")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the serve instances' CPU profiles, merged, to this file (for go tool pprof)")
+	sizes := flag.Int("sizes", 0, "instead of a speed run: log in this many users on each store layout and print the bytes per stored session")
+	bare := flag.String("bare", "", "internal: serve a bare handler of this kind (pg, redis, ceiling); the benchmark starts itself so")
+	bareURL := flag.String("bare-url", "", "internal: the bare handler's database or Redis URL")
+	barePrefix := flag.String("bare-prefix", "", "internal: the bare Redis handler's key prefix")
 	flag.Parse()
-	if *floorURL != "" {
-		if err := serveFloor(*floorURL); err != nil {
-			fmt.Fprintln(os.Stderr, "servebench floor:", err)
-			os.Exit(1)
+	var err error
+	switch {
+	case *bare != "":
+		err = serveBare(*bare, *bareURL, *barePrefix)
+	case *sizes > 0:
+		err = runSizes(o, *sizes)
+	default:
+		if *suiteName != "" {
+			su, ok := suites[*suiteName]
+			if !ok {
+				err = fmt.Errorf("unknown suite %q", *suiteName)
+				break
+			}
+			set := map[string]bool{}
+			flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			o.targets = su.targets
+			if !set["rounds"] {
+				o.rounds = su.rounds
+			}
+			if !set["duration"] {
+				o.dur = su.dur
+			}
 		}
-		return
+		err = run(o)
 	}
-	if err := run(*dbURL, *rows, *rounds, *dur, *conns, *pool, *only, *cpuProfile); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "servebench:", err)
 		os.Exit(1)
 	}
@@ -66,12 +120,16 @@ func main() {
 
 // target is one server set under test: requests go round-robin to urls.
 type target struct {
-	name string
-	urls []string
-	pids []int           // the instances' processes
-	done []time.Duration // latencies of every round
-	reqs []float64       // requests/s per round
-	cpu  time.Duration   // CPU time the instances used in the rounds
+	name        string
+	group       string // the store its sessions are in (kind.group)
+	urls        []string
+	pids        []int           // the instances' processes
+	storePids   []int           // the store's processes, when the run started them
+	cookie, sid string          // the logged-in session, sid as the store keeps it
+	done        []time.Duration // latencies of every round
+	reqs        []float64       // requests/s per round
+	cpu         time.Duration   // CPU time the instances used in the rounds
+	storeCPU    time.Duration   // CPU time the store's processes used in the rounds
 }
 
 // instance is one running server.
@@ -80,297 +138,389 @@ type instance struct {
 	pid int
 }
 
-func run(dbURL string, rows, rounds int, dur time.Duration, conns, poolSize int, only, cpuProfile string) error {
-	ctx := context.Background()
-	admin, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer admin.Close()
-	const schema = "servebench"
-	if _, err := admin.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
-		return err
-	}
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		return err
-	}
-	q := u.Query()
-	q.Set("options", "-csearch_path="+schema)
-	q.Set("pool_max_conns", fmt.Sprint(poolSize))
-	u.RawQuery = q.Encode()
-	benchURL := u.String()
+// kind is a kind of server; its targets are kind-N, N instances of it.
+type kind struct {
+	name  string
+	group string // the store its sessions live in: pg, redis, cluster; "" for none
+	serve bool   // sessionkit serve (it can log in), or a bare handler
+	start func() (instance, error)
+	// instances are the started ones: a 1-instance target drives the
+	// first while the others idle.
+	instances []instance
+}
 
-	dir, err := os.MkdirTemp("", "servebench-")
+// kindNames lists the kinds for the usage.
+func kindNames() string {
+	return "floor, serve-off, serve-on (PostgreSQL); redis-floor, redis-off (Redis); " +
+		"cluster-floor, cluster-off (a Redis Cluster of three masters the run starts); ceiling (no session)"
+}
+
+// servers starts the processes of a run and stops them.
+type servers struct {
+	bin, self, dir string
+	env            []string
+	procs          []*exec.Cmd
+	profiles       []string // CPU profile files of the serve instances
+	cpuProfile     bool
+}
+
+// stop sends SIGTERM to every process (serve shuts down and writes its CPU
+// profile) and waits for them.
+func (s *servers) stop() {
+	for _, p := range s.procs {
+		_ = p.Process.Signal(syscall.SIGTERM)
+		_ = p.Wait()
+	}
+	s.procs = nil
+}
+
+// serve starts `sessionkit serve` with the run's environment and extra.
+func (s *servers) serve(extra ...string) (instance, error) {
+	p := exec.Command(s.bin, "serve")
+	p.Env = append(append([]string(nil), s.env...), extra...)
+	if s.cpuProfile {
+		s.profiles = append(s.profiles, filepath.Join(s.dir, fmt.Sprintf("serve-%d.pprof", len(s.profiles))))
+		p.Env = append(p.Env, "SESSIONKIT_CPU_PROFILE="+s.profiles[len(s.profiles)-1])
+	}
+	stderr, err := p.StderrPipe()
+	if err != nil {
+		return instance{}, err
+	}
+	if err := p.Start(); err != nil {
+		return instance{}, err
+	}
+	s.procs = append(s.procs, p)
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if _, addr, ok := strings.Cut(sc.Text(), "listening on "); ok {
+			go func() { _, _ = io.Copy(io.Discard, stderr) }()
+			return instance{strings.Trim(strings.Fields(addr)[0], `"`), p.Process.Pid}, nil
+		}
+	}
+	return instance{}, errors.New("serve exited before listening")
+}
+
+// bare starts a bare handler (see bare.go) as a process of its own, like
+// serve, so that it shares nothing with the load generator.
+func (s *servers) bare(kind, url, prefix string) (instance, error) {
+	p := exec.Command(s.self, "-bare", kind, "-bare-url", url, "-bare-prefix", prefix)
+	stdout, err := p.StdoutPipe()
+	if err != nil {
+		return instance{}, err
+	}
+	p.Stderr = os.Stderr
+	if err := p.Start(); err != nil {
+		return instance{}, err
+	}
+	s.procs = append(s.procs, p)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		return instance{}, fmt.Errorf("bare %s: %w", kind, err)
+	}
+	return instance{strings.TrimSpace(line), p.Process.Pid}, nil
+}
+
+func run(o options) error {
+	ctx := context.Background()
+	o.loadStart = loadAverage()
+	const schema = "servebench"
+	b, err := setUp(ctx, o, schema)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "sessionkit")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/sessionkit").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	env := append(os.Environ(), "DATABASE_URL="+benchURL, "SESSION_SECRET="+secret, "DATA_DIR="+dir,
-		"PRUNE_INTERVAL=off", "ADDR=127.0.0.1:0", "BCRYPT_COST=4")
-	cmd := exec.Command(bin, "migrate")
-	cmd.Env = env
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("migrate: %v\n%s", err, out)
-	}
-	cmd = exec.Command(bin, "users", "add", "--email", email)
-	cmd.Env, cmd.Stdin = env, strings.NewReader(password+"\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("users add: %v\n%s", err, out)
-	}
+	defer b.close()
+	admin, benchURL, env, bin, dir := b.pool, b.url, b.env, b.bin, b.dir
 	start := time.Now()
 	if _, err := admin.Exec(ctx, `INSERT INTO `+schema+`.sessions (sid, sess, expire, created_at)
 		SELECT 'filler' || i, jsonb_build_object('userId', i, 'email', 'user' || i || '@example.com'), now() + interval '1 day', now()
-		FROM generate_series(1, $1::int) AS i`, rows); err != nil {
+		FROM generate_series(1, $1::int) AS i`, o.rows); err != nil {
 		return fmt.Errorf("load filler rows: %w", err)
 	}
 	if _, err := admin.Exec(ctx, "VACUUM ANALYZE "+schema+".sessions"); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "loaded %d filler rows in %s\n", rows, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "loaded %d filler rows in %s\n", o.rows, time.Since(start).Round(time.Millisecond))
 
-	var procs []*exec.Cmd
-	stop := func() {
-		for _, p := range procs {
-			// SIGTERM: serve shuts down and writes its CPU profile.
-			_ = p.Process.Signal(syscall.SIGTERM)
-			_ = p.Wait()
-		}
-		procs = nil
-	}
-	defer stop()
-	var profiles []string
-	serve := func(cache string) (instance, error) {
-		p := exec.Command(bin, "serve")
-		p.Env = append(env, "SESSION_CACHE="+cache)
-		if cpuProfile != "" {
-			profiles = append(profiles, filepath.Join(dir, fmt.Sprintf("serve-%d.pprof", len(profiles))))
-			p.Env = append(p.Env, "SESSIONKIT_CPU_PROFILE="+profiles[len(profiles)-1])
-		}
-		stderr, err := p.StderrPipe()
-		if err != nil {
-			return instance{}, err
-		}
-		if err := p.Start(); err != nil {
-			return instance{}, err
-		}
-		procs = append(procs, p)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if _, addr, ok := strings.Cut(sc.Text(), "listening on "); ok {
-				go func() { _, _ = io.Copy(io.Discard, stderr) }()
-				return instance{strings.Trim(strings.Fields(addr)[0], `"`), p.Process.Pid}, nil
-			}
-		}
-		return instance{}, errors.New("serve exited before listening")
-	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	// The floor runs as its own process, like serve, so that it shares
-	// nothing with the load generator.
-	floor := func() (instance, error) {
-		p := exec.Command(self, "-floor", benchURL)
-		stdout, err := p.StdoutPipe()
-		if err != nil {
-			return instance{}, err
+	srv := &servers{bin: bin, self: self, dir: dir, env: env, cpuProfile: o.cpuProfile != ""}
+	defer srv.stop()
+	rs := newRedisStores(o.redisAddr)
+	defer func() {
+		if err := rs.close(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "servebench: clean up Redis:", err)
 		}
-		if err := p.Start(); err != nil {
-			return instance{}, err
-		}
-		procs = append(procs, p)
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		if err != nil {
-			return instance{}, fmt.Errorf("floor: %w", err)
-		}
-		return instance{strings.TrimSpace(line), p.Process.Pid}, nil
+	}()
+	redisEnv := func(url string) []string {
+		return []string{"REDIS_URL=" + url, "REDIS_PREFIX=" + rs.prefix}
 	}
-
-	// One set of instances per kind, as many as the largest target asks
-	// for: a 1-instance target drives the first instance of its kind's set
-	// while the others idle. So the six targets of a full run need nine
-	// servers' pools (30 connections per kind), not twelve, and fit in
-	// PostgreSQL's default 100 connections in one interleaved run.
-	var targets []*target
-	kinds := []struct {
-		name      string
-		start     func() (instance, error)
-		instances []instance
-	}{
-		{"floor", floor, nil},
-		{"serve-off", func() (instance, error) { return serve("off") }, nil},
-		{"serve-on", func() (instance, error) { return serve("on") }, nil},
+	clusterURL := func() (string, error) { return rs.clusterURL(ctx) }
+	kinds := []*kind{
+		{name: "floor", group: "pg", start: func() (instance, error) { return srv.bare(barePG, benchURL, "") }},
+		{name: "serve-off", group: "pg", serve: true, start: func() (instance, error) { return srv.serve("SESSION_CACHE=off") }},
+		{name: "serve-on", group: "pg", serve: true, start: func() (instance, error) { return srv.serve("SESSION_CACHE=on") }},
+		{name: "ceiling", start: func() (instance, error) { return srv.bare(bareCeiling, "", "") }},
+		{name: "redis-floor", group: "redis", start: func() (instance, error) { return srv.bare(bareRedis, rs.single, rs.prefix) }},
+		{name: "redis-off", group: "redis", serve: true, start: func() (instance, error) {
+			return srv.serve(append(redisEnv(rs.single), "SESSION_CACHE=off")...)
+		}},
+		{name: "cluster-floor", group: "cluster", start: func() (instance, error) {
+			url, err := clusterURL()
+			if err != nil {
+				return instance{}, err
+			}
+			return srv.bare(bareRedis, url, rs.prefix)
+		}},
+		{name: "cluster-off", group: "cluster", serve: true, start: func() (instance, error) {
+			url, err := clusterURL()
+			if err != nil {
+				return instance{}, err
+			}
+			return srv.serve(append(redisEnv(url), "SESSION_CACHE=off")...)
+		}},
 	}
-	for _, n := range []int{1, 3} {
-		for i := range kinds {
-			k := &kinds[i]
-			name := fmt.Sprintf("%s-%d", k.name, n)
-			if only != "" && !strings.Contains(","+only+",", ","+name+",") {
-				continue
+	targets, err := startTargets(kinds, o.targets)
+	if err != nil {
+		return err
+	}
+	if rs.cluster != nil {
+		pids, err := rs.clusterPids(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range targets {
+			if t.group == "cluster" {
+				t.storePids = pids
 			}
-			for len(k.instances) < n {
-				in, err := k.start()
-				if err != nil {
-					return fmt.Errorf("%s: %w", name, err)
-				}
-				k.instances = append(k.instances, in)
-			}
-			t := &target{name: name}
-			for _, in := range k.instances[:n] {
-				t.urls, t.pids = append(t.urls, in.url), append(t.pids, in.pid)
-			}
-			targets = append(targets, t)
 		}
 	}
 	// The set-up pool is not needed any more: its connections go back to
 	// the servers' budget.
 	admin.Close()
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
-	cookie, sid, err := login(client, targets)
-	if err != nil {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.conns, MaxConnsPerHost: o.conns}}
+	storedID := map[string]func(id string) (string, error){
+		"pg":    func(id string) (string, error) { return pgStoredID(ctx, benchURL, id) },
+		"redis": func(id string) (string, error) { return redisStoredID(ctx, rs.single, rs.prefix, id) },
+		"cluster": func(id string) (string, error) {
+			url, err := clusterURL()
+			if err != nil {
+				return "", err
+			}
+			return redisStoredID(ctx, url, rs.prefix, id)
+		},
+	}
+	if err := login(client, kinds, targets, storedID); err != nil {
 		return err
 	}
 	for _, t := range targets { // warm: statement caches, session caches
-		if _, err := drive(client, t, cookie, sid, conns, 300*time.Millisecond); err != nil {
+		if _, err := drive(client, t, o.conns, 300*time.Millisecond); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
-	for r := range rounds {
+	for r := range o.rounds {
 		// Each round starts one target further on, so that no target
 		// always runs in the same place (right after the floor, say,
 		// whose turn leaves the database and the caches in its state).
 		for i := range targets {
 			t := targets[(r+i)%len(targets)]
-			before := cpuTime(t.pids)
-			lat, err := drive(client, t, cookie, sid, conns, dur)
+			before, storeBefore := cpuTime(t.pids), cpuTime(t.storePids)
+			lat, err := drive(client, t, o.conns, o.dur)
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
 			t.cpu += cpuTime(t.pids) - before
+			t.storeCPU += cpuTime(t.storePids) - storeBefore
 			t.done = append(t.done, lat...)
-			t.reqs = append(t.reqs, float64(len(lat))/dur.Seconds())
+			t.reqs = append(t.reqs, float64(len(lat))/o.dur.Seconds())
 		}
-		fmt.Fprintf(os.Stderr, "round %d/%d done\n", r+1, rounds)
+		fmt.Fprintf(os.Stderr, "round %d/%d done\n", r+1, o.rounds)
 	}
-
-	fmt.Printf("%d live filler rows + the benchmark session; %d rounds × %s per target; %d connections; pool %d per server\n\n", rows, rounds, dur, conns, poolSize)
-	fmt.Println("| target | instances | req/s (median of rounds) | vs floor (median of rounds' ratios) | server CPU per request | p50 | p99 |")
-	fmt.Println("|---|---|---|---|---|---|---|")
-	floors := map[int]*target{}
-	for _, t := range targets {
-		med := median(t.reqs)
-		if strings.HasPrefix(t.name, "floor") {
-			floors[len(t.urls)] = t
-		}
-		// Each round's ratio compares turns seconds apart, so a machine
-		// whose load drifts over the run moves both sides of it alike.
-		ratio := ""
-		if f := floors[len(t.urls)]; f != nil {
-			ratios := make([]float64, len(t.reqs))
-			for i := range ratios {
-				ratios[i] = t.reqs[i] / f.reqs[i]
-			}
-			ratio = fmt.Sprintf("%.2f×", median(ratios))
-		}
-		perReq := time.Duration(0)
-		if len(t.done) > 0 {
-			perReq = t.cpu / time.Duration(len(t.done))
-		}
-		sort.Slice(t.done, func(i, j int) bool { return t.done[i] < t.done[j] })
-		p := func(q float64) string {
-			return t.done[min(len(t.done)-1, int(q*float64(len(t.done))))].Round(10 * time.Microsecond).String()
-		}
-		fmt.Printf("| %s | %d | %.0f | %s | %s | %s | %s |\n", t.name, len(t.urls), med, ratio, perReq.Round(time.Microsecond), p(0.5), p(0.99))
-	}
-	if cpuProfile != "" {
-		stop()
+	report(os.Stdout, o, targets)
+	if o.cpuProfile != "" {
+		srv.stop()
 		// go tool pprof merges the instances' profiles into one.
-		out, err := exec.Command("go", append([]string{"tool", "pprof", "-proto"}, profiles...)...).Output()
+		out, err := exec.Command("go", append([]string{"tool", "pprof", "-proto"}, srv.profiles...)...).Output()
 		if err != nil {
 			return fmt.Errorf("merge CPU profiles: %w", err)
 		}
-		if err := os.WriteFile(cpuProfile, out, 0o644); err != nil {
+		if err := os.WriteFile(o.cpuProfile, out, 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "wrote %s from %d serve instances' profiles\n", cpuProfile, len(profiles))
+		fmt.Fprintf(os.Stderr, "wrote %s from %d serve instances' profiles\n", o.cpuProfile, len(srv.profiles))
 	}
 	return nil
 }
 
-// serveFloor serves bareHandler on a free port, printing its URL.
-func serveFloor(dbURL string) error {
-	p, err := pgxpool.New(context.Background(), dbURL)
+// schemaURL returns dbURL with schema first on the search path and the
+// pool size set.
+func schemaURL(dbURL, schema string, poolSize int) (string, error) {
+	u, err := url.Parse(dbURL)
 	if err != nil {
-		return err
+		return "", err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	fmt.Println("http://" + ln.Addr().String())
-	return http.Serve(ln, bareHandler(p))
+	q := u.Query()
+	q.Set("options", "-csearch_path="+schema)
+	q.Set("pool_max_conns", fmt.Sprint(poolSize))
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
-// bareHandler is the floor: the sessions store's own primary-key SELECT
-// for the id in the X-Session-Id header, under its hash as the store keeps
-// it (sessionkit.HashID, computed here as the server computes it), and the
-// user's fields as JSON.
-func bareHandler(pool *pgxpool.Pool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var sess []byte
-		var created, expire time.Time
-		err := pool.QueryRow(r.Context(), "SELECT sess, created_at, expire FROM sessions WHERE sid = $1 AND expire > now()",
-			sessionkit.HashID(r.Header.Get("X-Session-Id"))).Scan(&sess, &created, &expire)
+// bench is a run's set-up: a pool on the database, the run's schema in
+// it and the URL serve gets (that schema first on the search path), a
+// temporary directory and the sessionkit binary built into it.
+type bench struct {
+	pool     *pgxpool.Pool
+	url      string
+	dir, bin string
+	env      []string // serve's environment
+}
+
+// close removes the directory and closes the pool (which run closes
+// earlier, to give its connections back to the servers: closing twice is
+// harmless).
+func (b *bench) close() {
+	os.RemoveAll(b.dir)
+	b.pool.Close()
+}
+
+// setUp creates schema afresh, builds the binary, migrates and adds the
+// bench user.
+func setUp(ctx context.Context, o options, schema string) (_ *bench, err error) {
+	benchURL, err := schemaURL(o.dbURL, schema, o.pool)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.New(ctx, o.dbURL)
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{pool: pool, url: benchURL}
+	defer func() {
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
+			b.close()
 		}
-		var v struct {
-			ID    int64  `json:"userId"`
-			Email string `json:"email"`
-		}
-		if err := json.Unmarshal(sess, &v); err != nil || v.ID == 0 {
-			http.Error(w, "not authenticated", http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"id": v.ID, "email": v.Email})
-	})
+	}()
+	if b.dir, err = os.MkdirTemp("", schema+"-"); err != nil {
+		return nil, err
+	}
+	if _, err := pool.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE; CREATE SCHEMA "+schema); err != nil {
+		return nil, err
+	}
+	b.bin = filepath.Join(b.dir, "sessionkit")
+	if out, err := exec.Command("go", "build", "-o", b.bin, "./cmd/sessionkit").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	b.env = append(os.Environ(), "DATABASE_URL="+benchURL, "SESSION_SECRET="+secret, "DATA_DIR="+b.dir,
+		"PRUNE_INTERVAL=off", "ADDR=127.0.0.1:0", "BCRYPT_COST=4")
+	cmd := exec.Command(b.bin, "migrate")
+	cmd.Env = b.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("migrate: %v\n%s", err, out)
+	}
+	cmd = exec.Command(b.bin, "users", "add", "--email", email)
+	cmd.Env, cmd.Stdin = b.env, strings.NewReader(password+"\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("users add: %v\n%s", err, out)
+	}
+	return b, nil
 }
 
-// login logs the bench user in through the first serve target and returns
-// the cookie and the session id it names.
-func login(client *http.Client, targets []*target) (cookie, sid string, err error) {
-	for _, t := range targets {
-		if strings.HasPrefix(t.name, "floor") {
+// startTargets starts the instances the targets named in only (comma
+// separated; empty: the PostgreSQL kinds with 1 and 3 instances) need and
+// returns the targets. One set of instances per kind, as many as its
+// largest target asks for: a 1-instance target drives the first instance
+// of its kind's set while the others idle. So the six PostgreSQL targets
+// need nine servers' pools (30 connections per kind), not twelve, and fit
+// in PostgreSQL's default 100 connections in one interleaved run.
+func startTargets(kinds []*kind, only string) ([]*target, error) {
+	if only == "" {
+		only = "floor-1,serve-off-1,serve-on-1,floor-3,serve-off-3,serve-on-3"
+	}
+	var targets []*target
+	for _, name := range strings.Split(only, ",") {
+		i := strings.LastIndexByte(name, '-')
+		n, err := strconv.Atoi(name[i+1:])
+		if i < 0 || err != nil || n < 1 {
+			return nil, fmt.Errorf("target %q: want kind-instances, e.g. serve-off-3", name)
+		}
+		var k *kind
+		for _, kk := range kinds {
+			if kk.name == name[:i] {
+				k = kk
+			}
+		}
+		if k == nil {
+			return nil, fmt.Errorf("target %q: unknown kind; kinds: %s", name, kindNames())
+		}
+		for len(k.instances) < n {
+			in, err := k.start()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			k.instances = append(k.instances, in)
+		}
+		t := &target{name: name, group: k.group}
+		for _, in := range k.instances[:n] {
+			t.urls, t.pids = append(t.urls, in.url), append(t.pids, in.pid)
+		}
+		targets = append(targets, t)
+	}
+	return targets, nil
+}
+
+// login logs the bench user in once per store, through the first serve
+// instance of that store's kinds, and gives every target of the store the
+// cookie and the id as the store keeps it (storedID), for its floor.
+func login(client *http.Client, kinds []*kind, targets []*target, storedID map[string]func(string) (string, error)) error {
+	for _, k := range kinds {
+		if !k.serve || len(k.instances) == 0 || storedID[k.group] == nil {
 			continue
 		}
+		group := k.group
 		body := fmt.Sprintf(`{"email":%q,"password":%q}`, email, password)
-		resp, err := client.Post(t.urls[0]+"/api/login", "application/json", strings.NewReader(body))
+		resp, err := client.Post(k.instances[0].url+"/api/login", "application/json", strings.NewReader(body))
 		if err != nil {
-			return "", "", err
+			return err
 		}
 		resp.Body.Close()
-		for _, c := range resp.Cookies() {
-			v, _ := url.QueryUnescape(c.Value)
-			id, _, _ := strings.Cut(strings.TrimPrefix(v, "s:"), ".")
-			return c.Name + "=" + c.Value, id, nil
+		cookies := resp.Cookies()
+		if len(cookies) == 0 {
+			return fmt.Errorf("log-in on %s: %s, no cookie", k.name, resp.Status)
 		}
-		return "", "", fmt.Errorf("login: %s, no cookie", resp.Status)
+		sid, err := storedID[group](cookieID(cookies[0].Value))
+		if err != nil {
+			return fmt.Errorf("log-in on %s: %w", k.name, err)
+		}
+		for _, t := range targets {
+			if t.group == group {
+				t.cookie, t.sid = cookies[0].Name+"="+cookies[0].Value, sid
+			}
+		}
+		delete(storedID, group) // one log-in per store
 	}
-	// Only floors: any stored session will do.
-	return "", "", errors.New("servebench: run at least one serve target (it logs in)")
+	for _, t := range targets {
+		if t.group != "" && t.cookie == "" {
+			return fmt.Errorf("%s: no serve target on its store logs in; add one (e.g. serve-off-1 with floor-1)", t.name)
+		}
+	}
+	return nil
+}
+
+// cookieID returns the session id a session cookie's value carries
+// ("s:" + id + "." + signature, URL-escaped).
+func cookieID(value string) string {
+	v, _ := url.QueryUnescape(value)
+	id, _, _ := strings.Cut(strings.TrimPrefix(v, "s:"), ".")
+	return id
 }
 
 // drive sends logged-in GET /api/user on conns connections for d, round
-// robin over t's instances, and returns each request's latency.
-func drive(client *http.Client, t *target, cookie, sid string, conns int, d time.Duration) ([]time.Duration, error) {
+// robin over t's instances (the balancer), and returns each request's
+// latency.
+func drive(client *http.Client, t *target, conns int, d time.Duration) ([]time.Duration, error) {
 	var (
 		mu   sync.Mutex
 		all  []time.Duration
@@ -387,8 +537,10 @@ func drive(client *http.Client, t *target, cookie, sid string, conns int, d time
 			for time.Now().Before(deadline) {
 				u := t.urls[int(next.Add(1))%len(t.urls)]
 				req, _ := http.NewRequest("GET", u+"/api/user", nil)
-				req.Header.Set("Cookie", cookie)
-				req.Header.Set("X-Session-Id", sid)
+				if t.cookie != "" {
+					req.Header.Set("Cookie", t.cookie)
+					req.Header.Set("X-Session-Id", t.sid)
+				}
 				start := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
@@ -413,12 +565,6 @@ func drive(client *http.Client, t *target, cookie, sid string, conns int, d time
 		return nil, err
 	}
 	return all, nil
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
 
 // cpuTime returns the user and system CPU time the processes have used, from
