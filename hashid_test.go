@@ -11,7 +11,8 @@ import (
 
 // TestHashIDIsStable: HashID is "sha256:" and the unpadded base64url SHA-256
 // of its domain prefix and the id, for ids of every length (stores keep
-// it, so it can never change), and a hash maps to itself.
+// it, so it can never change), a hash maps to itself, and the change key
+// (and, in TestHandleOfHash, the handle) of an id and of its hash agree.
 func TestHashIDIsStable(t *testing.T) {
 	for _, id := range []string{"", "a", "WQ3x5mPZ7JQ2JbSPiPoHfTKw3UCIvHNQdgm7WpBx7D4", strings.Repeat("x", 300)} {
 		sum := sha256.Sum256([]byte("sessionkit session id\x00" + id))
@@ -22,6 +23,11 @@ func TestHashIDIsStable(t *testing.T) {
 		}
 		if again := sessionkit.HashID(got); again != got {
 			t.Errorf("HashID(HashID(%.10q)) = %q, want %q", id, again, got)
+		}
+		// A store that lists hashes announces a change under the key the
+		// cookie's id gives.
+		if sessionkit.ChangeKey(got) != sessionkit.ChangeKey(id) {
+			t.Errorf("ChangeKey of %.10q and of its hash differ", id)
 		}
 	}
 }
