@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 )
 
@@ -159,7 +160,7 @@ func loadShared(t *testing.T, rep *scenarioReport, db *database) {
 			continue
 		}
 		held++
-		uid, ok := ids[id]
+		uid, ok := ids[sessionkit.HashID(id)]
 		if !ok {
 			t.Errorf("browser %d holds session %.6s… which has no row", b.n, id)
 		} else if uid != userIDs[b.email] {

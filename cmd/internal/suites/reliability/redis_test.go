@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/redisstore/redistest"
 )
 
@@ -38,7 +39,7 @@ func newRedisDatabase(t *testing.T) *database {
 
 // env adds the Redis settings to an instance's environment.
 func (r *sessionRedis) env(env map[string]string) {
-	env["REDIS_URL"] = "redis://" + redistest.Addr()
+	env["REDIS_URL"] = redistest.URL()
 	if r.url != "" {
 		env["REDIS_URL"] = r.url
 	}
@@ -58,7 +59,7 @@ func (r *sessionRedis) sessionIDs(t *testing.T) map[string]int64 {
 			t.Fatalf("read session %.6s…: %v", sid, err)
 		}
 		uid, _ := strconv.ParseInt(v, 10, 64)
-		ids[sid] = uid
+		ids[sessionkit.HashID(sid)] = uid
 	}
 	return ids
 }

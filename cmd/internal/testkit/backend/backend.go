@@ -59,7 +59,7 @@ var Postgres = Backend{"postgres", func(t *testing.T) Settings {
 // key prefix of the test's own.
 var Redis = Backend{"redis", func(t *testing.T) Settings {
 	_, prefix := redistest.Client(t)
-	return Settings{DataDir: t.TempDir(), RedisURL: "redis://" + redistest.Addr(), RedisPrefix: prefix}
+	return Settings{DataDir: t.TempDir(), RedisURL: redistest.URL(), RedisPrefix: prefix}
 }}
 
 // RedisCluster is Redis on cluster, a three-master Redis Cluster the
