@@ -36,8 +36,10 @@ type Session struct {
 	// order; candidateBuf holds the usual single one without an allocation.
 	candidates   []string
 	candidateBuf [1]string
-	// live are the candidates load found.
-	live []string
+	// live are the candidates load found; liveBuf holds the usual single
+	// one without an allocation.
+	live    []string
+	liveBuf [1]string
 	// id is the session's id: the live candidate, a new id, or "" for a
 	// new session that has not been given one yet.
 	id string
@@ -122,7 +124,7 @@ func (s *Session) load() error {
 			return err
 		}
 		if found {
-			s.live, rec = append(s.live, id), r
+			s.live, rec = append(s.liveBuf[:0], id), r
 		}
 	} else if len(s.candidates) > 1 {
 		recs, err := s.m.loadMany(s.ctx, s.candidates)
