@@ -19,7 +19,7 @@ import (
 const cacheMemSessions = 10000
 
 // BenchmarkCacheMemory reports the heap the session cache
-// (Config.CacheEntries) holds per cached session, in B/session: sessions
+// (Config.Cache.Entries) holds per cached session, in B/session: sessions
 // written as serve's log-in writes them (bound to their user, with the
 // user's id and email) on redisstore, each read once through a manager
 // with a cache, the heap measured after a GC before and after, less the same
@@ -89,8 +89,8 @@ func BenchmarkCacheMemory(b *testing.B) {
 	held := func(cache bool) int64 {
 		m, _ := newManager(b, store, func(cfg *sessionkit.Config) {
 			if cache {
-				cfg.CacheEntries = cacheMemSessions
-				cfg.CacheMaxAge = time.Hour
+				cfg.Cache.Entries = cacheMemSessions
+				cfg.Cache.MaxAge = time.Hour
 			}
 		})
 		defer m.Close()

@@ -26,7 +26,7 @@ func BenchmarkRevocationWindow(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			store := tc.store(b)
 			instance := func() http.Handler {
-				m, _ := newManager(b, store, func(c *sessionkit.Config) { c.CacheEntries = 1000 })
+				m, _ := newManager(b, store, func(c *sessionkit.Config) { c.Cache.Entries = 1000 })
 				b.Cleanup(m.Close)
 				deadline := time.Now().Add(time.Minute)
 				for !m.Stats().CacheUp {

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// sessionCache is the instance-local session cache (Config.CacheEntries): a
+// sessionCache is the instance-local session cache (Config.Cache.Entries): a
 // least-recently-used map from ChangeKey(id) (as bytes: changeSum, so that a
 // hit makes no strings) to the loaded record, emptied by
 // the store's ChangeFeed. It serves nothing while the feed is down.
@@ -31,7 +31,7 @@ type sessionCache struct {
 	downSince time.Time
 	downTotal time.Duration
 
-	hits, misses, invalidations atomic.Uint64
+	hits, misses, invalidations, flushes atomic.Uint64
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -148,6 +148,16 @@ func (c *sessionCache) Changed(key string) {
 	c.invalidate(sum)
 }
 
+// ChangedAll implements ChangeWatcher: the cache is emptied, and stays in
+// use.
+func (c *sessionCache) ChangedAll() {
+	c.invalidations.Add(1)
+	c.flushes.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flush()
+}
+
 // Up implements ChangeWatcher: the cache is emptied (changes may have been
 // missed while it was down) and used again.
 func (c *sessionCache) Up() {
@@ -183,6 +193,7 @@ func (c *sessionCache) stats(st *Stats) {
 	st.CacheHits = c.hits.Load()
 	st.CacheMisses = c.misses.Load()
 	st.CacheInvalidations = c.invalidations.Load()
+	st.CacheFlushes = c.flushes.Load()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st.CacheEntries = c.lru.Len()

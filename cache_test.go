@@ -21,7 +21,7 @@ import (
 func cached(t *testing.T, store sessionkit.Store, edit func(*sessionkit.Config)) *sessionkit.Manager {
 	t.Helper()
 	m, _ := newManager(t, store, func(c *sessionkit.Config) {
-		c.CacheEntries = 100
+		c.Cache.Entries = 100
 		if edit != nil {
 			edit(c)
 		}
@@ -40,7 +40,7 @@ func expectUser(t *testing.T, h http.Handler, c *http.Cookie, code int) {
 
 // TestCacheNeedsChangeFeed: a cache that would hear of no log-out is refused.
 func TestCacheNeedsChangeFeed(t *testing.T) {
-	_, err := sessionkit.New(sessionkit.Config{Store: noFeed{memstore.New(memstore.Config{})}, Secrets: []string{secretA}, CacheEntries: 10})
+	_, err := sessionkit.New(sessionkit.Config{Store: noFeed{memstore.New(memstore.Config{})}, Secrets: []string{secretA}, Cache: sessionkit.CacheConfig{Entries: 10}})
 	if !errors.Is(err, sessionkit.ErrNoChangeFeed) {
 		t.Fatalf("New = %v, want ErrNoChangeFeed", err)
 	}
@@ -103,10 +103,10 @@ func TestCacheAcrossInstances(t *testing.T) {
 }
 
 // TestCacheBounds: the cache holds at most CacheEntries sessions, serves an
-// entry no longer than CacheMaxAge, and never past the session's expiry.
+// entry no longer than Cache.MaxAge, and never past the session's expiry.
 func TestCacheBounds(t *testing.T) {
 	t.Run("entries", func(t *testing.T) {
-		m := cached(t, memstore.New(memstore.Config{}), func(c *sessionkit.Config) { c.CacheEntries = 2 })
+		m := cached(t, memstore.New(memstore.Config{}), func(c *sessionkit.Config) { c.Cache.Entries = 2 })
 		h := app(m)
 		for i := range 5 {
 			expectUser(t, h, login(t, h, fmt.Sprint("user", i)), 200)
@@ -117,19 +117,19 @@ func TestCacheBounds(t *testing.T) {
 	})
 	t.Run("max age", func(t *testing.T) {
 		counter := &storetest.Counter{Store: memstore.New(memstore.Config{})}
-		m := cached(t, counter, func(c *sessionkit.Config) { c.CacheMaxAge = time.Nanosecond })
+		m := cached(t, counter, func(c *sessionkit.Config) { c.Cache.MaxAge = time.Nanosecond })
 		h := app(m)
 		c := login(t, h, "ada")
 		expectUser(t, h, c, 200)
 		loads := counter.Loads.Load()
 		expectUser(t, h, c, 200)
 		if counter.Loads.Load() == loads || m.Stats().CacheHits != 0 {
-			t.Fatalf("an entry older than CacheMaxAge was served: %+v", m.Stats())
+			t.Fatalf("an entry older than Cache.MaxAge was served: %+v", m.Stats())
 		}
 	})
 	t.Run("expiry", func(t *testing.T) {
 		const lifetime = 500 * time.Millisecond
-		m := cached(t, memstore.New(memstore.Config{}), func(c *sessionkit.Config) { c.Lifetime = lifetime })
+		m := cached(t, memstore.New(memstore.Config{}), func(c *sessionkit.Config) { c.Expiry.Lifetime = lifetime })
 		h := app(m)
 		// The session must be read (and cached) before it expires; on a
 		// loaded machine the read may come too late, and a new session

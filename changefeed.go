@@ -8,13 +8,14 @@ import (
 	"sync"
 )
 
-// ErrNoChangeFeed is returned by New for Config.CacheEntries on a store that
+// ErrNoChangeFeed is returned by New for Config.Cache.Entries on a store that
 // does not implement ChangeFeed: a cache that hears of no change would serve
 // logged-out sessions.
-var ErrNoChangeFeed = errors.New("sessionkit: Config.CacheEntries needs a store that announces changes (sessionkit.ChangeFeed: pgstore, redisstore, sqlitestore and memstore do)")
+var ErrNoChangeFeed = errors.New("sessionkit: Config.Cache.Entries needs a store that announces changes. " +
+	"It does not implement sessionkit.ChangeFeed (pgstore, redisstore, sqlitestore and memstore do)")
 
 // ChangeFeed is the optional Store capability the session cache needs
-// (Config.CacheEntries): it announces every change to a session (patch,
+// (Config.Cache.Entries): it announces every change to a session (patch,
 // expiry rewrite, delete, and so destroy, regenerate and revoke), made by any
 // process sharing the store, once the change is committed. The Manager finds
 // it by type assertion on Config.Store.
@@ -33,6 +34,11 @@ type ChangeWatcher interface {
 	// Changed reports that the session whose ChangeKey is key changed or
 	// ended.
 	Changed(key string)
+	// ChangedAll reports that every session may have changed or ended (a
+	// bulk delete, such as `sessionkit users revoke --all`): forget
+	// everything heard of so far. The feed stays up; unlike Down, nothing
+	// is being missed.
+	ChangedAll()
 	// Up reports that every change from now on is reported; changes before
 	// may have been missed.
 	Up()
@@ -40,11 +46,12 @@ type ChangeWatcher interface {
 	Down()
 }
 
-// ChangeKey is how a change to the session with this id is announced: a
-// hash of the id from which the id cannot be recovered (ids carry 256 random
-// bits), so that whoever can listen to the announcements (any role that may
-// LISTEN on PostgreSQL, any client that may SUBSCRIBE on Redis) learns no
-// usable session id. It differs from the
+// ChangeKey is how a change to the session with this id is announced; it
+// is for Store implementations that offer a ChangeFeed, and applications
+// have no use for it. It is a hash of the id from which the id cannot be
+// recovered (ids carry 256 random bits), so that whoever can listen to the
+// announcements (any role that may LISTEN on PostgreSQL, any client that
+// may SUBSCRIBE on Redis) learns no usable session id. It differs from the
 // session's public handle, so announcements cannot be matched to handles.
 // It is computed from HashID(id), so a change made through a stored hash (a
 // revocation from a session list) is announced as one made through the id.
@@ -75,11 +82,29 @@ func changeSumOf(key string) (sum [changeSumLen]byte, ok bool) {
 	return sum, err == nil && n == changeSumLen
 }
 
+// AllSessionsChanged is the key a feed that carries keys as strings (a
+// PostgreSQL NOTIFY payload, a Redis message) sends in place of a ChangeKey
+// to say that every session may have changed. No ChangeKey equals it:
+// those are base64url. ReportChange reads it.
+const AllSessionsChanged = "*"
+
+// ReportChange reports one key a feed carried to w: AllSessionsChanged as
+// w.ChangedAll, any other key as w.Changed. Every store whose feed carries
+// keys as strings calls it, so that all of them read the "everything
+// changed" marker alike.
+func ReportChange(w ChangeWatcher, key string) {
+	if key == AllSessionsChanged {
+		w.ChangedAll()
+		return
+	}
+	w.Changed(key)
+}
+
 // ChangeHub is a ChangeFeed for a store whose every writer is in this
 // process (sqlitestore, memstore): the store embeds it and calls Announce
 // after each committed change. Changes made by other processes (another
 // program writing the same SQLite file) are not heard of; for those the
-// cache's CacheMaxAge is the bound. The zero value is ready to use.
+// cache's Cache.MaxAge is the bound. The zero value is ready to use.
 type ChangeHub struct {
 	mu       sync.Mutex
 	watchers map[*ChangeWatcher]struct{}

@@ -26,23 +26,23 @@ func TestInvalidConfigurations(t *testing.T) {
 		{"no secrets", func(c *sessionkit.Config) { c.Secrets = nil }, "Secrets is empty"},
 		{"short secret", func(c *sessionkit.Config) { c.Secrets = []string{"short"} }, "at least 32"},
 		{"short old secret", func(c *sessionkit.Config) { c.Secrets = []string{secretA, strings.Repeat("x", 31)} }, "Secrets[1]"},
-		{"SameSite=None without Secure", func(c *sessionkit.Config) { c.SameSite = http.SameSiteNoneMode }, "SameSite=None without Secure"},
+		{"SameSite=None without Secure", func(c *sessionkit.Config) { c.Cookie.SameSite = http.SameSiteNoneMode }, "SameSite=None without Secure"},
 		{"__Host- with Domain", func(c *sessionkit.Config) {
-			c.CookieName, c.Secure, c.CookieDomain = "__Host-sid", true, "example.com"
+			c.Cookie.Name, c.Cookie.Secure, c.Cookie.Domain = "__Host-sid", true, "example.com"
 		}, "__Host-"},
-		{"__Host- without Secure", func(c *sessionkit.Config) { c.CookieName = "__Host-sid" }, "__Host-"},
+		{"__Host- without Secure", func(c *sessionkit.Config) { c.Cookie.Name = "__Host-sid" }, "__Host-"},
 		{"__Host- with a path", func(c *sessionkit.Config) {
-			c.CookieName, c.Secure, c.CookiePath = "__Host-sid", true, "/app"
+			c.Cookie.Name, c.Cookie.Secure, c.Cookie.Path = "__Host-sid", true, "/app"
 		}, "__Host-"},
-		{"__Secure- without Secure", func(c *sessionkit.Config) { c.CookieName = "__Secure-sid" }, "__Secure-"},
-		{"Partitioned without Secure", func(c *sessionkit.Config) { c.Partitioned = true }, "Partitioned without Secure"},
-		{"bad cookie name", func(c *sessionkit.Config) { c.CookieName = "sid;x" }, "not a valid cookie name"},
-		{"relative path", func(c *sessionkit.Config) { c.CookiePath = "app" }, "must start with /"},
-		{"domain with a port", func(c *sessionkit.Config) { c.CookieDomain = "example.com:8080" }, "not a host name"},
-		{"negative lifetime", func(c *sessionkit.Config) { c.Lifetime = -time.Hour }, "cannot be negative"},
-		{"lifetime over 400 days", func(c *sessionkit.Config) { c.Lifetime = sessionkit.MaxLifetime + time.Hour }, "400 days"},
+		{"__Secure- without Secure", func(c *sessionkit.Config) { c.Cookie.Name = "__Secure-sid" }, "__Secure-"},
+		{"Partitioned without Secure", func(c *sessionkit.Config) { c.Cookie.Partitioned = true }, "Partitioned without Secure"},
+		{"bad cookie name", func(c *sessionkit.Config) { c.Cookie.Name = "sid;x" }, "not a valid cookie name"},
+		{"relative path", func(c *sessionkit.Config) { c.Cookie.Path = "app" }, "must start with /"},
+		{"domain with a port", func(c *sessionkit.Config) { c.Cookie.Domain = "example.com:8080" }, "not a host name"},
+		{"negative lifetime", func(c *sessionkit.Config) { c.Expiry.Lifetime = -time.Hour }, "cannot be negative"},
+		{"lifetime over 400 days", func(c *sessionkit.Config) { c.Expiry.Lifetime = sessionkit.MaxLifetime + time.Hour }, "400 days"},
 		{"touch interval not under idle timeout", func(c *sessionkit.Config) {
-			c.IdleTimeout, c.TouchInterval = time.Minute, time.Minute
+			c.Expiry.IdleTimeout, c.Expiry.TouchInterval = time.Minute, time.Minute
 		}, "TouchInterval"},
 		{"invalid proxy prefix", func(c *sessionkit.Config) { c.TrustedProxies = []netip.Prefix{{}} }, "TrustedProxies"},
 	}
@@ -76,15 +76,17 @@ func TestValidConfigurations(t *testing.T) {
 	store := memstore.New(memstore.Config{})
 	defer store.Close()
 	for name, edit := range map[string]func(*sessionkit.Config){
-		"defaults":            func(*sessionkit.Config) {},
-		"__Host- done right":  func(c *sessionkit.Config) { c.CookieName, c.Secure = "__Host-sid", true },
-		"cross-site":          func(c *sessionkit.Config) { c.SameSite, c.Secure, c.Partitioned = http.SameSiteNoneMode, true, true },
-		"idle timeout":        func(c *sessionkit.Config) { c.IdleTimeout = 30 * time.Minute },
+		"defaults":           func(*sessionkit.Config) {},
+		"__Host- done right": func(c *sessionkit.Config) { c.Cookie.Name, c.Cookie.Secure = "__Host-sid", true },
+		"cross-site": func(c *sessionkit.Config) {
+			c.Cookie.SameSite, c.Cookie.Secure, c.Cookie.Partitioned = http.SameSiteNoneMode, true, true
+		},
+		"idle timeout":        func(c *sessionkit.Config) { c.Expiry.IdleTimeout = 30 * time.Minute },
 		"rotation":            func(c *sessionkit.Config) { c.Secrets = []string{secretB, secretA} },
-		"domain for siblings": func(c *sessionkit.Config) { c.CookieDomain = "example.com" },
-		"400-day lifetime":    func(c *sessionkit.Config) { c.Lifetime = sessionkit.MaxLifetime },
+		"domain for siblings": func(c *sessionkit.Config) { c.Cookie.Domain = "example.com" },
+		"400-day lifetime":    func(c *sessionkit.Config) { c.Expiry.Lifetime = sessionkit.MaxLifetime },
 		"long lifetime, browser-session cookie": func(c *sessionkit.Config) {
-			c.Lifetime, c.BrowserSessionCookie = 2*sessionkit.MaxLifetime, true
+			c.Expiry.Lifetime, c.Cookie.BrowserSession = 2*sessionkit.MaxLifetime, true
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -113,13 +115,13 @@ func TestCookieAttributes(t *testing.T) {
 		{"defaults", nil,
 			[]string{"Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=604800", "Expires="}, []string{"Secure", "Domain="}},
 		{"production", func(c *sessionkit.Config) {
-			c.Secure, c.CookieDomain, c.SameSite = true, "example.com", http.SameSiteStrictMode
+			c.Cookie.Secure, c.Cookie.Domain, c.Cookie.SameSite = true, "example.com", http.SameSiteStrictMode
 		}, []string{"Secure", "Domain=example.com", "SameSite=Strict"}, nil},
-		{"browser-session cookie", func(c *sessionkit.Config) { c.BrowserSessionCookie = true },
+		{"browser-session cookie", func(c *sessionkit.Config) { c.Cookie.BrowserSession = true },
 			[]string{"HttpOnly"}, []string{"Max-Age", "Expires"}},
-		{"script access", func(c *sessionkit.Config) { c.AllowScriptAccess = true }, nil, []string{"HttpOnly"}},
-		{"partitioned", func(c *sessionkit.Config) { c.Secure, c.Partitioned = true, true }, []string{"Partitioned"}, nil},
-		{"idle timeout bounds the cookie", func(c *sessionkit.Config) { c.IdleTimeout = time.Hour }, []string{"Max-Age=3600"}, nil},
+		{"script access", func(c *sessionkit.Config) { c.Cookie.AllowScriptAccess = true }, nil, []string{"HttpOnly"}},
+		{"partitioned", func(c *sessionkit.Config) { c.Cookie.Secure, c.Cookie.Partitioned = true, true }, []string{"Partitioned"}, nil},
+		{"idle timeout bounds the cookie", func(c *sessionkit.Config) { c.Expiry.IdleTimeout = time.Hour }, []string{"Max-Age=3600"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

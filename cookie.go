@@ -245,8 +245,11 @@ func validID(id string) bool {
 	return true
 }
 
-// Fingerprint returns a short, non-reversible identifier of a secret that
-// operators can compare across instances without revealing the secret.
+// Fingerprint returns a short, non-reversible identifier of a secret (one
+// of Config.Secrets), not of a session: operators compare it across
+// instances without revealing the secret. New logs the fingerprint of every
+// secret it holds; a program that wants to show the signing one computes
+// Fingerprint(cfg.Secrets[0]).
 func Fingerprint(secret string) string {
 	sum := sha256.Sum256([]byte("sessionkit secret fingerprint\x00" + secret))
 	return hex.EncodeToString(sum[:6])

@@ -33,7 +33,7 @@ type DeviceBoundConfig struct {
 	// CookieName is the short-lived bound cookie's name. Its Path, Domain,
 	// Secure, HttpOnly and SameSite are the session cookie's. Default
 	// "sessionkit.bound", with the session cookie's __Host- or __Secure-
-	// prefix if it has one; it must differ from Config.CookieName.
+	// prefix if it has one; it must differ from Config.Cookie.Name.
 	CookieName string
 	// CookieLifetime is how long a bound cookie is accepted: how long a
 	// copied session cookie stays usable, and how often a browser signs a
@@ -100,12 +100,12 @@ func (cfg *Config) checkDeviceBound() error {
 		c.CookieName = DefaultBoundCookieName
 		// The session cookie's prefix, which its attributes satisfy.
 		for _, prefix := range []string{"__Host-", "__Secure-"} {
-			if strings.HasPrefix(cfg.CookieName, prefix) {
+			if strings.HasPrefix(cfg.Cookie.Name, prefix) {
 				c.CookieName = prefix + DefaultBoundCookieName
 			}
 		}
 	}
-	if !validCookieName(c.CookieName) || c.CookieName == cfg.CookieName {
+	if !validCookieName(c.CookieName) || c.CookieName == cfg.Cookie.Name {
 		return fmt.Errorf("sessionkit: DeviceBound.CookieName %q must be a valid cookie name other than the session cookie's", c.CookieName)
 	}
 	if c.CookieLifetime < 0 || c.ChallengeLifetime < 0 {
@@ -117,7 +117,7 @@ func (cfg *Config) checkDeviceBound() error {
 	if c.ChallengeLifetime == 0 {
 		c.ChallengeLifetime = DefaultChallengeLifetime
 	}
-	if cfg.Partitioned {
+	if cfg.Cookie.Partitioned {
 		// The draft refuses a Partitioned credential.
 		return fmt.Errorf("sessionkit: DeviceBound does not work with Partitioned cookies: browsers refuse to bind them")
 	}
@@ -129,17 +129,17 @@ func newDeviceBound(cfg Config) *deviceBound {
 	if cfg.DeviceBound == nil {
 		return nil
 	}
-	attrs := []string{"Path=" + cfg.CookiePath}
-	if cfg.CookieDomain != "" {
-		attrs = append(attrs, "Domain="+cfg.CookieDomain)
+	attrs := []string{"Path=" + cfg.Cookie.Path}
+	if cfg.Cookie.Domain != "" {
+		attrs = append(attrs, "Domain="+cfg.Cookie.Domain)
 	}
-	if cfg.Secure {
+	if cfg.Cookie.Secure {
 		attrs = append(attrs, "Secure")
 	}
-	if !cfg.AllowScriptAccess {
+	if !cfg.Cookie.AllowScriptAccess {
 		attrs = append(attrs, "HttpOnly")
 	}
-	switch cfg.SameSite {
+	switch cfg.Cookie.SameSite {
 	case http.SameSiteStrictMode:
 		attrs = append(attrs, "SameSite=Strict")
 	case http.SameSiteNoneMode:

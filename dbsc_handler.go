@@ -38,7 +38,7 @@ func (m *Manager) DeviceBoundRefresh() http.Handler { return http.HandlerFunc(m.
 // same rule as Session.load: exactly one live candidate, or none.
 func (m *Manager) boundSessionOf(r *http.Request) (id string, rec Record, found bool, err error) {
 	var buf [1]string
-	ids, status := m.signer.readSessionCookie(r, m.cfg.CookieName, buf[:0])
+	ids, status := m.signer.readSessionCookie(r, m.cfg.Cookie.Name, buf[:0])
 	m.noteCookie(r, status)
 	switch len(ids) {
 	case 0:
@@ -194,7 +194,7 @@ func (m *Manager) refreshBound(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.verify(b.Alg, b.JWK); err != nil {
 		m.log.Warn("sessionkit: security: a DBSC refresh was signed by another key than the session's; refused (a copied session cookie?)",
-			"event", "dbsc_wrong_key", "client", m.ClientNetwork(r), "err", err)
+			"event", "dbsc_wrong_key", "client", m.cfg.TrustedProxies.ClientNetwork(r), "err", err)
 		m.proofRefused(w, r, http.StatusUnauthorized, err)
 		return
 	}

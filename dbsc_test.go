@@ -79,7 +79,7 @@ func dbscApp(m *sessionkit.Manager) http.Handler {
 		if err != nil || u == "" {
 			return "", errors.Join(err, errUnauthenticated)
 		}
-		if _, err := m.EndSessions(r.Context(), u, s.Handle()); err != nil {
+		if _, err := m.EndOtherSessions(r.Context(), u, s.Handle()); err != nil {
 			return "", err
 		}
 		return "changed", s.Authenticate(u)
@@ -432,8 +432,8 @@ func TestDeviceBoundSessionEnds(t *testing.T) {
 			mustDo(t, victim, "POST", "/logout", 200)
 		}},
 		{"revocation", func(t *testing.T, m *sessionkit.Manager, victim, other *dbscBrowser) {
-			if n, err := m.EndSessions(context.Background(), "ada", ""); err != nil || n != 2 {
-				t.Fatalf("EndSessions: %d, %v", n, err)
+			if n, err := m.EndAllSessions(context.Background(), "ada"); err != nil || n != 2 {
+				t.Fatalf("EndAllSessions: %d, %v", n, err)
 			}
 		}},
 		{"password change elsewhere", func(t *testing.T, m *sessionkit.Manager, victim, other *dbscBrowser) {
@@ -540,7 +540,7 @@ func TestDeviceBoundInstancesShareTheStore(t *testing.T) {
 	managers := []*sessionkit.Manager{
 		dbscManager(t, store, clock, nil),
 		dbscManager(t, store, clock, nil),
-		dbscManager(t, store, clock, func(c *sessionkit.Config) { c.CacheEntries = 100 }),
+		dbscManager(t, store, clock, func(c *sessionkit.Config) { c.Cache.Entries = 100 }),
 	}
 	srv := dbscServer(t, managers...)
 	b := newDBSCBrowser(t, srv.URL, clock, newDBSCKey(t, "ES256"))
@@ -572,7 +572,7 @@ func TestDeviceBoundConfig(t *testing.T) {
 		ok   bool
 	}{
 		{"defaults", func(c *sessionkit.Config) {}, true},
-		{"Partitioned", func(c *sessionkit.Config) { c.Secure, c.Partitioned = true, true }, false},
+		{"Partitioned", func(c *sessionkit.Config) { c.Cookie.Secure, c.Cookie.Partitioned = true, true }, false},
 		{"same cookie name", func(c *sessionkit.Config) { c.DeviceBound.CookieName = sessionkit.DefaultCookieName }, false},
 		{"bad cookie name", func(c *sessionkit.Config) { c.DeviceBound.CookieName = "a;b" }, false},
 		{"relative path", func(c *sessionkit.Config) { c.DeviceBound.RefreshPath = "refresh" }, false},
@@ -609,10 +609,10 @@ func TestDeviceBoundMessageFormats(t *testing.T) {
 		{"defaults", nil, "sessionkit.bound", "Path=/; HttpOnly; SameSite=Lax",
 			regexp.MustCompile(`^sessionkit\.bound=\d+\.[A-Za-z0-9_-]{22}; Path=/; Max-Age=(299|300); HttpOnly; SameSite=Lax$`)},
 		{"__Host- and Strict", func(c *sessionkit.Config) {
-			c.CookieName, c.Secure, c.SameSite = "__Host-sid", true, http.SameSiteStrictMode
+			c.Cookie.Name, c.Cookie.Secure, c.Cookie.SameSite = "__Host-sid", true, http.SameSiteStrictMode
 		}, "__Host-sessionkit.bound", "Path=/; Secure; HttpOnly; SameSite=Strict",
 			regexp.MustCompile(`^__Host-sessionkit\.bound=\d+\.[A-Za-z0-9_-]{22}; Path=/; Max-Age=(299|300); HttpOnly; Secure; SameSite=Strict$`)},
-		{"Domain and path", func(c *sessionkit.Config) { c.CookieDomain, c.CookiePath = "example.com", "/app" }, "sessionkit.bound",
+		{"Domain and path", func(c *sessionkit.Config) { c.Cookie.Domain, c.Cookie.Path = "example.com", "/app" }, "sessionkit.bound",
 			"Path=/app; Domain=example.com; HttpOnly; SameSite=Lax",
 			regexp.MustCompile(`^sessionkit\.bound=\d+\.[A-Za-z0-9_-]{22}; Path=/app; Domain=example\.com; Max-Age=(299|300); HttpOnly; SameSite=Lax$`)},
 	}

@@ -58,8 +58,8 @@ func (k EventKind) String() string {
 const (
 	// ReasonLogout: Session.Destroy.
 	ReasonLogout = "logout"
-	// ReasonRevoked: Manager.EndSession or EndSessions without another
-	// reason in their context.
+	// ReasonRevoked: Manager.RevokeSession, EndOtherSessions or
+	// EndAllSessions without another reason in their context.
 	ReasonRevoked = "revoked"
 	// ReasonPasswordChange and ReasonDisabled are for WithEndReason.
 	ReasonPasswordChange = "password_change"
@@ -93,8 +93,9 @@ type Event struct {
 	Previous string
 	// Reason says why, for EventEnded and EventCookieRejected.
 	Reason string
-	// ClientAddr is the request's client address (Manager.ClientAddr); the
-	// zero Addr when the event has no request or the address is unknown.
+	// ClientAddr is the request's client address
+	// (TrustedProxies.ClientAddr); the zero Addr when the event has no
+	// request or the address is unknown.
 	ClientAddr netip.Addr
 }
 
@@ -104,9 +105,9 @@ const DefaultEventQueue = 1024
 type endReasonKey struct{}
 
 // WithEndReason returns ctx carrying reason for the EventEnded that
-// Manager.EndSession and EndSessions emit with it (ReasonRevoked without
-// one): an application says why it ends a user's sessions, e.g.
-// ReasonPasswordChange.
+// Manager.RevokeSession, EndOtherSessions and EndAllSessions emit with it
+// (ReasonRevoked without one): an application says why it ends a user's
+// sessions, e.g. ReasonPasswordChange.
 func WithEndReason(ctx context.Context, reason string) context.Context {
 	return context.WithValue(ctx, endReasonKey{}, reason)
 }
@@ -186,7 +187,7 @@ func (m *Manager) requestEvent(r *http.Request, ev Event) {
 		return
 	}
 	if r != nil {
-		ev.ClientAddr, _ = m.ClientAddr(r)
+		ev.ClientAddr, _ = m.cfg.TrustedProxies.ClientAddr(r)
 	}
 	m.emit(ev)
 }
@@ -292,7 +293,7 @@ func (s *Session) reportGone() {
 	s.m.requestEvent(s.req, Event{Kind: EventEnded, Handle: handleOf(s.candidates[0]), Reason: ReasonExpired})
 }
 
-// endedBy returns the callback Manager.EndSession and EndSessions give the
+// endedBy returns the callback the Manager's user-session methods give the
 // store calls: the cache forgets the id, and an EventEnded is emitted with
 // ctx's reason.
 func (m *Manager) endedBy(ctx context.Context, user string) func(id string, err error) {

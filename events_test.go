@@ -15,7 +15,7 @@ import (
 // eventApp serves the session operations that emit events: /put (a value,
 // creating the session), /auth?user=U, /regen, /me (reads, so an idle
 // session is touched), /logout (reads the user, then Destroy), /others
-// (EndSessions but this one, with ?reason= through WithEndReason).
+// (EndOtherSessions, with ?reason= through WithEndReason).
 func eventApp(m *sessionkit.Manager) http.Handler {
 	mux := http.NewServeMux()
 	fail := func(w http.ResponseWriter, err error) { http.Error(w, err.Error(), http.StatusServiceUnavailable) }
@@ -67,7 +67,7 @@ func eventApp(m *sessionkit.Manager) http.Handler {
 		if reason := r.URL.Query().Get("reason"); reason != "" {
 			ctx = sessionkit.WithEndReason(ctx, reason)
 		}
-		if _, err := m.EndSessions(ctx, user, s.Handle()); err != nil {
+		if _, err := m.EndOtherSessions(ctx, user, s.Handle()); err != nil {
 			fail(w, err)
 		}
 	})
@@ -136,7 +136,7 @@ func TestEvents(t *testing.T) {
 			return want{kind: sessionkit.EventAuthenticated, user: "ada", handle: handleOfCookie(t, m, c), previous: handleOfCookie(t, m, anon)}
 		}},
 		{"refreshed", func(c *sessionkit.Config) {
-			c.IdleTimeout, c.TouchInterval = time.Hour, time.Millisecond
+			c.Expiry.IdleTimeout, c.Expiry.TouchInterval = time.Hour, time.Millisecond
 		}, func(t *testing.T, m *sessionkit.Manager, h http.Handler) want {
 			c := sessionCookie(do(h, "POST", "/auth?user=ada"))
 			time.Sleep(5 * time.Millisecond) // past the touch interval
@@ -171,7 +171,7 @@ func TestEvents(t *testing.T) {
 			return want{kind: sessionkit.EventEnded, reason: sessionkit.ReasonPasswordChange, user: "ada", handle: handle}
 		}},
 		{"ended by expiry", func(c *sessionkit.Config) {
-			c.Lifetime = 20 * time.Millisecond
+			c.Expiry.Lifetime = 20 * time.Millisecond
 		}, func(t *testing.T, m *sessionkit.Manager, h http.Handler) want {
 			c := sessionCookie(do(h, "POST", "/auth?user=ada"))
 			handle := handleOfCookie(t, m, c)

@@ -19,10 +19,10 @@ func ExampleSession_SetLifetime() {
 	store := memstore.New(memstore.Config{}) // pgstore or sqlitestore in production
 	defer store.Close()
 	sessions, err := sessionkit.New(sessionkit.Config{
-		Store:    store,
-		Secrets:  []string{"a-secret-of-at-least-32-bytes-long!!"},
-		Lifetime: 12 * time.Hour,
-		Logger:   slog.New(slog.DiscardHandler),
+		Store:   store,
+		Secrets: []string{"a-secret-of-at-least-32-bytes-long!!"},
+		Logger:  slog.New(slog.DiscardHandler),
+		Expiry:  sessionkit.ExpiryConfig{Lifetime: 12 * time.Hour},
 	})
 	if err != nil {
 		panic(err)

@@ -29,16 +29,18 @@ func Example_quickStart() {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
-		var userID int64
-		if _, err := s.Get("userId", &userID); err != nil { // one store read; ErrStore if the store is down
+		// The user s.Authenticate bound at log-in: one store read, and
+		// ErrStore when the store is down.
+		user, err := s.User()
+		if err != nil {
 			http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		if userID == 0 {
+		if user == "" {
 			http.Error(w, "not authenticated", http.StatusUnauthorized)
 			return
 		}
-		fmt.Fprintf(w, `{"id":%d}`, userID)
+		fmt.Fprintf(w, `{"user":%q}`, user)
 	})
 	// Not log.Fatal, which would exit without the deferred Close.
 	log.Print(http.ListenAndServe("127.0.0.1:8080", sessions.Middleware(mux)))

@@ -40,14 +40,14 @@ const expressTimeLayout = "2006-01-02T15:04:05.000Z"
 // Max-Age sent and the store's expiry agree.
 func (m *Manager) expressCookieValue(expiry, now time.Time) json.RawMessage {
 	c := expressCookie{
-		Partitioned: m.cfg.Partitioned,
-		Secure:      m.cfg.Secure,
-		HTTPOnly:    !m.cfg.AllowScriptAccess,
-		Domain:      m.cfg.CookieDomain,
-		Path:        m.cfg.CookiePath,
-		SameSite:    expressSameSite(m.cfg.SameSite),
+		Partitioned: m.cfg.Cookie.Partitioned,
+		Secure:      m.cfg.Cookie.Secure,
+		HTTPOnly:    !m.cfg.Cookie.AllowScriptAccess,
+		Domain:      m.cfg.Cookie.Domain,
+		Path:        m.cfg.Cookie.Path,
+		SameSite:    expressSameSite(m.cfg.Cookie.SameSite),
 	}
-	if !m.cfg.BrowserSessionCookie {
+	if !m.cfg.Cookie.BrowserSession {
 		maxAge := expiry.Sub(now).Milliseconds()
 		expires := expiry.UTC().Format(expressTimeLayout)
 		c.OriginalMaxAge, c.Expires = &maxAge, &expires

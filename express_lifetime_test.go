@@ -25,7 +25,7 @@ func nodeCookie(id, secret string) *http.Cookie {
 // TestExpressLifetimeFromNode: a session express-session created with
 // cookie.maxAge 1h, logged in on Go (which regenerates it), keeps Node's
 // lifetime: Max-Age, the stored expiry and originalMaxAge say 1h, not
-// Config.Lifetime. With an IdleTimeout, originalMaxAge is the idle period
+// Config.Expiry.Lifetime. With an IdleTimeout, originalMaxAge is the idle period
 // of Node's rolling sessions, not a lifetime, and the idle deadline rules.
 func TestExpressLifetimeFromNode(t *testing.T) {
 	t.Parallel()
@@ -41,7 +41,7 @@ func TestExpressLifetimeFromNode(t *testing.T) {
 			t.Parallel()
 			store := memStore(t)
 			m, _ := newManager(t, store, func(cfg *sessionkit.Config) {
-				cfg.ExpressSessionCookie, cfg.Lifetime, cfg.IdleTimeout = true, 7*24*time.Hour, c.idle
+				cfg.ExpressSessionCookie, cfg.Expiry.Lifetime, cfg.Expiry.IdleTimeout = true, 7*24*time.Hour, c.idle
 			})
 			now := time.Now()
 			node := json.RawMessage(`{"originalMaxAge":3600000,"expires":"` +

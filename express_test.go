@@ -84,13 +84,15 @@ func TestExpressSessionCookieObject(t *testing.T) {
 	}{
 		{"defaults", nil},
 		{"production", func(c *sessionkit.Config) {
-			c.Secure, c.CookieDomain, c.SameSite, c.CookiePath = true, "example.com", http.SameSiteStrictMode, "/api"
+			c.Cookie.Secure, c.Cookie.Domain, c.Cookie.SameSite, c.Cookie.Path = true, "example.com", http.SameSiteStrictMode, "/api"
 		}},
-		{"cross-site", func(c *sessionkit.Config) { c.Secure, c.SameSite, c.Partitioned = true, http.SameSiteNoneMode, true }},
-		{"browser-session cookie", func(c *sessionkit.Config) { c.BrowserSessionCookie = true }},
-		{"script access", func(c *sessionkit.Config) { c.AllowScriptAccess = true }},
-		{"idle timeout bounds the cookie", func(c *sessionkit.Config) { c.IdleTimeout = time.Hour }},
-		{"lifetime not a whole second", func(c *sessionkit.Config) { c.Lifetime = 90*time.Minute + 1234567*time.Nanosecond }},
+		{"cross-site", func(c *sessionkit.Config) {
+			c.Cookie.Secure, c.Cookie.SameSite, c.Cookie.Partitioned = true, http.SameSiteNoneMode, true
+		}},
+		{"browser-session cookie", func(c *sessionkit.Config) { c.Cookie.BrowserSession = true }},
+		{"script access", func(c *sessionkit.Config) { c.Cookie.AllowScriptAccess = true }},
+		{"idle timeout bounds the cookie", func(c *sessionkit.Config) { c.Expiry.IdleTimeout = time.Hour }},
+		{"lifetime not a whole second", func(c *sessionkit.Config) { c.Expiry.Lifetime = 90*time.Minute + 1234567*time.Nanosecond }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,8 +139,8 @@ func TestExpressSessionCookieFollowsReissue(t *testing.T) {
 	store := memStore(t)
 	m, _ := newManager(t, store, func(c *sessionkit.Config) {
 		c.ExpressSessionCookie = true
-		c.IdleTimeout = time.Hour
-		c.TouchInterval = time.Millisecond
+		c.Expiry.IdleTimeout = time.Hour
+		c.Expiry.TouchInterval = time.Millisecond
 	})
 	h := app(m)
 	ctx := context.Background()

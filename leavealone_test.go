@@ -15,7 +15,7 @@ import (
 func TestLeaveAlone(t *testing.T) {
 	store := memstore.New(memstore.Config{})
 	t.Cleanup(func() { store.Close() })
-	m, _ := newManager(t, store, func(c *sessionkit.Config) { c.IdleTimeout = time.Minute })
+	m, _ := newManager(t, store, func(c *sessionkit.Config) { c.Expiry.IdleTimeout = time.Minute })
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := sessionkit.From(r)
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 const MaxLifetime = 400 * 24 * time.Hour
 
 // SetLifetime gives this session its own absolute lifetime d, counted from
-// its creation, in place of Config.Lifetime: the "remember me" of a log-in
+// its creation, in place of Config.Expiry.Lifetime: the "remember me" of a log-in
 // form, a short session unless the user asks for a long one. d is kept to
 // the millisecond and must be between a millisecond and MaxLifetime; any
 // other d is refused with an error and changes nothing.
@@ -22,7 +22,7 @@ const MaxLifetime = 400 * 24 * time.Hour
 // Config.ExpressSessionCookie, the stored cookie object's originalMaxAge
 // and expires all name creation + d (or earlier, see below), and later
 // requests keep it: an IdleTimeout touch and a re-issued cookie are capped
-// at creation + d, not at creation + Config.Lifetime. Config.IdleTimeout
+// at creation + d, not at creation + Config.Expiry.Lifetime. Config.Expiry.IdleTimeout
 // still applies: an unused session ends after it, remembered or not. A d
 // the session has already outlived ends it when the response is saved.
 //
@@ -30,9 +30,9 @@ const MaxLifetime = 400 * 24 * time.Hour
 // no other change rewrites, so it survives Regenerate and concurrent
 // requests, and Authenticate keeps it; a log-in regenerates the session,
 // so the lifetime counts from the log-in. At log-in, call it before or
-// after Authenticate: both orders give the same lifetime. It reads the store like
-// Get and marks the session changed; after the response headers were
-// written it returns ErrCommitted, like every change.
+// after Authenticate: both orders give the same lifetime. It reads the
+// store like Get and marks the session changed; after the response headers
+// were written it returns ErrCommitted, like every change.
 func (s *Session) SetLifetime(d time.Duration) error {
 	if d < time.Millisecond || d > MaxLifetime {
 		return fmt.Errorf("sessionkit: SetLifetime needs a lifetime between 1ms and %v, got %v", MaxLifetime, d)
@@ -53,7 +53,7 @@ func (s *Session) SetLifetime(d time.Duration) error {
 
 // lifetime is the session's absolute lifetime as this request sees it: its
 // own (SetLifetime), express-session's (expressLifetime), or
-// Config.Lifetime. s.mu is held.
+// Config.Expiry.Lifetime. s.mu is held.
 func (s *Session) lifetime() time.Duration {
 	if ms := s.ownLifetime(); ms > 0 {
 		return time.Duration(ms) * time.Millisecond
@@ -61,7 +61,7 @@ func (s *Session) lifetime() time.Duration {
 	if d, ok := s.expressLifetime(); ok {
 		return d
 	}
-	return s.m.cfg.Lifetime
+	return s.m.cfg.Expiry.Lifetime
 }
 
 // ownLifetime is the session's own lifetime in milliseconds as this request
@@ -96,7 +96,7 @@ func (s *Session) ownLifetime() int64 {
 // sessions (or the idle deadline sessionkit wrote), not a lifetime, and is
 // not read. s.mu is held.
 func (s *Session) expressLifetime() (time.Duration, bool) {
-	if !s.m.cfg.ExpressSessionCookie || s.m.cfg.IdleTimeout > 0 {
+	if !s.m.cfg.ExpressSessionCookie || s.m.cfg.Expiry.IdleTimeout > 0 {
 		return 0, false
 	}
 	raw, ok := s.set[ExpressCookieKey]
@@ -148,7 +148,7 @@ func (s *Session) currentMetaAnyUser() (sessionMeta, bool) {
 // SetLifetime in this request, creation + lifetime (capped likewise)
 // whenever it differs from the stored one. s.mu is held.
 func (s *Session) touchExpiry(now time.Time) (time.Time, bool) {
-	idle := s.m.cfg.IdleTimeout
+	idle := s.m.cfg.Expiry.IdleTimeout
 	if idle <= 0 && !s.lifetimeSet {
 		return time.Time{}, false
 	}
@@ -171,5 +171,5 @@ func (s *Session) touchExpiry(now time.Time) (time.Time, bool) {
 	if s.lifetimeSet {
 		return target, !target.Equal(s.expiry)
 	}
-	return target, target.Sub(s.expiry).Abs() >= s.m.cfg.TouchInterval
+	return target, target.Sub(s.expiry).Abs() >= s.m.cfg.Expiry.TouchInterval
 }

@@ -16,7 +16,7 @@ import (
 )
 
 const (
-	shortLifetime = 2 * time.Hour       // Config.Lifetime in these tests
+	shortLifetime = 2 * time.Hour       // Config.Expiry.Lifetime in these tests
 	remembered    = 30 * 24 * time.Hour // what "remember me" asks for
 )
 
@@ -110,9 +110,9 @@ func TestSetLifetimeAtLogIn(t *testing.T) {
 					t.Parallel()
 					store := newStore(t)
 					m, _ := newManager(t, store, func(c *sessionkit.Config) {
-						c.Lifetime = shortLifetime
-						c.IdleTimeout = 60 * 24 * time.Hour // longer than both: the lifetime decides
-						c.TouchInterval = 10 * time.Minute
+						c.Expiry.Lifetime = shortLifetime
+						c.Expiry.IdleTimeout = 60 * 24 * time.Hour // longer than both: the lifetime decides
+						c.Expiry.TouchInterval = 10 * time.Minute
 						c.ExpressSessionCookie = express
 					})
 					h := lifetimeApp(m)
@@ -164,7 +164,7 @@ func (s agedStore) Load(ctx context.Context, id string) (sessionkit.Record, bool
 }
 
 // An IdleTimeout touch of an old session is capped at creation + the
-// session's own lifetime: not cut to creation + Config.Lifetime, not
+// session's own lifetime: not cut to creation + Config.Expiry.Lifetime, not
 // extended to now + IdleTimeout.
 func TestIdleTouchKeepsTheSessionsLifetime(t *testing.T) {
 	t.Parallel()
@@ -172,13 +172,13 @@ func TestIdleTouchKeepsTheSessionsLifetime(t *testing.T) {
 		lifetime = time.Hour
 		idle     = 2 * time.Hour
 		own      = 3 * time.Hour
-		age      = 100 * time.Minute // older than Config.Lifetime, younger than its own
+		age      = 100 * time.Minute // older than Config.Expiry.Lifetime, younger than its own
 	)
 	for _, express := range []bool{false, true} {
 		for _, tc := range []struct {
 			name, login string
 			// want is the touched expiry from now; 0: no touch, the
-			// session ends at its stored expiry (creation + Config.Lifetime
+			// session ends at its stored expiry (creation + Config.Expiry.Lifetime
 			// is already past).
 			want time.Duration
 		}{
@@ -190,7 +190,7 @@ func TestIdleTouchKeepsTheSessionsLifetime(t *testing.T) {
 				t.Parallel()
 				store := memStore(t)
 				cfg := func(c *sessionkit.Config) {
-					c.Lifetime, c.IdleTimeout, c.TouchInterval = lifetime, idle, time.Millisecond
+					c.Expiry.Lifetime, c.Expiry.IdleTimeout, c.Expiry.TouchInterval = lifetime, idle, time.Millisecond
 					c.ExpressSessionCookie = express
 				}
 				m, _ := newManager(t, store, cfg)
@@ -204,7 +204,7 @@ func TestIdleTouchKeepsTheSessionsLifetime(t *testing.T) {
 				touched := sessionCookie(w)
 				if tc.want == 0 {
 					if touched != nil {
-						t.Fatalf("a default session past Config.Lifetime was re-issued: %q", w.Header().Get("Set-Cookie"))
+						t.Fatalf("a default session past Config.Expiry.Lifetime was re-issued: %q", w.Header().Get("Set-Cookie"))
 					}
 					return
 				}
@@ -230,7 +230,7 @@ func TestSetLifetimeLater(t *testing.T) {
 		t.Run(want.String(), func(t *testing.T) {
 			t.Parallel()
 			store := memStore(t)
-			m, _ := newManager(t, store, func(c *sessionkit.Config) { c.Lifetime = shortLifetime })
+			m, _ := newManager(t, store, func(c *sessionkit.Config) { c.Expiry.Lifetime = shortLifetime })
 			h := lifetimeApp(m)
 			c := sessionCookie(do(h, "POST", "/login"))
 			w := do(h, "POST", "/lifetime?d="+want.String(), c)
@@ -300,7 +300,7 @@ func TestSetLifetimeOnAnonymousSession(t *testing.T) {
 		t.Run(storeName, func(t *testing.T) {
 			t.Parallel()
 			store := newStore(t)
-			m, _ := newManager(t, store, func(c *sessionkit.Config) { c.Lifetime = shortLifetime })
+			m, _ := newManager(t, store, func(c *sessionkit.Config) { c.Expiry.Lifetime = shortLifetime })
 			w := do(lifetimeApp(m), "POST", "/lifetime?d="+remembered.String())
 			c := sessionCookie(w)
 			if w.Code != 200 || c == nil {
@@ -311,7 +311,7 @@ func TestSetLifetimeOnAnonymousSession(t *testing.T) {
 			if meta := string(rec.Values[sessionkit.MetaKey]); strings.Contains(meta, `"user"`) {
 				t.Errorf("anonymous session's metadata %s names a user", meta)
 			}
-			list, err := sessionkit.ListSessions(context.Background(), store, "")
+			list, err := m.ListSessions(context.Background(), "")
 			if err != nil || len(list) != 0 {
 				t.Errorf("sessions of user \"\": %v, %v; want none", list, err)
 			}

@@ -30,7 +30,7 @@ type Manager struct {
 	signer *signer
 	log    *slog.Logger
 	stats  counters
-	// cache is nil without Config.CacheEntries.
+	// cache is nil without Config.Cache.Entries.
 	cache *sessionCache
 	// dbsc is nil without Config.DeviceBound.
 	dbsc *deviceBound
@@ -60,12 +60,12 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("%w, which Config.MaxSessionsPerUser needs", ErrNoUserIndex)
 	}
 	feed, hasFeed := cfg.Store.(ChangeFeed)
-	if cfg.CacheEntries > 0 && !hasFeed {
+	if cfg.Cache.Entries > 0 && !hasFeed {
 		return nil, ErrNoChangeFeed
 	}
 	m := &Manager{cfg: cfg, store: cfg.Store, log: cfg.Logger, signer: newSigner(cfg.Secrets), dbsc: newDeviceBound(cfg)}
-	if cfg.CacheEntries > 0 {
-		m.cache = newSessionCache(cfg.CacheEntries, cfg.CacheMaxAge)
+	if cfg.Cache.Entries > 0 {
+		m.cache = newSessionCache(cfg.Cache.Entries, cfg.Cache.MaxAge)
 		m.cache.watch(feed)
 	}
 	m.events = newEvents(cfg)
@@ -75,16 +75,12 @@ func New(cfg Config) (*Manager, error) {
 		verify[i] = Fingerprint(s)
 	}
 	m.log.Info("sessionkit: session cookies signed by secret "+m.fingerprint+"; every instance sharing the store must log the same fingerprint",
-		"cookie", cfg.CookieName, "signing_fingerprint", m.fingerprint, "verifying_fingerprints", strings.Join(verify, ","))
+		"cookie", cfg.Cookie.Name, "signing_fingerprint", m.fingerprint, "verifying_fingerprints", strings.Join(verify, ","))
 	return m, nil
 }
 
-// Fingerprint returns the short fingerprint of the signing secret (see the
-// package-level Fingerprint).
-func (m *Manager) Fingerprint() string { return m.fingerprint }
-
 // CookieName returns the configured session cookie name.
-func (m *Manager) CookieName() string { return m.cfg.CookieName }
+func (m *Manager) CookieName() string { return m.cfg.Cookie.Name }
 
 // Stats returns a snapshot of the manager's counters.
 func (m *Manager) Stats() Stats {
@@ -98,7 +94,7 @@ func (m *Manager) Stats() Stats {
 	return st
 }
 
-// Close stops the session cache's change feed (Config.CacheEntries) and
+// Close stops the session cache's change feed (Config.Cache.Entries) and
 // the event queue (Config.OnEvent, after the events already queued reach the
 // hook), and waits for them. A Manager without either has nothing to stop.
 // Close is idempotent; after it the cache is bypassed, events are no longer
@@ -169,7 +165,9 @@ func (s *requestState) Value(key any) any {
 
 // ErrNoMiddleware is returned by From for a request that did not pass through
 // a Manager's Middleware.
-var ErrNoMiddleware = errors.New("sessionkit: no session on this request: the handler is not wrapped by Manager.Middleware; mount the middleware on this route (or on the router that serves it)")
+var ErrNoMiddleware = errors.New("sessionkit: no session on this request. " +
+	"The handler is not wrapped by Manager.Middleware: mount the middleware on this route " +
+	"(or on the router that serves it)")
 
 // From returns the request's session. It fails with ErrNoMiddleware when the
 // request did not pass through Manager.Middleware: the misconfiguration is an
@@ -365,11 +363,14 @@ func (m *Manager) noteCookie(r *http.Request, status CookieStatus) {
 	case CookieBadSignature:
 		m.stats.badSignatures.Add(1)
 		last = &m.lastBadSigLog
-		msg = "sessionkit: session cookies signed by a secret this instance does not hold were treated as no session; if instances share a store, they may hold different secrets: compare the signing fingerprint each instance logs at start, and keep an old secret in Secrets while rotating"
+		msg = "sessionkit: session cookies signed by a secret this instance does not hold were treated as no session. " +
+			"If instances share a store, they may hold different secrets: " +
+			"compare the signing fingerprint each instance logs at start, and keep an old secret in Secrets while rotating."
 	case CookieMalformed:
 		m.stats.malformed.Add(1)
 		last = &m.lastMalformedLog
-		msg = "sessionkit: session cookies not in the signed s:<id>.<signature> format were treated as no session; another application on this domain may use the same cookie name, or a client is sending junk"
+		msg = "sessionkit: session cookies not in the signed s:<id>.<signature> format were treated as no session. " +
+			"Another application on this domain may use the same cookie name, or a client is sending junk."
 	default:
 		return
 	}
@@ -381,7 +382,7 @@ func (m *Manager) noteCookie(r *http.Request, status CookieStatus) {
 		return
 	}
 	st := m.stats.snapshot()
-	m.log.Warn(msg, "cookie", m.cfg.CookieName, "status", status.String(), "signing_fingerprint", m.fingerprint,
+	m.log.Warn(msg, "cookie", m.cfg.Cookie.Name, "status", status.String(), "signing_fingerprint", m.fingerprint,
 		"bad_signatures_total", st.BadSignatures, "malformed_total", st.MalformedCookies)
 }
 
@@ -399,9 +400,11 @@ func (m *Manager) sameNameConflict(r *http.Request, candidates int) {
 	if !once(&m.lastConflictLog) {
 		return
 	}
-	m.log.Warn("sessionkit: security: the request carried session cookies naming several live sessions; treated as no session until the user logs in again (which ends them all): a cookie may have been planted by a sibling subdomain or with a longer Path — use a __Host- cookie name",
-		"event", "session_cookie_conflict", "cookie", m.cfg.CookieName, "candidates", candidates,
-		"client", m.ClientNetwork(r), "method", r.Method, "path", r.URL.Path)
+	m.log.Warn("sessionkit: security: the request carried session cookies naming several live sessions. "+
+		"They are treated as no session until the user logs in again (which ends them all). "+
+		"A cookie may have been planted by a sibling subdomain or with a longer Path: use a __Host- cookie name.",
+		"event", "session_cookie_conflict", "cookie", m.cfg.Cookie.Name, "candidates", candidates,
+		"client", m.cfg.TrustedProxies.ClientNetwork(r), "method", r.Method, "path", r.URL.Path)
 }
 
 // once reports whether a line throttled by last (unix nanoseconds of its

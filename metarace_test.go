@@ -144,9 +144,9 @@ func TestConcurrentMetadataChanges(t *testing.T) {
 				t.Parallel()
 				st := open(t)
 				m, _ := newManager(t, st, func(c *sessionkit.Config) {
-					c.Lifetime = 2 * time.Hour
-					c.IdleTimeout = tc.idle
-					c.TouchInterval = time.Millisecond // every later read is due to touch
+					c.Expiry.Lifetime = 2 * time.Hour
+					c.Expiry.IdleTimeout = tc.idle
+					c.Expiry.TouchInterval = time.Millisecond // every later read is due to touch
 				})
 				ready, release := make(chan struct{}), make(chan struct{})
 				h := raceApp(t, m, ready, release)

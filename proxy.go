@@ -8,54 +8,53 @@ import (
 	"strings"
 )
 
-// HTTPSVerdict says how a request reached the server, as far as the session
-// cookie is concerned.
-type HTTPSVerdict struct {
-	// HTTPS reports whether the request counts as HTTPS.
-	HTTPS bool
-	// Reason says why, in words an operator can act on.
-	Reason string
-}
+// TrustedProxies lists the addresses of the reverse proxies whose
+// X-Forwarded-Proto and X-Forwarded-For headers are believed (see
+// Config.TrustedProxies). Its methods answer, for a request, the questions
+// those headers settle: did it come over HTTPS, and from which client. The
+// zero value trusts no proxy: every such header is ignored, since a client
+// could send it.
+type TrustedProxies []netip.Prefix
 
-// HTTPSVerdict reports whether r counts as HTTPS: it arrived over TLS, or its
-// immediate peer is a trusted proxy whose X-Forwarded-Proto says https.
-// X-Forwarded-Proto from any other peer is ignored, since a client could
-// send it.
-func (m *Manager) HTTPSVerdict(r *http.Request) HTTPSVerdict {
+// HTTPSVerdict reports whether r counts as HTTPS, and why, in words an
+// operator can act on: r arrived over TLS, or its immediate peer is a
+// trusted proxy whose X-Forwarded-Proto says https. X-Forwarded-Proto from
+// any other peer is ignored. Config.OnInsecureCookie receives the reason.
+func (t TrustedProxies) HTTPSVerdict(r *http.Request) (https bool, reason string) {
 	if r.TLS != nil {
-		return HTTPSVerdict{HTTPS: true, Reason: "the connection is TLS"}
+		return true, "the connection is TLS"
 	}
 	proto := forwardedProto(r)
 	if proto == "" {
-		return HTTPSVerdict{Reason: "plain HTTP connection and no X-Forwarded-Proto header"}
+		return false, "plain HTTP connection and no X-Forwarded-Proto header"
 	}
 	peer, ok := peerAddr(r)
 	if !ok {
-		return HTTPSVerdict{Reason: "X-Forwarded-Proto ignored: the peer address " + r.RemoteAddr + " cannot be parsed"}
+		return false, "X-Forwarded-Proto ignored: the peer address " + r.RemoteAddr + " cannot be parsed"
 	}
-	if !m.trusted(peer) {
-		return HTTPSVerdict{Reason: "X-Forwarded-Proto: " + proto + " ignored: peer " + peer.String() + " is not in TrustedProxies"}
+	if !t.trusts(peer) {
+		return false, "X-Forwarded-Proto: " + proto + " ignored: peer " + peer.String() + " is not in TrustedProxies"
 	}
 	if proto != "https" {
-		return HTTPSVerdict{Reason: "trusted proxy " + peer.String() + " says X-Forwarded-Proto: " + proto}
+		return false, "trusted proxy " + peer.String() + " says X-Forwarded-Proto: " + proto
 	}
-	return HTTPSVerdict{HTTPS: true, Reason: "trusted proxy " + peer.String() + " says X-Forwarded-Proto: https"}
+	return true, "trusted proxy " + peer.String() + " says X-Forwarded-Proto: https"
 }
 
 // isHTTPS is HTTPSVerdict without the explanation, for the request path.
-func (m *Manager) isHTTPS(r *http.Request) bool {
+func (t TrustedProxies) isHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	if len(m.cfg.TrustedProxies) == 0 || forwardedProto(r) != "https" {
+	if len(t) == 0 || forwardedProto(r) != "https" {
 		return false
 	}
 	peer, ok := peerAddr(r)
-	return ok && m.trusted(peer)
+	return ok && t.trusts(peer)
 }
 
-func (m *Manager) trusted(peer netip.Addr) bool {
-	for _, p := range m.cfg.TrustedProxies {
+func (t TrustedProxies) trusts(peer netip.Addr) bool {
+	for _, p := range t {
 		if p.Contains(peer) {
 			return true
 		}
@@ -91,9 +90,9 @@ func peerAddr(r *http.Request) (netip.Addr, bool) {
 // read from the right (the hops a trusted proxy appended). A garbled hop
 // stops the walk at the last address that could be believed. ok is false
 // when the peer address cannot be parsed.
-func (m *Manager) ClientAddr(r *http.Request) (addr netip.Addr, ok bool) {
+func (t TrustedProxies) ClientAddr(r *http.Request) (addr netip.Addr, ok bool) {
 	addr, ok = peerAddr(r)
-	if !ok || !m.trusted(addr) {
+	if !ok || !t.trusts(addr) {
 		return addr, ok
 	}
 	for _, line := range slices.Backward(r.Header.Values("X-Forwarded-For")) {
@@ -104,7 +103,7 @@ func (m *Manager) ClientAddr(r *http.Request) (addr netip.Addr, ok bool) {
 				return addr, true
 			}
 			addr = a.Unmap()
-			if !m.trusted(addr) {
+			if !t.trusts(addr) {
 				return addr, true
 			}
 		}
@@ -116,8 +115,8 @@ func (m *Manager) ClientAddr(r *http.Request) (addr netip.Addr, ok bool) {
 // and security logs give it: the /24 of an IPv4 address, the /48 of an
 // IPv6 one, or "unknown". It tells one network from another without naming
 // a person.
-func (m *Manager) ClientNetwork(r *http.Request) string {
-	if addr, ok := m.ClientAddr(r); ok {
+func (t TrustedProxies) ClientNetwork(r *http.Request) string {
+	if addr, ok := t.ClientAddr(r); ok {
 		if n := coarseAddr(addr); n != "" {
 			return n
 		}

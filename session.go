@@ -81,7 +81,7 @@ func (s *Session) resolve() {
 		return
 	}
 	s.resolved = true
-	s.candidates, s.status = s.m.signer.readSessionCookie(s.req, s.m.cfg.CookieName, s.candidateBuf[:0])
+	s.candidates, s.status = s.m.signer.readSessionCookie(s.req, s.m.cfg.Cookie.Name, s.candidateBuf[:0])
 	s.m.noteCookie(s.req, s.status)
 	switch len(s.candidates) {
 	case 0:
@@ -186,19 +186,14 @@ func (s *Session) Get(key string, dst any) (found bool, err error) {
 	return true, nil
 }
 
-// GetString returns the string stored under key, or "" when the key is
-// absent or holds another type.
+// GetString is Get for a string: it returns the string stored under key,
+// or "" when the key is absent. A value that is not a string is an error,
+// as it is for Get, so that a key written with another type is not read as
+// "no value".
 func (s *Session) GetString(key string) (string, error) {
-	raw, found, err := s.lookup(key)
-	if err != nil || !found {
-		return "", err
-	}
-	if v, ok := plainString(raw); ok {
-		return v, nil
-	}
 	var v string
-	if json.Unmarshal(raw, &v) != nil {
-		return "", nil
+	if _, err := s.Get(key, &v); err != nil {
+		return "", err
 	}
 	return v, nil
 }
@@ -409,9 +404,13 @@ func (s *Session) Destroy() error {
 }
 
 // ID returns the session's id, or "" for a new session that has not been
-// given one. It reads the cookie, not the store, so it may name a session
-// that has expired; with several validly signed session cookies, it is ""
-// until a read has chosen among them (see Get). Never log it whole.
+// given one. The id is the secret the cookie carries: whoever holds it
+// holds the session. It is for code that works on the store itself (a
+// Store's keys, HashID); to show, log or revoke a session use Handle, and
+// a store's change feed uses ChangeKey. It reads the cookie, not the
+// store, so it may name a session that has expired; with several validly
+// signed session cookies, it is "" until a read has chosen among them (see
+// Get). Never log it whole.
 func (s *Session) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -431,7 +430,8 @@ func (s *Session) CookieStatus() CookieStatus {
 // changeable reports ErrCommitted, loudly, for a change after the save.
 func (s *Session) changeable() error {
 	if s.committed {
-		s.m.log.Warn("sessionkit: session changed after the response headers were written; the change is lost: change the session before writing the response",
+		s.m.log.Warn("sessionkit: session changed after the response headers were written, so the change is lost. "+
+			"Change the session before writing the response.",
 			"method", s.req.Method, "path", s.req.URL.Path)
 		return ErrCommitted
 	}
@@ -549,8 +549,8 @@ func (s *Session) commit(h http.Header) error {
 // create saves the pending values as a new session.
 func (s *Session) create(now time.Time) error {
 	expiry := now.Add(s.lifetime())
-	if s.m.cfg.IdleTimeout > 0 {
-		expiry = earliest(expiry, now.Add(s.m.cfg.IdleTimeout))
+	if s.m.cfg.Expiry.IdleTimeout > 0 {
+		expiry = earliest(expiry, now.Add(s.m.cfg.Expiry.IdleTimeout))
 	}
 	expiry = s.m.expressInstant(expiry)
 	values := s.m.withExpressCookie(s.set, expiry, now)

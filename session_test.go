@@ -42,8 +42,8 @@ func TestUnchangedReadsDoNotWrite(t *testing.T) {
 	t.Parallel()
 	store, pool := pgStore(t)
 	m, _ := newManager(t, store, func(c *sessionkit.Config) {
-		c.IdleTimeout = time.Hour
-		c.TouchInterval = 10 * time.Minute
+		c.Expiry.IdleTimeout = time.Hour
+		c.Expiry.TouchInterval = 10 * time.Minute
 	})
 	h := app(m)
 	cookie := login(t, h, "ada")
@@ -147,8 +147,8 @@ func TestDestroy(t *testing.T) {
 	t.Parallel()
 	store, pool := pgStore(t)
 	m, _ := newManager(t, store, func(c *sessionkit.Config) {
-		c.CookieDomain = "example.com"
-		c.CookiePath = "/app"
+		c.Cookie.Domain = "example.com"
+		c.Cookie.Path = "/app"
 	})
 	h := app(m)
 	cookie := login(t, h, "ada")
@@ -213,7 +213,7 @@ func TestForgedCookiesMakeNoStoreCall(t *testing.T) {
 			t.Fatalf("%q logged %d times in a minute, want once:\n%s", kind, n, logs)
 		}
 	}
-	if !strings.Contains(logs.String(), "different secrets") || !strings.Contains(logs.String(), m.Fingerprint()) {
+	if !strings.Contains(logs.String(), "different secrets") || !strings.Contains(logs.String(), sessionkit.Fingerprint(secretA)) {
 		t.Fatalf("log lacks the hint and the fingerprint:\n%s", logs)
 	}
 	if strings.Contains(logs.String(), secretA) || strings.Contains(logs.String(), id) {
@@ -463,8 +463,8 @@ func (s noCreatedStore) Load(ctx context.Context, id string) (sessionkit.Record,
 func TestIdleTouchWithoutCreated(t *testing.T) {
 	t.Parallel()
 	m, _ := newManager(t, noCreatedStore{memStore(t)}, func(c *sessionkit.Config) {
-		c.IdleTimeout = time.Hour
-		c.TouchInterval = time.Millisecond
+		c.Expiry.IdleTimeout = time.Hour
+		c.Expiry.TouchInterval = time.Millisecond
 	})
 	h := app(m)
 	cookie := login(t, h, "ada")
@@ -473,5 +473,57 @@ func TestIdleTouchWithoutCreated(t *testing.T) {
 	if w.Code != 200 || sessionCookie(w) == nil {
 		t.Fatalf("a read past the touch interval of a session whose creation the store cannot say: %d %q, Set-Cookie %q; want the expiry moved and the cookie re-issued",
 			w.Code, w.Body.String(), w.Header().Get("Set-Cookie"))
+	}
+}
+
+// TestGetStringAgreesWithGet: GetString is Get into a string. An absent key
+// is "" without an error; a value of another type is the error Get gives,
+// not a silent "", so a key written with another type is not read as "no
+// value".
+func TestGetStringAgreesWithGet(t *testing.T) {
+	t.Parallel()
+	m, _ := newManager(t, memStore(t), nil)
+	tests := []struct {
+		name    string
+		put     any // nil: the key is not set
+		want    string
+		wantErr bool
+	}{
+		{"absent", nil, "", false},
+		{"string", "ada", "ada", false},
+		{"escaped string", "a\"da\n", "a\"da\n", false},
+		{"number", 42, "", true},
+		{"object", map[string]int{"a": 1}, "", true},
+		{"bool", true, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cookie *http.Cookie
+			if tt.put != nil {
+				put := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					s, _ := sessionkit.From(r)
+					if err := s.Put("k", tt.put); err != nil {
+						t.Error(err)
+					}
+				}))
+				cookie = sessionCookie(do(put, "POST", "/"))
+			}
+			get := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s, _ := sessionkit.From(r)
+				got, err := s.GetString("k")
+				var v string
+				_, getErr := s.Get("k", &v)
+				if got != tt.want || (err != nil) != tt.wantErr {
+					t.Errorf("GetString = %q, %v; want %q, error %v", got, err, tt.want, tt.wantErr)
+				}
+				if (err == nil) != (getErr == nil) {
+					t.Errorf("GetString error %v, Get error %v: they disagree", err, getErr)
+				}
+				if err != nil && !strings.Contains(err.Error(), `"k"`) {
+					t.Errorf("error %q does not name the key", err)
+				}
+			}))
+			do(get, "GET", "/", cookie)
+		})
 	}
 }

@@ -47,14 +47,19 @@ type Stats struct {
 	// this session's, has expired or was used.
 	BoundProofsRefused uint64
 
-	// The session cache's figures (Config.CacheEntries); zero without it.
+	// The session cache's figures (Config.Cache.Entries); zero without it.
 	// CacheHits counts reads answered from the cache, with no store call.
 	CacheHits uint64
 	// CacheMisses counts reads that went to the store with the cache on,
 	// including those made while the cache was bypassed.
 	CacheMisses uint64
-	// CacheInvalidations counts change announcements received.
+	// CacheInvalidations counts change announcements received, including
+	// the all-changed ones CacheFlushes counts.
 	CacheInvalidations uint64
+	// CacheFlushes counts announcements that every session may have
+	// changed (ChangeWatcher.ChangedAll: a bulk delete), each of which
+	// emptied the cache while it stayed up.
+	CacheFlushes uint64
 	// CacheBypassed is how long the cache has been bypassed in all because
 	// its change feed was down (or not yet up).
 	CacheBypassed time.Duration

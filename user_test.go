@@ -125,7 +125,7 @@ func TestListSessions(t *testing.T) {
 	}
 }
 
-func TestEndSession(t *testing.T) {
+func TestRevokeSession(t *testing.T) {
 	m, _ := newManager(t, memstore.New(memstore.Config{}), nil)
 	h := userApp(m)
 	ctx := context.Background()
@@ -136,14 +136,14 @@ func TestEndSession(t *testing.T) {
 	phoneHandle := list[1].Handle
 
 	// Bob cannot end Ada's session with its handle.
-	if ok, err := m.EndSession(ctx, "bob", phoneHandle); ok || err != nil {
+	if ok, err := m.RevokeSession(ctx, "bob", phoneHandle); ok || err != nil {
 		t.Fatalf("bob ended ada's session: %v %v", ok, err)
 	}
 	if !loggedIn(h, phone) {
 		t.Fatal("ada's phone logged out by bob")
 	}
-	if ok, err := m.EndSession(ctx, "ada", phoneHandle); !ok || err != nil {
-		t.Fatalf("EndSession = %v, %v", ok, err)
+	if ok, err := m.RevokeSession(ctx, "ada", phoneHandle); !ok || err != nil {
+		t.Fatalf("RevokeSession = %v, %v", ok, err)
 	}
 	if loggedIn(h, phone) {
 		t.Fatal("the ended session still answers")
@@ -153,10 +153,10 @@ func TestEndSession(t *testing.T) {
 	}
 }
 
-// TestASVS_7_4_5_EndSessions: the operator (or the account owner) ends every
+// TestASVS_7_4_5_EndAllSessions: the operator (or the account owner) ends every
 // session of one user at once, or all but the current one, and those
 // sessions are refused on their next request.
-func TestASVS_7_4_5_EndSessions(t *testing.T) {
+func TestASVS_7_4_5_EndAllSessions(t *testing.T) {
 	m, _ := newManager(t, memstore.New(memstore.Config{}), nil)
 	h := userApp(m)
 	ctx := context.Background()
@@ -164,17 +164,24 @@ func TestASVS_7_4_5_EndSessions(t *testing.T) {
 	bob := authAs(t, h, "bob", "Bob")
 
 	current, _ := listed(t, h, a3)
-	if n, err := m.EndSessions(ctx, "ada", current); n != 2 || err != nil {
-		t.Fatalf("EndSessions(keep current) = %d, %v; want 2", n, err)
+	// An empty handle to keep is refused, not read as "keep none".
+	if n, err := m.EndOtherSessions(ctx, "ada", ""); n != 0 || !errors.Is(err, sessionkit.ErrNoKeepHandle) {
+		t.Fatalf("EndOtherSessions(\"\") = %d, %v; want 0, ErrNoKeepHandle", n, err)
+	}
+	if !loggedIn(h, a1) {
+		t.Fatal("EndOtherSessions with no handle to keep ended a session")
+	}
+	if n, err := m.EndOtherSessions(ctx, "ada", current); n != 2 || err != nil {
+		t.Fatalf("EndOtherSessions(current) = %d, %v; want 2", n, err)
 	}
 	if loggedIn(h, a1) || loggedIn(h, a2) || !loggedIn(h, a3) {
 		t.Fatal("all but the current session should have ended")
 	}
-	if n, err := m.EndSessions(ctx, "ada", ""); n != 1 || err != nil {
-		t.Fatalf("EndSessions(all) = %d, %v; want 1", n, err)
+	if n, err := m.EndAllSessions(ctx, "ada"); n != 1 || err != nil {
+		t.Fatalf("EndAllSessions = %d, %v; want 1", n, err)
 	}
 	if loggedIn(h, a3) {
-		t.Fatal("EndSessions(all) left a session")
+		t.Fatal("EndAllSessions left a session")
 	}
 	if !loggedIn(h, bob) {
 		t.Fatal("another user's session ended")

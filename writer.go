@@ -157,7 +157,7 @@ func (m *Manager) errorResponse(w http.ResponseWriter, r *http.Request, err erro
 func (m *Manager) cookie(id string, expiry, now time.Time) *http.Cookie {
 	c := m.baseCookie()
 	c.Value = m.signer.sign(id)
-	if !m.cfg.BrowserSessionCookie {
+	if !m.cfg.Cookie.BrowserSession {
 		c.MaxAge = max(1, int(expiry.Sub(now).Round(time.Second)/time.Second))
 		c.Expires = expiry.UTC()
 	}
@@ -175,13 +175,13 @@ func (m *Manager) expiredCookie() *http.Cookie {
 
 func (m *Manager) baseCookie() *http.Cookie {
 	return &http.Cookie{
-		Name:        m.cfg.CookieName,
-		Path:        m.cfg.CookiePath,
-		Domain:      m.cfg.CookieDomain,
-		Secure:      m.cfg.Secure,
-		HttpOnly:    !m.cfg.AllowScriptAccess,
-		SameSite:    m.cfg.SameSite,
-		Partitioned: m.cfg.Partitioned,
+		Name:        m.cfg.Cookie.Name,
+		Path:        m.cfg.Cookie.Path,
+		Domain:      m.cfg.Cookie.Domain,
+		Secure:      m.cfg.Cookie.Secure,
+		HttpOnly:    !m.cfg.Cookie.AllowScriptAccess,
+		SameSite:    m.cfg.Cookie.SameSite,
+		Partitioned: m.cfg.Cookie.Partitioned,
 	}
 }
 
@@ -194,14 +194,18 @@ func (m *Manager) baseCookie() *http.Cookie {
 func (m *Manager) writeCookie(h http.Header, r *http.Request, c *http.Cookie) {
 	h.Add("Set-Cookie", c.String())
 	h.Set("Cache-Control", "no-store")
-	if c.Secure && !m.isHTTPS(r) {
+	if c.Secure && !m.cfg.TrustedProxies.isHTTPS(r) {
 		m.insecureWarning.Do(func() {
+			_, reason := m.cfg.TrustedProxies.HTTPSVerdict(r)
 			if m.cfg.OnInsecureCookie != nil {
-				m.cfg.OnInsecureCookie(r, m.HTTPSVerdict(r).Reason)
+				m.cfg.OnInsecureCookie(r, reason)
 				return
 			}
-			m.log.Warn("sessionkit: Secure session cookie set on a request that is not HTTPS; browsers will not send it back over plain HTTP, so users will seem logged out. Serve over HTTPS; behind a TLS-terminating proxy, list it in TrustedProxies and have it send X-Forwarded-Proto",
-				"reason", m.HTTPSVerdict(r).Reason)
+			m.log.Warn("sessionkit: Secure session cookie set on a request that is not HTTPS. "+
+				"Browsers will not send it back over plain HTTP, so users will seem logged out. "+
+				"Serve over HTTPS; behind a TLS-terminating proxy, list it in TrustedProxies "+
+				"and have it send X-Forwarded-Proto.",
+				"reason", reason)
 		})
 	}
 }

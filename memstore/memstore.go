@@ -326,7 +326,7 @@ func (s *Store) pruneAll(ctx context.Context) error {
 }
 
 // WatchChanges implements sessionkit.ChangeFeed for the session cache
-// (sessionkit.Config.CacheEntries): it reports the updates and deletes made
+// (sessionkit.Config.Cache.Entries): it reports the updates and deletes made
 // through this Store, in this process, as they commit.
 func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
 	s.changes.WatchChanges(ctx, w)

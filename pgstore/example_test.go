@@ -112,8 +112,8 @@ func ExampleStore_Layout() {
 	sessions, err := sessionkit.New(sessionkit.Config{
 		Store:                store,
 		Secrets:              strings.Split(os.Getenv("SESSION_SECRET"), ","),
-		CookieName:           "cf.sid",
 		ExpressSessionCookie: store.Layout().Name == pgstore.LayoutConnectPgSimple,
+		Cookie:               sessionkit.CookieConfig{Name: "cf.sid"},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -14,7 +14,7 @@ import (
 )
 
 // Change announcements, for sessionkit's session cache
-// (sessionkit.Config.CacheEntries): every Update, Delete, DeleteMany (one
+// (sessionkit.Config.Cache.Entries): every Update, Delete, DeleteMany (one
 // per id) and DeleteAll sends a NOTIFY on the table's channel in the same
 // statement, so in the same transaction, and PostgreSQL delivers it only if
 // that transaction commits. The payload is
@@ -24,15 +24,11 @@ import (
 //
 // Only writers that go through a Store announce: another program writing
 // the table (express-session with connect-pg-simple, a DELETE by hand) is
-// not heard of, and the cache's CacheMaxAge is then the bound on staleness.
+// not heard of, and the cache's Cache.MaxAge is then the bound on staleness.
 
 // ListenerApplicationName is the application_name of the connection
 // WatchChanges listens on, to find it in pg_stat_activity.
 const ListenerApplicationName = "sessionkit-listener"
-
-// AllSessions is the payload announcing that every session may have changed
-// (a bulk delete); watchers then forget everything.
-const AllSessions = "*"
 
 // channelSQL is the SQL expression naming the table's NOTIFY channel: one
 // per table, by its OID, so that tables of the same name in two schemas
@@ -77,12 +73,12 @@ func announcing(stmt, channel string, param int) string {
 }
 
 // DeleteAll deletes every session in the table and reports how many. The
-// same statement announces AllSessions, so once the delete commits every
+// same statement announces sessionkit.AllSessionsChanged, so once the delete commits every
 // watcher forgets what it cached (sessionkit users revoke --all).
 func (s *Store) DeleteAll(ctx context.Context) (int64, error) {
 	var n int64
 	stmt := announcing("DELETE FROM "+qualified(s.schema, s.table), s.channelSQL(), 1)
-	if err := s.pool.QueryRow(ctx, stmt, AllSessions).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, stmt, sessionkit.AllSessionsChanged).Scan(&n); err != nil {
 		return 0, fmt.Errorf("pgstore: delete all: %w", err)
 	}
 	return n, nil
@@ -92,7 +88,7 @@ func (s *Store) DeleteAll(ctx context.Context) (int64, error) {
 // it after deleting sessions in bulk outside the Store (DeleteAll announces
 // on its own, in the same statement as the delete).
 func (s *Store) AnnounceAll(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, "SELECT pg_notify("+s.channelSQL()+", $1)", AllSessions); err != nil {
+	if _, err := s.pool.Exec(ctx, "SELECT pg_notify("+s.channelSQL()+", $1)", sessionkit.AllSessionsChanged); err != nil {
 		return fmt.Errorf("pgstore: announce: %w", err)
 	}
 	return nil
@@ -150,11 +146,6 @@ func (s *Store) listen(ctx context.Context, w sessionkit.ChangeWatcher) (wasUp b
 		if err != nil {
 			return true, fmt.Errorf("wait: %w", err)
 		}
-		if n.Payload == AllSessions {
-			w.Down()
-			w.Up()
-			continue
-		}
-		w.Changed(n.Payload)
+		sessionkit.ReportChange(w, n.Payload)
 	}
 }

@@ -27,7 +27,7 @@ type Collector struct {
 	dbsc    *prometheus.Desc
 }
 
-// cacheDescs describe the session cache's figures (Config.CacheEntries).
+// cacheDescs describe the session cache's figures (Config.Cache.Entries).
 type cacheDescs struct {
 	lookups, invalidations, bypassed, entries, up *prometheus.Desc
 }

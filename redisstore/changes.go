@@ -14,15 +14,15 @@ import (
 )
 
 // Change announcements, for sessionkit's session cache
-// (sessionkit.Config.CacheEntries): every Update that finds its session and
+// (sessionkit.Config.Cache.Entries): every Update that finds its session and
 // every Delete sends a PUBLISH on the store's channel, Prefix + "changes"
 // (Store.Channel), in the same server-side step as the change: from inside
 // the Lua script (update.lua, which also rewrites the expiry; delete.lua), or
 // inside the MULTI of connect-redis's layout. So an announcement goes out
 // only for a change that was made, and never before it. DeleteAll announces
-// AllSessions once it has deleted. The payload is sessionkit.ChangeKey(id),
-// a hash from which no session id can be recovered: any client allowed to
-// SUBSCRIBE hears it.
+// sessionkit.AllSessionsChanged once it has deleted. The payload is
+// sessionkit.ChangeKey(id), a hash from which no session id can be
+// recovered: any client allowed to SUBSCRIBE hears it.
 //
 // Channels are not keys: the channel lives outside the keyspace, so SCAN
 // (Count, DeleteAll, connect-redis's all() and length()) never sees it, and
@@ -59,11 +59,7 @@ import (
 //
 // Only writers that go through a Store announce: another program writing
 // the same keys (express-session with connect-redis, a DEL by hand) is not
-// heard of, and the cache's CacheMaxAge is then the bound on staleness.
-
-// AllSessions is the payload announcing that every session may have changed
-// (a bulk delete); watchers then forget everything. It is pgstore's too.
-const AllSessions = "*"
+// heard of, and the cache's Cache.MaxAge is then the bound on staleness.
 
 // channelSuffix ends the name of the channel: Prefix + "changes".
 const channelSuffix = "changes"
@@ -79,7 +75,7 @@ func (s *Store) AnnounceAll(ctx context.Context) error {
 	if s.announce == "" { // Config.NoAnnounce
 		return nil
 	}
-	if err := s.client.Publish(ctx, s.announce, AllSessions).Err(); err != nil {
+	if err := s.client.Publish(ctx, s.announce, sessionkit.AllSessionsChanged).Err(); err != nil {
 		return fmt.Errorf("redisstore: announce: %w", err)
 	}
 	return nil
@@ -156,12 +152,7 @@ func (s *Store) watch(ctx context.Context, w sessionkit.ChangeWatcher) (wasUp bo
 				w.Up()
 			}
 		case *redis.Message:
-			if m.Payload == AllSessions {
-				w.Down()
-				w.Up()
-				continue
-			}
-			w.Changed(m.Payload)
+			sessionkit.ReportChange(w, m.Payload)
 		}
 	}
 }

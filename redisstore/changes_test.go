@@ -19,7 +19,7 @@ import (
 )
 
 // recorder is a sessionkit.ChangeWatcher that notes what it is told:
-// "up", "down", or the changed key.
+// "up", "down", "all", or the changed key.
 type recorder struct {
 	mu     sync.Mutex
 	events []string
@@ -28,6 +28,7 @@ type recorder struct {
 func (r *recorder) Changed(key string) { r.add(key) }
 func (r *recorder) Up()                { r.add("up") }
 func (r *recorder) Down()              { r.add("down") }
+func (r *recorder) ChangedAll()        { r.add("all") }
 
 func (r *recorder) add(e string) {
 	r.mu.Lock()
@@ -155,7 +156,7 @@ func TestChangesAnnounced(t *testing.T) {
 				if n, err := s.DeleteAll(ctx); err != nil || n != 1 {
 					t.Fatalf("DeleteAll = %d, %v; want 1", n, err)
 				}
-				// AllSessions is published from any node: a marker from
+				// AllSessionsChanged is published from any node: a marker from
 				// every master follows it.
 				var masters []string
 				err := forEachServer(t, client, func(node redis.UniversalClient) error {
@@ -174,8 +175,8 @@ func TestChangesAnnounced(t *testing.T) {
 				})
 				seen += len(got)
 				got = slices.DeleteFunc(got, func(e string) bool { return slices.Contains(masters, e) })
-				if !slices.Equal(got, []string{"down", "up"}) {
-					t.Fatalf("DeleteAll: the watcher heard %q, want down, up (forget everything)", got)
+				if !slices.Equal(got, []string{"all"}) {
+					t.Fatalf("DeleteAll: the watcher heard %q, want all (forget everything, stay up)", got)
 				}
 
 				stop()

@@ -91,10 +91,10 @@ func goApp(t *testing.T, st *redisstore.Store) string {
 	m, err := sessionkit.New(sessionkit.Config{
 		Store:                st,
 		Secrets:              []string{interopSecret},
-		CookieName:           interopCookie,
-		Lifetime:             interopMaxAge,
 		ExpressSessionCookie: true,
 		Logger:               slog.New(slog.DiscardHandler),
+		Cookie:               sessionkit.CookieConfig{Name: interopCookie},
+		Expiry:               sessionkit.ExpiryConfig{Lifetime: interopMaxAge},
 	})
 	if err != nil {
 		t.Fatal(err)

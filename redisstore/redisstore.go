@@ -107,9 +107,9 @@ type Config struct {
 	// NoAnnounce stops the store announcing its changes (no PUBLISH; see
 	// changes.go), which on a Cluster saves a message to every node per
 	// write. Set it only when no process that shares the sessions runs a
-	// session cache (sessionkit.Config.CacheEntries): a cache would then
+	// session cache (sessionkit.Config.Cache.Entries): a cache would then
 	// keep serving sessions that were logged out elsewhere until its
-	// CacheMaxAge passed. Zero: announce.
+	// Cache.MaxAge passed. Zero: announce.
 	NoAnnounce bool
 	// RevocationWindow is how long, after a Delete that Replicas did not
 	// acknowledge (ErrNotReplicated: a log-out a failover could undo), the

@@ -31,7 +31,7 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 // DeleteAll deletes every session of the store and then the per-user sets,
 // and reports how many sessions it deleted (after a breach, or a change of
 // what a session may hold). Sessions created while it runs may survive it.
-// Then it announces AllSessions (AnnounceAll), so every watcher forgets
+// Then it announces sessionkit.AllSessionsChanged (AnnounceAll), so every watcher forgets
 // what it cached; it does so even when the walk failed part way, since
 // some sessions may be gone.
 func (s *Store) DeleteAll(ctx context.Context) (int64, error) {

@@ -15,7 +15,7 @@ import (
 // to the "<table>_changes" table, and WatchChanges polls it every
 // ChangePollInterval. Only deletes are journaled: they are what ends a
 // session, and they are rare next to the touches a server makes; another
-// process's update reaches a cache within its CacheMaxAge, as before.
+// process's update reaches a cache within its Cache.MaxAge, as before.
 
 // ChangePollInterval is how often WatchChanges reads the deletes journal:
 // the bound on how long another process's delete (a revoke from the command

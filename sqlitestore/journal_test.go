@@ -20,6 +20,7 @@ type heard struct {
 func (h *heard) Changed(key string) { h.mu.Lock(); h.keys[key] = true; h.mu.Unlock() }
 func (h *heard) Up()                { h.mu.Lock(); h.up++; h.mu.Unlock() }
 func (h *heard) Down()              {}
+func (h *heard) ChangedAll()        {}
 func (h *heard) has(key string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -652,7 +652,7 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 }
 
 // WatchChanges implements sessionkit.ChangeFeed for the session cache
-// (sessionkit.Config.CacheEntries): it reports the updates and deletes made
+// (sessionkit.Config.Cache.Entries): it reports the updates and deletes made
 // through this Store, in this process, as they commit, and the deletes made
 // by other processes on the same file within ChangePollInterval (see
 // journal.go).

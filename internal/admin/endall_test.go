@@ -36,11 +36,11 @@ func testEndAllSessionsReachesCaches(t *testing.T, cfg admin.Config) {
 		t.Fatalf("Migrate: %v", err)
 	}
 	m, err := sessionkit.New(sessionkit.Config{
-		Store:        server.Sessions(),
-		Secrets:      []string{"a secret of at least thirty-two bytes for the test"},
-		CacheEntries: 10,
-		CacheMaxAge:  time.Hour, // so that only the announcement can empty the cache
-		Logger:       slog.New(slog.DiscardHandler),
+		Store:   server.Sessions(),
+		Secrets: []string{"a secret of at least thirty-two bytes for the test"},
+		// so that only the announcement can empty the cache
+		Logger: slog.New(slog.DiscardHandler),
+		Cache:  sessionkit.CacheConfig{Entries: 10, MaxAge: time.Hour},
 	})
 	if err != nil {
 		t.Fatal(err)

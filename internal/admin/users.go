@@ -2,9 +2,11 @@ package admin
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -301,7 +303,12 @@ func (db *DB) UserSessions(ctx context.Context, email string) (User, []sessionki
 	if !found {
 		return User{}, nil, fmt.Errorf("%w: %s", ErrNoUser, email)
 	}
-	list, err := sessionkit.ListSessions(ctx, db.Sessions(), UserKey(u.ID))
+	m, err := db.sessionManager()
+	if err != nil {
+		return User{}, nil, err
+	}
+	defer m.Close()
+	list, err := m.ListSessions(ctx, UserKey(u.ID))
 	if err != nil {
 		return User{}, nil, fmt.Errorf("list sessions: %w", err)
 	}
@@ -311,14 +318,34 @@ func (db *DB) UserSessions(ctx context.Context, email string) (User, []sessionki
 // EndSessions ends every session of the user with this id and reports how
 // many (ASVS 7.4.5: an operator ends one user's sessions).
 func (db *DB) EndSessions(ctx context.Context, id int64) (int, error) {
-	return sessionkit.EndSessions(ctx, db.Sessions(), UserKey(id), "")
+	m, err := db.sessionManager()
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	return m.EndAllSessions(ctx, UserKey(id))
+}
+
+// sessionManager returns a Manager on the session store, for the user-session
+// operations, which live on the Manager only. An operator's command issues no
+// cookie, so the Manager signs with a random secret of its own, and its
+// start-up line (the secret's fingerprint) is not logged: it would name a
+// secret no server holds.
+func (db *DB) sessionManager() (*sessionkit.Manager, error) {
+	secret := make([]byte, sessionkit.MinSecretLength)
+	rand.Read(secret)
+	return sessionkit.New(sessionkit.Config{
+		Store:   db.Sessions(),
+		Secrets: []string{string(secret)},
+		Logger:  slog.New(slog.DiscardHandler),
+	})
 }
 
 // EndAllSessions ends every session of every user (ASVS 7.4.5: after a
 // breach, or a change of what a session may hold), and reports how many.
 func (db *DB) EndAllSessions(ctx context.Context) (int64, error) {
 	if db.redis != nil {
-		// DeleteAll announces AllSessions once it has deleted: the
+		// DeleteAll announces sessionkit.AllSessionsChanged once it has deleted: the
 		// session caches of running servers forget every session.
 		n, err := db.redis.store.DeleteAll(ctx)
 		if err != nil {

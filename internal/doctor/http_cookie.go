@@ -66,7 +66,7 @@ func (j *cookieJudge) secure() {
 	case j.v.Has(browser.SecureOverHTTP):
 		j.add("cookie.secure", Fail, fmt.Sprintf("this request was plain HTTP (http://%s) and the session cookie is Secure: browsers drop it, so the login never sticks", host),
 			[]string{set, fmt.Sprintf("the site is http://%s, not https; only localhost and loopback addresses are exempt (Chrome and Firefox treat them as secure contexts over http)", host)},
-			"If users reach the site over https, run the doctor on the https:// URL (to one instance: --resolve HOST:443:ADDR). Otherwise serve the site over https, or set Secure only where it is https (express-session: cookie.secure: 'auto' with app.set('trust proxy', 1) behind a TLS proxy; sessionkit: Config.Secure from the environment). A TLS-terminating proxy must send X-Forwarded-Proto: https and the app must trust it.")
+			"If users reach the site over https, run the doctor on the https:// URL (to one instance: --resolve HOST:443:ADDR). Otherwise serve the site over https, or set Secure only where it is https (express-session: cookie.secure: 'auto' with app.set('trust proxy', 1) behind a TLS proxy; sessionkit: Config.Cookie.Secure from the environment). A TLS-terminating proxy must send X-Forwarded-Proto: https and the app must trust it.")
 	case j.v.Has(browser.SecureLocalhost):
 		j.add("cookie.secure", Warn, fmt.Sprintf("Secure cookie over http://%s: Chrome and Firefox keep it (localhost and loopback addresses are secure contexts), Safari drops it", host),
 			[]string{set}, "Fine in production over https. To develop with Safari, leave Secure off over plain http or use https locally.")
@@ -74,7 +74,7 @@ func (j *cookieJudge) secure() {
 		j.add("cookie.secure", Pass, "Secure over https", []string{set}, "")
 	case j.c.base.Scheme == "https":
 		j.add("cookie.secure", Warn, "the cookie lacks Secure on an https site: it would also be sent over plain http",
-			[]string{set}, "Add Secure (express-session: cookie.secure: true; sessionkit: Config.Secure).")
+			[]string{set}, "Add Secure (express-session: cookie.secure: true; sessionkit: Config.Cookie.Secure).")
 	case browser.IsLocalhost(host):
 		j.add("cookie.secure", Pass, fmt.Sprintf("not Secure, as http://%s development needs (make it Secure in production)", host), []string{set}, "")
 	default:
@@ -144,7 +144,7 @@ func (j *cookieJudge) expiry() {
 		j.add("cookie.expiry", Warn, "the cookie asks to live over 400 days; Chrome caps it at 400", []string{j.set}, "Use a lifetime of at most 400 days.")
 	case !j.ck.Persistent():
 		j.add("cookie.expiry", Warn, "no Expires or Max-Age: the cookie dies when the browser closes, while the server keeps the session until its own expiry",
-			[]string{j.set}, "Give the cookie the session's lifetime (express-session: cookie.maxAge; sessionkit: Config.Lifetime), unless logging out on browser close is intended.")
+			[]string{j.set}, "Give the cookie the session's lifetime (express-session: cookie.maxAge; sessionkit: Config.Expiry.Lifetime), unless logging out on browser close is intended.")
 	default:
 		j.add("cookie.expiry", Pass, "expires in "+j.ck.Expires.Sub(j.now).Round(time.Second).String(), []string{j.set}, "")
 	}

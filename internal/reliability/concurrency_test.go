@@ -73,11 +73,10 @@ func concurrentWritesOneSession(t *testing.T, rep *scenarioReport, cache bool) {
 		m, err := sessionkit.New(sessionkit.Config{
 			Store:          store,
 			Secrets:        []string{secretA},
-			CookieName:     cookieName,
-			Secure:         true,
 			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")},
 			Logger:         slog.New(slog.DiscardHandler),
-			CacheEntries:   cacheEntries,
+			Cookie:         sessionkit.CookieConfig{Name: cookieName, Secure: true},
+			Cache:          sessionkit.CacheConfig{Entries: cacheEntries},
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -53,7 +53,7 @@ func (s *Server) currentUser(w http.ResponseWriter, r *http.Request) (*sessionki
 		// would have ended them, and the events say why; this one too,
 		// which may be Node's and outside the user's index.
 		ctx := sessionkit.WithEndReason(r.Context(), sessionkit.ReasonDisabled)
-		if _, err := s.sessions.EndSessions(ctx, admin.UserKey(user.ID), ""); err != nil {
+		if _, err := s.sessions.EndAllSessions(ctx, admin.UserKey(user.ID)); err != nil {
 			s.storeFailed(w, r, err)
 			return nil, admin.User{}, false
 		}
@@ -221,7 +221,7 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	if !s.reauthenticated(w, r, sess, user) {
 		return
 	}
-	found, err := s.sessions.EndSession(r.Context(), admin.UserKey(user.ID), handle)
+	found, err := s.sessions.RevokeSession(r.Context(), admin.UserKey(user.ID), handle)
 	if err != nil {
 		s.storeFailed(w, r, err)
 		return
@@ -250,7 +250,7 @@ func (s *Server) handleRevokeOthers(w http.ResponseWriter, r *http.Request) {
 	if !s.reauthenticated(w, r, sess, user) {
 		return
 	}
-	n, err := s.sessions.EndSessions(r.Context(), admin.UserKey(user.ID), sess.Handle())
+	n, err := s.sessions.EndOtherSessions(r.Context(), admin.UserKey(user.ID), sess.Handle())
 	if err != nil {
 		s.storeFailed(w, r, err)
 		return
@@ -295,7 +295,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := sessionkit.WithEndReason(r.Context(), sessionkit.ReasonPasswordChange)
-	n, err := s.sessions.EndSessions(ctx, admin.UserKey(user.ID), sess.Handle())
+	n, err := s.sessions.EndOtherSessions(ctx, admin.UserKey(user.ID), sess.Handle())
 	if err != nil {
 		s.storeFailed(w, r, err)
 		return

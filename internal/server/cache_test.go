@@ -6,6 +6,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/admin"
 	"github.com/sessionkit/sessionkit/internal/poll"
 	"github.com/sessionkit/sessionkit/internal/redistest"
@@ -52,21 +53,21 @@ func TestSessionCache(t *testing.T) {
 			// still be on their way; one arriving late would evict the
 			// laptop's entry below, and the removal's announcement would
 			// go untested. Announcing every session is a barrier once the
-			// listener has applied it (flushing the cache, which counts
-			// as bypassed time): PostgreSQL delivers in commit order, and
+			// listener has applied it (flushing the cache, which
+			// CacheFlushes counts): PostgreSQL delivers in commit order, and
 			// a Redis server in the order it ran the commands; on a
 			// cluster each master's announcements reach the subscriber in
 			// that master's order, so the barrier is sent from each
 			// master in turn.
 			barrier := func(announce func() error) {
 				t.Helper()
-				bypassed := stats().CacheBypassed
+				flushes := stats().CacheFlushes
 				if err := announce(); err != nil {
 					t.Fatal(err)
 				}
 				poll.Until(t, "the listener to apply the barrier announcement", func() bool {
 					st := stats()
-					return st.CacheUp && st.CacheBypassed != bypassed
+					return st.CacheUp && st.CacheFlushes != flushes
 				})
 			}
 			switch store := h.srv.DB().Sessions().(type) {
@@ -81,7 +82,7 @@ func TestSessionCache(t *testing.T) {
 					barrier(func() error {
 						c := redis.NewClient(&redis.Options{Addr: addr})
 						defer c.Close()
-						return c.Publish(t.Context(), store.Channel(), redisstore.AllSessions).Err()
+						return c.Publish(t.Context(), store.Channel(), sessionkit.AllSessionsChanged).Err()
 					})
 				}
 			}

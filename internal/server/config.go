@@ -203,7 +203,10 @@ const (
 )
 
 // ErrNoSecret is returned when production has no SESSION_SECRET.
-var ErrNoSecret = errors.New("SESSION_SECRET is not set and APP_ENV=production: refusing to start, because every instance would sign cookies with a different secret and reject the others' (random logouts, a new session row per request). Set SESSION_SECRET to one random value of at least 32 bytes, e.g. from `openssl rand -base64 48`, identical on every instance")
+var ErrNoSecret = errors.New("SESSION_SECRET is not set and APP_ENV=production: refusing to start, " +
+	"because every instance would sign cookies with a different secret and reject the others' (random logouts, " +
+	"a new session row per request). Set SESSION_SECRET to one random value of at least 32 bytes, " +
+	"e.g. from `openssl rand -base64 48`, identical on every instance")
 
 // setting is one configuration knob: a flag and the environment variable
 // that gives its default.
@@ -217,15 +220,19 @@ var settings = []setting{
 	{flag: "addr", env: "ADDR", def: DefaultAddr, usage: "address to listen on; :8080 for all interfaces, port 0 for any free port"},
 	{flag: "database-url", env: "DATABASE_URL", usage: "PostgreSQL URL; empty: the embedded SQLite database in the data directory"},
 	{flag: "session-table", env: "SESSION_TABLE", def: admin.SessionsTable, usage: "PostgreSQL sessions table, name or schema.name; a connect-pg-simple table is used as it is, shared with express-session"},
-	{flag: "redis-url", env: "REDIS_URL", usage: "keep sessions in Redis: redis://host:6379/0, rediss:// (TLS), redis+cluster://host1:6379,host2:6379 (a Redis Cluster) or redis+sentinel://s1:26379,s2:26379/mymaster (Sentinel); empty: in the database"},
+	{flag: "redis-url", env: "REDIS_URL", usage: "keep sessions in Redis: redis://host:6379/0, rediss:// (TLS), " +
+		"redis+cluster://host1:6379,host2:6379 (a Redis Cluster) " +
+		"or redis+sentinel://s1:26379,s2:26379/mymaster (Sentinel); empty: in the database"},
 	{flag: "redis-prefix", env: "REDIS_PREFIX", usage: "prefix of the session keys in Redis; empty: sessionkit:, or sess: in the connect-redis layout"},
 	{flag: "redis-layout", env: "REDIS_LAYOUT", def: "native", usage: "native, or connect-redis to share sessions with an express-session app on connect-redis"},
-	{flag: "redis-announce", env: "REDIS_ANNOUNCE", def: "on", usage: "announce session changes on Redis for the instances' session caches (PUBLISH); off only when no instance runs SESSION_CACHE"},
+	{flag: "redis-announce", env: "REDIS_ANNOUNCE", def: "on", usage: "announce session changes on Redis for the instances' session caches (PUBLISH); " +
+		"off only when no instance runs SESSION_CACHE"},
 	{flag: "redis-wait-replicas", env: "REDIS_WAIT_REPLICAS", def: "0", usage: "replicas that must acknowledge each log-in, log-out and revocation before it is answered (WAIT); 0: none"},
 	{flag: "redis-wait-timeout", env: "REDIS_WAIT_TIMEOUT", def: "1s", usage: "how long a write waits for REDIS_WAIT_REPLICAS before it answers 503"},
 	{flag: "data-dir", env: "DATA_DIR", def: admin.DefaultDataDir, usage: "directory for the SQLite database and the generated development secret"},
 	{flag: "app-env", env: "APP_ENV", def: "development", usage: "development or production (Secure cookies, secret required, debug endpoint off)"},
-	{flag: "session-secret", env: "SESSION_SECRET", usage: "comma-separated secrets, each >= 32 bytes; the first signs, all verify (prefer the environment variable: flags show in ps)"},
+	{flag: "session-secret", env: "SESSION_SECRET", usage: "comma-separated secrets, each >= 32 bytes; the first signs, " +
+		"all verify (prefer the environment variable: flags show in ps)"},
 	{flag: "cookie-name", env: "COOKIE_NAME", usage: "session cookie name; default sessionkit.sid, __Host-sessionkit.sid in production without COOKIE_DOMAIN"},
 	{flag: "cookie-domain", env: "COOKIE_DOMAIN", usage: "cookie Domain, e.g. example.com to share with subdomains; empty: host-only"},
 	{flag: "cookie-samesite", env: "COOKIE_SAMESITE", def: "lax", usage: "lax, strict or none (none needs APP_ENV=production, i.e. Secure)"},
@@ -242,9 +249,11 @@ var settings = []setting{
 	{flag: "login-max-failures-per-addr", env: "LOGIN_MAX_FAILURES_PER_ADDR", def: strconv.Itoa(DefaultLoginMaxFailuresPerAddr), usage: "failed log-ins per client address per window before 429"},
 	{flag: "reauth-window", env: "REAUTH_WINDOW", def: "10m", usage: "how long after a log-in other sessions may be ended without the password"},
 	{flag: "max-sessions-per-user", env: "MAX_SESSIONS_PER_USER", def: strconv.Itoa(DefaultMaxSessionsPerUser), usage: "live sessions per user; a log-in beyond it ends the oldest; 0: no limit"},
-	{flag: "session-cache", env: "SESSION_CACHE", def: "off", usage: "instance-local session cache: off, on (10000 sessions) or a number of sessions; changes are announced to every instance (PostgreSQL NOTIFY, Redis PUBLISH)"},
+	{flag: "session-cache", env: "SESSION_CACHE", def: "off", usage: "instance-local session cache: off, on (10000 sessions) or a number of sessions; " +
+		"changes are announced to every instance (PostgreSQL NOTIFY, Redis PUBLISH)"},
 	{flag: "session-cache-max-age", env: "SESSION_CACHE_MAX_AGE", def: "1m", usage: "longest a cached session is served without reading the database"},
-	{flag: "dbsc", env: "DBSC", def: "off", usage: "device-bound sessions: on to let browsers with DBSC bind their session to a key, so a copied cookie stops working; see docs/dbsc.md", isBool: true},
+	{flag: "dbsc", env: "DBSC", def: "off", usage: "device-bound sessions: on to let browsers with DBSC bind their session to a key, " +
+		"so a copied cookie stops working; see docs/dbsc.md", isBool: true},
 	{flag: "prune-interval", env: "PRUNE_INTERVAL", def: "1h", usage: "how often expired sessions are deleted in the background; off: never"},
 	{flag: "shutdown-timeout", env: "SHUTDOWN_TIMEOUT", def: "10s", usage: "how long shutdown waits for in-flight requests"},
 	{flag: "metrics-token", env: "METRICS_TOKEN", usage: "bearer token GET /metrics requires; empty: /metrics answers 404 (prefer the environment variable: flags show in ps)"},
@@ -319,7 +328,9 @@ func readSettings(args []string, getenv func(string) string, output io.Writer) (
 	fs := flag.NewFlagSet("sessionkit serve", flag.ContinueOnError)
 	fs.SetOutput(output)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: sessionkit serve [flags]\n\nEvery flag can also be set by the environment variable in brackets; a flag wins over the variable.\n\n")
+		fmt.Fprintf(fs.Output(), "Usage: "+
+			"sessionkit serve [flags]\n\nEvery flag can also be set by the environment variable in brackets; "+
+			"a flag wins over the variable.\n\n")
 		for _, s := range settings {
 			fmt.Fprintf(fs.Output(), "  --%s", s.flag)
 			if !s.isBool {
@@ -475,7 +486,8 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 	case "on", "true", "1":
 	case "off", "false", "0":
 		if c.SessionCache > 0 {
-			return l, badSetting("redis-announce", "off with SESSION_CACHE on: this instance's cache would not hear the other instances' changes, and theirs would not hear its own")
+			return l, badSetting("redis-announce", "off with SESSION_CACHE on: this instance's cache would not hear the other instances' changes, "+
+				"and theirs would not hear its own")
 		}
 		c.RedisNoAnnounce = true
 	default:
@@ -620,7 +632,7 @@ func ParseOrigins(s string) ([]string, error) {
 }
 
 // checkSessionSettings refuses, in the words of the settings serve reads,
-// what the library would refuse in its own (Config.Secure, Config.Secrets):
+// what the library would refuse in its own (Config.Cookie.Secure, Config.Secrets):
 // production without a secret, a short secret, cookie attributes that need
 // Secure outside production, a malformed cookie name or domain; and the
 // production settings checkProduction refuses.
@@ -634,10 +646,12 @@ func checkSessionSettings(c Config) error {
 				i+1, len(c.Secrets), len(s), sessionkit.MinSecretLength)
 		}
 	}
-	// The library refuses these too, in its own words (Config.Secure);
+	// The library refuses these too, in its own words (Config.Cookie.Secure);
 	// serve makes cookies Secure only in production.
 	if c.SameSite == http.SameSiteNoneMode && !c.Production {
-		return badSetting("cookie-samesite", "none needs Secure cookies, which sessionkit serve sets only with APP_ENV=production (served over HTTPS; behind a TLS-terminating proxy, also TRUSTED_PROXIES): use lax outside production")
+		return badSetting("cookie-samesite", "none needs Secure cookies, "+
+			"which sessionkit serve sets only with APP_ENV=production (served over HTTPS; "+
+			"behind a TLS-terminating proxy, also TRUSTED_PROXIES): use lax outside production")
 	}
 	if err := (&http.Cookie{Name: c.CookieName, Value: "v"}).Valid(); c.CookieName != "" && err != nil {
 		return badSetting("cookie-name", "%q is not a valid cookie name: use letters, digits and !#$%%&'*+-.^_`|~", c.CookieName)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+
+	"github.com/sessionkit/sessionkit"
 )
 
 // maxIdleConnsPerClient bounds the idle keep-alive connections one client
@@ -82,6 +84,10 @@ func (c *idleConns) forget(conn net.Conn) {
 		delete(c.idle, addr)
 	}
 }
+
+// proxies is Config.TrustedProxies, with the library's answers to "is it
+// HTTPS" and "which client" on it.
+func (s *Server) proxies() sessionkit.TrustedProxies { return s.cfg.TrustedProxies }
 
 // trustedProxy reports whether addr is one of Config.TrustedProxies.
 func (s *Server) trustedProxy(addr netip.Addr) bool {

@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 	"strings"
+
+	"github.com/sessionkit/sessionkit"
 )
 
 // debugSession is what GET /api/_debug/session returns: the seed's fields,
@@ -58,10 +60,9 @@ func (s *Server) handleDebug(w http.ResponseWriter, r *http.Request) {
 		redacted := redactCookies(strings.Join(cookies, "; "))
 		d.CookiesHeader = &redacted
 	}
-	t := s.sessions.HTTPSVerdict(r)
-	d.HTTPS, d.HTTPSReason = t.HTTPS, t.Reason
+	d.HTTPS, d.HTTPSReason = s.proxies().HTTPSVerdict(r)
 	d.Signature = sess.CookieStatus().String() // the library's words: valid, absent, bad-signature, malformed
-	d.Fingerprint = s.sessions.Fingerprint()
+	d.Fingerprint = sessionkit.Fingerprint(s.cfg.Secrets[0])
 	d.CookieName = s.sessions.CookieName()
 	writeJSON(w, http.StatusOK, d)
 }

@@ -66,7 +66,7 @@ func (s *Server) sessionEvent(ev sessionkit.Event) {
 	}
 	if ev.Kind == sessionkit.EventCookieRejected && ev.Reason == sessionkit.CookieBadSignature.String() {
 		attrs = append(attrs, "hint", "signed by a secret this instance does not hold: compare the signing fingerprint each instance logs at start",
-			"signing_fingerprint", s.sessions.Fingerprint())
+			"signing_fingerprint", sessionkit.Fingerprint(s.cfg.Secrets[0]))
 	}
 	s.logSecurity(context.Background(), level, event, event+" "+ev.Reason, networkOf(ev.ClientAddr), b, attrs...)
 }

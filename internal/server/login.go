@@ -155,7 +155,9 @@ func (s *Server) recheckUser(ctx context.Context, user admin.User) {
 	case err == nil && found && now.Email == user.Email && !now.Disabled():
 		return
 	case err != nil:
-		s.log.Error("log-in: could not read its user again after saving the session; if the user was removed or disabled at this moment, end their sessions with `sessionkit users revoke --email`", "user", user.ID, "err", err)
+		s.log.Error("log-in: could not read its user again after saving the session; "+
+			"if the user was removed or disabled at this moment, "+
+			"end their sessions with `sessionkit users revoke --email`", "user", user.ID, "err", err)
 		return
 	default:
 		// Removed, disabled or replaced: repeat the sweep, through the
@@ -164,7 +166,7 @@ func (s *Server) recheckUser(ctx context.Context, user admin.User) {
 		if found && now.Email == user.Email {
 			reason = sessionkit.ReasonDisabled
 		}
-		_, err = s.sessions.EndSessions(sessionkit.WithEndReason(ctx, reason), admin.UserKey(user.ID), "")
+		_, err = s.sessions.EndAllSessions(sessionkit.WithEndReason(ctx, reason), admin.UserKey(user.ID))
 	}
 	if err != nil {
 		s.log.Error("log-in raced the removal of its user, and ending its sessions failed", "user", user.ID, "err", err)
@@ -240,7 +242,7 @@ func (s *Server) addrKey(r *http.Request) limitKey {
 
 // clientName names r's client for the limits (see clientKey).
 func (s *Server) clientName(r *http.Request) string {
-	if addr, ok := s.sessions.ClientAddr(r); ok {
+	if addr, ok := s.proxies().ClientAddr(r); ok {
 		return clientKey(addr)
 	}
 	return "addr:" + r.RemoteAddr

@@ -46,7 +46,8 @@ func checkProduction(c Config) error {
 			distinct[s[j]] = true
 		}
 		if len(distinct) < minSecretDistinctBytes {
-			return fmt.Errorf("SESSION_SECRET: secret %d of %d has only %d distinct bytes: it was typed, not generated, and can be guessed; use `openssl rand -base64 48`", i+1, len(c.Secrets), len(distinct))
+			return fmt.Errorf("SESSION_SECRET: secret %d of %d has only %d distinct bytes: it was typed, not generated, "+
+				"and can be guessed; use `openssl rand -base64 48`", i+1, len(c.Secrets), len(distinct))
 		}
 		if j, dup := seen[s]; dup {
 			return fmt.Errorf("SESSION_SECRET: secrets %d and %d are the same: list each secret once (while rotating: old,new then new,old then new)", j+1, i+1)
@@ -55,7 +56,9 @@ func checkProduction(c Config) error {
 	}
 	for _, p := range c.TrustedProxies {
 		if p.Bits() == 0 {
-			return fmt.Errorf("TRUSTED_PROXIES: %s trusts every address, so any client could claim HTTPS and any address (defeating the per-address log-in limit); list your proxies' addresses or subnets", p)
+			return fmt.Errorf("TRUSTED_PROXIES: %s trusts every address, "+
+				"so any client could claim HTTPS and any address (defeating the per-address log-in limit); "+
+				"list your proxies' addresses or subnets", p)
 		}
 	}
 	if c.SessionTTL > maxSessionTTL {
@@ -66,7 +69,8 @@ func checkProduction(c Config) error {
 		// path, and it would be trusted with the user's cookies and past
 		// the CSRF protection.
 		if len(o) >= 7 && strings.EqualFold(o[:7], "http://") {
-			return fmt.Errorf("CORS_ORIGINS: %s is served over plain HTTP, and anyone on its network path could act as the user through it; list its https:// origin", o)
+			return fmt.Errorf("CORS_ORIGINS: %s is served over plain HTTP, "+
+				"and anyone on its network path could act as the user through it; list its https:// origin", o)
 		}
 	}
 	return nil
@@ -80,7 +84,9 @@ func productionWarnings(c Config) []string {
 	}
 	var out []string
 	if c.IdleTimeout == 0 {
-		out = append(out, "SESSION_IDLE_TIMEOUT is 0: sessions never end for inactivity, only after SESSION_TTL (ASVS 7.3.1 asks for an inactivity timeout; the production default is 30m)")
+		out = append(out, "SESSION_IDLE_TIMEOUT is 0: sessions never end for inactivity, "+
+			"only after SESSION_TTL (ASVS 7.3.1 asks for an inactivity timeout; "+
+			"the production default is 30m)")
 	}
 	if c.SessionTTL > riskySessionTTL {
 		out = append(out, fmt.Sprintf("SESSION_TTL is %s: a stolen cookie stays good that long; consider 7d with SESSION_IDLE_TIMEOUT", c.SessionTTL))

@@ -161,7 +161,7 @@ func (l *limiter) sweep(now time.Time) {
 
 // clientKey names a client for rate limiting by the address the session
 // manager derives (X-Forwarded-For believed only from trusted proxies, see
-// sessionkit.Manager.ClientAddr). IPv6 clients are keyed by /64, since one
+// sessionkit.TrustedProxies.ClientAddr). IPv6 clients are keyed by /64, since one
 // host commonly holds a whole /64.
 func clientKey(addr netip.Addr) string {
 	if addr.Is6() {

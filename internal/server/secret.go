@@ -28,7 +28,9 @@ func developmentSecret(dataDir string, log *slog.Logger) (string, error) {
 	if created {
 		verb = "generated a"
 	}
-	log.Warn(fmt.Sprintf("SESSION_SECRET is not set: %s development secret kept in %s; every instance sharing the sessions must use the same secret, so set SESSION_SECRET in production",
+	log.Warn(fmt.Sprintf("SESSION_SECRET is not set: %s development secret kept in %s; "+
+		"every instance sharing the sessions must use the same secret, "+
+		"so set SESSION_SECRET in production",
 		verb, dataDir+"/"+SecretFile), "fingerprint", sessionkit.Fingerprint(secret))
 	return secret, nil
 }
@@ -44,7 +46,8 @@ func devSecret(dir string, log *slog.Logger) (secret string, created bool, err e
 	path := filepath.Join(dir, SecretFile)
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		// Whoever can read it can sign any session cookie.
-		return "", false, fmt.Errorf("%s is mode %04o, readable by other users, and it signs every session: run chmod 600 %s (or delete it to have a new one generated)", path, fi.Mode().Perm(), path)
+		return "", false, fmt.Errorf("%s is mode %04o, readable by other users, and it signs every session: "+
+			"run chmod 600 %s (or delete it to have a new one generated)", path, fi.Mode().Perm(), path)
 	}
 	if b, err := os.ReadFile(path); err == nil {
 		s := strings.TrimSpace(string(b))

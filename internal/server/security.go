@@ -44,7 +44,7 @@ func (s *Server) securityEventAs(r *http.Request, level slog.Level, event, key s
 		b = refusalBudget
 	}
 	attrs = append([]any{"method", r.Method, "path", r.URL.Path}, attrs...)
-	s.logSecurity(context.WithoutCancel(r.Context()), level, event, key, s.sessions.ClientNetwork(r), b, attrs...)
+	s.logSecurity(context.WithoutCancel(r.Context()), level, event, key, s.proxies().ClientNetwork(r), b, attrs...)
 }
 
 // logSecurity writes one line of the security stream for event from client

@@ -225,32 +225,35 @@ func (cfg Config) withDefaults() (Config, error) {
 // sessionConfig is the library's configuration for cfg.
 func (cfg Config) sessionConfig(store sessionkit.Store, log *slog.Logger, onEvent func(sessionkit.Event)) sessionkit.Config {
 	return sessionkit.Config{
-		Store:        store,
-		Secrets:      cfg.Secrets,
-		CookieName:   cfg.CookieName,
-		CookieDomain: cfg.CookieDomain,
-		Secure:       cfg.Production,
-		SameSite:     cfg.SameSite,
-		Lifetime:     cfg.SessionTTL,
-		IdleTimeout:  cfg.IdleTimeout,
+		Store:   store,
+		Secrets: cfg.Secrets,
+		Cookie: sessionkit.CookieConfig{
+			Name:     cfg.CookieName,
+			Domain:   cfg.CookieDomain,
+			Secure:   cfg.Production,
+			SameSite: cfg.SameSite,
+		},
+		Expiry: sessionkit.ExpiryConfig{Lifetime: cfg.SessionTTL, IdleTimeout: cfg.IdleTimeout},
+		Cache:  sessionkit.CacheConfig{Entries: cfg.SessionCache, MaxAge: cfg.SessionCacheMaxAge},
 		// Negative is "no limit" here; the library's is zero.
 		MaxSessionsPerUser: max(cfg.MaxSessionsPerUser, 0),
 		TrustedProxies:     cfg.TrustedProxies,
-		CacheEntries:       cfg.SessionCache,
-		CacheMaxAge:        cfg.SessionCacheMaxAge,
 		DeviceBound:        deviceBoundConfig(cfg),
 		Logger:             log,
 		OnEvent:            onEvent,
+		// The library's warning names its Config field; the server's user
+		// changes environment variables.
+		OnInsecureCookie: func(r *http.Request, reason string) {
+			log.Warn("Secure session cookie (APP_ENV=production) set on a request that is not HTTPS. "+
+				"Browsers will not send it back over plain HTTP, so users will seem logged out. "+
+				"Serve over HTTPS; behind a TLS-terminating proxy, list its address in TRUSTED_PROXIES "+
+				"and have it send X-Forwarded-Proto: https.",
+				"reason", reason)
+		},
 		// A save that failed (the store is down) must not look like a
 		// success, nor like a log-out: 503, in the API's JSON shape.
 		// The library has already taken back the handler's headers (the
 		// log-out's Clear-Site-Data among them).
-		// The library's warning names its Config field; the server's user
-		// changes environment variables.
-		OnInsecureCookie: func(r *http.Request, reason string) {
-			log.Warn("Secure session cookie (APP_ENV=production) set on a request that is not HTTPS: browsers will not send it back over plain HTTP, so users will seem logged out. Serve over HTTPS; behind a TLS-terminating proxy, list its address in TRUSTED_PROXIES and have it send X-Forwarded-Proto: https",
-				"reason", reason)
-		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeError(w, http.StatusServiceUnavailable, errStoreUnavailable)
 		},
@@ -272,12 +275,15 @@ func (s *Server) init(ctx context.Context) error {
 	if s.db.RedisLayout() == redisstore.LayoutConnectRedis {
 		// express-session cannot load a session without its cookie object.
 		sc.ExpressSessionCookie = true
-		s.log.Info("sessions are in connect-redis's layout: sharing them with express-session (same Redis, REDIS_PREFIX, SESSION_SECRET and COOKIE_NAME on the Node side)",
+		s.log.Info("sessions are in connect-redis's layout: sharing them with express-session (same Redis, "+
+			"REDIS_PREFIX, SESSION_SECRET and COOKIE_NAME on the Node side)",
 			"redis", s.db.RedisString())
 	} else if l := s.db.SessionLayout(); l.Name == pgstore.LayoutConnectPgSimple && !s.db.UsesRedis() {
 		// express-session cannot load a session without its cookie object.
 		sc.ExpressSessionCookie = true
-		s.log.Info("sessions table is connect-pg-simple's: sharing sessions with express-session (same SESSION_SECRET, COOKIE_NAME and table on the Node side)",
+		s.log.Info("sessions table is connect-pg-simple's: "+
+			"sharing sessions with express-session (same SESSION_SECRET, "+
+			"COOKIE_NAME and table on the Node side)",
 			"table", s.db.SessionTable(), "columns", l.Columns)
 	}
 	s.cfg, sc = sharedLifetimes(s.cfg, sc, s.log)

@@ -34,7 +34,7 @@ func sharedLifetimes(cfg Config, sc sessionkit.Config, log *slog.Logger) (Config
 		log.Info("sessions are shared with express-session: no idle timeout (production's default 30m is dropped), "+
 			"so a log-in's cookie lives SESSION_TTL, as Node's cookie.maxAge; set SESSION_IDLE_TIMEOUT only with Node's rolling: true",
 			"session_ttl", cfg.SessionTTL.String())
-		cfg.IdleTimeout, sc.IdleTimeout = 0, 0
+		cfg.IdleTimeout, sc.Expiry.IdleTimeout = 0, 0
 		return cfg, sc
 	}
 	log.Warn(nodeIdleWarning(cfg.IdleTimeout))
