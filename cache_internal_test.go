@@ -1,6 +1,9 @@
 package sessionkit
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,6 +42,29 @@ func TestCacheKeysAreChangeKeys(t *testing.T) {
 		c.put(id, Record{Expiry: now.Add(time.Hour)}, epoch, now)
 		if _, ok := c.get(id, now); ok {
 			t.Errorf("a load that crossed Changed(%q) was cached", bad)
+		}
+	}
+}
+
+// TestChangeSumSpelling: the cache's key is ChangeKey's hash of HashID's
+// spelling, computed here the long way, for ids of every length (a long
+// one outgrows the buffers on the stack) and for a hash.
+func TestChangeSumSpelling(t *testing.T) {
+	for _, id := range []string{"", "a", newID(), strings.Repeat("x", 300), HashID("a")} {
+		hashed := id
+		if !strings.HasPrefix(id, "sha256:") {
+			sum := sha256.Sum256([]byte("sessionkit session id\x00" + id))
+			hashed = "sha256:" + base64.RawURLEncoding.EncodeToString(sum[:])
+		}
+		if got := HashID(id); got != hashed {
+			t.Errorf("HashID(%.10q) = %q, want %q", id, got, hashed)
+		}
+		sum := sha256.Sum256([]byte("sessionkit session change\x00" + hashed))
+		if got := changeSum(id); got != [changeSumLen]byte(sum[:changeSumLen]) {
+			t.Errorf("changeSum(%.10q) = %x, want %x", id, got, sum[:changeSumLen])
+		}
+		if got, want := ChangeKey(id), base64.RawURLEncoding.EncodeToString(sum[:changeSumLen]); got != want {
+			t.Errorf("ChangeKey(%.10q) = %q, want %q", id, got, want)
 		}
 	}
 }

@@ -62,10 +62,10 @@ func ChangeKey(id string) string {
 
 // changeSum is ChangeKey(id) before its base64: what the session cache
 // keys by, so that a cache hit makes no strings. It hashes in a buffer on
-// the stack.
+// the stack, HashID(id) included.
 func changeSum(id string) [changeSumLen]byte {
 	var in [128]byte
-	sum := sha256.Sum256(append(append(in[:0], "sessionkit session change\x00"...), HashID(id)...))
+	sum := sha256.Sum256(appendHashID(append(in[:0], "sessionkit session change\x00"...), id))
 	return [changeSumLen]byte(sum[:changeSumLen])
 }
 
