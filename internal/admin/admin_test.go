@@ -226,6 +226,10 @@ func TestSchemaSQL(t *testing.T) {
 				t.Errorf("SchemaSQL(%s) lacks %s:\n%s", b, want, ddl)
 			}
 		}
+		// The shared log-in limits live in PostgreSQL; SQLite keeps them in memory.
+		if has := strings.Contains(ddl, `"login_limits"`); has != (b == admin.Postgres) {
+			t.Errorf("SchemaSQL(%s) has the login_limits table: %v", b, has)
+		}
 	}
 	if _, err := admin.SchemaSQL("mysql", ""); err == nil {
 		t.Error("SchemaSQL(mysql) succeeded")

@@ -20,6 +20,9 @@ type redisSessions struct {
 	store  *redisstore.Store
 	layout redisstore.Layout
 	desc   string
+	// limitPrefix starts the keys of the shared log-in limits
+	// (redisLimitPrefix).
+	limitPrefix string
 }
 
 // openRedis connects to the Redis that cfg.RedisURL names, checks that it
@@ -52,7 +55,16 @@ func openRedis(ctx context.Context, cfg Config) (*redisSessions, error) {
 		client.Close()
 		return nil, fmt.Errorf("cannot reach %s: %w", desc, err)
 	}
-	return &redisSessions{client: client, store: store, layout: layout, desc: desc}, nil
+	prefix := cfg.RedisPrefix
+	switch {
+	case prefix != "":
+	case layout == redisstore.LayoutConnectRedis:
+		prefix = redisstore.DefaultConnectRedisPrefix
+	default:
+		prefix = redisstore.DefaultPrefix
+	}
+	return &redisSessions{client: client, store: store, layout: layout, desc: desc,
+		limitPrefix: redisLimitPrefix(prefix, layout == redisstore.LayoutConnectRedis)}, nil
 }
 
 // newRedisClient parses rawURL (see openRedis) into a client and a

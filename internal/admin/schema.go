@@ -21,8 +21,9 @@ func hint(err error) error {
 	return err
 }
 
-// Migrate creates the sessions table, its expiry index and the users table
-// if they are missing. Running it again changes nothing.
+// Migrate creates the sessions table, its expiry index, the users table
+// and, on PostgreSQL, the log-in limits' table (LoginLimitsTable) if they
+// are missing. Running it again changes nothing.
 func (db *DB) Migrate(ctx context.Context) error {
 	ddl, err := db.SchemaSQL()
 	if err != nil {
@@ -94,7 +95,8 @@ const sqliteUsersSQL = `CREATE TABLE IF NOT EXISTS "users" (
 // SchemaSQL returns the DDL Migrate runs on backend (Postgres or SQLite)
 // for a new database: the sessions table (sessionTable as Config.SessionTable
 // takes it; SQLite always uses SessionsTable) and its indexes, from the store
-// package, and the users table. Every statement uses IF NOT EXISTS.
+// package, the users table and, on PostgreSQL, the log-in limits' table.
+// Every statement uses IF NOT EXISTS.
 func SchemaSQL(backend, sessionTable string) (string, error) {
 	schema, table, err := ParseTable(sessionTable)
 	if err != nil {
@@ -119,13 +121,13 @@ func schemaSQL(backend, schema, table string, layout pgstore.Layout) (string, er
 			return "-- sessionkit schema for PostgreSQL (tables resolve through the search_path)\n" +
 				"-- " + t + " is connect-pg-simple's table (" + layout.Columns + "):\n" +
 				"-- sessionkit uses it as it is, shared with express-session, and creates nothing in it.\n" +
-				pgUsersSQL, nil
+				pgUsersSQL + pgLoginLimitsSQL, nil
 		}
 		sessions, err := pgstore.SchemaSQL(schema, table)
 		if err != nil {
 			return "", err
 		}
-		return "-- sessionkit schema for PostgreSQL (tables resolve through the search_path)\n" + sessions + pgUsersSQL, nil
+		return "-- sessionkit schema for PostgreSQL (tables resolve through the search_path)\n" + sessions + pgUsersSQL + pgLoginLimitsSQL, nil
 	case SQLite:
 		sessions, err := sqlitestore.SchemaSQL(SessionsTable)
 		if err != nil {

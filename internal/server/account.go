@@ -192,7 +192,7 @@ func (s *Server) passwordMatches(w http.ResponseWriter, r *http.Request, user ad
 		return false
 	}
 	_, ok, err := s.checkPassword(r.Context(), user.Email, true, password)
-	attempt.done(ok, err)
+	attempt.done(r.Context(), ok, err)
 	if err != nil {
 		s.storeFailed(w, r, err)
 		return false

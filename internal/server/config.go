@@ -131,7 +131,9 @@ type Config struct {
 	// `users add` uses (BCRYPT_COST). Zero: 12.
 	BcryptCost int
 	// LoginWindow is the sliding window for counting failed log-ins
-	// (LOGIN_WINDOW). Zero: 15 minutes; negative is an error.
+	// (LOGIN_WINDOW). Zero: 15 minutes; negative is an error. On
+	// PostgreSQL or Redis the counts are shared by every instance
+	// (docs/login-limits.md), so give all of them the same log-in limits.
 	LoginWindow time.Duration
 	// LoginMaxFailures is how many failed log-ins one email may have in
 	// LoginWindow before further attempts get 429 (LOGIN_MAX_FAILURES).

@@ -48,7 +48,7 @@ type credentials struct {
 // worthless after.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// A blocked address is refused before its body is read.
-	if wait := s.byAddr.wait(s.addrKey(r)); wait > 0 {
+	if wait := s.byAddr.wait(r.Context(), s.addrKey(r)); wait > 0 {
 		s.securityEvent(r, slog.LevelWarn, eventLoginRateLimited, "limit", "address")
 		s.tooMany(w, wait)
 		return
@@ -89,7 +89,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// text such as a NUL byte is refused by PostgreSQL, which must not read
 	// as a store outage. It still costs a bcrypt comparison.
 	user, ok, err := s.checkPassword(r.Context(), email, emailErr == nil, *c.Password)
-	attempt.done(ok, err)
+	attempt.done(r.Context(), ok, err)
 	if err != nil {
 		s.logins.unavailable.Inc()
 		s.storeFailed(w, r, err)
@@ -282,19 +282,20 @@ type passwordAttempt struct {
 func (s *Server) admitPassword(r *http.Request, email string) (a passwordAttempt, refusedBy string, wait time.Duration) {
 	client := s.clientName(r)
 	addrKey, emailKey := keyOf("addr", client), keyOf("email", email)
+	ctx := r.Context()
 	a = passwordAttempt{s: s, pairKey: keyOf("pair", email, client), knownKey: keyOf("known", email, client)}
-	a.releaseEmail, wait = s.byEmail.acquire(emailKey)
+	a.releaseEmail, wait = s.byEmail.acquire(ctx, emailKey)
 	if wait > 0 {
-		a.releaseEmail, wait = s.lockedEmailAttempt(email, a.pairKey, a.knownKey)
+		a.releaseEmail, wait = s.lockedEmailAttempt(ctx, email, a.pairKey, a.knownKey)
 	} else {
 		// Marked failing from now, like the email's count, so that
 		// attempts sent all at once cannot slip in as a "clean" address.
-		s.byPair.note(a.pairKey)
+		s.byPair.note(ctx, a.pairKey)
 	}
 	if wait > 0 {
 		return passwordAttempt{}, "email", wait
 	}
-	a.releaseAddr, wait = s.byAddr.acquire(addrKey)
+	a.releaseAddr, wait = s.byAddr.acquire(ctx, addrKey)
 	if wait > 0 {
 		a.releaseEmail()
 		return passwordAttempt{}, "address", wait
@@ -308,26 +309,26 @@ func (s *Server) admitPassword(r *http.Request, email string) (a passwordAttempt
 // one is taken back too, and clears this address's record on the email;
 // only this attempt is taken back, so the email's other failures stay and
 // a guesser is not handed a fresh budget by the real user's log-in.
-func (a passwordAttempt) done(ok bool, err error) {
+func (a passwordAttempt) done(ctx context.Context, ok bool, err error) {
 	if !ok && err == nil {
 		return
 	}
 	a.releaseEmail()
 	a.releaseAddr()
 	if err == nil {
-		a.s.byPair.reset(a.pairKey)
-		a.s.known.add(a.knownKey)
+		a.s.byPair.reset(ctx, a.pairKey)
+		a.s.known.note(ctx, a.knownKey)
 	}
 }
 
 // lockedEmailAttempt admits one attempt on an email over its limit, under
 // admitPassword's rule, returning its release or how long to wait.
-func (s *Server) lockedEmailAttempt(email string, pairKey, knownKey limitKey) (release func(), wait time.Duration) {
-	releasePair, wait := s.byPair.acquire(pairKey)
-	if wait > 0 || s.known.has(knownKey) {
+func (s *Server) lockedEmailAttempt(ctx context.Context, email string, pairKey, knownKey limitKey) (release func(), wait time.Duration) {
+	releasePair, wait := s.byPair.acquire(ctx, pairKey)
+	if wait > 0 || s.known.wait(ctx, knownKey) > 0 {
 		return releasePair, wait
 	}
-	releaseFresh, wait := s.byFresh.acquire(keyOf("fresh", email))
+	releaseFresh, wait := s.byFresh.acquire(ctx, keyOf("fresh", email))
 	if wait > 0 {
 		releasePair() // it did not try
 		return nil, wait

@@ -39,9 +39,9 @@ const maxLimiterKeys = 100_000
 // blocked while it has max failures within the last window. An attempt
 // counts as a failure from the moment acquire lets it through until it is
 // released, so attempts sent all at once cannot all pass the check before
-// any of them has failed. It is in-process, so each instance counts its
-// own; behind a load balancer the effective limit is max times the number
-// of instances.
+// any of them has failed. It is in-process: on its own it counts one
+// instance's attempts. loginCount shares the counts through the store and
+// keeps a limiter as its mirror and fallback.
 type limiter struct {
 	window time.Duration
 	max    int
@@ -88,9 +88,21 @@ func (l *limiter) acquire(key limitKey) (release func(), wait time.Duration) {
 	if wait := l.waitLocked(key, now); wait > 0 {
 		return nil, wait
 	}
+	return l.takeLocked(key, now), 0
+}
+
+// take records an attempt of key at now whether or not key is over its
+// limit, and returns its release, as acquire's.
+func (l *limiter) take(key limitKey, now time.Time) (release func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.takeLocked(key, now)
+}
+
+func (l *limiter) takeLocked(key limitKey, now time.Time) (release func()) {
 	l.record(key, now)
 	released := false
-	return func() { l.forget(key, now, &released) }, 0
+	return func() { l.forget(key, now, &released) }
 }
 
 // forget removes one failure of key recorded at t, once however often it
@@ -172,47 +184,8 @@ func clientKey(addr netip.Addr) string {
 }
 
 // knownFor is how long an address an email logged in from stays known to
-// the log-in limits (see admitPassword).
+// the log-in limits (see admitPassword): the known count holds, per (email,
+// address), the last log-in for that long. Like every count, it holds at
+// most maxLimiterKeys in memory; past it, forgotten owners count as fresh
+// addresses, which costs them nothing unless their email is attacked.
 const knownFor = 30 * 24 * time.Hour
-
-// maxKnownClients bounds knownClients' memory; past it, expired entries
-// are swept and then arbitrary ones dropped (their owners then count as
-// fresh addresses, which costs them nothing unless their email is attacked).
-const maxKnownClients = 100_000
-
-// knownClients remembers, by a hash of (email, address), the addresses each
-// email logged in from, for knownFor.
-type knownClients struct {
-	ttl time.Duration
-	now func() time.Time
-
-	mu   sync.Mutex
-	seen map[limitKey]time.Time
-}
-
-func newKnownClients(ttl time.Duration) *knownClients {
-	return &knownClients{ttl: ttl, now: time.Now, seen: map[limitKey]time.Time{}}
-}
-
-// add records a log-in under key now.
-func (k *knownClients) add(key limitKey) {
-	now := k.now()
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if len(k.seen) >= maxKnownClients {
-		for key, t := range k.seen {
-			if now.Sub(t) >= k.ttl || len(k.seen) >= maxKnownClients*9/10 {
-				delete(k.seen, key)
-			}
-		}
-	}
-	k.seen[key] = now
-}
-
-// has reports whether key logged in within the last ttl.
-func (k *knownClients) has(key limitKey) bool {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	t, ok := k.seen[key]
-	return ok && k.now().Sub(t) < k.ttl
-}

@@ -57,16 +57,18 @@ type Server struct {
 	db       *admin.DB
 	sessions *sessionkit.Manager
 	handler  http.Handler
-	byEmail  *limiter
-	byAddr   *limiter
+	// The log-in limits' counts (see admitPassword), shared by every
+	// instance through PostgreSQL or Redis (loginCount).
+	byEmail *loginCount
+	byAddr  *loginCount
 	// byPair marks, per email and client address, an address that has
 	// failed on that email in the window: while the email is over its
 	// limit, only such addresses are refused (see handleLogin).
-	byPair *limiter
+	byPair *loginCount
 	// byFresh is, per email, the budget shared by the addresses it never
 	// logged in from while it is over its limit; known holds those it did.
-	byFresh   *limiter
-	known     *knownClients
+	byFresh   *loginCount
+	known     *loginCount
 	dummyHash []byte
 	// bcryptSlots bounds concurrent password checks: each costs tens of
 	// milliseconds of CPU, and a flood of them must not starve other requests.
@@ -308,11 +310,7 @@ func (s *Server) init(ctx context.Context) error {
 		return fmt.Errorf("bcrypt: %w", err)
 	}
 	s.bcryptSlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
-	s.byEmail = newLimiter(cfg.LoginWindow, cfg.LoginMaxFailures)
-	s.byAddr = newLimiter(cfg.LoginWindow, cfg.LoginMaxFailuresPerAddr)
-	s.byPair = newLimiter(cfg.LoginWindow, 1)
-	s.byFresh = newLimiter(cfg.LoginWindow, cfg.LoginMaxFailures)
-	s.known = newKnownClients(knownFor)
+	s.loginCounts(ctx)
 
 	reg := prometheus.NewRegistry()
 	s.logins = newLoginResults(reg)
