@@ -40,6 +40,8 @@ type Session struct {
 	// one without an allocation.
 	live    []string
 	liveBuf [1]string
+	// storedMeta memoizes decodeStoredMeta.
+	storedMeta metaMemo
 	// id is the session's id: the live candidate, a new id, or "" for a
 	// new session that has not been given one yet.
 	id string
