@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/internal/redistest"
 	"github.com/sessionkit/sessionkit/internal/server"
 )
 
@@ -16,20 +17,30 @@ import (
 // target: a logged-in GET /api/user through the whole handler tree on
 // PostgreSQL, without the network. Its allocations are what the benchmark's
 // extra garbage collection comes from.
-func BenchmarkUserCacheOff(b *testing.B) { benchUser(b, 0) }
+func BenchmarkUserCacheOff(b *testing.B) { benchUser(b, 0, false) }
 
 // BenchmarkUserCacheOn is the handler side of servebench's serve-on
 // target: the same read with SESSION_CACHE=on, every read a cache hit.
-func BenchmarkUserCacheOn(b *testing.B) { benchUser(b, server.DefaultSessionCache) }
+func BenchmarkUserCacheOn(b *testing.B) { benchUser(b, server.DefaultSessionCache, false) }
+
+// BenchmarkUserRedisCacheOff is servebench's redis-off target's handler
+// side: sessions on Redis (users on PostgreSQL), the cache off.
+func BenchmarkUserRedisCacheOff(b *testing.B) { benchUser(b, 0, true) }
 
 // benchUser logs in once and reads GET /api/user through the whole handler
-// tree, with a session cache of cacheEntries (0: off).
-func benchUser(b *testing.B, cacheEntries int) {
+// tree, with a session cache of cacheEntries (0: off), sessions on Redis
+// if onRedis.
+func benchUser(b *testing.B, cacheEntries int, onRedis bool) {
 	_, url := pgtest.Schema(b)
-	srv, err := server.New(context.Background(), server.Config{
+	cfg := server.Config{
 		DataDir: b.TempDir(), DatabaseURL: url, Secrets: []string{testSecret}, AutoMigrate: true,
 		BcryptCost: 4, PruneInterval: -1, Logger: slog.New(slog.DiscardHandler), SessionCache: cacheEntries,
-	})
+	}
+	if onRedis {
+		_, cfg.RedisPrefix = redistest.Client(b)
+		cfg.RedisURL = "redis://" + redistest.Addr()
+	}
+	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
