@@ -82,14 +82,15 @@ func benchPG(b *testing.B) (*sessionkit.Manager, *pgxpool.Pool, *queryCounter, *
 }
 
 // readHandlers returns the two handlers the read benchmarks compare: bare
-// is a plain net/http handler that runs the same primary-key SELECT the store
-// runs, with the id it was given (the floor for a session read); read is
-// sessionkit's middleware around a handler that reads the logged-in user.
+// is a plain net/http handler that runs a primary-key SELECT of the row the
+// store keeps for the id it was given, under the id's hash (the floor for a
+// session read); read is sessionkit's middleware around a handler that
+// reads the logged-in user.
 func readHandlers(m *sessionkit.Manager, pool *pgxpool.Pool, id string) (bare, read http.Handler) {
 	bare = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var sess []byte
 		var created, expire time.Time
-		err := pool.QueryRow(r.Context(), "SELECT sess, created_at, expire FROM sessions WHERE sid = $1 AND expire > now()", id).
+		err := pool.QueryRow(r.Context(), "SELECT sess, created_at, expire FROM sessions WHERE sid = $1 AND expire > now()", sessionkit.HashID(id)).
 			Scan(&sess, &created, &expire)
 		if err != nil {
 			http.Error(w, err.Error(), 500)

@@ -14,17 +14,21 @@ const hashedPrefix = "sha256:"
 // HashID returns what a store that keeps session ids hashed at rest keeps
 // in place of id: "sha256:" and the unpadded base64url SHA-256 of id (with
 // a domain prefix). A read-only copy of such a store (a backup, a replica,
-// a log of its queries) then names no session a cookie could carry: the id
+// a dump) then names no session a cookie could carry: the id
 // has 256 random bits, so the hash cannot be turned back into it, and a
 // cookie carrying the hash itself is refused as malformed.
 //
 // HashID of a value it returned is that value, so a store's
 // StoredSession.ID (already hashed) and the session's id name the same
 // session in Store.Delete, Store.Update, ChangeKey and the public handle.
-// memstore and sqlitestore keep hashes. pgstore and redisstore keep raw ids
-// for now; the layouts Node reads (connect-pg-simple's table, redisstore's
-// LayoutConnectRedis) must, since express-session looks sessions up by the
-// id itself.
+// memstore, sqlitestore, pgstore's own layout and redisstore's native
+// layout keep hashes; each still finds a session stored under its raw id
+// by an earlier version, until it expires or the store's HashStoredIDs
+// (`sessionkit migrate --hash-ids`) moves it; to find one, their queries
+// still carry the id beside its hash, so a log of queries with their
+// parameters is not covered. The layouts Node reads
+// (pgstore on connect-pg-simple's table, redisstore's LayoutConnectRedis)
+// keep raw ids, since express-session looks sessions up by the id itself.
 func HashID(id string) string {
 	if strings.HasPrefix(id, hashedPrefix) {
 		return id

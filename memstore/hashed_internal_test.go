@@ -35,20 +35,12 @@ func TestDumpHoldsNoSessionID(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	var dump strings.Builder
-	s.mu.Lock()
-	for key, e := range s.entries {
-		fmt.Fprintf(&dump, "%s %v\n", key, e.values)
-	}
-	for user, keys := range s.byUser {
-		fmt.Fprintf(&dump, "%s %v\n", user, keys)
-	}
-	s.mu.Unlock()
+	dump := Dump(s)
 	for _, id := range ids {
-		if strings.Contains(dump.String(), id) {
-			t.Fatalf("the dump holds session id %s…:\n%s", id[:6], dump.String())
+		if strings.Contains(dump, id) {
+			t.Fatalf("the dump holds session id %s…:\n%s", id[:6], dump)
 		}
-		if !strings.Contains(dump.String(), sessionkit.HashID(id)) {
+		if !strings.Contains(dump, sessionkit.HashID(id)) {
 			t.Fatalf("the dump does not hold the hash of %s…", id[:6])
 		}
 		if _, found, err := s.Load(ctx, id); !found || err != nil {

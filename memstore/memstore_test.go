@@ -19,6 +19,7 @@ func TestConformance(t *testing.T) {
 			t.Cleanup(func() { s.Close() })
 			return s
 		},
+		Dump: func(t *testing.T, st sessionkit.Store) string { return memstore.Dump(st.(*memstore.Store)) },
 	})
 }
 

@@ -45,6 +45,12 @@ type Layout struct {
 	// Without it the store cannot keep a session's creation time, and
 	// Record.Created is zero on Load.
 	HasCreated bool
+	// HashedIDs is true in LayoutSessionkit: the store keeps the hash of
+	// each session id (sessionkit.HashID) in sid, never the id, and finds a
+	// row written before that by its id too, until it expires or
+	// Store.HashStoredIDs converts it. False in LayoutConnectPgSimple, whose
+	// rows connect-pg-simple looks up by the id itself.
+	HashedIDs bool
 }
 
 // ownLayout is the layout SchemaSQL creates.
@@ -54,6 +60,7 @@ var ownLayout = Layout{
 	SessJSONB:      true,
 	ExpireTimeZone: true,
 	HasCreated:     true,
+	HashedIDs:      true,
 }
 
 // DetectLayout reads from the catalog the layout of the table schema.table
@@ -118,7 +125,7 @@ func DetectLayout(ctx context.Context, pool *pgxpool.Pool, schema, table string)
 	_, l.HasCreated = types["created_at"]
 	l.Name = LayoutConnectPgSimple
 	if l.HasCreated {
-		l.Name = LayoutSessionkit
+		l.Name, l.HashedIDs = LayoutSessionkit, true
 	}
 	return l, nil
 }
@@ -167,9 +174,18 @@ func (s *Store) buildStatements(t string, l Layout) {
 		created = "NULL::timestamptz"
 	}
 
-	s.qLoad = "SELECT sess, " + created + ", " + expire + " FROM " + t + " WHERE sid = $1 AND expire > now()"
+	// In the hashed layout $1 is the array of keysOf (one or two keys): a
+	// session is found under its hash or, written before ids were hashed,
+	// its id. The two elements are named one by one: for "sid = ANY($1)"
+	// the generic plan of a prepared statement guesses ten rows and scans
+	// the whole table, while two expressions make it an index scan.
+	sidIs := "sid = $1"
+	if l.HashedIDs {
+		sidIs = "sid IN (($1::text[])[1], ($1::text[])[2])"
+	}
+	s.qLoad = "SELECT sess, " + created + ", " + expire + " FROM " + t + " WHERE " + sidIs + " AND expire > now()"
 	s.qLoadMany = "SELECT sid, sess, " + created + ", " + expire + " FROM " + t + " WHERE sid = ANY($1) AND expire > now()"
-	s.qExists = "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE sid = $1 AND expire > now())"
+	s.qExists = "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE " + sidIs + " AND expire > now())"
 	if l.HasCreated {
 		s.qCreate = "INSERT INTO " + t + " (sid, sess, expire, created_at)" +
 			" VALUES ($1, $2::" + sessType + ", $3::timestamptz, COALESCE($4::timestamptz, now()))" +
@@ -181,13 +197,13 @@ func (s *Store) buildStatements(t string, l Layout) {
 	}
 	s.qUpdate = "UPDATE " + t + " SET sess = " + patched + "," +
 		" expire = COALESCE($4::timestamptz, " + expire + ")" +
-		" WHERE sid = $1 AND expire > now()"
+		" WHERE " + sidIs + " AND expire > now()"
 	if !l.SessJSONB {
-		s.qLoadText = "SELECT sess::text FROM " + t + " WHERE sid = $1 AND expire > now()"
+		s.qLoadText = "SELECT sess::text FROM " + t + " WHERE " + sidIs + " AND expire > now()"
 		s.qUpdateText = "UPDATE " + t + " SET sess = $2::json, expire = COALESCE($4::timestamptz, " + expire + ")" +
-			" WHERE sid = $1 AND expire > now() AND sess::text = $3"
+			" WHERE " + sidIs + " AND expire > now() AND sess::text = $3"
 	}
-	s.qDelete = "DELETE FROM " + t + " WHERE sid = $1"
+	s.qDelete = "DELETE FROM " + t + " WHERE " + sidIs
 	s.qDeleteMany = "DELETE FROM " + t + " WHERE sid = ANY($1)"
 	// SKIP LOCKED lets a prune run next to one started by hand (or a
 	// concurrent Prune call) without waiting on the same rows; ctid makes

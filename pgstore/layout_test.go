@@ -62,10 +62,14 @@ func connectPgSimpleStoreSQL(t *testing.T, zone, ddl string) (*Store, *pgxpool.P
 func TestConformanceConnectPgSimple(t *testing.T) {
 	storetest.Run(t, storetest.Suite{
 		New: func(t *testing.T) sessionkit.Store {
-			s, _, _ := connectPgSimpleStore(t, nonUTCZone)
+			s, pool, _ := connectPgSimpleStore(t, nonUTCZone)
+			dumps.Store(s, pool)
 			return s
 		},
 		NoCreated: true,
+		// Node looks sessions up by the id itself.
+		Dump:   dumpTable,
+		RawIDs: true,
 	})
 }
 

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,7 +67,8 @@ func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionk
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, s.qLoadMany, ids)
+	byKey := s.storedKeys(ids)
+	rows, err := s.pool.Query(ctx, s.qLoadMany, slices.Collect(maps.Keys(byKey)))
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: load many: %w", err)
 	}
@@ -87,7 +90,7 @@ func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionk
 		if rec.Values == nil {
 			rec.Values = map[string]json.RawMessage{}
 		}
-		out[id] = rec
+		out[byKey[id]] = rec
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: load many: %w", err)
@@ -128,7 +131,7 @@ func (s *Store) loadScan(ctx context.Context, id string) ([]byte, sessionkit.Rec
 		created pgtype.Timestamptz // NULL on a table without created_at
 		expiry  time.Time
 	}
-	err := s.pool.QueryRow(ctx, s.qLoad, id).Scan(&row.raw, &row.created, &row.expiry)
+	err := s.pool.QueryRow(ctx, s.qLoad, s.keysOf(id)).Scan(&row.raw, &row.created, &row.expiry)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, sessionkit.Record{}, false, nil
 	}
@@ -150,8 +153,9 @@ func (s *Store) loadDirect(ctx context.Context, id string) (raw []byte, rec sess
 		return nil, rec, false, fmt.Errorf("pgstore: load: %w", err)
 	}
 	defer conn.Release()
+	keys := s.keysOf(id)
 	if t := s.load.tracer; t != nil {
-		ctx = t.TraceQueryStart(ctx, conn.Conn(), pgx.TraceQueryStartData{SQL: s.qLoad, Args: []any{id}})
+		ctx = t.TraceQueryStart(ctx, conn.Conn(), pgx.TraceQueryStartData{SQL: s.qLoad, Args: []any{keys}})
 		defer func() {
 			tag := pgconn.NewCommandTag("SELECT 0")
 			if found {
@@ -161,8 +165,9 @@ func (s *Store) loadDirect(ctx context.Context, id string) (raw []byte, rec sess
 		}()
 	}
 	pc := conn.Conn().PgConn()
+	param := loadParam(keys)
 	for range 2 {
-		raw, rec, found, err = s.execLoad(ctx, pc, id)
+		raw, rec, found, err = s.execLoad(ctx, pc, param)
 		if !s.forgetStale(ctx, pc, err) {
 			break
 		}
@@ -194,7 +199,7 @@ func (s *Store) forgetStale(ctx context.Context, pc *pgconn.PgConn, err error) b
 var binaryResults = []int16{1, 1, 1}
 
 // execLoad runs the load statement on pc, preparing it first if pc has not.
-func (s *Store) execLoad(ctx context.Context, pc *pgconn.PgConn, id string) (raw []byte, rec sessionkit.Record, found bool, err error) {
+func (s *Store) execLoad(ctx context.Context, pc *pgconn.PgConn, param []byte) (raw []byte, rec sessionkit.Record, found bool, err error) {
 	sd, _ := pc.CustomData()[s.load.stmt].(*pgconn.StatementDescription)
 	if sd == nil {
 		if sd, err = pc.Prepare(ctx, s.load.stmt, s.qLoad, nil); err != nil {
@@ -202,7 +207,7 @@ func (s *Store) execLoad(ctx context.Context, pc *pgconn.PgConn, id string) (raw
 		}
 		pc.CustomData()[s.load.stmt] = sd
 	}
-	params := [1][]byte{[]byte(id)}
+	params := [1][]byte{param}
 	rr := pc.ExecStatement(ctx, sd, params[:], nil, binaryResults)
 	var decodeErr error
 	if rr.NextRow() {
@@ -216,6 +221,36 @@ func (s *Store) execLoad(ctx context.Context, pc *pgconn.PgConn, id string) (raw
 		return nil, rec, false, decodeErr
 	}
 	return raw, rec, found, nil
+}
+
+// loadParam is keys, what keysOf returned, in PostgreSQL's text format, as
+// the load statement's one parameter.
+func loadParam(keys any) []byte {
+	list, ok := keys.([]string)
+	if !ok {
+		return []byte(keys.(string))
+	}
+	// An array literal: each element quoted, its '"' and '\\' escaped.
+	n := 2
+	for _, k := range list {
+		n += 2*len(k) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		for j := 0; j < len(k); j++ {
+			if k[j] == '"' || k[j] == '\\' {
+				b = append(b, '\\')
+			}
+			b = append(b, k[j])
+		}
+		b = append(b, '"')
+	}
+	return append(b, '}')
 }
 
 // decodeLoadRow decodes Load's binary row: sess (copied out of the

@@ -8,10 +8,19 @@
 // PostgreSQL advisory lock so that only one of many instances prunes at a
 // time.
 //
+// In its own layout the store keeps the hash of each session id
+// (sessionkit.HashID) in sid, never the id, so that a copy of the table (a
+// backup, a replica) names no session a cookie could carry; a row an
+// earlier version wrote under the id itself is found by it until it
+// expires, or until HashStoredIDs renames it (Layout.HashedIDs). For that
+// the statements still carry the id beside its hash, so a log of them with
+// their parameters is not such a copy.
+//
 // The store also works, as it is, on a table connect-pg-simple (Node's
 // express-session store) made: sid varchar, sess json, expire timestamp
 // without time zone. New reads the table's columns from the catalog and
-// adapts its SQL (see Layout); it never alters the table. Node and Go then
+// adapts its SQL (see Layout); it never alters the table, and keeps raw ids
+// in it, since Node looks sessions up by the id. Node and Go then
 // share the sessions, with the limits the README's "Moving from
 // express-session" section lists.
 //
@@ -25,6 +34,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -222,6 +233,32 @@ func storable(id string) bool {
 	return utf8.ValidString(id) && strings.IndexByte(id, 0) < 0
 }
 
+// keysOf is the argument that names the session with this id in the
+// store's statements: the id itself on a table Node reads
+// (LayoutConnectPgSimple); otherwise the keys it may be stored under, its
+// hash (sessionkit.HashID), under which Create stores every session, and
+// the id, under which a session created before ids were hashed stays until
+// it expires. No cookie's id can equal a hash, so the second key never
+// finds a hashed row for a cookie; given a hash (a StoredSession.ID), the
+// array holds just it.
+func (s *Store) keysOf(id string) any {
+	if !s.layout.HashedIDs {
+		return id
+	}
+	if h := sessionkit.HashID(id); h != id {
+		return []string{h, id}
+	}
+	return []string{id}
+}
+
+// storedID is the sid Create gives the session with this id.
+func (s *Store) storedID(id string) string {
+	if !s.layout.HashedIDs {
+		return id
+	}
+	return sessionkit.HashID(id)
+}
+
 // Create inserts a new session. It never overwrites: an id that exists, live
 // or expired but not yet pruned, gives an error wrapping sessionkit.ErrExists.
 // A zero rec.Created is set from the database clock. On a table without
@@ -232,7 +269,7 @@ func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) er
 	if err != nil {
 		return fmt.Errorf("pgstore: create: values: %w", err)
 	}
-	args := []any{id, sess, rec.Expiry}
+	args := []any{s.storedID(id), sess, rec.Expiry}
 	if s.layout.HasCreated {
 		var created any // NULL makes the statement use now()
 		if !rec.Created.IsZero() {
@@ -262,7 +299,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 		// An UPDATE that changes nothing would still write a new row version;
 		// a touch-free check should not bloat the table.
 		var found bool
-		if err := s.pool.QueryRow(ctx, s.qExists, id).Scan(&found); err != nil {
+		if err := s.pool.QueryRow(ctx, s.qExists, s.keysOf(id)).Scan(&found); err != nil {
 			return false, fmt.Errorf("pgstore: update: %w", err)
 		}
 		return found, nil
@@ -281,7 +318,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 		expiry = p.Expiry
 	}
 	var changed int64
-	if err := s.pool.QueryRow(ctx, s.qUpdate, id, del, set, expiry, sessionkit.ChangeKey(id)).Scan(&changed); err != nil {
+	if err := s.pool.QueryRow(ctx, s.qUpdate, s.keysOf(id), del, set, expiry, sessionkit.ChangeKey(id)).Scan(&changed); err != nil {
 		if s.qUpdateText != "" && untranslatable(err) {
 			return s.updateText(ctx, id, p, expiry)
 		}
@@ -296,7 +333,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if !storable(id) {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, s.qDelete, id, sessionkit.ChangeKey(id)); err != nil {
+	if _, err := s.pool.Exec(ctx, s.qDelete, s.keysOf(id), sessionkit.ChangeKey(id)); err != nil {
 		return fmt.Errorf("pgstore: delete: %w", err)
 	}
 	return nil
@@ -309,14 +346,27 @@ func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	keys := make([]string, len(ids))
+	stored, announced := s.storedKeys(ids), make([]string, len(ids))
 	for i, id := range ids {
-		keys[i] = sessionkit.ChangeKey(id)
+		announced[i] = sessionkit.ChangeKey(id)
 	}
-	if _, err := s.pool.Exec(ctx, s.qDeleteMany, ids, keys); err != nil {
+	if _, err := s.pool.Exec(ctx, s.qDeleteMany, slices.Collect(maps.Keys(stored)), announced); err != nil {
 		return fmt.Errorf("pgstore: delete many: %w", err)
 	}
 	return nil
+}
+
+// storedKeys maps every key under which one of ids may be stored (see
+// keysOf) to that id.
+func (s *Store) storedKeys(ids []string) map[string]string {
+	out := make(map[string]string, 2*len(ids))
+	for _, id := range ids {
+		out[id] = id
+		if s.layout.HashedIDs {
+			out[sessionkit.HashID(id)] = id
+		}
+	}
+	return out
 }
 
 // storableOnly returns the ids a row can have (see storable).

@@ -37,7 +37,7 @@ func untranslatable(err error) bool {
 func (s *Store) updateText(ctx context.Context, id string, p sessionkit.Patch, expiry any) (bool, error) {
 	for range textPatchTries {
 		var old string
-		err := s.pool.QueryRow(ctx, s.qLoadText, id).Scan(&old)
+		err := s.pool.QueryRow(ctx, s.qLoadText, s.keysOf(id)).Scan(&old)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, nil
 		}
@@ -49,7 +49,7 @@ func (s *Store) updateText(ctx context.Context, id string, p sessionkit.Patch, e
 			return false, fmt.Errorf("pgstore: update: %w", err)
 		}
 		var changed int64
-		if err := s.pool.QueryRow(ctx, s.qUpdateText, id, string(patched), old, expiry, sessionkit.ChangeKey(id)).Scan(&changed); err != nil {
+		if err := s.pool.QueryRow(ctx, s.qUpdateText, s.keysOf(id), string(patched), old, expiry, sessionkit.ChangeKey(id)).Scan(&changed); err != nil {
 			return false, fmt.Errorf("pgstore: update: %w", err)
 		}
 		if changed == 1 {

@@ -2,11 +2,15 @@
 // the application's redis.UniversalClient, so one code path serves a single
 // server, Sentinel and Redis Cluster.
 //
-// Each session is one Redis hash, <prefix>{<id>}: the field "e" holds the
-// expiry and "c" the creation time (Unix milliseconds), and each session key k
-// is the field "v." + k holding k's JSON value. The braces make the id the
-// key's hash tag, so everything of one session sits in one hash slot and every
-// step below works on a cluster.
+// Each session is one Redis hash, <prefix>{<hash>}, named by the hash of its
+// id (sessionkit.HashID), never the id, so that a dump of the Redis names no
+// session a cookie could carry: the field "e" holds the expiry and "c" the
+// creation time (Unix milliseconds), and each session key k is the field
+// "v." + k holding k's JSON value. The braces make the hash the key's hash
+// tag, so everything of one session sits in one hash slot and every step
+// below works on a cluster. A session an earlier version stored under
+// <prefix>{<id>} is still found there until it expires, or until
+// HashStoredIDs moves it (see hashids.go).
 //
 // Every write is one server-side step. Create, Update with changes, and the
 // expiry rewrite run as Lua scripts (EVALSHA, one round trip): "create unless
@@ -15,8 +19,9 @@
 // would do the same in three or more round trips and, worse, fail and retry
 // whenever another request patches the same session meanwhile, which is
 // exactly the case (concurrent requests of one visitor) the patch exists for.
-// Load is one HGETALL, an existence check one EXISTS, Delete one script (DEL
-// and the announcement below). A
+// Load is one HGETALL (a second one, at the raw key, only when the first
+// finds nothing), an existence check one EXISTS, Delete one pipeline of
+// scripts (DEL at both keys, and the announcement below). A
 // session bound to a user (sessionkit.Session.Authenticate) also has its id
 // in the user's set for sessionkit.UserIndex, which on a cluster sits in the
 // user's slot: creating such a session, or moving its expiry, costs one more
@@ -32,6 +37,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -68,7 +74,7 @@ type Layout int
 
 const (
 	// LayoutNative is the store's own layout: one hash per session,
-	// <prefix>{<id>}, one field per session key, so a patch writes only the
+	// <prefix>{<hash of the id>}, one field per session key, so a patch writes only the
 	// keys it changes, in one Lua script.
 	LayoutNative Layout = iota
 	// LayoutConnectRedis is connect-redis's layout, so that an
@@ -204,13 +210,48 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Key returns the Redis key of the session with this id.
+// Key returns the Redis key under which Create stores the session with
+// this id: in the native layout <prefix>{<hash>}, with the hash of the id
+// (sessionkit.HashID), never the id, so that a dump of the Redis names no
+// session a cookie could carry; in LayoutConnectRedis <prefix><id>, since
+// connect-redis looks sessions up by the id itself.
 func (s *Store) Key(id string) string {
 	if s.layout == LayoutConnectRedis {
 		return s.prefix + id
 	}
+	return s.prefix + "{" + sessionkit.HashID(id) + "}"
+}
+
+// rawKey returns the native key a session had before the store hashed ids,
+// <prefix>{<id>}, where such a session stays until it expires or
+// HashStoredIDs moves it; "" when there is no other key to look at: in
+// connect-redis's layout, or for an id that is a hash already (a
+// StoredSession.ID), whose only key is Key's.
+func (s *Store) rawKey(id string) string {
+	if s.layout == LayoutConnectRedis || sessionkit.HashID(id) == id {
+		return ""
+	}
 	return s.prefix + "{" + id + "}"
 }
+
+// place is where a session may be stored: its key, and the member that
+// names it in its user's index.
+type place struct{ key, member string }
+
+// places returns where the session with this id may be: Key (with the
+// hash as member in the native layout), then the raw key, if any.
+func (s *Store) places(id string) []place {
+	if s.layout == LayoutConnectRedis {
+		return []place{{s.Key(id), id}}
+	}
+	if raw := s.rawKey(id); raw != "" {
+		return []place{{s.Key(id), sessionkit.HashID(id)}, {raw, id}}
+	}
+	return []place{{s.Key(id), id}}
+}
+
+// member returns the id Create keeps in the user's index for this id.
+func (s *Store) member(id string) string { return s.places(id)[0].member }
 
 // Ping asks Redis whether it answers, for health checks: on a Cluster,
 // every master the slot map names (read afresh), so that a master that died
@@ -244,6 +285,11 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 		return s.crLoad(ctx, id)
 	}
 	fields, err := s.client.HGetAll(ctx, s.Key(id)).Result()
+	if err == nil && len(fields) == 0 {
+		if raw := s.rawKey(id); raw != "" { // created before ids were hashed?
+			fields, err = s.client.HGetAll(ctx, raw).Result()
+		}
+	}
 	if err != nil {
 		return sessionkit.Record{}, false, fmt.Errorf("redisstore: load: %w", err)
 	}
@@ -337,7 +383,7 @@ func (s *Store) Create(ctx context.Context, id string, rec sessionkit.Record) er
 // on its key (answering 1 when it created, 0 when the key existed).
 func (s *Store) runCreate(ctx context.Context, script *redis.Script, id string, rec sessionkit.Record, args []any) error {
 	// The user's set first: a bound session must never exist unindexed.
-	if err := s.index(ctx, sessionkit.UserOf(rec.Values), id, millis(rec.Expiry)); err != nil {
+	if err := s.index(ctx, sessionkit.UserOf(rec.Values), s.member(id), millis(rec.Expiry)); err != nil {
 		return fmt.Errorf("redisstore: create: %w", err)
 	}
 	created, err := s.runAcked(ctx, script, []string{s.Key(id)}, args...).Int()
@@ -362,13 +408,18 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if s.replicas > 0 && s.revoked(id) {
 		return false, nil // its log-out may not have reached a replica yet
 	}
-	key := s.Key(id)
+	places := s.places(id)
 	if p.Empty() {
-		n, err := s.client.Exists(ctx, key).Result()
-		if err != nil {
-			return false, fmt.Errorf("redisstore: update: %w", err)
+		for _, pl := range places {
+			n, err := s.client.Exists(ctx, pl.key).Result()
+			if err != nil {
+				return false, fmt.Errorf("redisstore: update: %w", err)
+			}
+			if n == 1 {
+				return true, nil
+			}
 		}
-		return n == 1, nil
+		return false, nil
 	}
 	if s.layout == LayoutConnectRedis {
 		return s.crUpdate(ctx, id, p)
@@ -387,27 +438,32 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	if err != nil {
 		return false, fmt.Errorf("redisstore: update: %w", err)
 	}
-	var run *redis.Cmd
-	if len(p.Set) > 0 || len(p.Delete) > 0 {
-		// Values change (a log-in binds the user): a write not to lose.
-		run = s.runAcked(ctx, updateScript, []string{key}, args...)
-	} else { // a touch: losing it ends the session a little early at most
-		run = updateScript.Run(ctx, s.client, []string{key}, args...)
+	// The script writes nor announces anything where there is no session,
+	// so trying the raw key after the hashed one patches one at most.
+	for _, pl := range places {
+		var run *redis.Cmd
+		if len(p.Set) > 0 || len(p.Delete) > 0 {
+			// Values change (a log-in binds the user): a write not to lose.
+			run = s.runAcked(ctx, updateScript, []string{pl.key}, args...)
+		} else { // a touch: losing it ends the session a little early at most
+			run = updateScript.Run(ctx, s.client, []string{pl.key}, args...)
+		}
+		res, err := run.Result()
+		if err != nil {
+			return false, fmt.Errorf("redisstore: update: %w", err)
+		}
+		patched, ok := res.([]any)
+		if !ok { // 0: no live session there
+			continue
+		}
+		if err := s.indexAfterUpdate(ctx, pl.member, p, patched); err != nil {
+			// The patch is in; the caller sees the failure and answers it as a
+			// store error, as for any write that may or may not have landed.
+			return false, fmt.Errorf("redisstore: update: %w", err)
+		}
+		return true, nil
 	}
-	res, err := run.Result()
-	if err != nil {
-		return false, fmt.Errorf("redisstore: update: %w", err)
-	}
-	patched, ok := res.([]any)
-	if !ok { // 0: no live session
-		return false, nil
-	}
-	if err := s.indexAfterUpdate(ctx, id, p, patched); err != nil {
-		// The patch is in; the caller sees the failure and answers it as a
-		// store error, as for any write that may or may not have landed.
-		return false, fmt.Errorf("redisstore: update: %w", err)
-	}
-	return true, nil
+	return false, nil
 }
 
 // Delete removes the session with this id and announces it (see
@@ -415,16 +471,74 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 // costs one more, to take its id out of the user's set (see users.go). A
 // missing id is not an error (and is announced all the same).
 func (s *Store) Delete(ctx context.Context, id string) error {
-	res, err := s.runAcked(ctx, deleteScript, []string{s.Key(id)}, s.announce, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey).Slice()
+	var err error
 	if s.replicas > 0 {
+		err = s.deleteAcked(ctx, id)
 		s.afterDelete(id, err)
+	} else {
+		err = s.deletePipelined(ctx, []string{id})
 	}
 	if err != nil {
 		return fmt.Errorf("redisstore: delete: %w", err)
 	}
-	if len(res) == 2 {
-		s.unindexMany(ctx, []string{id}, []any{res[1]})
+	return nil
+}
+
+// deleteAcked deletes the session with this id at each of its places, each
+// step acknowledged by the replicas (runAcked), announcing it once, and
+// takes it out of its user's index.
+func (s *Store) deleteAcked(ctx context.Context, id string) error {
+	var first error
+	for i, pl := range s.places(id) {
+		announce := s.announce
+		if i > 0 {
+			announce = "" // announced with the first
+		}
+		res, err := s.runAcked(ctx, deleteScript, []string{pl.key}, announce, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey).Slice()
+		if err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		if len(res) == 2 {
+			s.unindexMany(ctx, []string{id}, []any{res[1]})
+		}
 	}
+	return first
+}
+
+// deletePipelined deletes the sessions with these ids at each of their
+// places and announces each once, in one pipelined round trip (per node of
+// a cluster), then takes those that were bound out of their users' indexes
+// in one more.
+func (s *Store) deletePipelined(ctx context.Context, ids []string) error {
+	var (
+		cmds []*redis.Cmd
+		of   []string // the id each of cmds deletes
+	)
+	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range ids {
+			for i, pl := range s.places(id) {
+				announce := s.announce
+				if i > 0 {
+					announce = "" // announced with the first
+				}
+				// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT.
+				cmds = append(cmds, deleteScript.Eval(ctx, p, []string{pl.key}, announce, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey))
+				of = append(of, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	owners := make([]any, len(cmds))
+	for i, cmd := range cmds {
+		if res, err := cmd.Slice(); err == nil && len(res) == 2 {
+			owners[i] = res[1]
+		}
+	}
+	s.unindexMany(ctx, of, owners)
 	return nil
 }
 
@@ -443,24 +557,9 @@ func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
 		}
 		return first
 	}
-	cmds := make([]*redis.Cmd, len(ids))
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT.
-			cmds[i] = deleteScript.Eval(ctx, p, []string{s.Key(id)}, s.announce, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.deletePipelined(ctx, ids); err != nil {
 		return fmt.Errorf("redisstore: delete many: %w", err)
 	}
-	owners := make([]any, len(ids))
-	for i, cmd := range cmds {
-		if res, err := cmd.Slice(); err == nil && len(res) == 2 {
-			owners[i] = res[1]
-		}
-	}
-	s.unindexMany(ctx, ids, owners)
 	return nil
 }
 

@@ -28,7 +28,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := s.Key("abc"), "sessionkit:{abc}"; got != want {
+	if got, want := s.Key("abc"), "sessionkit:{"+sessionkit.HashID("abc")+"}"; got != want {
 		t.Errorf("zero Config: Key = %q, want %q", got, want)
 	}
 }

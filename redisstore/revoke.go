@@ -26,22 +26,30 @@ const DefaultRevocationWindow = time.Minute
 // revocationRetry is how often the unacknowledged deletes are sent again.
 const revocationRetry = 250 * time.Millisecond
 
-// revocations are the ids whose delete was not acknowledged, each with the
-// time until which it is remembered; running is set while the store's one
-// retry loop runs.
+// revocations are the ids whose delete was not acknowledged, by their
+// hash (sessionkit.HashID, so that a session deleted by its stored hash is
+// gone for its cookie's id too), each with the id given and the time until
+// which it is remembered; running is set while the store's one retry loop
+// runs.
 type revocations struct {
 	mu      sync.Mutex
-	until   map[string]time.Time
+	until   map[string]revocation
 	running bool
+}
+
+// revocation is one unacknowledged delete.
+type revocation struct {
+	id    string
+	until time.Time
 }
 
 // revoked reports whether id's delete is still unacknowledged.
 func (s *Store) revoked(id string) bool {
 	s.revs.mu.Lock()
 	defer s.revs.mu.Unlock()
-	until, ok := s.revs.until[id]
-	if ok && time.Now().After(until) {
-		delete(s.revs.until, id)
+	r, ok := s.revs.until[sessionkit.HashID(id)]
+	if ok && time.Now().After(r.until) {
+		delete(s.revs.until, sessionkit.HashID(id))
 		return false
 	}
 	return ok
@@ -50,7 +58,7 @@ func (s *Store) revoked(id string) bool {
 // forget drops id from the unacknowledged deletes.
 func (s *Store) forget(id string) {
 	s.revs.mu.Lock()
-	delete(s.revs.until, id)
+	delete(s.revs.until, sessionkit.HashID(id))
 	s.revs.mu.Unlock()
 }
 
@@ -68,9 +76,9 @@ func (s *Store) afterDelete(id string, err error) {
 	s.revs.mu.Lock()
 	defer s.revs.mu.Unlock()
 	if s.revs.until == nil {
-		s.revs.until = map[string]time.Time{}
+		s.revs.until = map[string]revocation{}
 	}
-	s.revs.until[id] = time.Now().Add(s.revocationWindow)
+	s.revs.until[sessionkit.HashID(id)] = revocation{id: id, until: time.Now().Add(s.revocationWindow)}
 	if !s.revs.running {
 		s.revs.running = true
 		go s.retryDeletes()
@@ -88,12 +96,12 @@ func (s *Store) retryDeletes() {
 		s.revs.mu.Lock()
 		now := time.Now()
 		var ids []string
-		for id, until := range s.revs.until {
-			if now.After(until) {
-				delete(s.revs.until, id)
+		for key, r := range s.revs.until {
+			if now.After(r.until) {
+				delete(s.revs.until, key)
 				continue
 			}
-			ids = append(ids, id)
+			ids = append(ids, r.id)
 		}
 		if len(ids) == 0 {
 			s.revs.running = false
@@ -103,7 +111,7 @@ func (s *Store) retryDeletes() {
 		s.revs.mu.Unlock()
 		for _, id := range ids {
 			ctx, cancel := context.WithTimeout(context.Background(), s.replicaTimeout+time.Second)
-			err := s.runAcked(ctx, deleteScript, []string{s.Key(id)}, s.announce, sessionkit.ChangeKey(id), valuePrefix+sessionkit.MetaKey).Err()
+			err := s.deleteAcked(ctx, id)
 			cancel()
 			if err == nil {
 				s.logger.Info("redisstore: an unacknowledged delete is now acknowledged", "session", shortID(id))

@@ -13,9 +13,10 @@ import (
 )
 
 // The per-user index: a sorted set per user, <prefix>user:{<user>} (in
-// connect-redis's layout sessionkit-users:<prefix>{<user>}), holding the ids
-// of the sessions bound to that user (sessionkit.UserOf), each scored by the
-// session's expiry. On a cluster it sits in the user's slot, not the
+// connect-redis's layout sessionkit-users:<prefix>{<user>}), holding the
+// sessions bound to that user (sessionkit.UserOf) by the hash of their id
+// (in connect-redis's layout, and for a session an earlier version stored,
+// the id), each scored by the session's expiry. On a cluster it sits in the user's slot, not the
 // sessions', so it cannot be written in the same step as a session; it is
 // kept a superset instead, and nothing but time or this store's own Delete
 // takes a member out:
@@ -124,7 +125,8 @@ func (s *Store) UserSessions(ctx context.Context, user string) ([]sessionkit.Sto
 }
 
 // unindexMany takes deleted sessions' ids out of their users' sets, in one
-// pipelined round trip. owners[i] is what delete.lua returned for ids[i]:
+// pipelined round trip. owners[i] is what delete.lua returned for ids[i]
+// (at any of its places):
 // the metadata field of a native hash, or the whole JSON value of a
 // connect-redis key. Best effort: a member left behind is never listed (its
 // session is gone) and leaves when its score passes.
@@ -132,7 +134,14 @@ func (s *Store) unindexMany(ctx context.Context, ids []string, owners []any) {
 	_, _ = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, owner := range owners {
 			if user := s.ownerOf(owner); user != "" {
-				p.ZRem(ctx, s.userKey(user), ids[i])
+				// Every name the index may know it by: a session moved by
+				// HashStoredIDs may still be indexed under its raw id.
+				places := s.places(ids[i])
+				members := make([]any, len(places))
+				for j, pl := range places {
+					members[j] = pl.member
+				}
+				p.ZRem(ctx, s.userKey(user), members...)
 			}
 		}
 		return nil
@@ -167,12 +176,16 @@ type loaded struct {
 // (per node of a cluster).
 func (s *Store) loadMany(ctx context.Context, ids []string) ([]loaded, error) {
 	cmds := make([]redis.Cmder, len(ids))
+	raws := make([]*redis.MapStringStringCmd, len(ids)) // native keys from before ids were hashed
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			if s.layout == LayoutConnectRedis {
 				cmds[i] = crLoadScript.Eval(ctx, p, []string{s.Key(id)})
-			} else {
-				cmds[i] = p.HGetAll(ctx, s.Key(id))
+				continue
+			}
+			cmds[i] = p.HGetAll(ctx, s.Key(id))
+			if raw := s.rawKey(id); raw != "" {
+				raws[i] = p.HGetAll(ctx, raw)
 			}
 		}
 		return nil
@@ -184,7 +197,11 @@ func (s *Store) loadMany(ctx context.Context, ids []string) ([]loaded, error) {
 	for i, cmd := range cmds {
 		switch c := cmd.(type) {
 		case *redis.MapStringStringCmd:
-			out[i].rec, out[i].found, out[i].err = recordOf(c.Val())
+			fields := c.Val()
+			if len(fields) == 0 && raws[i] != nil {
+				fields = raws[i].Val()
+			}
+			out[i].rec, out[i].found, out[i].err = recordOf(fields)
 		case *redis.Cmd:
 			if res, err := c.Slice(); err == nil {
 				out[i].rec, out[i].found, out[i].err = crRecord(res)

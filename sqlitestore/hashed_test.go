@@ -1,8 +1,6 @@
 package sqlitestore_test
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/sqlitestore"
+	"github.com/sessionkit/sessionkit/storetest"
 )
 
 // TestDumpHoldsNoSessionID creates sessions, bound and anonymous, dumps
@@ -20,11 +19,6 @@ import (
 func TestDumpHoldsNoSessionID(t *testing.T) {
 	s := open(t, tempPath(t), sqlitestore.Config{})
 	ctx := t.Context()
-	newID := func() string {
-		var b [32]byte
-		_, _ = rand.Read(b[:])
-		return base64.RawURLEncoding.EncodeToString(b[:]) // as sessionkit makes them
-	}
 	bound := map[string]json.RawMessage{sessionkit.MetaKey: json.RawMessage(`{"user":"ada"}`)}
 	var ids []string
 	for i := range 4 {
@@ -32,30 +26,13 @@ func TestDumpHoldsNoSessionID(t *testing.T) {
 		if i%2 == 0 {
 			rec.Values = bound
 		}
-		id := newID()
+		id := storetest.NewID()
 		if err := s.Create(ctx, id, rec); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)
 	}
-	dump := func() string {
-		rows, err := s.DB().QueryContext(ctx, `SELECT sid, sess, expire, created_at FROM sessions`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var b strings.Builder
-		for rows.Next() {
-			var sid, sess string
-			var expire, created int64
-			if err := rows.Scan(&sid, &sess, &expire, &created); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintln(&b, sid, sess, expire, created)
-		}
-		return b.String()
-	}
-	d := dump()
+	d := dumpTable(t, s)
 	for _, id := range ids {
 		if strings.Contains(d, id) || !strings.Contains(d, sessionkit.HashID(id)) {
 			t.Fatalf("the dump holds session id %s… or not its hash:\n%s", id[:6], d)
@@ -65,7 +42,7 @@ func TestDumpHoldsNoSessionID(t *testing.T) {
 		}
 	}
 
-	legacy := newID()
+	legacy := storetest.NewID()
 	if _, err := s.DB().ExecContext(ctx, `INSERT INTO sessions (sid, sess, expire, created_at) VALUES (?, ?, ?, ?)`,
 		legacy, `{"sessionkit":{"user":"ada"}}`, time.Now().Add(time.Hour).UnixMilli(), time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
@@ -85,5 +62,53 @@ func TestDumpHoldsNoSessionID(t *testing.T) {
 	}
 	if _, found, _ := s.Load(ctx, legacy); found {
 		t.Fatal("Delete left the row keyed by the id itself")
+	}
+}
+
+// dumpTable is every row of s's sessions table, as text, as a backup of
+// the file would hold them.
+func dumpTable(t *testing.T, s *sqlitestore.Store) string {
+	t.Helper()
+	rows, err := s.DB().QueryContext(t.Context(), `SELECT sid, sess, expire, created_at FROM sessions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var sid, sess string
+		var expire, created int64
+		if err := rows.Scan(&sid, &sess, &expire, &created); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(&b, sid, sess, expire, created)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestHashStoredIDs converts raw-id rows while a reader keeps loading and
+// patching them: every read between the steps finds the session, the
+// table then holds only hashes, and a second run converts nothing.
+func TestHashStoredIDs(t *testing.T) {
+	s := open(t, tempPath(t), sqlitestore.Config{})
+	ctx := t.Context()
+	const n = 1005 // more than one batch
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = storetest.NewID()
+		if _, err := s.DB().ExecContext(ctx, `INSERT INTO sessions (sid, sess, expire, created_at) VALUES (?, '{}', ?, 0)`,
+			ids[i], time.Now().Add(time.Hour).UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	storetest.HashStoredIDs(t, s, ids, s.HashStoredIDs)
+	d := dumpTable(t, s)
+	for _, id := range ids {
+		if strings.Contains(d, id) {
+			t.Fatalf("after HashStoredIDs the dump still holds id %.6s…", id)
+		}
 	}
 }

@@ -146,6 +146,8 @@ type queries struct {
 	load, loadMany, exists, insert, touch, readSess, writeSess, del, delMany, prune, user, counts string
 	// journal is the deletes journal's quoted name (journal.go).
 	journal string
+	// table is the sessions table's name, unquoted (HashStoredIDs).
+	table string
 }
 
 func newQueries(table string) queries {
@@ -173,6 +175,7 @@ func newQueries(table string) queries {
 		prune: `DELETE FROM ` + t + ` WHERE sid IN (SELECT sid FROM ` + t +
 			` WHERE expire < ? ORDER BY expire LIMIT ?)`,
 		journal: journalTable(table),
+		table:   table,
 	}
 }
 

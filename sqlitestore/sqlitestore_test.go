@@ -103,6 +103,9 @@ func TestConformance(t *testing.T) {
 		New: func(t *testing.T) sessionkit.Store {
 			return open(t, tempPath(t), sqlitestore.Config{})
 		},
+		Dump: func(t *testing.T, st sessionkit.Store) string {
+			return dumpTable(t, st.(*sqlitestore.Store))
+		},
 		NewNamed: func(t *testing.T, table string) error {
 			s, err := sqlitestore.Open(t.Context(), tempPath(t), sqlitestore.Config{Table: table, PruneInterval: -1})
 			if err == nil {

@@ -65,6 +65,18 @@ type Suite struct {
 	// must then report Record.Created as zero on Load, never a made-up
 	// time. Every other check is the same.
 	NoCreated bool
+
+	// Dump, when set, returns everything the store keeps, as text: every
+	// row or key with its contents, and every index. The suite then
+	// creates sessions through a sessionkit.Manager and checks that no id
+	// a cookie carries appears in it, only the ids' hashes
+	// (sessionkit.HashID), or, with RawIDs, that the ids do appear. Nil
+	// skips that check.
+	Dump func(t *testing.T, st sessionkit.Store) string
+	// RawIDs declares a layout that keeps session ids as they are, because
+	// another program looks sessions up by the id (connect-pg-simple's
+	// table, connect-redis's keys).
+	RawIDs bool
 }
 
 // Run runs the conformance suite against the store s describes.
@@ -115,6 +127,12 @@ func Run(t *testing.T, s Suite) {
 				t.Fatal("storetest: Suite.New returned nil")
 			}
 			tc.fn(t, st)
+		})
+	}
+	if s.Dump != nil {
+		t.Run("DumpHoldsNoSessionID", func(t *testing.T) {
+			t.Parallel()
+			testDump(t, s.New(t), s)
 		})
 	}
 	for _, tc := range userTests {

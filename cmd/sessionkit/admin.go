@@ -425,6 +425,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs := newFlagSet("migrate", stderr)
 	d.register(fs)
 	printSQL := fs.Bool("print", false, "print the SQL for a DBA instead of running it")
+	hashIDs := fs.Bool("hash-ids", false, "also move the sessions stored under their raw id to their hash; safe while servers run")
 	if code, ok := parse(fs, args, stdout, getenv, dbEnv); !ok {
 		return code
 	}
@@ -438,6 +439,13 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	defer db.Close()
 	if err := db.Migrate(ctx); err != nil {
 		return fail(stderr, "migrate", err)
+	}
+	if *hashIDs {
+		n, err := db.HashSessionIDs(ctx)
+		if err != nil {
+			return fail(stderr, "migrate", fmt.Errorf("after %d sessions: %w", n, err))
+		}
+		fmt.Fprintf(stdout, "migrate: %d sessions stored under their raw id now stored under its hash\n", n)
 	}
 	if l := db.SessionLayout(); l.Name == pgstore.LayoutConnectPgSimple {
 		fmt.Fprintf(stdout, "migrate: %s uses the connect-pg-simple table %s as it is (nothing created in it) and has the %s table\n", db, d.sessionTable, admin.UsersTable)

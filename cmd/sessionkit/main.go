@@ -6,7 +6,7 @@
 //	sessionkit users list         list users
 //	sessionkit users remove --email E   remove a user and end their sessions
 //	sessionkit prune              delete expired sessions now
-//	sessionkit migrate [--print]  create the tables, or print their SQL
+//	sessionkit migrate [--print] [--hash-ids]  create the tables, or print their SQL
 //	sessionkit doctor http URL | db DATABASE_URL   diagnose a live deployment (see internal/doctor)
 //
 // Every command uses DATABASE_URL (PostgreSQL) when it is set, and otherwise
@@ -43,7 +43,9 @@ Commands:
   users add|import|list|remove|disable|enable|sessions|revoke
                               manage users and their sessions (sessionkit users -h)
   prune                       delete expired sessions now
-  migrate [--print]           create the sessions and users tables, or print their SQL
+  migrate [--print] [--hash-ids]
+                              create the sessions and users tables, or print their SQL;
+                              --hash-ids also moves old sessions from their id to its hash
   doctor http URL | db [DATABASE_URL]   diagnose a live deployment's sessions (sessionkit doctor -h)
   --version                   print the version
 

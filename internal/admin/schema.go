@@ -54,6 +54,29 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// HashSessionIDs converts the sessions still stored under their raw id
+// (written before the stores kept hashes) to be stored under its hash, in
+// whichever store holds the sessions, and reports how many it converted.
+// It is safe while servers run, and running it again converts nothing; a
+// connect-pg-simple table and connect-redis's layout are left as they are,
+// since Node looks sessions up by the id.
+func (db *DB) HashSessionIDs(ctx context.Context) (int, error) {
+	var n int
+	var err error
+	switch {
+	case db.redis != nil:
+		n, err = db.redis.store.HashStoredIDs(ctx)
+	case db.pg != nil:
+		n, err = db.pg.HashStoredIDs(ctx)
+	default:
+		n, err = db.lite.HashStoredIDs(ctx)
+	}
+	if err != nil {
+		return n, fmt.Errorf("hash the session ids of %s: %w", db.desc, err)
+	}
+	return n, nil
+}
+
 // CheckSchema reports an error naming the fix when the sessions or users
 // table is missing.
 func (db *DB) CheckSchema(ctx context.Context) error {

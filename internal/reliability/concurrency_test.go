@@ -159,7 +159,7 @@ func concurrentWritesOneSession(t *testing.T, rep *scenarioReport, cache bool) {
 
 		// Read back through the instances and straight from the table.
 		var inTable int
-		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM sessions, jsonb_object_keys(sess) WHERE sid = $1`, sessionID(cookie)).Scan(&inTable); err != nil {
+		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM sessions, jsonb_object_keys(sess) WHERE sid = $1`, sessionkit.HashID(sessionID(cookie))).Scan(&inTable); err != nil {
 			t.Fatal(err)
 		}
 		fewest := inTable

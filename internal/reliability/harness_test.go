@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/pgtest"
 )
 
@@ -491,8 +492,9 @@ func (db *database) sessions(t *testing.T) tableState {
 	return s
 }
 
-// sessionIDs returns the ids of the live sessions and the userId each holds,
-// from the sessions table or from Redis.
+// sessionIDs returns the live sessions, keyed by the hash of their id
+// (sessionkit.HashID, as the stores keep them: look a cookie's id up by its
+// hash), and the userId each holds, from the sessions table or from Redis.
 func (db *database) sessionIDs(t *testing.T) map[string]int64 {
 	t.Helper()
 	if db.redis != nil {
@@ -510,7 +512,7 @@ func (db *database) sessionIDs(t *testing.T) map[string]int64 {
 		if err := rows.Scan(&sid, &uid); err != nil {
 			t.Fatal(err)
 		}
-		ids[sid] = uid
+		ids[sessionkit.HashID(sid)] = uid
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)

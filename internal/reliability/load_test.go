@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit"
 )
 
 // Load sizes from the issue.
@@ -157,7 +159,7 @@ func loadShared(t *testing.T, rep *scenarioReport, db *database) {
 			continue
 		}
 		held++
-		uid, ok := ids[id]
+		uid, ok := ids[sessionkit.HashID(id)]
 		if !ok {
 			t.Errorf("browser %d holds session %.6s… which has no row", b.n, id)
 		} else if uid != userIDs[b.email] {

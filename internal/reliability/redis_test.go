@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionkit/sessionkit"
 	"github.com/sessionkit/sessionkit/internal/redistest"
 )
 
@@ -58,7 +59,7 @@ func (r *sessionRedis) sessionIDs(t *testing.T) map[string]int64 {
 			t.Fatalf("read session %.6s…: %v", sid, err)
 		}
 		uid, _ := strconv.ParseInt(v, 10, 64)
-		ids[sid] = uid
+		ids[sessionkit.HashID(sid)] = uid
 	}
 	return ids
 }

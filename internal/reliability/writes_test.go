@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessionkit/sessionkit"
 )
 
 // The load of the fault scenarios: browsers that read, log out and log in
@@ -216,7 +218,7 @@ func (w *writeLoad) verify(t *testing.T, ctx context.Context, db *database) (che
 	defer w.mu.Unlock()
 	for sid, i := range w.acked {
 		checked++
-		_, present := ids[sid]
+		_, present := ids[sessionkit.HashID(sid)]
 		switch {
 		case w.ackedOut[sid] && present:
 			lost++
@@ -230,7 +232,7 @@ func (w *writeLoad) verify(t *testing.T, ctx context.Context, db *database) (che
 	held := map[string]bool{}
 	for i, b := range w.browsers {
 		if w.states[i] == loggedIn {
-			held[sessionID(b.cookie)] = true
+			held[sessionkit.HashID(sessionID(b.cookie))] = true
 		}
 	}
 	for sid := range ids {
