@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sessionkit/sessionkit/internal/poll"
 	"github.com/sessionkit/sessionkit/internal/server"
 )
 
@@ -249,6 +251,15 @@ func TestRejectedCookiesAreThrottled(t *testing.T) {
 		expectStatus(t, h.do("GET", "/api/user", "", nil, "Cookie", forged), 401, "")
 		expectStatus(t, h.do("GET", "/api/user", "", nil, "Cookie", malformed), 401, "")
 	}
+	// Session events reach the log off the request's path, in order: once
+	// a log-in's event is there, every rejection before it is too.
+	h.addUser(testEmail, testPassword)
+	h.login(testEmail, testPassword, nil)
+	poll.Until(t, "the log-in's event after the rejections", func() bool {
+		return slices.ContainsFunc(logs.events(t), func(e map[string]any) bool {
+			return e["event"] == "session_authenticated"
+		})
+	})
 	lines := map[string]int{}
 	for _, e := range logs.events(t) {
 		if e["event"] == "session_cookie_rejected" {
