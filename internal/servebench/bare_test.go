@@ -54,7 +54,7 @@ func TestRedisFloorReadsTheStoresSession(t *testing.T) {
 	if len(res.Cookies()) != 1 {
 		t.Fatalf("log-in set %d cookies", len(res.Cookies()))
 	}
-	stored, err := redisStoredID(ctx, "redis://"+redistest.Addr()+"/0", prefix, cookieID(res.Cookies()[0].Value))
+	stored, err := redisStoredID(ctx, redistest.URL(), prefix, cookieID(res.Cookies()[0].Value))
 	if err != nil {
 		t.Fatal(err)
 	}

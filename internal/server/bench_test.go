@@ -38,7 +38,7 @@ func benchUser(b *testing.B, cacheEntries int, onRedis bool) {
 	}
 	if onRedis {
 		_, cfg.RedisPrefix = redistest.Client(b)
-		cfg.RedisURL = "redis://" + redistest.Addr()
+		cfg.RedisURL = redistest.URL()
 	}
 	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
