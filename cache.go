@@ -9,7 +9,8 @@ import (
 )
 
 // sessionCache is the instance-local session cache (Config.Cache.Entries): a
-// least-recently-used map from ChangeKey(id) to the loaded record, emptied by
+// least-recently-used map from ChangeKey(id) (as bytes: changeSum, so that a
+// hit makes no strings) to the loaded record, emptied by
 // the store's ChangeFeed. It serves nothing while the feed is down.
 //
 // A load that misses and one that changes the session can cross: a load
@@ -21,8 +22,8 @@ type sessionCache struct {
 	maxAge time.Duration
 
 	mu      sync.Mutex
-	entries map[string]*list.Element // of *cacheEntry
-	lru     list.List                // front: most recently used
+	entries map[[changeSumLen]byte]*list.Element // of *cacheEntry
+	lru     list.List                            // front: most recently used
 	up      bool
 	epoch   uint64
 	// downSince is when the feed went down (zero while up); downTotal sums
@@ -37,13 +38,13 @@ type sessionCache struct {
 }
 
 type cacheEntry struct {
-	key    string
+	key    [changeSumLen]byte
 	rec    Record
 	stored time.Time
 }
 
 func newSessionCache(max int, maxAge time.Duration) *sessionCache {
-	return &sessionCache{max: max, maxAge: maxAge, entries: map[string]*list.Element{}, downSince: time.Now()}
+	return &sessionCache{max: max, maxAge: maxAge, entries: map[[changeSumLen]byte]*list.Element{}, downSince: time.Now()}
 }
 
 // watch starts feeding the cache from feed; close stops it.
@@ -67,7 +68,7 @@ func (c *sessionCache) close() {
 // get returns the cached live record for id. The record's Values are shared
 // with the cache: the session never writes to them.
 func (c *sessionCache) get(id string, now time.Time) (Record, bool) {
-	key := ChangeKey(id)
+	key := changeSum(id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.up {
@@ -100,7 +101,7 @@ func (c *sessionCache) begin() uint64 {
 // put caches rec, loaded for id by a load that began at epoch, unless the
 // cache was invalidated since or the feed is down.
 func (c *sessionCache) put(id string, rec Record, epoch uint64, now time.Time) {
-	key := ChangeKey(id)
+	key := changeSum(id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.up || c.epoch != epoch {
@@ -121,9 +122,9 @@ func (c *sessionCache) remove(el *list.Element) {
 }
 
 // drop forgets the session with this id: this instance changed it.
-func (c *sessionCache) drop(id string) { c.invalidate(ChangeKey(id)) }
+func (c *sessionCache) drop(id string) { c.invalidate(changeSum(id)) }
 
-func (c *sessionCache) invalidate(key string) {
+func (c *sessionCache) invalidate(key [changeSumLen]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.epoch++
@@ -135,7 +136,16 @@ func (c *sessionCache) invalidate(key string) {
 // Changed implements ChangeWatcher.
 func (c *sessionCache) Changed(key string) {
 	c.invalidations.Add(1)
-	c.invalidate(key)
+	sum, ok := changeSumOf(key)
+	if !ok {
+		// Names no cached session, but it is a change: a load that began
+		// before it must still not be cached.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.epoch++
+		return
+	}
+	c.invalidate(sum)
 }
 
 // ChangedAll implements ChangeWatcher: the cache is emptied, and stays in

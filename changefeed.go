@@ -56,8 +56,30 @@ type ChangeWatcher interface {
 // It is computed from HashID(id), so a change made through a stored hash (a
 // revocation from a session list) is announced as one made through the id.
 func ChangeKey(id string) string {
-	sum := sha256.Sum256([]byte("sessionkit session change\x00" + HashID(id)))
-	return base64.RawURLEncoding.EncodeToString(sum[:16])
+	sum := changeSum(id)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// changeSum is ChangeKey(id) before its base64: what the session cache
+// keys by, so that a cache hit makes no strings. It hashes in a buffer on
+// the stack, HashID(id) included.
+func changeSum(id string) [changeSumLen]byte {
+	var in [128]byte
+	sum := sha256.Sum256(appendHashID(append(in[:0], "sessionkit session change\x00"...), id))
+	return [changeSumLen]byte(sum[:changeSumLen])
+}
+
+// changeSumLen is the bytes of a SHA-256 a ChangeKey keeps.
+const changeSumLen = 16
+
+// changeSumOf decodes a ChangeKey, reporting false for a string ChangeKey
+// cannot return.
+func changeSumOf(key string) (sum [changeSumLen]byte, ok bool) {
+	if base64.RawURLEncoding.EncodedLen(changeSumLen) != len(key) {
+		return sum, false
+	}
+	n, err := base64.RawURLEncoding.Decode(sum[:], []byte(key))
+	return sum, err == nil && n == changeSumLen
 }
 
 // AllSessionsChanged is the key a feed that carries keys as strings (a

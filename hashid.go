@@ -33,14 +33,22 @@ func HashID(id string) string {
 	if strings.HasPrefix(id, hashedPrefix) {
 		return id
 	}
-	// Fixed-size buffers, so that a typical id costs one allocation, the
+	// A fixed-size buffer, so that a typical id costs one allocation, the
 	// result: HashID runs on every store call of a request.
+	var out [len(hashedPrefix) + hashLen]byte
+	return string(appendHashID(out[:0], id))
+}
+
+// appendHashID appends HashID(id) to dst, hashing in a buffer on the
+// stack: the session cache's key (changeSum) is made from it on every
+// request without a string.
+func appendHashID(dst []byte, id string) []byte {
+	if strings.HasPrefix(id, hashedPrefix) {
+		return append(dst, id...)
+	}
 	var in [128]byte
 	sum := sha256.Sum256(append(append(in[:0], hashDomain...), id...))
-	var out [len(hashedPrefix) + hashLen]byte
-	copy(out[:], hashedPrefix)
-	base64.RawURLEncoding.Encode(out[len(hashedPrefix):], sum[:])
-	return string(out[:])
+	return base64.RawURLEncoding.AppendEncode(append(dst, hashedPrefix...), sum[:])
 }
 
 // hashDomain starts what HashID hashes, so that its hashes differ from

@@ -32,7 +32,7 @@ func (s *Session) seenPatch(now time.Time) json.RawMessage {
 	if !ok {
 		return nil
 	}
-	seen, ok := seenOf(raw)
+	seen, ok := s.storedSeen(raw)
 	if !ok || now.Sub(time.Unix(lastSeen(s.values, seen), 0)) < s.m.seenInterval() {
 		return nil
 	}

@@ -126,5 +126,48 @@ func (s *Session) currentMeta() (sessionMeta, bool) {
 	if _, ok := s.del[MetaKey]; ok {
 		return sessionMeta{}, false
 	}
-	return metaOf(s.values)
+	raw, ok := s.values[MetaKey]
+	if !ok {
+		return sessionMeta{}, false
+	}
+	m, err := s.decodeStoredMeta(raw)
+	if err != nil || m.User == "" {
+		return sessionMeta{}, false
+	}
+	return m, true
+}
+
+// decodeStoredMeta is decodeMeta(raw) for raw, the stored MetaKey value
+// (s.values's), decoded once per request: a logged-in read asks twice (the
+// user, then the commit's last-seen check, storedSeen). s.mu is held.
+func (s *Session) decodeStoredMeta(raw json.RawMessage) (sessionMeta, error) {
+	if s.storedMeta.holds(raw) {
+		return s.storedMeta.m, s.storedMeta.err
+	}
+	m, err := decodeMeta(raw)
+	s.storedMeta = metaMemo{raw, m, err}
+	return m, err
+}
+
+// storedSeen is seenOf(raw) for the stored MetaKey value, from the memo
+// when this request decoded it already. s.mu is held.
+func (s *Session) storedSeen(raw json.RawMessage) (int64, bool) {
+	if s.storedMeta.holds(raw) {
+		return s.storedMeta.m.Seen, s.storedMeta.err == nil
+	}
+	return seenOf(raw)
+}
+
+// metaMemo is a MetaKey value and what decodeMeta made of it.
+type metaMemo struct {
+	raw json.RawMessage
+	m   sessionMeta
+	err error
+}
+
+// holds reports whether the memo is of raw: the same bytes, by address and
+// length, which name the same value because stored values are never
+// written in place (the session cache shares them).
+func (mm *metaMemo) holds(raw json.RawMessage) bool {
+	return len(raw) > 0 && len(raw) == len(mm.raw) && &raw[0] == &mm.raw[0]
 }

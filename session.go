@@ -36,8 +36,12 @@ type Session struct {
 	// order; candidateBuf holds the usual single one without an allocation.
 	candidates   []string
 	candidateBuf [1]string
-	// live are the candidates load found.
-	live []string
+	// live are the candidates load found; liveBuf holds the usual single
+	// one without an allocation.
+	live    []string
+	liveBuf [1]string
+	// storedMeta memoizes decodeStoredMeta.
+	storedMeta metaMemo
 	// id is the session's id: the live candidate, a new id, or "" for a
 	// new session that has not been given one yet.
 	id string
@@ -122,7 +126,7 @@ func (s *Session) load() error {
 			return err
 		}
 		if found {
-			s.live, rec = append(s.live, id), r
+			s.live, rec = append(s.liveBuf[:0], id), r
 		}
 	} else if len(s.candidates) > 1 {
 		recs, err := s.m.loadMany(s.ctx, s.candidates)
@@ -178,10 +182,15 @@ func (s *Session) Get(key string, dst any) (found bool, err error) {
 	if err != nil || !found {
 		return false, err
 	}
+	return true, decodeKey(key, raw, dst)
+}
+
+// decodeKey decodes raw, the value stored under key, into dst.
+func decodeKey(key string, raw json.RawMessage, dst any) error {
 	if err := decodeValue(raw, dst); err != nil {
-		return true, fmt.Errorf("sessionkit: decode session key %q: %w", key, err)
+		return fmt.Errorf("sessionkit: decode session key %q: %w", key, err)
 	}
-	return true, nil
+	return nil
 }
 
 // GetString is Get for a string: it returns the string stored under key,
@@ -189,8 +198,17 @@ func (s *Session) Get(key string, dst any) (found bool, err error) {
 // as it is for Get, so that a key written with another type is not read as
 // "no value".
 func (s *Session) GetString(key string) (string, error) {
+	raw, found, err := s.lookup(key)
+	if err != nil || !found {
+		return "", err
+	}
+	// The usual value, a plain string, is made here: a v handed to
+	// decodeKey escapes, an allocation on every read.
+	if v, ok := plainString(raw); ok {
+		return v, nil
+	}
 	var v string
-	if _, err := s.Get(key, &v); err != nil {
+	if err := decodeKey(key, raw, &v); err != nil {
 		return "", err
 	}
 	return v, nil
@@ -213,8 +231,8 @@ func (s *Session) Pop(key string, dst any) (found bool, err error) {
 	if err := s.changeable(); err != nil {
 		return true, err
 	}
-	if err := decodeValue(raw, dst); err != nil {
-		return true, fmt.Errorf("sessionkit: decode session key %q: %w", key, err)
+	if err := decodeKey(key, raw, dst); err != nil {
+		return true, err
 	}
 	s.deleteLocked(key)
 	return true, nil

@@ -326,11 +326,22 @@ func recordOf(fields map[string]string) (sessionkit.Record, bool, error) {
 		return sessionkit.Record{}, false, nil
 	}
 	rec := sessionkit.Record{Values: make(map[string]json.RawMessage, len(fields))}
+	// The values' bytes are copied into one buffer, not one allocation
+	// each: every cache-off read of a session makes a record.
+	size := 0
+	for f, v := range fields {
+		if strings.HasPrefix(f, valuePrefix) {
+			size += len(v)
+		}
+	}
+	buf := make([]byte, 0, size)
 	var err error
 	for f, v := range fields {
 		switch {
 		case strings.HasPrefix(f, valuePrefix):
-			rec.Values[f[len(valuePrefix):]] = json.RawMessage(v)
+			start := len(buf)
+			buf = append(buf, v...)
+			rec.Values[f[len(valuePrefix):]] = json.RawMessage(buf[start:len(buf):len(buf)])
 		case f == fieldExpiry:
 			rec.Expiry, err = parseMillis(v)
 		case f == fieldCreated:

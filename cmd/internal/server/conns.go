@@ -37,11 +37,10 @@ func (c *idleConns) connState(conn net.Conn, st http.ConnState) {
 		c.forget(conn)
 		return
 	}
-	ap, err := netip.ParseAddrPort(conn.RemoteAddr().String())
-	if err != nil {
+	addr, ok := remoteAddr(conn)
+	if !ok {
 		return // not TCP (a test's pipe): nothing to key by
 	}
-	addr := ap.Addr().Unmap()
 	if c.exempt(addr) {
 		return
 	}
@@ -58,6 +57,18 @@ func (c *idleConns) connState(conn net.Conn, st http.ConnState) {
 	c.idle[addr]++
 	c.idleSet[conn] = addr
 	c.mu.Unlock()
+}
+
+// remoteAddr is conn's client address, IPv4-mapped ones as IPv4, read
+// from the *net.TCPAddr a TCP listener gives without formatting and parsing
+// a string: a keep-alive connection goes idle after every request.
+func remoteAddr(conn net.Conn) (netip.Addr, bool) {
+	if tcp, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		addr := tcp.AddrPort().Addr().Unmap()
+		return addr, addr.IsValid()
+	}
+	ap, err := netip.ParseAddrPort(conn.RemoteAddr().String())
+	return ap.Addr().Unmap(), err == nil
 }
 
 // forget drops conn from the idle count, if it was in it.

@@ -20,24 +20,55 @@ const (
 	errEmailTooLong     = `"email" is too long (at most 254 bytes)`
 )
 
-// writeJSON writes v as the JSON response body with status: through
-// encoding/json, or by v's own appendJSON for the hottest answers.
+// writeJSON writes v as the JSON response body with status, through
+// encoding/json (GET /api/user's answer has its own, writeUser).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setJSONHeaders(w.Header())
 	w.WriteHeader(status)
-	if a, ok := v.(jsonAppender); ok {
-		// The newline too: the same bytes as the Encoder's.
-		_, _ = w.Write(append(a.appendJSON(make([]byte, 0, 128)), '\n'))
-		return
-	}
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// jsonAppender is a response body that writes its own JSON, exactly as
-// encoding/json would.
-type jsonAppender interface{ appendJSON([]byte) []byte }
+// The values of the headers every API answer carries, made once: a
+// logged-in read sets them on every request. Every response shares them,
+// which is safe because a header's value slice is replaced, never written
+// in place (http.Header's Set and Del, net/http, sessionkit), and a
+// capacity of one makes Header.Add copy rather than append into it.
+var (
+	valueNoStore = []string{"no-store"}
+	valueJSON    = []string{"application/json"}
+	valueNosniff = []string{"nosniff"}
+)
+
+// setJSONHeaders sets a JSON answer's Content-Type and
+// X-Content-Type-Options, as h.Set would, without allocating.
+func setJSONHeaders(h http.Header) {
+	h["Content-Type"] = valueJSON
+	h["X-Content-Type-Options"] = valueNosniff
+}
+
+// writeUser writes u as a 200 answer, the same bytes writeJSON writes
+// (userResponse.appendJSON): GET /api/user answers every logged-in page
+// load, so its body is built without reflection, in a buffer reused from
+// s.bodies (a ResponseWriter keeps no slice it was given).
+func (s *Server) writeUser(w http.ResponseWriter, u userResponse) {
+	setJSONHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	buf, _ := s.bodies.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	// The newline too: the same bytes as the Encoder's.
+	b := append(u.appendJSON((*buf)[:0]), '\n')
+	_, _ = w.Write(b)
+	if cap(b) <= maxPooledBody {
+		*buf = b
+		s.bodies.Put(buf)
+	}
+}
+
+// maxPooledBody bounds the buffers s.bodies keeps: a user's answer is under
+// 300 bytes (an email is at most 254).
+const maxPooledBody = 1 << 10
 
 // writeError writes {"error": msg} with status.
 func writeError(w http.ResponseWriter, status int, msg string) {
@@ -103,14 +134,14 @@ func (s *Server) handleUser(w http.ResponseWriter, r *http.Request) {
 	email, _ := sess.GetString(admin.SessionEmailKey)
 	switch {
 	case bound == admin.UserKey(id) && email != "":
-		writeJSON(w, http.StatusOK, userResponse{ID: id, Email: email})
+		s.writeUser(w, userResponse{ID: id, Email: email})
 	case bound == "":
 		// Not bound to a user: written by express-session on a shared
 		// connect-pg-simple table (its log-in stores userId and email
 		// only), or before sessions were bound. The sweeps do not reach
 		// it, so the users table decides, as for the other routes.
 		if _, user, ok := s.currentUser(w, r); ok {
-			writeJSON(w, http.StatusOK, userResponse{ID: user.ID, Email: user.Email})
+			s.writeUser(w, userResponse{ID: user.ID, Email: user.Email})
 		}
 	default:
 		_ = sess.Destroy()

@@ -71,7 +71,7 @@ func (s *Server) routes(reg *prometheus.Registry) http.Handler {
 // sets it on every response that sets a session cookie.)
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = valueNoStore // Set, without allocating
 		next.ServeHTTP(w, r)
 	})
 }

@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,6 +86,8 @@ type Server struct {
 	// afterPasswordCheck, when set (by tests only), runs between a log-in's
 	// password check and its session save: where a removal can race it.
 	afterPasswordCheck func()
+	// bodies holds *[]byte buffers for writeUser.
+	bodies sync.Pool
 	// passwordChecked, when set (by tests only), hears of each password
 	// check's outcome and bcrypt work.
 	passwordChecked func(admin.PasswordCheck)

@@ -2,6 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
 	"testing"
 )
 
@@ -23,4 +26,31 @@ func FuzzUserJSON(f *testing.F) {
 			t.Errorf("appendJSON = %s, encoding/json = %s", got, want)
 		}
 	})
+}
+
+// TestWriteUserAsWriteJSON: GET /api/user's writer answers with the bytes
+// and headers writeJSON would, its reused buffer leaves nothing of a longer
+// answer in a shorter one, and an Add to one answer's shared header value
+// changes no other answer.
+func TestWriteUserAsWriteJSON(t *testing.T) {
+	s := &Server{}
+	for _, u := range []userResponse{
+		{ID: 7, Email: "a-much-longer-address@example.com"}, {ID: 8, Email: "b@x"}, {ID: 9, Email: "<ü>"},
+	} {
+		want := httptest.NewRecorder()
+		writeJSON(want, http.StatusOK, u)
+		got := httptest.NewRecorder()
+		s.writeUser(got, u)
+		if got.Code != want.Code || got.Body.String() != want.Body.String() {
+			t.Errorf("writeUser(%v) = %d %q, writeJSON = %d %q", u, got.Code, got.Body, want.Code, want.Body)
+		}
+		if !reflect.DeepEqual(got.Header(), want.Header()) {
+			t.Errorf("writeUser(%v) headers %v, writeJSON's %v", u, got.Header(), want.Header())
+		}
+		got.Header().Add("X-Content-Type-Options", "other")
+		got.Header().Add("Content-Type", "other")
+	}
+	if len(valueJSON) != 1 || valueJSON[0] != "application/json" || len(valueNosniff) != 1 || valueNosniff[0] != "nosniff" {
+		t.Errorf("the shared header values changed: %q, %q", valueJSON, valueNosniff)
+	}
 }

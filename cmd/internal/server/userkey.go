@@ -46,6 +46,21 @@ func (k userKey) String() string {
 // passport apps serialize) reads as no user; the error is only ever a
 // store failure (sessionkit.ErrStore).
 func (k userKey) read(sess *sessionkit.Session) (id int64, found bool, err error) {
+	if k.inner == "" {
+		// The usual value, a JSON integer, decodes into an int64 without
+		// allocating (every logged-in read asks); anything else is read
+		// again below, so it gets the same answer as before. So is a 0,
+		// which is also what null leaves.
+		found, err = sess.Get(k.outer, &id)
+		switch {
+		case errors.Is(err, sessionkit.ErrStore):
+			return 0, false, err
+		case !found:
+			return 0, false, nil
+		case err == nil && id != 0:
+			return id, true, nil
+		}
+	}
 	var raw json.RawMessage
 	found, err = sess.Get(k.outer, &raw)
 	switch {

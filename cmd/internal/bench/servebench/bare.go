@@ -26,7 +26,12 @@ import (
 //     the key the store itself names (Store.Key), so that a change of key
 //     scheme (hashed ids) moves the floor with the store;
 //   - "ceiling": no session at all, the same JSON for every request: what
-//     serve with its cache on would answer if a session cost nothing.
+//     serve with its cache on would answer if a session cost nothing;
+//   - "ceiling-hdr": the ceiling with serve's exact response headers
+//     (Cache-Control, Content-Type, X-Content-Type-Options) and body (with
+//     encoding/json's newline), so that serve against it is the session's
+//     cost (and serve's slow-client limits) without the headers'. A second
+//     ceiling beside the first, which issue 23's target is set against.
 //
 // The floors answer the session's user as /api/user does; X-Session-Id
 // carries the id as the store keeps it (see storedID), so a floor does no
@@ -36,6 +41,7 @@ const (
 	barePG      = "pg"
 	bareRedis   = "redis"
 	bareCeiling = "ceiling"
+	bareHeaders = "ceiling-hdr"
 )
 
 // serveBare serves the bare handler kind on a free port and prints its URL.
@@ -62,6 +68,8 @@ func serveBare(kind, url, prefix string) error {
 		h = redisFloor(client, store)
 	case bareCeiling:
 		h = ceiling()
+	case bareHeaders:
+		h = ceilingWithHeaders()
 	default:
 		return fmt.Errorf("unknown bare kind %q", kind)
 	}
@@ -138,5 +146,28 @@ func redisFloor(client redis.UniversalClient, store *redisstore.Store) http.Hand
 func ceiling() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeUser(w, benchUser{ID: 1, Email: email})
+	})
+}
+
+// serveHeaders are the headers serve's logged-in GET /api/user answers with
+// besides Date and Content-Length (TestCeilingHeadersAreServes checks).
+var serveHeaders = http.Header{
+	"Cache-Control":          {"no-store"},
+	"Content-Type":           {"application/json"},
+	"X-Content-Type-Options": {"nosniff"},
+}
+
+// ceilingWithHeaders answers every request with serve's headers and the
+// bench user's JSON as serve writes it, reading nothing. The headers are
+// copied from one map made once, as cheaply as a handler can set them.
+func ceilingWithHeaders() http.Handler {
+	body, _ := json.Marshal(benchUser{ID: 1, Email: email}) // two plain fields always marshal
+	body = append(body, '\n')
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		for k, v := range serveHeaders {
+			h[k] = v
+		}
+		_, _ = w.Write(body)
 	})
 }

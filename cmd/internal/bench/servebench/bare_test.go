@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sessionkit/sessionkit"
+	"github.com/sessionkit/sessionkit/cmd/internal/server"
+	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 	"github.com/sessionkit/sessionkit/redisstore"
 	"github.com/sessionkit/sessionkit/redisstore/redistest"
 )
@@ -69,5 +75,51 @@ func TestRedisFloorReadsTheStoresSession(t *testing.T) {
 				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body.String(), tc.code, tc.body)
 			}
 		})
+	}
+}
+
+// TestCeilingHeadersAreServes: the second ceiling answers with the headers
+// and the body serve's logged-in GET /api/user answers with, so that the
+// comparison with it leaves out the headers' cost and nothing else.
+func TestCeilingHeadersAreServes(t *testing.T) {
+	ctx := context.Background()
+	_, url := pgtest.Schema(t)
+	srv, err := server.New(ctx, server.Config{
+		DataDir: t.TempDir(), DatabaseURL: url, Secrets: []string{secret}, AutoMigrate: true,
+		BcryptCost: 4, PruneInterval: -1, Logger: slog.New(slog.DiscardHandler), SessionCache: server.DefaultSessionCache,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if _, err := srv.DB().AddUser(ctx, email, password, 4); err != nil {
+		t.Fatal(err)
+	}
+	login := httptest.NewRequest("POST", "/api/login", strings.NewReader(`{"email":"`+email+`","password":"`+password+`"}`))
+	login.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, login)
+	if rec.Code != http.StatusOK || len(rec.Result().Cookies()) == 0 {
+		t.Fatalf("log-in: %d %s", rec.Code, rec.Body)
+	}
+	read := func(h http.Handler) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/api/user", nil)
+		req.AddCookie(rec.Result().Cookies()[0])
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	served, ceiling := read(srv), read(ceilingWithHeaders())
+	if served.Code != http.StatusOK || !reflect.DeepEqual(served.Header(), ceiling.Header()) {
+		t.Errorf("serve answers %d with %v; the ceiling's headers are %v", served.Code, served.Header(), ceiling.Header())
+	}
+	var u benchUser
+	if err := json.Unmarshal(served.Body.Bytes(), &u); err != nil {
+		t.Fatal(err)
+	}
+	u.ID = 1 // the ceiling's, whatever id the user got here
+	want, _ := json.Marshal(u)
+	if got := ceiling.Body.String(); got != string(want)+"\n" || !strings.HasSuffix(served.Body.String(), "}\n") {
+		t.Errorf("the ceiling writes %q, serve %q", got, served.Body)
 	}
 }

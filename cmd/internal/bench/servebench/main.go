@@ -51,10 +51,10 @@ type suite struct {
 
 var suites = map[string]suite{
 	// issue 23: the PostgreSQL floor, the Redis floor, the no-session
-	// ceiling, and one to three instances on a Cluster with its floor:
-	// 10 targets × 12 rounds × 3 s, about 6 minutes on 2 cores.
+	// ceilings, and one to three instances on a Cluster with its floor:
+	// 11 targets × 12 rounds × 3 s, about 7 minutes on 2 cores.
 	"issue23": {
-		targets: "floor-1,serve-off-1,redis-floor-1,redis-off-1,ceiling-1,serve-on-1," +
+		targets: "floor-1,serve-off-1,redis-floor-1,redis-off-1,ceiling-1,ceiling-hdr-1,serve-on-1," +
 			"cluster-floor-1,cluster-off-1,cluster-off-2,cluster-off-3",
 		rounds: 12, dur: 3 * time.Second,
 	},
@@ -83,7 +83,7 @@ func main() {
 	suiteName := flag.String("suite", "", "run a named list of targets instead of -targets, with its own -rounds and -duration unless given: issue23")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write the serve instances' CPU profiles, merged, to this file (for go tool pprof)")
 	sizes := flag.Int("sizes", 0, "instead of a speed run: log in this many users on each store layout and print the bytes per stored session")
-	bare := flag.String("bare", "", "internal: serve a bare handler of this kind (pg, redis, ceiling); the benchmark starts itself so")
+	bare := flag.String("bare", "", "internal: serve a bare handler of this kind (pg, redis, ceiling, ceiling-hdr); the benchmark starts itself so")
 	bareURL := flag.String("bare-url", "", "internal: the bare handler's database or Redis URL")
 	barePrefix := flag.String("bare-prefix", "", "internal: the bare Redis handler's key prefix")
 	flag.Parse()
@@ -152,7 +152,8 @@ type kind struct {
 // kindNames lists the kinds for the usage.
 func kindNames() string {
 	return "floor, serve-off, serve-on (PostgreSQL); redis-floor, redis-off (Redis); " +
-		"cluster-floor, cluster-off (a Redis Cluster of three masters the run starts); ceiling (no session)"
+		"cluster-floor, cluster-off (a Redis Cluster of three masters the run starts); ceiling (no session); " +
+		"ceiling-hdr (no session, serve's response headers)"
 }
 
 // servers starts the processes of a run and stops them.
@@ -262,6 +263,7 @@ func run(o options) error {
 		{name: "serve-off", group: "pg", serve: true, start: func() (instance, error) { return srv.serve("SESSION_CACHE=off") }},
 		{name: "serve-on", group: "pg", serve: true, start: func() (instance, error) { return srv.serve("SESSION_CACHE=on") }},
 		{name: "ceiling", start: func() (instance, error) { return srv.bare(bareCeiling, "", "") }},
+		{name: "ceiling-hdr", start: func() (instance, error) { return srv.bare(bareHeaders, "", "") }},
 		{name: "redis-floor", group: "redis", start: func() (instance, error) { return srv.bare(bareRedis, rs.single, rs.prefix) }},
 		{name: "redis-off", group: "redis", serve: true, start: func() (instance, error) {
 			return srv.serve(append(redisEnv(rs.single), "SESSION_CACHE=off")...)

@@ -27,6 +27,7 @@ var comparisons = []comparison{
 	{"redis-off-1", "redis-floor-1", 0.95, "cache-off read on Redis / its floor"},
 	{"cluster-off-1", "cluster-floor-1", 0.95, "cache-off read on a Redis Cluster / its floor"},
 	{"serve-on-1", "ceiling-1", 0.85, "cache on / the no-session ceiling"},
+	{"serve-on-1", "ceiling-hdr-1", 0, "cache on / the no-session ceiling with serve's response headers"},
 	{"serve-on-1", "floor-1", 1.5, "cache on / the PostgreSQL floor"},
 	{"serve-on-3", "floor-3", 1.5, "cache on / the PostgreSQL floor, 3 instances"},
 	{"cluster-off-3", "cluster-off-1", 0, "3 instances / 1 on a Redis Cluster (cache off)"},
