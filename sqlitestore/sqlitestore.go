@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
@@ -130,6 +131,10 @@ type Store struct {
 	// for the session cache. Writers in other processes are not heard of.
 	changes sessionkit.ChangeHub
 
+	// rawIDs is true while the table may hold a live row under a raw id
+	// (see keysOf). It only ever turns off: the store writes hashes.
+	rawIDs atomic.Bool
+
 	loop      *pruneloop.Loop
 	closeOnce sync.Once
 	closeErr  error
@@ -143,7 +148,7 @@ var (
 )
 
 type queries struct {
-	load, loadMany, exists, insert, touch, readSess, writeSess, del, delMany, prune, user, counts string
+	load, loadMany, exists, insert, touch, readSess, writeSess, del, delMany, prune, user, counts, rawIDs string
 	// journal is the deletes journal's quoted name (journal.go).
 	journal string
 	// table is the sessions table's name, unquoted (HashStoredIDs).
@@ -174,6 +179,7 @@ func newQueries(table string) queries {
 		counts: `SELECT count(*) FILTER (WHERE expire >= ?1), count(*) FILTER (WHERE expire < ?1) FROM ` + t,
 		prune: `DELETE FROM ` + t + ` WHERE sid IN (SELECT sid FROM ` + t +
 			` WHERE expire < ? ORDER BY expire LIMIT ?)`,
+		rawIDs: `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE substr(sid, 1, 7) <> 'sha256:' AND expire >= ?)`,
 		journal: journalTable(table),
 		table:   table,
 	}
@@ -222,7 +228,12 @@ func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
 	if _, err := db.ExecContext(ctx, ddl); err != nil {
 		return fail("create schema", err)
 	}
-	return start(db, true, cfg), nil
+	s := start(db, true, cfg)
+	if err := s.recheckRawIDs(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // dsnFor builds a SQLite URI for path. The path is made absolute (so a path
@@ -243,7 +254,10 @@ func dsnFor(path string) (string, error) {
 // already exist (run SchemaSQL). Close stops the pruning but leaves db open,
 // since the caller owns it. Open db with a busy timeout (for example
 // "?_pragma=busy_timeout(5000)") so that writers from other connections wait
-// instead of failing.
+// instead of failing. Having no context to query with, New assumes rows
+// written under raw ids before ids were hashed may exist, and the store
+// sends each id beside its hash until the first background prune or
+// HashStoredIDs finds none; Open asks at once.
 func New(db *sql.DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlitestore: New: db is nil")
@@ -283,6 +297,7 @@ func start(db *sql.DB, owns bool, cfg Config) *Store {
 		q:        newQueries(cfg.Table),
 		writeSem: make(chan struct{}, 1),
 	}
+	s.rawIDs.Store(true) // until recheckRawIDs finds none
 	if cfg.PruneInterval > 0 {
 		s.loop = pruneloop.Start(cfg.PruneInterval, cfg.Logger, "sqlitestore", s.pruneAll)
 	}
@@ -326,11 +341,34 @@ func nowMilli() int64 { return time.Now().UnixMilli() }
 
 // keysOf returns the keys under which the session with this id may be
 // stored: its hash (sessionkit.HashID), under which Create stores every
-// session, and the id itself, under which sessions created before ids were
-// hashed stay until they expire. No
-// cookie's id can equal a hash, so the second key never finds a hashed
+// session, and, while a row may still hold one (s.rawIDs), the id itself,
+// under which sessions created before ids were hashed stay until they
+// expire; otherwise both are the hash, so that no statement names the id.
+// No cookie's id can equal a hash, so the second key never finds a hashed
 // row for a cookie; given a hash (a StoredSession.ID), both are the hash.
-func keysOf(id string) (key, raw string) { return sessionkit.HashID(id), id }
+func (s *Store) keysOf(id string) (key, raw string) {
+	key = sessionkit.HashID(id)
+	if s.rawIDs.Load() {
+		return key, id
+	}
+	return key, key
+}
+
+// recheckRawIDs turns s.rawIDs off when no live row holds a raw id. A row
+// that expires with one is never looked for again, so only live rows count.
+func (s *Store) recheckRawIDs(ctx context.Context) error {
+	if !s.rawIDs.Load() {
+		return nil
+	}
+	var found bool
+	if err := s.db.QueryRowContext(ctx, s.q.rawIDs, nowMilli()).Scan(&found); err != nil {
+		return fmt.Errorf("sqlitestore: look for rows under a raw id: %w", err)
+	}
+	if !found {
+		s.rawIDs.Store(false)
+	}
+	return nil
+}
 
 func decodeValues(sess string) (map[string]json.RawMessage, error) {
 	m, err := jsonobject.Split([]byte(sess))
@@ -350,7 +388,7 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 		sess            string
 		expire, created int64
 	)
-	key, raw := keysOf(id)
+	key, raw := s.keysOf(id)
 	err := s.db.QueryRowContext(ctx, s.q.load, key, raw, nowMilli()).Scan(&sess, &expire, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sessionkit.Record{}, false, nil
@@ -373,7 +411,7 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionkit.Record, error) {
 	byKey := make(map[string]string, 2*len(ids)) // key or raw id → id
 	for _, id := range ids {
-		key, raw := keysOf(id)
+		key, raw := s.keysOf(id)
 		byKey[key], byKey[raw] = id, id
 	}
 	list, err := json.Marshal(slices.Collect(maps.Keys(byKey)))
@@ -445,7 +483,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	now := nowMilli()
 	if p.Empty() {
 		var one int
-		key, raw := keysOf(id)
+		key, raw := s.keysOf(id)
 		err := s.db.QueryRowContext(ctx, s.q.exists, key, raw, now).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, nil
@@ -469,7 +507,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 
 	if len(p.Set) == 0 && len(p.Delete) == 0 {
 		// Only a new expiry: one statement, no transaction needed.
-		key, raw := keysOf(id)
+		key, raw := s.keysOf(id)
 		res, err := s.db.ExecContext(ctx, s.q.touch, expiry, key, raw, now)
 		if err != nil {
 			return false, fmt.Errorf("sqlitestore: update: %w", err)
@@ -499,7 +537,7 @@ func (s *Store) patchValues(ctx context.Context, id string, p sessionkit.Patch, 
 	// before it reads anything: upgrading a read transaction to a write one
 	// can fail at once with SQLITE_BUSY instead of waiting. It also checks
 	// liveness and applies the new expiry.
-	key, raw := keysOf(id)
+	key, raw := s.keysOf(id)
 	res, err := tx.ExecContext(ctx, s.q.touch, expiry, key, raw, now)
 	if err != nil {
 		return false, err
@@ -544,7 +582,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	defer release()
 	defer s.changes.Announce(id)
-	key, raw := keysOf(id)
+	key, raw := s.keysOf(id)
 	if _, err := s.db.ExecContext(ctx, s.q.del, key, raw); err != nil {
 		return fmt.Errorf("sqlitestore: delete: %w", err)
 	}
@@ -557,8 +595,11 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
 	all := make([]string, 0, 2*len(ids))
 	for _, id := range ids {
-		key, raw := keysOf(id)
-		all = append(all, key, raw)
+		key, raw := s.keysOf(id)
+		all = append(all, key)
+		if raw != key {
+			all = append(all, raw)
+		}
 	}
 	list, err := json.Marshal(all)
 	if err != nil {
@@ -618,10 +659,12 @@ func (s *Store) CountSessions(ctx context.Context) (live, expired int, err error
 }
 
 // pruneAll is the background pass: batches until one comes back short, taking
-// the write turn per batch so requests interleave with a long cleanup.
+// the write turn per batch so requests interleave with a long cleanup. It
+// also looks again for rows under a raw id, so that once they have expired
+// or been converted the statements stop naming ids.
 func (s *Store) pruneAll(ctx context.Context) error {
 	_, err := pruneloop.Drain(ctx, s.batch, s.Prune, nil)
-	return err
+	return errors.Join(err, s.recheckRawIDs(ctx))
 }
 
 // UserSessions returns the live sessions bound to user (sessionkit.UserOf),
