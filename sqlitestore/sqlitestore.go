@@ -179,7 +179,7 @@ func newQueries(table string) queries {
 		counts: `SELECT count(*) FILTER (WHERE expire >= ?1), count(*) FILTER (WHERE expire < ?1) FROM ` + t,
 		prune: `DELETE FROM ` + t + ` WHERE sid IN (SELECT sid FROM ` + t +
 			` WHERE expire < ? ORDER BY expire LIMIT ?)`,
-		rawIDs: `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE substr(sid, 1, 7) <> 'sha256:' AND expire >= ?)`,
+		rawIDs:  `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE substr(sid, 1, 7) <> 'sha256:' AND expire >= ?)`,
 		journal: journalTable(table),
 		table:   table,
 	}
