@@ -22,9 +22,9 @@
 // express-session store) made: sid varchar, sess json, expire timestamp
 // without time zone. New reads the table's columns from the catalog and
 // adapts its SQL (see Layout); it never alters the table, and keeps raw ids
-// in it, since Node looks sessions up by the id. Node and Go then
-// share the sessions, with the limits the README's "Moving from
-// express-session" section lists.
+// in it, since Node looks sessions up by the id. Node and Go then share the
+// sessions, with the limits docs/moving-from-node.md lists ("What cannot be
+// shared").
 //
 // The store does not own the pool it is given and never runs DDL unless
 // Config.CreateTable asks for it; SchemaSQL gives the same DDL as text for a

@@ -47,11 +47,14 @@ func New(src StatsSource) *Collector {
 		latency: prometheus.NewDesc("sessionkit_store_duration_seconds",
 			"Session store call latency.", nil, nil),
 		dbsc: prometheus.NewDesc("sessionkit_dbsc_events_total",
-			"Device-bound session events: refused_request (a bound session's request without a valid bound cookie), bound_cookie (issued by registration or refresh), refused_proof.",
+			"Device-bound session events: refused_request "+
+				"(a bound session's request without a valid bound cookie), bound_cookie "+
+				"(issued by registration or refresh), refused_proof.",
 			[]string{"event"}, nil),
 		cache: cacheDescs{
 			lookups: prometheus.NewDesc("sessionkit_cache_lookups_total",
-				"Session reads with the session cache on, by result: hit (no store call) or miss (read from the store, also while the cache is bypassed).", []string{"result"}, nil),
+				"Session reads with the session cache on, by result: hit (no store call) or miss "+
+					"(read from the store, also while the cache is bypassed).", []string{"result"}, nil),
 			invalidations: prometheus.NewDesc("sessionkit_cache_invalidations_total",
 				"Session change announcements the cache received.", nil, nil),
 			bypassed: prometheus.NewDesc("sessionkit_cache_bypassed_seconds_total",

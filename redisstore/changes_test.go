@@ -276,7 +276,7 @@ func TestWatchChangesNoticesSilence(t *testing.T) {
 	// stopped when the idle time is restored.
 	t.Cleanup(redisstore.SetWatchIdle(200 * time.Millisecond))
 	p := faultproxy.New(t, redistest.Addr())
-	client := redis.NewClient(&redis.Options{Addr: p.Addr()})
+	client := redis.NewClient(&redis.Options{Addr: p.Addr(), DB: redistest.DB()})
 	t.Cleanup(func() { client.Close() })
 	s := mustNew(t, client, redisstore.Config{Prefix: redistest.Prefix(t)})
 	t.Cleanup(p.Thaw) // should the test fail frozen: before DeleteAll
@@ -322,7 +322,7 @@ func TestChangesNeedChannelPermission(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", user) })
-			client := redis.NewClient(&redis.Options{Addr: redistest.Addr(), Username: user, Password: "pw"})
+			client := redis.NewClient(&redis.Options{Addr: redistest.Addr(), DB: redistest.DB(), Username: user, Password: "pw"})
 			t.Cleanup(func() { client.Close() })
 			s, err := redisstore.New(client, redisstore.Config{Prefix: prefix, Layout: layout})
 			if err != nil {

@@ -42,7 +42,7 @@ func startNodeApp(t *testing.T, prefix string) string {
 	cmd := exec.Command("node", "app.js")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
-		"REDIS_URL=redis://"+redistest.Addr(),
+		"REDIS_URL="+redistest.URL(),
 		"PREFIX="+prefix,
 		"SECRET="+interopSecret,
 		"COOKIE_NAME="+interopCookie,

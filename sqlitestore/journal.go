@@ -117,3 +117,23 @@ func (s *Store) readJournal(ctx context.Context, last int64, w sessionkit.Change
 	}
 	return last, rows.Err()
 }
+
+// WatchChanges implements sessionkit.ChangeFeed for the session cache
+// (sessionkit.Config.Cache.Entries): it reports the updates and deletes made
+// through this Store, in this process, as they commit, and the deletes made
+// by other processes on the same file within ChangePollInterval (see
+// journal.go).
+func (s *Store) WatchChanges(ctx context.Context, w sessionkit.ChangeWatcher) {
+	// The journal's starting point is read before the hub says Up, so that
+	// no other process's delete after Up is missed.
+	last, journaled := s.journalStart(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if journaled {
+			s.pollJournal(ctx, w, last)
+		}
+	}()
+	s.changes.WatchChanges(ctx, w)
+	<-done
+}

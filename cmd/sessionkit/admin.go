@@ -468,7 +468,8 @@ func printSchema(ctx context.Context, d dbFlags, stdout, stderr io.Writer) int {
 		defer db.Close()
 		ddl, err = db.SchemaSQL()
 	} else {
-		fmt.Fprintf(stderr, "sessionkit migrate --print: could not read the database, so this is the SQL for a new one (a connect-pg-simple table %s would need none): %v\n", d.sessionTable, oerr)
+		fmt.Fprintf(stderr, "sessionkit migrate --print: could not read the database, so this is the SQL for a new one "+
+			"(a connect-pg-simple table %s would need none): %v\n", d.sessionTable, oerr)
 		ddl, err = admin.SchemaSQL(admin.Postgres, d.sessionTable)
 	}
 	if err != nil {

@@ -77,7 +77,7 @@ func TestMigrateHashIDs(t *testing.T) {
 		},
 		"redis": func(t *testing.T) (map[string]string, rawIDStore) {
 			client, prefix := redistest.Client(t)
-			env := map[string]string{"DATA_DIR": t.TempDir(), "REDIS_URL": "redis://" + redistest.Addr(), "REDIS_PREFIX": prefix}
+			env := map[string]string{"DATA_DIR": t.TempDir(), "REDIS_URL": redistest.URL(), "REDIS_PREFIX": prefix}
 			runCmd(t, env, "", "migrate")
 			return env, rawIDStore{
 				write: func(t *testing.T, id string) {

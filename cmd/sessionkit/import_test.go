@@ -9,7 +9,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// TestUsersImport runs `users import` as the README shows it, on each
+// TestUsersImport runs `users import` as docs/moving-from-node.md shows it, on each
 // backend: a dry run changes nothing, the file imports, a re-run reports
 // the existing ids, standard input works, and a bad line is named with
 // nothing imported.

@@ -44,7 +44,7 @@ Commands:
                               manage users and their sessions (sessionkit users -h)
   prune                       delete expired sessions now
   migrate [--print] [--hash-ids]
-                              create the sessions and users tables, or print their SQL;
+                              create the sessions, users and log-in limit tables, or print their SQL;
                               --hash-ids also moves old sessions from their id to its hash
   doctor http URL | db [DATABASE_URL]   diagnose a live deployment's sessions (sessionkit doctor -h)
   --version                   print the version

@@ -285,6 +285,53 @@ func TestServeDatabaseRefused(t *testing.T) {
 	}
 }
 
+// TestRedisRefused: a REDIS_URL whose server, cluster seeds or Sentinels
+// refuse the connection stops serve (exit 1) and doctor redis (exit 2) with
+// one line naming the URL, and nothing of go-redis's own logging (its pool
+// logs each failed dial round: four lines before this was checked first).
+func TestRedisRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	urls := map[string]string{
+		"single":   "redis://" + closed + "/0",
+		"cluster":  "redis+cluster://" + closed + "," + closed,
+		"sentinel": "redis+sentinel://" + closed + "/mymaster",
+	}
+	for name, url := range urls {
+		for _, c := range []struct {
+			args []string
+			code int
+		}{
+			{[]string{"serve"}, 1},
+			{[]string{"doctor", "redis", url}, 2},
+		} {
+			t.Run(name+"/"+c.args[0], func(t *testing.T) {
+				env := []string{"DATA_DIR=" + t.TempDir(), "ADDR=127.0.0.1:0", "REDIS_URL=" + url}
+				cmd, stderr := process(t, env, c.args...)
+				out, err := io.ReadAll(stderr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var exit *exec.ExitError
+				if err := cmd.Wait(); !errors.As(err, &exit) || exit.ExitCode() != c.code {
+					t.Errorf("%s with REDIS_URL=%s: %v, want exit status %d", c.args, url, err, c.code)
+				}
+				lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+				if len(lines) != 1 || !strings.Contains(lines[0], "cannot reach") || !strings.Contains(lines[0], closed) {
+					t.Errorf("%s with REDIS_URL=%s printed %d lines, want one naming the URL:\n%s", c.args, url, len(lines), out)
+				}
+				if strings.Contains(string(out), "go-redis") || strings.Contains(string(out), "pool.go") {
+					t.Errorf("%s with REDIS_URL=%s logged go-redis's own lines:\n%s", c.args, url, out)
+				}
+			})
+		}
+	}
+}
+
 func TestUnknownCommand(t *testing.T) {
 	if r := runCmd(t, nil, "", "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, "unknown command") {
 		t.Fatalf("exit %d, %q", r.code, r.stderr)

@@ -312,7 +312,8 @@ func PrivateDir(dir string, log *slog.Logger) error {
 			return fmt.Errorf("data directory %s (DATA_DIR) is mode %04o, open to other users, and cannot be tightened: %w; run chmod 700 %s", dir, perm, err, dir)
 		}
 		if log != nil {
-			log.Warn(fmt.Sprintf("data directory %s (DATA_DIR) was mode %04o, readable by other users; tightened to 0700, since it holds password hashes, session ids and the development secret", dir, perm))
+			log.Warn(fmt.Sprintf("data directory %s (DATA_DIR) was mode %04o, readable by other users; "+
+				"tightened to 0700, since it holds password hashes, session ids and the development secret", dir, perm))
 		}
 	}
 	return nil

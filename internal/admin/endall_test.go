@@ -26,7 +26,7 @@ func TestEndAllSessionsReachesCaches(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		_, url := pgtest.Schema(t)
 		_, prefix := redistest.Client(t)
-		testEndAllSessionsReachesCaches(t, admin.Config{DatabaseURL: url, PruneInterval: -1, RedisURL: "redis://" + redistest.Addr(), RedisPrefix: prefix})
+		testEndAllSessionsReachesCaches(t, admin.Config{DatabaseURL: url, PruneInterval: -1, RedisURL: redistest.URL(), RedisPrefix: prefix})
 	})
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -51,9 +53,13 @@ func openRedis(ctx context.Context, cfg Config) (*redisSessions, error) {
 		client.Close()
 		return nil, err
 	}
+	if err := ReachRedis(ctx, client, cfg.RedisURL); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("cannot reach %s (check REDIS_URL): %w", desc, err)
+	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("cannot reach %s: %w", desc, err)
+		return nil, fmt.Errorf("cannot reach %s (check REDIS_URL): %w", desc, err)
 	}
 	prefix := cfg.RedisPrefix
 	switch {
@@ -65,6 +71,53 @@ func openRedis(ctx context.Context, cfg Config) (*redisSessions, error) {
 	}
 	return &redisSessions{client: client, store: store, layout: layout, desc: desc,
 		limitPrefix: redisLimitPrefix(prefix, layout == redisstore.LayoutConnectRedis)}, nil
+}
+
+// seedTimeout bounds each dial of dialAny, as go-redis's default
+// dial_timeout does.
+const seedTimeout = 5 * time.Second
+
+// dialAny opens and closes a TCP connection to each address until one
+// answers, and returns the dials' errors when none does. A REDIS_URL naming
+// no listening server then fails with one error, before go-redis's pool
+// has dialled: its pool retries each dial and logs every failed round
+// through go-redis's package-wide logger, which a command can silence only
+// for the whole process.
+func dialAny(ctx context.Context, addrs []string) error {
+	var errs []any
+	for _, addr := range addrs {
+		d := net.Dialer{Timeout: seedTimeout}
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			return conn.Close()
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	// One line however many seeds: the message ends serve's output.
+	return fmt.Errorf(strings.TrimSuffix(strings.Repeat("%w; ", len(errs)), "; "), errs...)
+}
+
+// seeds are the addresses client dials first: the server, the cluster's
+// seed nodes, or the Sentinels (read again from rawURL, since a failover
+// client keeps them to itself).
+func seeds(client redis.UniversalClient, rawURL string) []string {
+	switch c := client.(type) {
+	case *redis.ClusterClient:
+		return c.Options().Addrs
+	case *redis.Client:
+		if addr := c.Options().Addr; addr != "FailoverClient" {
+			return []string{addr}
+		}
+	}
+	scheme, rest, _ := strings.Cut(rawURL, "://")
+	base, _, _ := strings.Cut(scheme, "+")
+	if opts, err := parseSentinelURL(base, rest); err == nil {
+		return opts.SentinelAddrs
+	}
+	return nil
 }
 
 // newRedisClient parses rawURL (see openRedis) into a client and a
@@ -89,7 +142,8 @@ func newRedisClient(rawURL string) (redis.UniversalClient, string, error) {
 	case "sentinel":
 		opts, err := parseSentinelURL(base, rest)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis Sentinel URL (expected redis+sentinel://user:password@sentinel1:26379,sentinel2:26379/mymaster): %v", ErrInvalidConfig, redacted, err)
+			return nil, "", fmt.Errorf("%w: REDIS_URL %s is not a valid Redis Sentinel URL "+
+				"(expected redis+sentinel://user:password@sentinel1:26379,sentinel2:26379/mymaster): %v", ErrInvalidConfig, redacted, err)
 		}
 		return redis.NewFailoverClient(opts), "Redis (Sentinel) " + redacted, nil
 	}

@@ -90,7 +90,8 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 		return fmt.Errorf("check schema of %s: %w", db.desc, err)
 	}
 	if !sessions || !users {
-		return fmt.Errorf("%s has no %s or %q table: run `sessionkit migrate` (or `sessionkit migrate --print` for a DBA), or set AUTO_MIGRATE=true",
+		return fmt.Errorf("%s has no %s or %q table: run `sessionkit migrate` "+
+			"(or `sessionkit migrate --print` for a DBA), or set AUTO_MIGRATE=true",
 			db.desc, db.SessionTable(), UsersTable)
 	}
 	return nil

@@ -364,7 +364,7 @@ func (db *DB) EndAllSessions(ctx context.Context) (int64, error) {
 		return n, nil
 	}
 	// SQLite announces in process only: a server running in another
-	// process hears of this within its SESSION_CACHE_MAX_AGE (README).
+	// process hears of this within its SESSION_CACHE_MAX_AGE (docs/cache.md).
 	res, err := db.lite.DB().ExecContext(ctx, "DELETE FROM "+db.SessionTable())
 	if err != nil {
 		return 0, fmt.Errorf("end all sessions: %w", err)

@@ -46,8 +46,10 @@ func (j *judge) add(id string, s Status, title string, ev []string, fix string) 
 func writeRateFinding(t sessTable, st *TableStats, d time.Duration) Finding {
 	ev := []string{
 		fmt.Sprintf("over %s: %.2f inserts/s, %.2f updates/s, %.2f deletes/s (PostgreSQL's statistics, which lag up to a second or so)", d, *st.InsertsPerSec, *st.UpdatesPerSec, *st.DeletesPerSec),
-		"inserts are new sessions; if they track your request rate, sessions are created per request (anonymous saves or cookies not sticking)",
-		"updates close to your request rate mean a write on every request (express-session resave: true, or a touch per request without a threshold)",
+		"inserts are new sessions; " +
+			"if they track your request rate, sessions are created per request (anonymous saves or cookies not sticking)",
+		"updates close to your request rate mean a write on every request " +
+			"(express-session resave: true, or a touch per request without a threshold)",
 	}
 	return Finding{ID: "db.writes", Section: sectionOf(t), Status: Info, Title: fmt.Sprintf("%.2f inserts/s and %.2f updates/s", *st.InsertsPerSec, *st.UpdatesPerSec), Evidence: ev}
 }
@@ -103,7 +105,10 @@ func (j *judge) rows() {
 func (j *judge) pruning(oldest *float64, tupDel int64) {
 	st := j.st
 	q := j.t.ident()
-	fix := fmt.Sprintf("Run the store's pruning in a process that stays up: connect-pg-simple prunes every 15 minutes unless pruneSessionInterval is false (serverless functions never live long enough to run it); sessionkit: Config.PruneInterval. Or schedule it (cron, pg_cron):\nDELETE FROM %s WHERE expire < now();  -- in batches on a big table", q)
+	fix := fmt.Sprintf("Run the store's pruning in a process that stays up: "+
+		"connect-pg-simple prunes every 15 minutes unless pruneSessionInterval is false "+
+		"(serverless functions never live long enough to run it); sessionkit: Config.PruneInterval. "+
+		"Or schedule it (cron, pg_cron):\nDELETE FROM %s WHERE expire < now();  -- in batches on a big table", q)
 	if st.Expired == 0 {
 		j.add("db.prune", Pass, "no expired rows: pruning keeps up", nil, "")
 		return
@@ -160,11 +165,16 @@ func (j *judge) size(lastAutovac *time.Time) {
 	}
 	dead := st.DeadTuples
 	if dead > 1000 && pct(dead, dead+st.LiveTuples) > 20 {
-		stop := "Stop writing the session on every request (express-session resave: false; touch only after part of the lifetime has passed)"
+		stop := "Stop writing the session on every request (express-session resave: false; " +
+			"touch only after part of the lifetime has passed)"
 		if st.Kind != "sessionkit" {
 			// resave: false is the usual setting already; the store's touch
 			// is the write left.
-			stop = "Stop writing the session on every request: express-session resave: false, and connect-pg-simple's touch, which updates expire on every request that reads an unchanged session even with resave: false, off with disableTouch: true in the store's options (the row then expires maxAge after its last save, so keep rolling: false)"
+			stop = "Stop writing the session on every request: express-session resave: false, " +
+				"and connect-pg-simple's touch, " +
+				"which updates expire on every request that reads an unchanged session even with resave: false, " +
+				"off with disableTouch: true in the store's options " +
+				"(the row then expires maxAge after its last save, so keep rolling: false)"
 		}
 		j.add("db.bloat", Warn, fmt.Sprintf("%.0f%% of the table is dead tuples: writes outpace autovacuum", pct(dead, dead+st.LiveTuples)), ev,
 			fmt.Sprintf("%s; let autovacuum catch up, or run VACUUM (ANALYZE) %s;", stop, j.t.ident()))
@@ -197,10 +207,14 @@ func (j *judge) anonymous(topKeys []string) {
 	switch {
 	case pct(st.Empty, st.Rows) > 50:
 		j.add("db.anonymous", Fail, fmt.Sprintf("%.0f%% of the sessions are empty: the server saves a session for every anonymous hit (saveUninitialized)", pct(st.Empty, st.Rows)), ev,
-			"Create a session only when something is stored in it: express-session saveUninitialized: false; sessionkit does this by default. Keep health checks, bots and static files out of the session middleware. Then delete the empty rows:\nDELETE FROM "+j.t.ident()+" WHERE (sess::jsonb - 'cookie') = '{}'::jsonb;")
+			"Create a session only when something is stored in it: express-session saveUninitialized: false; "+
+				"sessionkit does this by default. "+
+				"Keep health checks, bots and static files out of the session middleware. "+
+				"Then delete the empty rows:\nDELETE FROM "+j.t.ident()+" WHERE (sess::jsonb - 'cookie') = '{}'::jsonb;")
 	case pct(st.Anonymous, st.Rows) > 50:
 		j.add("db.anonymous", Warn, fmt.Sprintf("%.0f%% of the sessions carry no login", pct(st.Anonymous, st.Rows)), ev,
-			"If anonymous sessions are deliberate (carts, consent), fine; otherwise create sessions only at login. If logins use another key, pass it with --user-key.")
+			"If anonymous sessions are deliberate (carts, consent), fine; "+
+				"otherwise create sessions only at login. If logins use another key, pass it with --user-key.")
 	default:
 		j.add("db.anonymous", Pass, fmt.Sprintf("%.0f%% of the sessions carry a login", 100-pct(st.Anonymous, st.Rows)), ev, "")
 	}
@@ -229,7 +243,9 @@ func (j *judge) perUser() {
 		return
 	}
 	ev := []string{fmt.Sprintf("live logged-in sessions belong to %s: %.1f per user on average, at most %d", plural(st.Users, "user"), st.AvgPerUser, st.MaxPerUser)}
-	const fix = "Many sessions per user mean logins do not stick: the browser drops or never sends the cookie, or instances reject each other's (different secrets), so users log in again and again. Run `sessionkit doctor http` against the site; also destroy the session on logout."
+	const fix = "Many sessions per user mean logins do not stick: the browser drops or never sends the cookie, " +
+		"or instances reject each other's (different secrets), so users log in again and again. " +
+		"Run `sessionkit doctor http` against the site; also destroy the session on logout."
 	switch {
 	case st.AvgPerUser > 20:
 		j.add("db.per-user", Fail, fmt.Sprintf("%.0f sessions per user on average: logins are not sticking", st.AvgPerUser), ev, fix)
@@ -251,7 +267,8 @@ func (j *judge) creation() {
 		ev = append(ev, fmt.Sprintf("of the last 24 hours' sessions: %d anonymous, %d logged in", st.CreatedLastDayAnonymous, st.CreatedLastDay-st.CreatedLastDayAnonymous))
 	}
 	if st.CreatedFrom != "created_at" {
-		ev = append(ev, "estimated as expire minus the cookie's originalMaxAge: for sessions whose expiry is refreshed (rolling, touch) this is the last activity, not the creation")
+		ev = append(ev, "estimated as expire minus the cookie's originalMaxAge: for sessions whose expiry is refreshed "+
+			"(rolling, touch) this is the last activity, not the creation")
 	}
 	j.add("db.creation", Info, fmt.Sprintf("%s created in the last hour, %d in the last 24 hours", plural(st.CreatedLastHour, "session"), st.CreatedLastDay), ev, "")
 }

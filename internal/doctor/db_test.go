@@ -66,9 +66,9 @@ func checkDB(t *testing.T, o DBOptions) *Report {
 	return r
 }
 
-// brokenCPS is the field's table, as docs/connect-pg-simple-demo.sql (the
-// README's example) makes it: connect-pg-simple's, no expiry index, pruning
-// off, mostly empty sessions saved for anonymous hits.
+// brokenCPS is the field's table, as docs/connect-pg-simple-demo.sql
+// (docs/doctor.md's example) makes it: connect-pg-simple's, no expiry index,
+// pruning off, mostly empty sessions saved for anonymous hits.
 func brokenCPS(t *testing.T) (schema, url string) {
 	demo, err := os.ReadFile("../../docs/connect-pg-simple-demo.sql")
 	if err != nil {

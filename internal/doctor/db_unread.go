@@ -51,16 +51,23 @@ func (j *judge) unread(expressRows bool) {
 	}
 	share := pct(st.LoggedInUnread, st.LoggedInSaved)
 	ev := []string{
-		fmt.Sprintf("%d of the %s logged in more than %s ago (%.0f%%) were never read since: expire still equals the cookie.expires they were saved with, which the store's touch moves on every read",
+		fmt.Sprintf("%d of the %s logged in more than %s ago "+
+			"(%.0f%%) were never read since: expire still equals the cookie.expires they were saved with, "+
+			"which the store's touch moves on every read",
 			st.LoggedInUnread, plural(st.LoggedInSaved, "live session"), unreadAge, share),
-		fmt.Sprintf("threshold: a warning from %.0f%% of at least %d such sessions; a user who logs in and leaves looks the same, and so does connect-pg-simple's disableTouch (then ignore this)", unreadShare, unreadMin),
+		fmt.Sprintf("threshold: a warning from %.0f%% of at least %d such sessions; "+
+			"a user who logs in and leaves looks the same, and so does connect-pg-simple's disableTouch (then ignore this)", unreadShare, unreadMin),
 	}
 	switch {
 	case st.LoggedInSaved < unreadMin:
 		j.add("db.unread", Info, fmt.Sprintf("%s logged in more than %s ago: too few to tell whether log-ins stick", plural(st.LoggedInSaved, "live session"), unreadAge), ev, "")
 	case share >= unreadShare:
 		j.add("db.unread", Warn, fmt.Sprintf("%.0f%% of the logged-in sessions were never read after the log-in: browsers may be dropping the cookie", share), ev,
-			"A log-in whose cookie the browser drops (Secure over plain HTTP, SameSite or Domain, a front end on another site) or that other instances reject (another secret) leaves a row nobody reads again. Run `sessionkit doctor http URL --email E --browser chromium` against the site as users reach it.")
+			"A log-in whose cookie the browser drops "+
+				"(Secure over plain HTTP, SameSite or Domain, "+
+				"a front end on another site) or that other instances reject "+
+				"(another secret) leaves a row nobody reads again. "+
+				"Run `sessionkit doctor http URL --email E --browser chromium` against the site as users reach it.")
 	default:
 		j.add("db.unread", Pass, fmt.Sprintf("%.0f%% of the logged-in sessions were read again after the log-in", 100-share), ev, "")
 	}

@@ -195,9 +195,11 @@ func runHTTP(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.BoolVar(&o.Insecure, "insecure", false, "skip TLS certificate verification")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.Var((*stringList)(&o.Resolve), "resolve", "`HOST:PORT:ADDR`: connect to ADDR for HOST:PORT, in the doctor and in Chromium (curl's form; repeatable)")
-	fs.StringVar(&o.Browser, "browser", BrowserOff, "`auto`, chromium or off: also play the log-in and the requests after it in real headless Chromium (auto: when one is installed), whose verdicts then replace the model's")
+	fs.StringVar(&o.Browser, "browser", BrowserOff, "`auto`, chromium or off: also play the log-in and the requests after it in real headless Chromium "+
+		"(auto: when one is installed), whose verdicts then replace the model's")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: sessionkit doctor http URL [flags]\n\nPlays a browser against URL's cookie sessions and reports each finding with its fix.\n\n")
+		fmt.Fprint(fs.Output(), "usage: sessionkit doctor http URL [flags]\n\nPlays a browser against URL's cookie sessions and "+
+			"reports each finding with its fix.\n\n")
 		fs.PrintDefaults()
 	}
 	target, exit, ok := parseTarget(fs, args, stdout, "URL", "")
@@ -239,12 +241,17 @@ func runDB(ctx context.Context, args []string, stdout, stderr io.Writer, envURL 
 	var htmlFile string
 	fs.StringVar(&o.Table, "table", "", "the sessions `table`, optionally schema-qualified (default: every table with sid, sess and expire columns)")
 	fs.StringVar(&o.Schema, "schema", "", "look for session tables only in this `schema`")
-	fs.Var(&keys, "user-key", "a sess `key` that marks a login (dotted for nested: passport.user); repeatable; adds to the detected userId, user_id, uid, user, passport.user, email")
+	fs.Var(&keys, "user-key", "a sess `key` that marks a login (dotted for nested: passport.user); repeatable; "+
+		"adds to the detected userId, user_id, uid, user, passport.user, email")
 	fs.DurationVar(&o.Watch, "watch", 0, "sample inserts and updates per second over this `duration` (e.g. 30s)")
 	fs.StringVar(&htmlFile, "html", "", "also write a one-page HTML report with a chart to `file`")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: sessionkit doctor db [DATABASE_URL] [flags]\n\nWithout the argument it reads the DATABASE_URL environment variable. Reads a PostgreSQL sessions table (ours or connect-pg-simple's) in a read-only transaction and reports each finding with its fix. It reads PostgreSQL only, not Redis.\n\n")
+		fmt.Fprint(fs.Output(), "usage: sessionkit doctor db [DATABASE_URL] [flags]\n\nWithout the argument it reads the "+
+			"DATABASE_URL environment variable. "+
+			"Reads a PostgreSQL sessions table "+
+			"(ours or connect-pg-simple's) in a read-only transaction and reports each finding with its fix. "+
+			"It reads PostgreSQL only, not Redis.\n\n")
 		fs.PrintDefaults()
 	}
 	target, exit, ok := parseTarget(fs, args, stdout, "DATABASE_URL", envURL)

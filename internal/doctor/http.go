@@ -170,7 +170,8 @@ func CheckHTTP(ctx context.Context, o HTTPOptions) (*Report, error) {
 	case useChromium && c.o.LoginBody == nil:
 		c.rep.Browser = "the doctor's model of Chrome (Chromium plays only a log-in: pass --email or --body)"
 	case useChromium:
-		c.rep.Browser = "the doctor's model of Chrome (Chromium plays the log-in only once the model's log-in works: see Login and Session cookie)"
+		c.rep.Browser = "the doctor's model of Chrome " +
+			"(Chromium plays the log-in only once the model's log-in works: see Login and Session cookie)"
 	}
 	// Present findings in section order, keeping the order within each.
 	rank := map[string]int{}
@@ -278,7 +279,9 @@ func (c *httpCheck) run(ctx context.Context) error {
 			return err
 		}
 	} else {
-		c.add(secLogin, "login.skipped", Info, "no login performed: pass --email (password on standard input) or --body to check the login, whether the session sticks (staying logged in) and the logout", nil, "")
+		c.add(secLogin, "login.skipped", Info, "no login performed: pass --email "+
+			"(password on standard input) or --body to check the login, whether the session sticks "+
+			"(staying logged in) and the logout", nil, "")
 	}
 	if c.o.CookieName != "" {
 		c.session, c.sessionConfirmed = c.o.CookieName, true

@@ -85,7 +85,8 @@ func (c *httpCheck) judgeAnonymous() {
 	sort.Strings(otherNames)
 	switch {
 	case got > 0:
-		ev := []string{desc, fmt.Sprintf("%d of them got a %q cookie with %d different session ids: each is a session saved for nobody (a new store row per bot, health check and first visit)", got, name, len(ids)), sample}
+		ev := []string{desc, fmt.Sprintf("%d of them got a %q cookie with %d different session ids: each is a session saved for nobody "+
+			"(a new store row per bot, health check and first visit)", got, name, len(ids)), sample}
 		for p, n := range perPath {
 			ev = append(ev, fmt.Sprintf("%s: %d of %d", p, n, anonHits))
 		}
@@ -94,7 +95,9 @@ func (c *httpCheck) judgeAnonymous() {
 			ev = append(ev, fmt.Sprintf("%q is taken for the session cookie by its name; log in (--email/--body) or pass --cookie to confirm", name))
 		}
 		c.add(secAnon, "anonymous.session", Fail, "anonymous requests get a session cookie: the server saves sessions nobody wrote to (saveUninitialized)", ev,
-			"Create a session only when something is stored in it: express-session saveUninitialized: false (and don't touch req.session in middleware that runs on every request); sessionkit does this by default. Keep health checks and static files out of the session middleware.")
+			"Create a session only when something is stored in it: express-session saveUninitialized: false "+
+				"(and don't touch req.session in middleware that runs on every request); "+
+				"sessionkit does this by default. Keep health checks and static files out of the session middleware.")
 	default:
 		ev := []string{desc, "none got a session cookie"}
 		if len(otherNames) > 0 {

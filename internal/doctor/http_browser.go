@@ -34,7 +34,8 @@ const doctorPagePath = "/.sessionkit-doctor"
 
 // ErrNoChromium is returned by CheckHTTP for Browser "chromium" when no
 // Chromium or Chrome is installed.
-var ErrNoChromium = errors.New("doctor: --browser chromium: no chromium, chromium-browser or google-chrome on $PATH (Debian: apt-get install -y chromium)")
+var ErrNoChromium = errors.New("doctor: --browser chromium: no chromium, chromium-browser or google-chrome on $PATH " +
+	"(Debian: apt-get install -y chromium)")
 
 // inChromium plays the log-in and the follow-up requests in real headless
 // Chromium: a blank page the doctor answers itself on the front end's
@@ -188,7 +189,8 @@ func (c *httpCheck) inChromium(ctx context.Context) error {
 		c.add(secThrash, "persist.thrash", Fail, title+" (in Chromium)", pev, fix)
 	default:
 		c.add(secThrash, "persist.thrash", Fail, fmt.Sprintf("%d of %d requests lost the session in Chromium", c.o.Repeat-ok, c.o.Repeat), pev,
-			"Sessions that come and go mean instances that do not share the session secret or store: give every instance the same secret and the same shared store.")
+			"Sessions that come and go mean instances that do not share the session secret or store: "+
+				"give every instance the same secret and the same shared store.")
 	}
 	return nil
 }

@@ -65,10 +65,17 @@ func (j *cookieJudge) secure() {
 	switch {
 	case j.v.Has(browser.SecureOverHTTP):
 		j.add("cookie.secure", Fail, fmt.Sprintf("this request was plain HTTP (http://%s) and the session cookie is Secure: browsers drop it, so the login never sticks", host),
-			[]string{set, fmt.Sprintf("the site is http://%s, not https; only localhost and loopback addresses are exempt (Chrome and Firefox treat them as secure contexts over http)", host)},
-			"If users reach the site over https, run the doctor on the https:// URL (to one instance: --resolve HOST:443:ADDR). Otherwise serve the site over https, or set Secure only where it is https (express-session: cookie.secure: 'auto' with app.set('trust proxy', 1) behind a TLS proxy; sessionkit: Config.Cookie.Secure from the environment). A TLS-terminating proxy must send X-Forwarded-Proto: https and the app must trust it.")
+			[]string{set, fmt.Sprintf("the site is http://%s, not https; "+
+				"only localhost and loopback addresses are exempt (Chrome and Firefox treat them as secure contexts over http)", host)},
+			"If users reach the site over https, run the doctor on the https:// URL "+
+				"(to one instance: --resolve HOST:443:ADDR). "+
+				"Otherwise serve the site over https, or set Secure only where it is https "+
+				"(express-session: cookie.secure: 'auto' with app.set('trust proxy', 1) behind a TLS proxy; "+
+				"sessionkit: Config.Cookie.Secure from the environment). "+
+				"A TLS-terminating proxy must send X-Forwarded-Proto: https and the app must trust it.")
 	case j.v.Has(browser.SecureLocalhost):
-		j.add("cookie.secure", Warn, fmt.Sprintf("Secure cookie over http://%s: Chrome and Firefox keep it (localhost and loopback addresses are secure contexts), Safari drops it", host),
+		j.add("cookie.secure", Warn, fmt.Sprintf("Secure cookie over http://%s: Chrome and Firefox keep it "+
+			"(localhost and loopback addresses are secure contexts), Safari drops it", host),
 			[]string{set}, "Fine in production over https. To develop with Safari, leave Secure off over plain http or use https locally.")
 	case j.ck.Secure:
 		j.add("cookie.secure", Pass, "Secure over https", []string{set}, "")
@@ -101,7 +108,9 @@ func (j *cookieJudge) domain() {
 	ck, host, set := j.ck, j.host, j.set
 	if p, bad := j.v.DomainProblem(); bad {
 		j.add("cookie.domain", Fail, fmt.Sprintf("Domain=%s does not cover the host %s: browsers drop the cookie", ck.DomainAttr, host),
-			[]string{set, p.Message}, fmt.Sprintf("Leave Domain unset (a host-only cookie for %s), or set it to %s or a parent domain of it that is not a public suffix; with several environments take it from configuration.", host, host))
+			[]string{set, p.Message}, fmt.Sprintf("Leave Domain unset (a host-only cookie for %s), "+
+				"or set it to %s or a parent domain of it that is not a public suffix; "+
+				"with several environments take it from configuration.", host, host))
 	} else if ck.HostOnly {
 		j.add("cookie.domain", Pass, "host-only cookie for "+ck.Domain, []string{set}, "")
 	} else {
@@ -115,7 +124,8 @@ func (j *cookieJudge) domain() {
 	if ck.DomainAttr != "" && !browser.DomainMatch(oh, ck.Domain) {
 		j.add("cookie.domain-origin", Warn, fmt.Sprintf("Domain=%s does not cover the front end's host %s", ck.DomainAttr, oh),
 			[]string{set, "requests from the page to the API still carry it; only the front end's own server never sees it"},
-			"If the front end's server (SSR, middleware) must read the session, set Domain to the registrable domain both hosts share ("+browser.Site(host)+"); otherwise drop the Domain attribute.")
+			"If the front end's server "+
+				"(SSR, middleware) must read the session, set Domain to the registrable domain both hosts share ("+browser.Site(host)+"); otherwise drop the Domain attribute.")
 	}
 }
 
@@ -144,7 +154,8 @@ func (j *cookieJudge) expiry() {
 		j.add("cookie.expiry", Warn, "the cookie asks to live over 400 days; Chrome caps it at 400", []string{j.set}, "Use a lifetime of at most 400 days.")
 	case !j.ck.Persistent():
 		j.add("cookie.expiry", Warn, "no Expires or Max-Age: the cookie dies when the browser closes, while the server keeps the session until its own expiry",
-			[]string{j.set}, "Give the cookie the session's lifetime (express-session: cookie.maxAge; sessionkit: Config.Expiry.Lifetime), unless logging out on browser close is intended.")
+			[]string{j.set}, "Give the cookie the session's lifetime (express-session: cookie.maxAge; "+
+				"sessionkit: Config.Expiry.Lifetime), unless logging out on browser close is intended.")
 	default:
 		j.add("cookie.expiry", Pass, "expires in "+j.ck.Expires.Sub(j.now).Round(time.Second).String(), []string{j.set}, "")
 	}
@@ -201,10 +212,17 @@ func (j *cookieJudge) shadowing() {
 		j.add("cookie.shadowing", Pass, "__Host- name: no other host can set a cookie of the same name", nil, "")
 		return
 	}
-	ev := []string{fmt.Sprintf("any host under %s (a sibling subdomain, a preview deployment, a hosted page) can send Set-Cookie: %s=…; Domain=%s; Path=/api, which the browser then sends with, and before, this one", site, j.ck.Name, site)}
-	fix := "Name the cookie __Host-" + j.ck.Name + " (it must be Secure, Path=/, without Domain; sessionkit: COOKIE_NAME=__Host-sessionkit.sid in production). sessionkit also picks among same-name cookies safely (the one live session; none when two are live; log-out ends all); express-session takes the first that verifies."
+	ev := []string{fmt.Sprintf("any host under %s (a sibling subdomain, a preview deployment, "+
+		"a hosted page) can send Set-Cookie: %s=…; Domain=%s; "+
+		"Path=/api, which the browser then sends with, and before, this one", site, j.ck.Name, site)}
+	fix := "Name the cookie __Host-" + j.ck.Name + " (it must be Secure, Path=/, without Domain; " +
+		"sessionkit: COOKIE_NAME=__Host-sessionkit.sid in production). " +
+		"sessionkit also picks among same-name cookies safely (the one live session; none when two are live; " +
+		"log-out ends all); express-session takes the first that verifies."
 	if !j.ck.HostOnly {
-		fix = "The cookie is shared with subdomains (Domain=" + j.ck.Domain + "), which rules out __Host-: every host under " + site + " must be trusted. Prefer a host-only __Host- cookie on one API host; sessionkit picks among same-name cookies safely (the one live session; none when two are live; log-out ends all), express-session takes the first that verifies."
+		fix = "The cookie is shared with subdomains (Domain=" + j.ck.Domain + "), which rules out __Host-: every host under " + site + " must be trusted. Prefer a host-only __Host- cookie on one API host; " +
+			"sessionkit picks among same-name cookies safely (the one live session; none when two are live; " +
+			"log-out ends all), express-session takes the first that verifies."
 	}
 	j.add("cookie.shadowing", Warn, "the cookie could be shadowed: another host of "+site+" can plant a cookie of the same name", ev, fix)
 }

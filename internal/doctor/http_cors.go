@@ -17,7 +17,10 @@ func (c *httpCheck) cors(ctx context.Context) error {
 		c.add(secCORS, "cors.same-origin", Info, "the front end's origin is the API's own: CORS does not apply", []string{"origin " + org}, "")
 		return nil
 	}
-	const corsFix = "Answer with Access-Control-Allow-Origin set to the request's exact origin (from an allow-list, never * and never null), Access-Control-Allow-Credentials: true and Vary: Origin, on the preflight and on every response; the page must fetch with credentials: 'include'."
+	const corsFix = "Answer with Access-Control-Allow-Origin set to the request's exact origin " +
+		"(from an allow-list, never * and never null), " +
+		"Access-Control-Allow-Credentials: true and Vary: Origin, on the preflight and on every response; " +
+		"the page must fetch with credentials: 'include'."
 	// Preflight.
 	pre, err := c.do(ctx, request{method: http.MethodOptions, url: c.login, header: map[string]string{
 		"Origin":                         org,
@@ -103,17 +106,23 @@ func (c *httpCheck) cors(ctx context.Context) error {
 		return nil
 	}
 	ck := c.sessionVerdict.Cookie
-	sameSiteFix := fmt.Sprintf("Best: serve the API under the front end's site (e.g. api.%s) so the cookie is first-party with SameSite=Lax. SameSite=None; Secure does not help: Chromium with its default settings blocks third-party cookies whatever their SameSite (see the README's table of what Chromium does).", site)
+	sameSiteFix := fmt.Sprintf("Best: serve the API under the front end's site "+
+		"(e.g. api.%s) so the cookie is first-party with SameSite=Lax. "+
+		"SameSite=None; Secure does not help: "+
+		"Chromium with its default settings blocks third-party cookies whatever their SameSite "+
+		"(see sessionkit's docs/browser-cookies.md for what Chromium does).", site)
 	if ck.SameSite != "None" {
 		ss := ck.SameSite
 		if ss == "" {
 			ss = "unset (Lax)"
 		}
 		c.add(secCORS, "cors.cookie-site", Fail, fmt.Sprintf("the browser will not send the session cookie cross-site: SameSite=%s", ss),
-			append(ev, "SameSite Lax and Strict cookies are neither stored from nor sent with cross-site fetch/XHR, so every API call from the front end is anonymous"), sameSiteFix)
+			append(ev, "SameSite Lax and Strict cookies are neither stored from nor sent with cross-site fetch/XHR, "+
+				"so every API call from the front end is anonymous"), sameSiteFix)
 		return nil
 	}
-	c.add(secCORS, "cors.cookie-site", Fail, "the session cookie is a third-party cookie: Chromium blocks it with its default settings, as do Safari, Brave and Chrome's Incognito mode",
+	c.add(secCORS, "cors.cookie-site", Fail, "the session cookie is a third-party cookie: Chromium blocks it with its default settings, "+
+		"as do Safari, Brave and Chrome's Incognito mode",
 		append(ev, "SameSite=None; Secure: stored and sent cross-site only where the user allows third-party cookies"), sameSiteFix)
 	return nil
 }

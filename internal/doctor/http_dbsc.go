@@ -22,7 +22,8 @@ const secDBSC = "Device-bound session (DBSC)"
 // what the session cookie alone is worth.
 func (c *httpCheck) dbscCheck(ctx context.Context) error {
 	if c.loginEx.header.Get("Secure-Session-Registration") == "" {
-		c.add(secDBSC, "dbsc.offered", Info, "the login offers no device-bound session (DBSC): a copied session cookie works until the session ends (sessionkit serve: DBSC=on)", nil, "")
+		c.add(secDBSC, "dbsc.offered", Info, "the login offers no device-bound session "+
+			"(DBSC): a copied session cookie works until the session ends (sessionkit serve: DBSC=on)", nil, "")
 		return nil
 	}
 	// A log-in of its own: the first one's offer was for a session that
@@ -38,7 +39,8 @@ func (c *httpCheck) dbscCheck(ctx context.Context) error {
 	}
 	offer := login.header.Get("Secure-Session-Registration")
 	if offer == "" {
-		c.add(secDBSC, "dbsc.offered", Info, "the login offers no device-bound session (DBSC): a copied session cookie works until the session ends (sessionkit serve: DBSC=on)", nil, "")
+		c.add(secDBSC, "dbsc.offered", Info, "the login offers no device-bound session "+
+			"(DBSC): a copied session cookie works until the session ends (sessionkit serve: DBSC=on)", nil, "")
 		return nil
 	}
 	ev := []string{"Secure-Session-Registration: " + offer}
@@ -53,7 +55,8 @@ func (c *httpCheck) dbscCheck(ctx context.Context) error {
 	}
 	if !ok || reg.Challenge == "" {
 		c.add(secDBSC, "dbsc.offered", Fail, "the login's device-bound session offer is not one a browser can use", ev,
-			`Send Secure-Session-Registration: (ES256 RS256);path="/dbsc/register";challenge="…" (a structured-field list: algorithms as tokens, path and challenge as strings).`)
+			`Send Secure-Session-Registration: (ES256 RS256);path="/dbsc/register";challenge="…" `+
+				`(a structured-field list: algorithms as tokens, path and challenge as strings).`)
 		return nil
 	}
 	if !secureContext(c.base) {
@@ -85,7 +88,8 @@ func (c *httpCheck) dbscCheck(ctx context.Context) error {
 	in, bound, problem := dbscAnswer(ex)
 	if problem != "" {
 		c.add(secDBSC, "dbsc.registration", Fail, "a browser's registration does not complete: "+problem, ev,
-			"Mount the registration handler at the offered path (sessionkit: Manager.DeviceBoundRegistration) and answer with the session instructions and the bound cookie.")
+			"Mount the registration handler at the offered path "+
+				"(sessionkit: Manager.DeviceBoundRegistration) and answer with the session instructions and the bound cookie.")
 		return nil
 	}
 	c.add(secDBSC, "dbsc.registration", Pass, fmt.Sprintf("a browser's registration completes (%s key, bound cookie %s)", alg, bound), ev, "")
@@ -143,7 +147,8 @@ func (c *httpCheck) dbscRefresh(ctx context.Context, key *dbscclient.Key, regURL
 		break
 	}
 	c.add(secDBSC, "dbsc.refresh", Fail, "the bound cookie does not refresh: browsers will treat the user as logged out once it expires", ev,
-		"Mount the refresh handler at refresh_url (sessionkit: Manager.DeviceBoundRefresh); answer 403 with Secure-Session-Challenge: \"…\";id=\"…\", then a new bound cookie for the signed proof.")
+		"Mount the refresh handler at refresh_url (sessionkit: Manager.DeviceBoundRefresh); "+
+			"answer 403 with Secure-Session-Challenge: \"…\";id=\"…\", then a new bound cookie for the signed proof.")
 	return nil
 }
 

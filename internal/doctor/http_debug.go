@@ -102,10 +102,12 @@ func (c *httpCheck) debugEndpoint(ctx context.Context) error {
 	switch {
 	case headerMissing > 0:
 		c.add(secDebug, "debug.cookies", Fail, fmt.Sprintf("the server received no Cookie header on %d of %d requests that carried one: something in between strips it", headerMissing, hits), ev,
-			"Find what drops the Cookie header between the browser and the app: a CDN or cache rule, a proxy, a serverless rewrite to another service, or a route served by another app.")
+			"Find what drops the Cookie header between the browser and the app: a CDN or cache rule, a proxy, "+
+				"a serverless rewrite to another service, or a route served by another app.")
 	case headerDiff > 0:
 		c.add(secDebug, "debug.cookies", Warn, fmt.Sprintf("the server received a different Cookie header than was sent (%d of %d)", headerDiff, hits), ev,
-			"Something between the browser and the app rewrites cookies (a proxy adding or removing some); make sure the session cookie passes unchanged.")
+			"Something between the browser and the app rewrites cookies (a proxy adding or removing some); "+
+				"make sure the session cookie passes unchanged.")
 	case noHeader == hits:
 		c.add(secDebug, "debug.cookies", Info, "the debug endpoint does not report the Cookie header it received (cookiesHeader)", ev, "")
 	default:
@@ -119,11 +121,13 @@ func (c *httpCheck) debugEndpoint(ctx context.Context) error {
 		c.add(secDebug, "debug.session", Fail, fmt.Sprintf("the server rejected the cookie's signature on %d of %d requests: an instance with a different secret", badSig, hits), ev,
 			"Use one secret on every instance (the same first secret in the list; old ones only for verification during a rotation).")
 	case idDiff > 0:
-		c.add(secDebug, "debug.session", Fail, fmt.Sprintf("the server sees another session than the cookie names (%d of %d): it rejected the cookie's signature (a different secret) or could not load the session", idDiff, hits), ev,
+		c.add(secDebug, "debug.session", Fail, fmt.Sprintf("the server sees another session than the cookie names "+
+			"(%d of %d): it rejected the cookie's signature (a different secret) or could not load the session", idDiff, hits), ev,
 			"Use one secret on every instance and one shared store; check the store is reachable from every instance.")
 	case noUser > 0:
 		c.add(secDebug, "debug.session", Fail, fmt.Sprintf("the server does not see the login on %d of %d requests", noUser, hits), ev,
-			"The login's session is not the one this route loads: check secret, cookie name and store are the same for the login route and this one.")
+			"The login's session is not the one this route loads: check secret, "+
+				"cookie name and store are the same for the login route and this one.")
 	default:
 		c.add(secDebug, "debug.session", Pass, "the server sees the session the cookie names", ev, "")
 	}

@@ -55,10 +55,18 @@ func (c *httpCheck) doLogin(ctx context.Context) error {
 			if c.base.Scheme == "http" {
 				// express-session sends no Secure cookie at all over a plain
 				// connection: the request itself is the first suspect.
-				fix = "This request was plain HTTP: express-session with cookie.secure: true sets no cookie over it at all. If users reach the site over https, run the doctor on the https:// URL (to one instance: --resolve HOST:443:ADDR). "
+				fix = "This request was plain HTTP: " +
+					"express-session with cookie.secure: true sets no cookie over it at all. " +
+					"If users reach the site over https, run the doctor on the https:// URL " +
+					"(to one instance: --resolve HOST:443:ADDR). "
 			}
 			c.add(secCookie, "cookie.set", Fail, "the login response sets no cookie", append(ev, "no Set-Cookie for "+name),
-				fix+"Save the session at login so that the response carries Set-Cookie (express-session: set req.session.userId inside req.session.regenerate; sessionkit: Put then the response commits it). Behind a TLS-terminating proxy, express-session with cookie.secure: true sends no cookie at all unless app.set('trust proxy', 1). If the login returns a token in the body, this is not a cookie session and the doctor does not apply.")
+				fix+"Save the session at login so that the response carries Set-Cookie "+
+					"(express-session: set req.session.userId inside req.session.regenerate; "+
+					"sessionkit: Put then the response commits it). "+
+					"Behind a TLS-terminating proxy, "+
+					"express-session with cookie.secure: true sends no cookie at all unless app.set('trust proxy', 1). "+
+					"If the login returns a token in the body, this is not a cookie session and the doctor does not apply.")
 			return nil
 		}
 		v = *preV
@@ -77,22 +85,27 @@ func (c *httpCheck) loginFailure(status int) (title, fix string) {
 	case status == http.StatusForbidden && c.origin != nil && c.crossOrigin:
 		org := originOf(c.origin)
 		return fmt.Sprintf("the login from the front end's origin %s was refused (403)", org),
-			fmt.Sprintf("Allow the origin on the server, exactly: in its CORS allow-list and in its cross-origin (CSRF) protection (sessionkit serve: CORS_ORIGINS=%s). If this origin is not meant to call the API, drop --origin.", org)
+			fmt.Sprintf("Allow the origin on the server, exactly: in its CORS allow-list and in its cross-origin "+
+				"(CSRF) protection (sessionkit serve: CORS_ORIGINS=%s). "+
+				"If this origin is not meant to call the API, drop --origin.", org)
 	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
 		return fmt.Sprintf("no login at POST %s (status %d)", c.login.Path, status),
 			"Pass --login with the path the login POSTs to."
 	case status == http.StatusTooManyRequests:
 		return "the login was rate-limited (429)",
-			"Wait for the server's failed-login window to pass (earlier attempts with a wrong password count), then run the doctor again."
+			"Wait for the server's failed-login window to pass " +
+				"(earlier attempts with a wrong password count), then run the doctor again."
 	case status >= 500:
 		return fmt.Sprintf("the login failed with a server error (%d)", status),
 			"Check the server's logs: a store or database that cannot be reached fails every login."
 	case status == http.StatusForbidden:
 		return "the login was refused (403)",
-			"Check the credentials, and whether the server wants something a plain JSON POST lacks (a CSRF token: pass it with --body; an Origin check behind a proxy that rewrites Host)."
+			"Check the credentials, and whether the server wants something a plain JSON POST lacks " +
+				"(a CSRF token: pass it with --body; an Origin check behind a proxy that rewrites Host)."
 	default:
 		return fmt.Sprintf("login failed with status %d", status),
-			"Check the credentials (--email with the password on standard input, or --body) and --login; the doctor POSTs JSON with Content-Type: application/json."
+			"Check the credentials (--email with the password on standard input, or --body) and --login; " +
+				"the doctor POSTs JSON with Content-Type: application/json."
 	}
 }
 
@@ -100,7 +113,8 @@ func (c *httpCheck) loginFailure(status int) (title, fix string) {
 // handed out a cookie before the login, the login must replace it;
 // otherwise a second login, sent with the first login's cookie, must.
 func (c *httpCheck) fixation(ctx context.Context, pre []browser.Cookie, v browser.Verdict, fromAnon bool) error {
-	const fix = "Give the session a new id at login (express-session: req.session.regenerate before setting userId; sessionkit: Session.Regenerate; any framework: rotate the id on privilege change)."
+	const fix = "Give the session a new id at login (express-session: req.session.regenerate before setting userId; " +
+		"sessionkit: Session.Regenerate; any framework: rotate the id on privilege change)."
 	name := v.Cookie.Name
 	var before *browser.Cookie
 	for i := range pre {

@@ -41,7 +41,9 @@ func (c *httpCheck) logoutCheck(ctx context.Context) error {
 	default:
 		ev = append(ev, "the browser still holds and sends the old "+c.session+" cookie")
 		c.add(secLogout, "logout.cleared", Warn, "logout leaves the session cookie in the browser", ev,
-			"Clear the cookie with the same Name, Path and Domain it was set with (express-session: res.clearCookie(name, {path, domain}) after req.session.destroy; sessionkit: Destroy does both).")
+			"Clear the cookie with the same Name, Path and Domain it was set with "+
+				"(express-session: res.clearCookie(name, {path, domain}) after req.session.destroy; "+
+				"sessionkit: Destroy does both).")
 	}
 	// Replay the old cookie, as someone who had copied it would.
 	rex, err := c.do(ctx, request{method: http.MethodGet, url: c.protected, fromPage: true, cookie: &oldHeader})
@@ -52,7 +54,8 @@ func (c *httpCheck) logoutCheck(ctx context.Context) error {
 	switch {
 	case ok2xx(rex.status):
 		c.add(secLogout, "logout.replay", Fail, "the old cookie still works after logout: the session was not destroyed on the server", ev,
-			"Delete the session from the store on logout (express-session: req.session.destroy; sessionkit: Session.Destroy), not only the cookie: a copied cookie must die with the logout.")
+			"Delete the session from the store on logout (express-session: req.session.destroy; "+
+				"sessionkit: Session.Destroy), not only the cookie: a copied cookie must die with the logout.")
 	case rex.status == http.StatusUnauthorized || rex.status == http.StatusForbidden:
 		c.add(secLogout, "logout.replay", Pass, "the old cookie is refused after logout", ev, "")
 	default:

@@ -106,7 +106,9 @@ func (c *httpCheck) thrash(ctx context.Context) error {
 		ev = append(ev, fmt.Sprintf("the login's own cookie replayed unchanged %d times: %d ok, %d refused (%s)", probes, fixedOK, fixedBad, strings.Join(fseq, " ")))
 	}
 
-	const thrashFix = "Give every instance the same session secret (the same first secret in the list; old ones only for verification during a rotation) and the same shared store (one PostgreSQL table, never an in-memory store per instance). Sticky load balancing only hides this."
+	const thrashFix = "Give every instance the same session secret (the same first secret in the list; " +
+		"old ones only for verification during a rotation) and the same shared store " +
+		"(one PostgreSQL table, never an in-memory store per instance). Sticky load balancing only hides this."
 	intermittent := fmt.Sprintf("the session comes and goes (%d of %d requests refused): instances with different secrets or not sharing a store", bad, n)
 	switch {
 	case bad > 0 && newIDs > 0 && fixedOK > 0 && fixedBad == 0:
@@ -114,7 +116,10 @@ func (c *httpCheck) thrash(ctx context.Context) error {
 		// session is the new cookie a response handed out, not the
 		// instances disagreeing about the login's.
 		c.add(secThrash, "persist.thrash", Fail, "session thrash: the server replaces the login's cookie with a new session it then refuses", ev,
-			"The login's cookie works, but a response after it set a new session cookie: the server does not recognise the session on that request (a secret or store differing between instances, or between routes) and starts a new one. "+thrashFix)
+			"The login's cookie works, "+
+				"but a response after it set a new session cookie: "+
+				"the server does not recognise the session on that request "+
+				"(a secret or store differing between instances, or between routes) and starts a new one. "+thrashFix)
 	case ok > 0 && bad > 0:
 		c.add(secThrash, "persist.thrash", Fail, intermittent, ev, thrashFix)
 	case bad > 0 && fixedOK > 0 && fixedBad > 0:
@@ -122,13 +127,15 @@ func (c *httpCheck) thrash(ctx context.Context) error {
 			ev = append(ev, "every refusal also handed the browser a new session cookie, so once refused it stays logged out")
 		}
 		c.add(secThrash, "persist.thrash", Fail,
-			fmt.Sprintf("session thrash: the login's cookie is accepted by some requests and refused by others (%d of %d): instances with different secrets or not sharing a store", fixedBad, fixedOK+fixedBad), ev, thrashFix)
+			fmt.Sprintf("session thrash: the login's cookie is accepted by some requests and refused by others "+
+				"(%d of %d): instances with different secrets or not sharing a store", fixedBad, fixedOK+fixedBad), ev, thrashFix)
 	case bad+len(other) == n && bad > 0:
 		title, fix := c.neverRecognised()
 		c.add(secThrash, "persist.thrash", Fail, title, ev, fix)
 	case ok == n && newIDs > 0 && opaqueNew:
 		c.add(secThrash, "persist.thrash", Warn, fmt.Sprintf("the server replaces the session cookie on %d of %d requests", newIDs, n), ev,
-			"If this is a rotating token, fine; if it is a session id, each replacement is a new session (thrash): check secrets and the store.")
+			"If this is a rotating token, fine; "+
+				"if it is a session id, each replacement is a new session (thrash): check secrets and the store.")
 	case ok == n && newIDs > 0:
 		c.add(secThrash, "persist.thrash", Fail, fmt.Sprintf("session thrash: %d of %d requests got a new session id", newIDs, n), ev, thrashFix)
 	case len(other) > 0:
@@ -157,6 +164,7 @@ func (c *httpCheck) neverRecognised() (title, fix string) {
 			"Make the cookie reach the API (see Session cookie and Cross-origin above)."
 	}
 	return "the session is never recognised after login: the server does not accept the cookie it just set",
-		"Check that the login saves the session (a store error, or saveUninitialized:false with nothing stored), that the session middleware is mounted on " + c.protected.Path +
+		"Check that the login saves the session " +
+			"(a store error, or saveUninitialized:false with nothing stored), that the session middleware is mounted on " + c.protected.Path +
 			" with the same cookie name and secret as on the login route, and that every instance shares secret and store."
 }

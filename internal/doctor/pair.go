@@ -68,7 +68,8 @@ func CheckPair(ctx context.Context, o PairOptions) (*Report, error) {
 		}
 		if code != http.StatusOK || setCookie == nil {
 			r.add(Finding{ID: id + ".login", Section: section, Status: Fail, Title: fmt.Sprintf("log-in on %s answered %d without a session cookie", from.name, code),
-				Fix: "check the credentials (--email and the password on standard input) and that the user exists on both sides (sessionkit users import)"})
+				Fix: "check the credentials " +
+					"(--email and the password on standard input) and that the user exists on both sides (sessionkit users import)"})
 			continue
 		}
 		if o.CookieName == "" {
@@ -85,7 +86,9 @@ func CheckPair(ctx context.Context, o PairOptions) (*Report, error) {
 		default:
 			r.add(Finding{ID: id + ".read", Section: section, Status: Fail, Title: fmt.Sprintf("%s answers %d for the session %s created", to.name, code, from.name),
 				Evidence: []string{fmt.Sprintf("cookie %s from %s's log-in", Redact(setCookie.Value), from.name)},
-				Fix:      "give both sides the same store (SESSION_TABLE or REDIS_LAYOUT=connect-redis and REDIS_PREFIX), SESSION_SECRET, COOKIE_NAME and user key (SESSION_USER_KEY)"})
+				Fix: "give both sides the same store " +
+					"(SESSION_TABLE or REDIS_LAYOUT=connect-redis and REDIS_PREFIX), SESSION_SECRET, " +
+					"COOKIE_NAME and user key (SESSION_USER_KEY)"})
 		}
 		code, _, err = pairDo(ctx, c, "POST", to.url+o.LogoutPath, nil, "")
 		if err == nil && code == http.StatusOK {

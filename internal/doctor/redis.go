@@ -127,6 +127,9 @@ func CheckRedis(ctx context.Context, o RedisOptions) (*Report, error) {
 	target := cli.RedactURL(o.URL, "REDIS_URL")
 	cctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	if err := admin.ReachRedis(cctx, client, o.URL); err != nil {
+		return nil, fmt.Errorf("doctor: cannot reach %s: %w", target, err)
+	}
 	if err := client.Ping(cctx).Err(); err != nil {
 		return nil, fmt.Errorf("doctor: cannot reach %s: %w", target, err)
 	}

@@ -61,7 +61,8 @@ func (rc *redisCheck) judgeKeys(st *RedisStats) {
 	if st.NoTTL > 0 {
 		rc.add(sec, "redis.ttl", Fail, fmt.Sprintf("%d of %s have no expiry (TTL): they never end and fill memory", st.NoTTL, plural(st.Sessions, "session key")),
 			[]string{fmt.Sprintf("PTTL -1 on %d keys matching %s", st.NoTTL, pattern)},
-			"Let the store set an expiry on every write (connect-redis: remove disableTTL and any ttl of 0; sessionkit's redisstore always sets one), then give the keys already there one, e.g. a day:\n"+
+			"Let the store set an expiry on every write (connect-redis: remove disableTTL and any ttl of 0; "+
+				"sessionkit's redisstore always sets one), then give the keys already there one, e.g. a day:\n"+
 				cli+" --scan --pattern '"+pattern+"' | while read k; do [ \"$("+cli+" pttl \"$k\")\" = -1 ] && "+cli+" expire \"$k\" 86400; done")
 	} else {
 		rc.add(sec, "redis.ttl", Pass, "every session key has an expiry", nil, "")
@@ -82,10 +83,13 @@ func (rc *redisCheck) judgeKeys(st *RedisStats) {
 	switch {
 	case pct(st.Empty, st.Sessions) > 50:
 		rc.add(sec, "redis.anonymous", Fail, fmt.Sprintf("%.0f%% of the sessions are empty: the server saves a session for every anonymous hit (saveUninitialized)", pct(st.Empty, st.Sessions)), aev,
-			"Create a session only when something is stored in it: express-session saveUninitialized: false; sessionkit does this by default. Keep health checks, bots and static files out of the session middleware; the empty keys expire on their own.")
+			"Create a session only when something is stored in it: express-session saveUninitialized: false; "+
+				"sessionkit does this by default. "+
+				"Keep health checks, bots and static files out of the session middleware; the empty keys expire on their own.")
 	case pct(st.Anonymous, st.Sessions) > 50:
 		rc.add(sec, "redis.anonymous", Warn, fmt.Sprintf("%.0f%% of the sessions carry no login", pct(st.Anonymous, st.Sessions)), aev,
-			"If anonymous sessions are deliberate (carts, consent), fine; otherwise create sessions only at login. If logins use another key, pass it with --user-key.")
+			"If anonymous sessions are deliberate (carts, consent), fine; "+
+				"otherwise create sessions only at login. If logins use another key, pass it with --user-key.")
 	default:
 		rc.add(sec, "redis.anonymous", Pass, fmt.Sprintf("%.0f%% of the sessions carry a login", 100-pct(st.Anonymous, st.Sessions)), aev, "")
 	}
@@ -130,12 +134,15 @@ func (rc *redisCheck) eviction() {
 func judgePolicy(s RedisServer, cli string) (Status, string, string) {
 	p := s.MaxMemoryPolicy
 	set := func(policy string) string {
-		return fmt.Sprintf("%s config set maxmemory-policy %s (on each master of a cluster), and the same in redis.conf (or the service's parameter group) so it survives a restart.", cli, policy)
+		return fmt.Sprintf("%s config set maxmemory-policy %s (on each master of a cluster), and the same in redis.conf "+
+			"(or the service's parameter group) so it survives a restart.", cli, policy)
 	}
 	switch {
 	case strings.HasPrefix(p, "allkeys-"):
 		return Fail, fmt.Sprintf("maxmemory-policy %s evicts live sessions when memory is full: users are logged out at random", p),
-			"Keep sessions in a Redis whose policy is noeviction (writes then fail loudly when memory is full, and no one is logged out in silence), with maxmemory sized for them; a cache belongs in another Redis: " + set("noeviction")
+			"Keep sessions in a Redis whose policy is noeviction " +
+				"(writes then fail loudly when memory is full, and no one is logged out in silence), " +
+				"with maxmemory sized for them; a cache belongs in another Redis: " + set("noeviction")
 	case strings.HasPrefix(p, "volatile-"):
 		return Warn, fmt.Sprintf("maxmemory-policy %s evicts keys with a TTL, which every session key has: live sessions end when memory is full", p),
 			"Prefer noeviction for sessions (writes fail loudly instead), with maxmemory sized for them: " + set("noeviction")
@@ -189,7 +196,9 @@ func (rc *redisCheck) persistence() {
 	case len(rc.servers) == 0:
 	case len(none) > 0:
 		rc.add(secRedisPersistence, "redis.persistence", Fail, "no persistence on "+strings.Join(none, ", ")+": a restart logs everyone out", ev,
-			"Turn on the append-only file: "+cli+" config set appendonly yes (on each master of a cluster; and appendonly yes in redis.conf), or RDB snapshots (save 3600 1 300 100 60 10000). On a managed service, enable its persistence or backups.")
+			"Turn on the append-only file: "+cli+" config set appendonly yes (on each master of a cluster; "+
+				"and appendonly yes in redis.conf), or RDB snapshots (save 3600 1 300 100 60 10000). "+
+				"On a managed service, enable its persistence or backups.")
 	case len(unknown) > 0:
 		rc.add(secRedisPersistence, "redis.persistence", Info, "persistence cannot be read on "+strings.Join(unknown, ", ")+" (CONFIG is disabled, as on managed services): check the service's settings", ev, "")
 	default:
@@ -212,7 +221,8 @@ func (rc *redisCheck) replication() {
 		rc.add(secRedisReplication, "redis.replicas", Info, "no replicas: a failed server takes its sessions with it unless it is persisted", nil, "")
 	case worst >= replicaLagWarn:
 		rc.add(secRedisReplication, "redis.replicas", Warn, fmt.Sprintf("a replica lags %ds: reads from it miss new log-ins, and a failover loses them", worst), ev,
-			"Read sessions from the master only (go-redis: no ReadOnly/RouteByLatency for the sessions client; ioredis: scaleReads 'master'), and find why the replica falls behind (network, its load).")
+			"Read sessions from the master only (go-redis: no ReadOnly/RouteByLatency for the sessions client; "+
+				"ioredis: scaleReads 'master'), and find why the replica falls behind (network, its load).")
 	default:
 		rc.add(secRedisReplication, "redis.replicas", Pass, fmt.Sprintf("replicas keep up (lag at most %ds)", worst), ev, "")
 	}

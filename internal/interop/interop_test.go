@@ -27,8 +27,8 @@ func sameUser(t *testing.T, side, body string, u user) {
 	}
 }
 
-// TestSharedSessions runs each scenario of the README's "Moving from
-// express-session" against one database, one secret and one cookie name,
+// TestSharedSessions runs each scenario of docs/moving-from-node.md's
+// "Sharing one table with express-session" against one database, one secret and one cookie name,
 // with the server's default TimeZone and with a non-UTC one.
 func TestSharedSessions(t *testing.T) {
 	t.Parallel()

@@ -236,8 +236,8 @@ func startRedisStack(t *testing.T, pkg string) (*stack, func(*testing.T) int) {
 		user := acl[2]
 		t.Cleanup(func() { client.Do(context.Background(), "ACL", "DELUSER", user) })
 	}
-	redisURL := "redis://" + goUser + ":go-password@" + redistest.Addr()
-	nodeRedisURL := "redis://" + nodeUser + ":node-password@" + redistest.Addr()
+	redisURL := redistest.URLFor(goUser + ":go-password@" + redistest.Addr())
+	nodeRedisURL := redistest.URLFor(nodeUser + ":node-password@" + redistest.Addr())
 	s.startGo(t, "", runbookBrowsers, map[string]string{
 		"REDIS_URL": redisURL, "REDIS_LAYOUT": "connect-redis", "REDIS_PREFIX": prefix,
 		"DATA_DIR": filepath.Join(t.TempDir(), "data"), "SESSION_TABLE": "", "SESSION_TTL": fmt.Sprintf("%ds", int(runbookTTL.Seconds())),

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +21,37 @@ import (
 // DefaultAddr is used when SESSIONKIT_TEST_REDIS_ADDR is not set.
 const DefaultAddr = "127.0.0.1:6379"
 
-// Addr returns the address of the single Redis server tests use.
+// Addr returns the address of the single Redis server tests use:
+// SESSIONKIT_TEST_REDIS_ADDR, or DefaultAddr.
 func Addr() string {
 	if a := os.Getenv("SESSIONKIT_TEST_REDIS_ADDR"); a != "" {
 		return a
 	}
 	return DefaultAddr
+}
+
+// DefaultDB is the database tests use when SESSIONKIT_TEST_REDIS_DB is not
+// set: not 0, where a developer's own keys usually live.
+const DefaultDB = 9
+
+// DB returns the database number of the single Redis server tests use:
+// SESSIONKIT_TEST_REDIS_DB, or DefaultDB. A value that is not a number is
+// DefaultDB too, so a typo cannot send the tests to database 0.
+func DB() int {
+	if n, err := strconv.Atoi(os.Getenv("SESSIONKIT_TEST_REDIS_DB")); err == nil && n >= 0 {
+		return n
+	}
+	return DefaultDB
+}
+
+// URL returns the redis:// URL of the single Redis server tests use, with
+// its database (DB).
+func URL() string { return URLFor(Addr()) }
+
+// URLFor returns the redis:// URL of authority ([user:password@]host:port,
+// such as a fault proxy in front of Addr) with the tests' database (DB).
+func URLFor(authority string) string {
+	return "redis://" + authority + "/" + strconv.Itoa(DB())
 }
 
 // Prefix returns a fresh key prefix ("sktest:<12 hex digits>:"), so tests
@@ -45,7 +71,7 @@ func Prefix(tb testing.TB) string {
 // closed. It fails the test when the server does not answer PING.
 func Client(tb testing.TB) (redis.UniversalClient, string) {
 	tb.Helper()
-	c := redis.NewClient(&redis.Options{Addr: Addr()})
+	c := redis.NewClient(&redis.Options{Addr: Addr(), DB: DB()})
 	return checked(tb, c, "Redis at "+Addr())
 }
 
@@ -54,7 +80,7 @@ func Client(tb testing.TB) (redis.UniversalClient, string) {
 // them.
 func ClientNamed(tb testing.TB, name string) (redis.UniversalClient, string) {
 	tb.Helper()
-	c := redis.NewClient(&redis.Options{Addr: Addr(), ClientName: name})
+	c := redis.NewClient(&redis.Options{Addr: Addr(), DB: DB(), ClientName: name})
 	return checked(tb, c, "Redis at "+Addr())
 }
 

@@ -54,7 +54,7 @@ func TestRedisOutage(t *testing.T) {
 		fmt.Sprintf("every Redis connection cut for %s (TCP proxy: connections reset, new ones refused)", outageCut))
 	db := newRedisDatabase(t)
 	fp := faultproxy.New(t, redistest.Addr())
-	outage(t, rep, db, fp, "redis", map[string]string{"REDIS_URL": "redis://" + fp.Addr()})
+	outage(t, rep, db, fp, "redis", map[string]string{"REDIS_URL": redistest.URLFor(fp.Addr())})
 }
 
 // outage runs the outage scenario: fp stands between the instances

@@ -39,7 +39,7 @@ func newRedisDatabase(t *testing.T) *database {
 
 // env adds the Redis settings to an instance's environment.
 func (r *sessionRedis) env(env map[string]string) {
-	env["REDIS_URL"] = "redis://" + redistest.Addr()
+	env["REDIS_URL"] = redistest.URL()
 	if r.url != "" {
 		env["REDIS_URL"] = r.url
 	}

@@ -46,7 +46,7 @@ func TestRedisOutageCached(t *testing.T) {
 	db := newRedisDatabase(t)
 	db.cache = true
 	fp := faultproxy.New(t, redistest.Addr())
-	outage(t, rep, db, fp, "redis", map[string]string{"REDIS_URL": "redis://" + fp.Addr()})
+	outage(t, rep, db, fp, "redis", map[string]string{"REDIS_URL": redistest.URLFor(fp.Addr())})
 }
 
 func TestKillInstanceRedisCached(t *testing.T) {
@@ -99,7 +99,7 @@ func TestListenerKilledRedis(t *testing.T) {
 			name = strings.ReplaceAll(name, ":", "-")
 			url := db.redis.url
 			if url == "" {
-				url = "redis://" + redistest.Addr()
+				url = redistest.URL()
 			}
 			sep := "?"
 			if strings.Contains(url, "?") {

@@ -217,7 +217,7 @@ type setting struct {
 	isBool                bool
 }
 
-// settings lists every knob of `sessionkit serve`, in the README's order.
+// settings lists every knob of `sessionkit serve`, in docs/configuration.md's order.
 var settings = []setting{
 	{flag: "addr", env: "ADDR", def: DefaultAddr, usage: "address to listen on; :8080 for all interfaces, port 0 for any free port"},
 	{flag: "database-url", env: "DATABASE_URL", usage: "PostgreSQL URL; empty: the embedded SQLite database in the data directory"},
@@ -460,8 +460,8 @@ func parseSettings(vals map[string]string) (Loaded, error) {
 		}
 	}
 	var err error
-	// Slices, not maps, so that of two bad values the first in the
-	// README's order is the one reported, every time.
+	// Slices, not maps, so that of two bad values the first in
+	// docs/configuration.md's order is the one reported, every time.
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration

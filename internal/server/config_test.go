@@ -127,7 +127,7 @@ func TestLoadConfigErrors(t *testing.T) {
 }
 
 // TestLoadConfigReportsTheFirstBadValue: of several bad values, the one
-// reported is the first in the README's order, every time.
+// reported is the first in docs/configuration.md's order, every time.
 func TestLoadConfigReportsTheFirstBadValue(t *testing.T) {
 	for range 20 {
 		_, err := server.LoadConfig(nil, envOf("SHUTDOWN_TIMEOUT", "soon", "SESSION_TTL", "a week", "LOGIN_MAX_FAILURES_PER_ADDR", "x", "BCRYPT_COST", "y"), io.Discard)

@@ -12,7 +12,7 @@ import (
 	"github.com/sessionkit/sessionkit/internal/admin"
 )
 
-// The API's error messages; clients and the README depend on their wording.
+// The API's error messages; clients and docs/api.md depend on their wording.
 const (
 	errStoreUnavailable = "session store unavailable"
 	errNotAuthenticated = "not authenticated"

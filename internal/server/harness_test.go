@@ -41,7 +41,7 @@ var backends = []struct {
 	// Users in SQLite, sessions in the machine's Redis under a fresh prefix.
 	{"redis", func(t *testing.T, cfg *server.Config) {
 		_, cfg.RedisPrefix = redistest.Client(t)
-		cfg.RedisURL = "redis://" + redistest.Addr()
+		cfg.RedisURL = redistest.URL()
 	}},
 	// The same on a three-master Redis Cluster, by REDIS_URL's cluster form.
 	{"redis-cluster", func(t *testing.T, cfg *server.Config) {

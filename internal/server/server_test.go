@@ -417,7 +417,7 @@ func TestStoreOutage(t *testing.T) {
 				cfg.DatabaseURL, proxy = viaProxy(t, url)
 			case "redis":
 				_, cfg.RedisPrefix = redistest.Client(t)
-				cfg.RedisURL, proxy = viaProxy(t, "redis://"+redistest.Addr())
+				cfg.RedisURL, proxy = viaProxy(t, redistest.URL())
 				down = "redis"
 			}
 			h := start(t, cfg)
@@ -598,7 +598,7 @@ func TestSuccessfulLoginsDoNotCount(t *testing.T) {
 func TestRedisConnectRedisLayout(t *testing.T) {
 	cfg := baseConfig(t)
 	client, prefix := redistest.Client(t)
-	cfg.RedisURL, cfg.RedisPrefix, cfg.RedisLayout = "redis://"+redistest.Addr(), prefix, redisstore.LayoutConnectRedis
+	cfg.RedisURL, cfg.RedisPrefix, cfg.RedisLayout = redistest.URL(), prefix, redisstore.LayoutConnectRedis
 	h := start(t, cfg)
 	// In this layout the user sets live outside the prefix redistest
 	// cleans up; the server is still open when this runs (last in, first

@@ -52,7 +52,7 @@ func TestSharedStoreLifetimes(t *testing.T) {
 				env["DATABASE_URL"], env["SESSION_TABLE"] = url, schema+".session"
 			} else {
 				_, env["REDIS_PREFIX"] = redistest.Client(t)
-				env["REDIS_URL"], env["REDIS_LAYOUT"] = "redis://"+redistest.Addr(), "connect-redis"
+				env["REDIS_URL"], env["REDIS_LAYOUT"] = redistest.URL(), "connect-redis"
 			}
 			loaded, err := server.LoadConfig(nil, func(k string) string { return env[k] }, io.Discard)
 			if err != nil {

@@ -24,16 +24,16 @@ import (
 // against the reference server, each also asked of the doctor's browser
 // model (the code `doctor http` judges cookies with). Chromium is the truth:
 // the model must agree on every scenario, stored or not, sent or not, and
-// why. The README's table of what Chromium did is rendered from these runs
-// (updateReadmeEnv rewrites it).
+// why. docs/browser-cookies.md's table of what Chromium did is rendered from
+// these runs (updateDocsEnv rewrites it).
 
 const (
 	testSecret   = "test-secret-test-secret-test-secret-0123456789"
 	testEmail    = "ada@example.com"
 	testPassword = "correct horse battery staple"
-	// updateReadmeEnv, set to 1, makes TestChromiumScenarios write its table
-	// into README.md instead of failing when the README's differs.
-	updateReadmeEnv = "SESSIONKIT_UPDATE_README"
+	// updateDocsEnv, set to 1, makes TestChromiumScenarios write its table
+	// into docs/browser-cookies.md instead of failing when the page's differs.
+	updateDocsEnv = "SESSIONKIT_UPDATE_DOCS"
 )
 
 // outcome is what happened to the session cookie in one scenario. The
@@ -130,7 +130,7 @@ func TestChromiumScenarios(t *testing.T) {
 	}
 	csrf := playCSRF(t, b)
 	if !t.Failed() {
-		checkReadmeTable(t, rows, csrf)
+		checkDocsTable(t, rows, csrf)
 	}
 }
 
@@ -399,10 +399,10 @@ func sendReason(reasons []string) string {
 	}
 }
 
-// README markers around the tables TestChromiumScenarios renders.
+// docs/browser-cookies.md's markers around the tables TestChromiumScenarios renders.
 const (
-	readmeBegin = "<!-- chromium-scenarios: begin (rendered by TestChromiumScenarios in internal/doctor/browser) -->\n"
-	readmeEnd   = "<!-- chromium-scenarios: end -->\n"
+	docsBegin = "<!-- chromium-scenarios: begin (rendered by TestChromiumScenarios in internal/doctor/browser) -->\n"
+	docsEnd   = "<!-- chromium-scenarios: end -->\n"
 )
 
 func tableRow(name string, o outcome, agree bool) string {
@@ -424,37 +424,37 @@ func agreeCell(agree bool) string {
 	return "**no**"
 }
 
-// checkReadmeTable holds README.md's tables to what Chromium did in this
-// run; with SESSIONKIT_UPDATE_README=1 it rewrites them instead.
-func checkReadmeTable(t *testing.T, rows, csrfRows []string) {
+// checkDocsTable holds docs/browser-cookies.md's tables to what Chromium did
+// in this run; with SESSIONKIT_UPDATE_DOCS=1 it rewrites them instead.
+func checkDocsTable(t *testing.T, rows, csrfRows []string) {
 	t.Helper()
-	table := readmeBegin +
+	table := docsBegin +
 		"| Scenario | Cookie stored | Sent with `GET /api/user` | `/api/user` | Sent to the front end's own origin | Model agrees |\n" +
 		"|---|---|---|---|---|---|\n" +
 		strings.Join(rows, "\n") + "\n\n" +
 		"| Cross-site form (CSRF) | Cookie sent with the POST | Server's answer | Session survives | Model agrees |\n" +
 		"|---|---|---|---|---|\n" +
 		strings.Join(csrfRows, "\n") + "\n" +
-		readmeEnd
-	const path = "../../../README.md"
-	readme, err := os.ReadFile(path)
+		docsEnd
+	const path = "../../../docs/browser-cookies.md"
+	page, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(readme)
-	i, j := strings.Index(s, readmeBegin), strings.Index(s, readmeEnd)
+	s := string(page)
+	i, j := strings.Index(s, docsBegin), strings.Index(s, docsEnd)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no %q … %q block; put one where the table belongs", readmeBegin, readmeEnd)
+		t.Fatalf("%s has no %q … %q block; put one where the table belongs", path, docsBegin, docsEnd)
 	}
-	got := s[i : j+len(readmeEnd)]
+	got := s[i : j+len(docsEnd)]
 	if got == table {
 		return
 	}
-	if os.Getenv(updateReadmeEnv) == "1" {
-		if err := os.WriteFile(path, []byte(s[:i]+table+s[j+len(readmeEnd):]), 0o644); err != nil {
+	if os.Getenv(updateDocsEnv) == "1" {
+		if err := os.WriteFile(path, []byte(s[:i]+table+s[j+len(docsEnd):]), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	t.Errorf("README.md's table differs from what Chromium did (rerun with %s=1 to rewrite it):\n%s", updateReadmeEnv, table)
+	t.Errorf("%s's table differs from what Chromium did (rerun with %s=1 to rewrite it):\n%s", path, updateDocsEnv, table)
 }

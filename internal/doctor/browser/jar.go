@@ -61,7 +61,9 @@ func (j *Jar) Set(u *url.URL, raw string, crossSite bool) Verdict {
 	if crossSite {
 		var ps []Problem
 		ps = append(ps, Problem{Code: ThirdParty, Rejected: true,
-			Message: "third-party cookie (set by the response to a cross-site fetch): Chromium with its default settings blocks it, as do Safari, Brave and Chrome's Incognito mode, whatever its SameSite"})
+			Message: "third-party cookie (set by the response to a cross-site fetch): " +
+				"Chromium with its default settings blocks it, as do Safari, Brave and Chrome's Incognito mode, " +
+				"whatever its SameSite"})
 		if v.Cookie.SameSite != "None" {
 			ss := v.Cookie.SameSite
 			if ss == "" {
