@@ -23,7 +23,7 @@ type passportSession struct {
 // user on Go. Authenticate binds the session for Go's session list and
 // "log out everywhere"; Node ignores that key. `sessionkit serve` does the
 // same with SESSION_USER_KEY=passport.user (tested against real passport
-// in internal/interop's TestPassport).
+// in cmd/internal/suites/interop's TestPassport).
 func Example_passport() {
 	store := memstore.New(memstore.Config{})
 	defer store.Close()

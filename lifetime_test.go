@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/sqlitestore"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 
@@ -20,19 +18,12 @@ const (
 	remembered    = 30 * 24 * time.Hour // what "remember me" asks for
 )
 
-// lifetimeStores are the real stores the lifetime tests run on.
+// lifetimeStores are the stores the lifetime tests run on: memory here;
+// the cross-store suite (cmd/internal/suites/crossstore) runs the same
+// behaviour on SQLite, PostgreSQL and Redis.
 func lifetimeStores() map[string]func(t *testing.T) *storetest.Counter {
 	return map[string]func(t *testing.T) *storetest.Counter{
 		"memstore": func(t *testing.T) *storetest.Counter { return memStore(t) },
-		"sqlitestore": func(t *testing.T) *storetest.Counter {
-			st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), sqlitestore.Config{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return &storetest.Counter{Store: st}
-		},
-		"pgstore": func(t *testing.T) *storetest.Counter { st, _ := pgStore(t); return st },
 	}
 }
 
@@ -82,15 +73,6 @@ func lifetimeApp(m *sessionkit.Manager) http.Handler {
 	all.Handle("POST /login", m.Middleware(mux))
 	all.Handle("POST /lifetime", m.Middleware(mux))
 	return all
-}
-
-// near fails unless got is want within a few seconds (the test's own run
-// time, and Max-Age's whole seconds).
-func near(t *testing.T, what string, got, want time.Duration) {
-	t.Helper()
-	if (got - want).Abs() > 5*time.Second {
-		t.Errorf("%s = %v, want %v", what, got, want)
-	}
 }
 
 func TestSetLifetimeAtLogIn(t *testing.T) {

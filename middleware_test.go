@@ -1,6 +1,7 @@
 package sessionkit_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,15 +12,7 @@ import (
 	"testing"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/memstore"
-	"github.com/sessionkit/sessionkit/storetest"
 )
-
-func memStore(t testing.TB) *storetest.Counter {
-	st := memstore.New(memstore.Config{})
-	t.Cleanup(func() { st.Close() })
-	return &storetest.Counter{Store: st}
-}
 
 func TestMissingMiddlewareIsAnError(t *testing.T) {
 	t.Parallel()
@@ -93,7 +86,7 @@ func TestFlushSavesFirst(t *testing.T) {
 // other set.
 func TestSaveFailureReplacesResponse(t *testing.T) {
 	t.Parallel()
-	store, pool := pgStore(t)
+	store := downStore{}
 	var handled error
 	m, _ := newManager(t, store, func(c *sessionkit.Config) {
 		c.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -103,7 +96,6 @@ func TestSaveFailureReplacesResponse(t *testing.T) {
 			fmt.Fprint(w, `{"error":"session store unavailable"}`)
 		}
 	})
-	pool.Close()
 	for _, outer := range []http.Header{
 		{"Access-Control-Allow-Origin": {"https://app.example"}},
 		{"Access-Control-Allow-Origin": {"https://app.example"}, "Vary": {"Origin", "Cookie"}},
@@ -202,7 +194,7 @@ func TestPassThroughAllocatesOnce(t *testing.T) {
 	m, _ := newManager(t, memStore(t), nil)
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 	r := httptest.NewRequest("GET", "/healthz", nil)
-	w := &discardWriter{h: http.Header{}}
+	w := &discardWriter{H: http.Header{}}
 	if n := testing.AllocsPerRun(100, func() { h.ServeHTTP(w, r) }); n > 1 {
 		t.Fatalf("pass-through allocates %v times per request, want 1", n)
 	}
@@ -231,3 +223,19 @@ func TestOnInsecureCookie(t *testing.T) {
 		t.Fatalf("the library warned too:\n%s", logs)
 	}
 }
+
+// downStore is a store whose every call fails, as a store whose database
+// is unreachable does.
+type downStore struct{}
+
+var errDown = errors.New("store down")
+
+func (downStore) Load(context.Context, string) (sessionkit.Record, bool, error) {
+	return sessionkit.Record{}, false, errDown
+}
+func (downStore) Create(context.Context, string, sessionkit.Record) error { return errDown }
+func (downStore) Update(context.Context, string, sessionkit.Patch) (bool, error) {
+	return false, errDown
+}
+func (downStore) Delete(context.Context, string) error    { return errDown }
+func (downStore) Prune(context.Context, int) (int, error) { return 0, errDown }

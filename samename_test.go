@@ -2,24 +2,11 @@ package sessionkit_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/sessionkit/sessionkit"
 )
-
-// sendHeader sends one request through h with a raw Cookie header, as a
-// browser holding several same-name cookies sends it.
-func sendHeader(h http.Handler, method, target, cookieHeader string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, target, nil)
-	r.Header.Set("Cookie", cookieHeader)
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w
-}
-
-func pair(c *http.Cookie) string { return c.Name + "=" + c.Value }
 
 // TestSameNameCookieAttacks writes each attack on same-name cookies as the
 // request sequence that performs it. A browser sends every cookie whose
@@ -28,7 +15,7 @@ func pair(c *http.Cookie) string { return c.Name + "=" + c.Value }
 // before or beside the victim's.
 func TestSameNameCookieAttacks(t *testing.T) {
 	t.Parallel()
-	store, _ := pgStore(t)
+	store := memStore(t)
 	m, logs := newManager(t, store, nil)
 	h := app(m)
 	name := sessionkit.DefaultCookieName

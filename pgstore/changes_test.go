@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/poll"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 )
 
 // heard is a sessionkit.ChangeWatcher that notes what it is told: "up",

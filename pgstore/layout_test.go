@@ -14,7 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
+	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 
@@ -282,7 +283,7 @@ func TestConnectPgSimplePatchKeepsNUL(t *testing.T) {
 			}
 		}()
 	}
-	wg.Wait()
+	poll.Wait(t, "the concurrent patches", &wg)
 	rec, _, err = s.Load(ctx, "nul")
 	if err != nil {
 		t.Fatal(err)

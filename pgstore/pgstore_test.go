@@ -15,7 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
+	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 )
 
 // testCtx bounds every test's database work so a hang fails instead of
@@ -400,7 +401,7 @@ func TestCreateTableConcurrently(t *testing.T) {
 			errs <- err
 		}()
 	}
-	wg.Wait()
+	poll.Wait(t, "the concurrent CreateTable calls", &wg)
 	close(errs)
 	for err := range errs {
 		if err != nil {
@@ -838,7 +839,7 @@ func TestCreateTableDoesNotWaitForAPrune(t *testing.T) {
 		s.Close()
 	}
 	close(resume)
-	if err := <-done; err != nil {
+	if err := poll.Receive(t, "the prune to return", done); err != nil {
 		t.Fatalf("PruneExpired: %v", err)
 	}
 }

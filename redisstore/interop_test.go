@@ -20,8 +20,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/redistest"
+	"github.com/sessionkit/sessionkit/internal/testkit/sessiontest"
 	"github.com/sessionkit/sessionkit/redisstore"
+	"github.com/sessionkit/sessionkit/redisstore/redistest"
 )
 
 const (
@@ -207,9 +208,9 @@ func TestConnectRedisInterop(t *testing.T) {
 
 	// Go logs out: the session is gone for Node too, even with the old
 	// cookie replayed.
-	old := jar.Cookies(mustURL(t, node))
+	old := jar.Cookies(sessiontest.MustURL(t, node))
 	call(gosvc, "POST", "/destroy")
-	jar.SetCookies(mustURL(t, node), old)
+	jar.SetCookies(sessiontest.MustURL(t, node), old)
 	if ns = sess(node); ns["fromGo"] != nil {
 		t.Fatalf("Node still sees %v after the Go log-out", ns)
 	}
@@ -264,12 +265,4 @@ func checkOneKey(t *testing.T, client redis.UniversalClient, prefix string) {
 	if until := time.Until(keyExpiry); until < interopMaxAge-time.Minute || until > interopMaxAge+time.Second {
 		t.Fatalf("key expires in %v, want the cookie's max age %v", until, interopMaxAge)
 	}
-}
-
-func mustURL(t *testing.T, s string) *url.URL {
-	u, err := url.Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }

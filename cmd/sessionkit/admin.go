@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/sessionkit/sessionkit/internal/admin"
-	"github.com/sessionkit/sessionkit/internal/cli"
+	"github.com/sessionkit/sessionkit/cmd/internal/admin"
+	"github.com/sessionkit/sessionkit/cmd/internal/cli"
 	"github.com/sessionkit/sessionkit/internal/pruneloop"
 	"github.com/sessionkit/sessionkit/pgstore"
 	"github.com/sessionkit/sessionkit/redisstore"

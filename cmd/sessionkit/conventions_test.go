@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 )
 
 // TestHelpEverywhere: -h and --help print the usage to standard output and

@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/admin"
-	"github.com/sessionkit/sessionkit/internal/pgtest"
-	"github.com/sessionkit/sessionkit/internal/redistest"
+	"github.com/sessionkit/sessionkit/cmd/internal/admin"
+	"github.com/sessionkit/sessionkit/pgstore/pgtest"
+	"github.com/sessionkit/sessionkit/redisstore/redistest"
 )
 
 // rawIDStore writes and checks sessions the way a store wrote them before

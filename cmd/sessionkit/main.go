@@ -1,13 +1,13 @@
 // Command sessionkit runs sessionkit's reference server and its maintenance
 // tasks:
 //
-//	sessionkit serve              the reference log-in API (see internal/server)
+//	sessionkit serve              the reference log-in API (see cmd/internal/server)
 //	sessionkit users add --email E   add a user; the password is read from stdin
 //	sessionkit users list         list users
 //	sessionkit users remove --email E   remove a user and end their sessions
 //	sessionkit prune              delete expired sessions now
 //	sessionkit migrate [--print] [--hash-ids]  create the tables, or print their SQL
-//	sessionkit doctor http URL | db DATABASE_URL   diagnose a live deployment (see internal/doctor)
+//	sessionkit doctor http URL | db DATABASE_URL   diagnose a live deployment (see cmd/internal/doctor)
 //
 // Every command uses DATABASE_URL (PostgreSQL) when it is set, and otherwise
 // the embedded SQLite database in DATA_DIR (default ./data).
@@ -22,7 +22,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"github.com/sessionkit/sessionkit/internal/doctor"
+	"github.com/sessionkit/sessionkit/cmd/internal/doctor"
 )
 
 func main() {

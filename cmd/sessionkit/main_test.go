@@ -21,8 +21,9 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/admin"
-	"github.com/sessionkit/sessionkit/internal/pgtest"
+	"github.com/sessionkit/sessionkit/cmd/internal/admin"
+	"github.com/sessionkit/sessionkit/cmd/internal/testkit/backend"
+	"github.com/sessionkit/sessionkit/pgstore/pgtest"
 )
 
 // TestMain lets the test binary stand in for the sessionkit binary: with
@@ -49,28 +50,13 @@ func runCmd(t *testing.T, env map[string]string, stdin string, args ...string) r
 	return result{code, out.String(), errOut.String()}
 }
 
-// backends gives each test an environment for the embedded SQLite default
-// (in a temporary data directory) and for PostgreSQL (a fresh schema).
-var backends = []struct {
-	name string
-	env  func(t *testing.T) map[string]string
-}{
-	{admin.SQLite, func(t *testing.T) map[string]string {
-		return map[string]string{"DATA_DIR": t.TempDir()}
-	}},
-	{admin.Postgres, func(t *testing.T) map[string]string {
-		_, url := pgtest.Schema(t)
-		return map[string]string{"DATABASE_URL": url, "DATA_DIR": t.TempDir()}
-	}},
-}
-
+// forEachBackend runs f on the embedded SQLite default (in a temporary data
+// directory) and on PostgreSQL (a fresh schema), with the command's
+// environment for each.
 func forEachBackend(t *testing.T, f func(t *testing.T, env map[string]string)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			f(t, b.env(t))
-		})
-	}
+	backend.Each(t, []backend.Backend{backend.SQLite, backend.Postgres}, func(t *testing.T, _ backend.Backend, s backend.Settings) {
+		f(t, s.Env())
+	})
 }
 
 func TestMigrateIdempotent(t *testing.T) {

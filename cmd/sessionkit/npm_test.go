@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionkit/sessionkit/internal/server"
+	"github.com/sessionkit/sessionkit/cmd/internal/server"
 )
 
 // TestNPMPackage: a Node team runs the doctor without Go. scripts/release

@@ -13,8 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/admin"
-	"github.com/sessionkit/sessionkit/internal/server"
+	"github.com/sessionkit/sessionkit/cmd/internal/admin"
+	"github.com/sessionkit/sessionkit/cmd/internal/server"
 )
 
 // serve runs the reference server until ctx ends (SIGINT, SIGTERM).
@@ -62,7 +62,7 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 
 // startCPUProfile profiles the server's CPU into path until the returned
 // function is called, when the server has shut down: a profile of the real
-// binary under real load, for go tool pprof (internal/servebench's
+// binary under real load, for go tool pprof (cmd/internal/bench/servebench's
 // -cpuprofile collects its instances' this way).
 func startCPUProfile(path string) (stop func(), err error) {
 	f, err := os.Create(path)

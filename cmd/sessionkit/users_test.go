@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sessionkit/sessionkit"
-	"github.com/sessionkit/sessionkit/internal/admin"
+	"github.com/sessionkit/sessionkit/cmd/internal/admin"
 )
 
 // TestASVS_7_4_5_OperatorEndsUserSessions: an operator lists one user's

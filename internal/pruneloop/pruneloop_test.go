@@ -31,7 +31,12 @@ func TestLoopRunsUntilClose(t *testing.T) {
 	ran := make(chan struct{}, 100)
 	l := Start(time.Millisecond, nil, "test", func(ctx context.Context) error {
 		calls.Add(1)
-		ran <- struct{}{}
+		// Never blocks: a prune stuck on a full channel would make Close
+		// wait for ever, and the test hang instead of failing.
+		select {
+		case ran <- struct{}{}:
+		default:
+		}
 		return errors.New("failures are retried, not fatal")
 	})
 	deadline := time.After(10 * time.Second)
