@@ -11,9 +11,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sessionkit/sessionkit/internal/poll"
-	"github.com/sessionkit/sessionkit/internal/redistest"
+	"github.com/sessionkit/sessionkit/internal/testkit/poll"
 	"github.com/sessionkit/sessionkit/redisstore"
+	"github.com/sessionkit/sessionkit/redisstore/redistest"
 	"github.com/sessionkit/sessionkit/storetest"
 )
 
