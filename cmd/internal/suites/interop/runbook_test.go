@@ -229,7 +229,7 @@ func startRedisStack(t *testing.T, pkg string) (*stack, func(*testing.T) int) {
 	goUser, nodeUser := name+"-go", name+"-node"
 	for _, acl := range [][]any{
 		{"ACL", "SETUSER", goUser, "reset", "on", ">go-password", "~" + prefix + "*", "~sessionkit-users:" + prefix + "*",
-			"&" + prefix + "changes", "+@all", "-@dangerous"},
+			"~sessionkit-limits:" + prefix + "*", "&" + prefix + "changes", "+@all", "-@dangerous"},
 		{"ACL", "SETUSER", nodeUser, "reset", "on", ">node-password", "~" + prefix + "*", "+@all", "-@dangerous"},
 	} {
 		if err := client.Do(t.Context(), acl...).Err(); err != nil {
