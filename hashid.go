@@ -25,8 +25,7 @@ const hashedPrefix = "sha256:"
 // layout keep hashes; each still finds a session stored under its raw id
 // by an earlier version, until it expires or the store's HashStoredIDs
 // (`sessionkit migrate --hash-ids`) moves it; to find one, their queries
-// still carry the id beside its hash, so a log of queries with their
-// parameters is not covered. The layouts Node reads
+// carry the id beside its hash only while such a session may be left. The layouts Node reads
 // (pgstore on connect-pg-simple's table, redisstore's LayoutConnectRedis)
 // keep raw ids, since express-session looks sessions up by the id itself.
 func HashID(id string) string {

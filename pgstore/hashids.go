@@ -17,7 +17,9 @@ const hashBatch = 1000
 // session under one key or the other at every moment (the store looks
 // sessions up under both) and nothing else about it changes: it is safe
 // while servers run, and running it again converts nothing more. Without it
-// such rows keep working until they expire. On a table Node reads
+// such rows keep working until they expire. When it leaves none, the
+// store's statements stop carrying raw ids (on other instances, at their
+// next background prune). On a table Node reads
 // (LayoutConnectPgSimple) it does nothing.
 func (s *Store) HashStoredIDs(ctx context.Context) (int, error) {
 	if !s.layout.HashedIDs {
@@ -49,7 +51,9 @@ func (s *Store) HashStoredIDs(ctx context.Context) (int, error) {
 			return total, fmt.Errorf("pgstore: hash stored ids: %w", err)
 		}
 		if len(raw) == 0 {
-			return total, nil
+			// Rows written meanwhile by an instance of an older version
+			// keep the raw ids in the statements.
+			return total, s.recheckRawIDs(ctx)
 		}
 		hashed := make([]string, len(raw))
 		for i, id := range raw {

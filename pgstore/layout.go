@@ -48,7 +48,8 @@ type Layout struct {
 	// HashedIDs is true in LayoutSessionkit: the store keeps the hash of
 	// each session id (sessionkit.HashID) in sid, never the id, and finds a
 	// row written before that by its id too, until it expires or
-	// Store.HashStoredIDs converts it. False in LayoutConnectPgSimple, whose
+	// Store.HashStoredIDs converts it; once no such row is left, its
+	// statements carry only hashes. False in LayoutConnectPgSimple, whose
 	// rows connect-pg-simple looks up by the id itself.
 	HashedIDs bool
 }
@@ -176,7 +177,8 @@ func (s *Store) buildStatements(t string, l Layout) {
 
 	// In the hashed layout $1 is the array of keysOf (one or two keys): a
 	// session is found under its hash or, written before ids were hashed,
-	// its id. The two elements are named one by one: for "sid = ANY($1)"
+	// its id; with one key the second element is NULL, which matches no
+	// row. The two elements are named one by one: for "sid = ANY($1)"
 	// the generic plan of a prepared statement guesses ten rows and scans
 	// the whole table, while two expressions make it an index scan.
 	sidIs := "sid = $1"
@@ -211,6 +213,7 @@ func (s *Store) buildStatements(t string, l Layout) {
 	s.qPrune = "DELETE FROM " + t + " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + t +
 		" WHERE expire <= now() LIMIT $1 FOR UPDATE SKIP LOCKED))"
 	s.qCount = "SELECT count(*) FROM " + t + " WHERE expire <= now()"
+	s.qRawIDs = "SELECT EXISTS (SELECT 1 FROM " + t + " WHERE sid NOT LIKE 'sha256:%' AND expire > now())"
 	s.qCounts = "SELECT count(*) FILTER (WHERE expire > now()), count(*) FILTER (WHERE expire <= now()) FROM " + t
 	// The user index is on userExpr, and is partial on it being not NULL,
 	// which "= $1" implies: the planner uses it.

@@ -85,7 +85,7 @@ func TestLoadDirectMatchesScan(t *testing.T) {
 					n++
 					id := "id" + string(rune('a'+n))
 					q := `INSERT INTO ` + pgx.Identifier{table}.Sanitize() + ` (sid, sess, expire) VALUES ($1, $2::` + l.insertValue + `, now() + interval '1 hour 0.123456 seconds')`
-					args := []any{id, sess}
+					args := []any{s.storedID(id), sess}
 					if l.hasCreated {
 						q = `INSERT INTO sessions (sid, sess, expire, created_at) VALUES ($1, $2::jsonb, now() + interval '1 hour 0.123456 seconds', $3::timestamptz)`
 						args = append(args, c)
@@ -140,7 +140,7 @@ func TestLoadPreparesAgain(t *testing.T) {
 	}
 	t.Cleanup(s.Close)
 	ctx := testCtx(t)
-	if _, err := pool.Exec(ctx, `INSERT INTO sessions (sid, sess, expire) VALUES ('a', '{"k":1}', now() + interval '1 hour')`); err != nil {
+	if _, err := pool.Exec(ctx, `INSERT INTO sessions (sid, sess, expire) VALUES ($1, '{"k":1}', now() + interval '1 hour')`, s.storedID("a")); err != nil {
 		t.Fatal(err)
 	}
 	prepared := func() int {

@@ -12,9 +12,11 @@
 // (sessionkit.HashID) in sid, never the id, so that a copy of the table (a
 // backup, a replica) names no session a cookie could carry; a row an
 // earlier version wrote under the id itself is found by it until it
-// expires, or until HashStoredIDs renames it (Layout.HashedIDs). For that
-// the statements still carry the id beside its hash, so a log of them with
-// their parameters is not such a copy.
+// expires, or until HashStoredIDs renames it (Layout.HashedIDs). Only while
+// such a row may exist do the statements carry the id beside its hash: New
+// looks for one, and the pruner and HashStoredIDs look again until none is
+// left; from then on no statement names an id, so a log of them with their
+// parameters names no session either.
 //
 // The store also works, as it is, on a table connect-pg-simple (Node's
 // express-session store) made: sid varchar, sess json, expire timestamp
@@ -37,6 +39,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -98,9 +101,12 @@ type Store struct {
 	loop   *pruneloop.Loop
 	layout Layout
 	load   loadPlan
+	// rawIDs is true while the table may hold a live row under a raw id
+	// (see keysOf). It only ever turns off: the store writes hashes.
+	rawIDs atomic.Bool
 
 	// SQL text, built once from the validated, quoted table name.
-	qLoad, qLoadMany, qExists, qCreate, qUpdate, qDelete, qDeleteMany, qPrune, qCount, qCounts, qUser string
+	qLoad, qLoadMany, qExists, qCreate, qUpdate, qDelete, qDeleteMany, qPrune, qCount, qCounts, qUser, qRawIDs string
 	// On a json column only: Update's fallback for a "\u0000" (textpatch.go).
 	qLoadText, qUpdateText string
 }
@@ -122,7 +128,9 @@ func (s *Store) Layout() Layout { return s.layout }
 // from the catalog (DetectLayout: one read-only query, so New fails when the
 // database cannot be reached) and logs it at Info: its own, or
 // connect-pg-simple's, which it uses as it is. A missing table is assumed to
-// be the store's own, created later by a migration. Unless
+// be the store's own, created later by a migration. In its own layout New
+// then asks whether a live row still holds a raw id (one EXISTS query,
+// which reads every live row when none does). Unless
 // cfg.PruneInterval is negative it starts the background pruner; call Close
 // to stop it.
 func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
@@ -171,6 +179,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	s.layout = layout
 	s.buildStatements(qualified(cfg.Schema, table), layout)
 	s.load = newLoadPlan(pool, s.qLoad)
+	s.rawIDs.Store(layout.HashedIDs && layout.Exists)
+	if err := s.recheckRawIDs(ctx); err != nil {
+		return nil, err
+	}
 	s.announceChanges()
 	if layout.Exists {
 		logger.Info("pgstore: using table "+qualified(cfg.Schema, table)+" in the "+layout.Name+" layout", "columns", layout.Columns)
@@ -236,19 +248,36 @@ func storable(id string) bool {
 // keysOf is the argument that names the session with this id in the
 // store's statements: the id itself on a table Node reads
 // (LayoutConnectPgSimple); otherwise the keys it may be stored under, its
-// hash (sessionkit.HashID), under which Create stores every session, and
-// the id, under which a session created before ids were hashed stays until
-// it expires. No cookie's id can equal a hash, so the second key never
-// finds a hashed row for a cookie; given a hash (a StoredSession.ID), the
-// array holds just it.
+// hash (sessionkit.HashID), under which Create stores every session, and,
+// while a row may still hold one (s.rawIDs), the id, under which a session
+// created before ids were hashed stays until it expires. No cookie's id can
+// equal a hash, so the second key never finds a hashed row for a cookie;
+// given a hash (a StoredSession.ID), the array holds just it.
 func (s *Store) keysOf(id string) any {
 	if !s.layout.HashedIDs {
 		return id
 	}
-	if h := sessionkit.HashID(id); h != id {
+	h := sessionkit.HashID(id)
+	if h != id && s.rawIDs.Load() {
 		return []string{h, id}
 	}
-	return []string{id}
+	return []string{h}
+}
+
+// recheckRawIDs turns s.rawIDs off when no live row holds a raw id. A row
+// that expires with one is never looked for again, so only live rows count.
+func (s *Store) recheckRawIDs(ctx context.Context) error {
+	if !s.rawIDs.Load() {
+		return nil
+	}
+	var found bool
+	if err := s.pool.QueryRow(ctx, s.qRawIDs).Scan(&found); err != nil {
+		return fmt.Errorf("pgstore: look for rows under a raw id: %w", err)
+	}
+	if !found {
+		s.rawIDs.Store(false)
+	}
+	return nil
 }
 
 // storedID is the sid Create gives the session with this id.
@@ -357,11 +386,14 @@ func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
 }
 
 // storedKeys maps every key under which one of ids may be stored (see
-// keysOf) to that id.
+// keysOf) to that id; a raw id only while a row may hold one.
 func (s *Store) storedKeys(ids []string) map[string]string {
 	out := make(map[string]string, 2*len(ids))
+	raw := !s.layout.HashedIDs || s.rawIDs.Load()
 	for _, id := range ids {
-		out[id] = id
+		if raw {
+			out[id] = id
+		}
 		if s.layout.HashedIDs {
 			out[sessionkit.HashID(id)] = id
 		}

@@ -168,9 +168,12 @@ func (s *Store) CountSessions(ctx context.Context) (live, expired int, err error
 	return int(l), int(e), nil
 }
 
-// backgroundPrune is one tick of the background pruner.
+// backgroundPrune is one tick of the background pruner. It also looks
+// again for rows under a raw id, so that once they have expired or been
+// converted the statements stop naming ids.
 func (s *Store) backgroundPrune(ctx context.Context) error {
 	n, ran, err := s.PruneExpired(ctx, s.batch, nil)
+	err = errors.Join(err, s.recheckRawIDs(ctx))
 	switch {
 	case !ran && err == nil:
 		s.logger.Debug("pgstore: prune skipped: another instance holds the lock", "table", s.table)

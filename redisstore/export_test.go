@@ -11,3 +11,7 @@ func SetWatchIdle(d time.Duration) (restore func()) {
 	watchIdle = d
 	return func() { watchIdle = old }
 }
+
+// LooksForRawKeys reports whether the store still looks sessions up under
+// their raw keys (see rawPossible).
+func (s *Store) LooksForRawKeys() bool { return !s.rawGone.Load() }

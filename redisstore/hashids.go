@@ -30,7 +30,10 @@ const moveTries = 3
 // id, <prefix>{<id>}, written before the store kept hashes, to the key of
 // their hash (Key), renames their ids in the users' indexes, and reports
 // how many sessions it moved. Without it such sessions keep working until
-// they expire: the store looks each id up under both keys.
+// they expire: the store looks each id up under both keys. When none is
+// left it sets a marker key, <prefix>ids-hashed, from which every
+// instance learns, at its next lookup, that no command need name a raw id
+// any more.
 //
 // It is safe while servers run, and running it again moves nothing more.
 // The two keys sit in different cluster slots, so a session is moved in
@@ -60,6 +63,11 @@ func (s *Store) HashStoredIDs(ctx context.Context) (int, error) {
 	})
 	if err == nil {
 		err = s.scan(ctx, globEscape(s.userPrefix())+"{*", s.rehashIndex)
+	}
+	if err == nil {
+		// A session an instance of an older version wrote meanwhile, or
+		// one that kept changing under the move, keeps the raw lookups.
+		err = s.markIfNoRawKeys(ctx)
 	}
 	if err != nil {
 		return int(moved.Load()), fmt.Errorf("redisstore: hash stored ids: %w", err)
@@ -130,5 +138,71 @@ func (s *Store) rehashIndex(ctx context.Context, _ redis.UniversalClient, key st
 			return err
 		}
 	}
+	return nil
+}
+
+// errRawKey stops a scan at the first raw key it finds.
+var errRawKey = errors.New("a session under a raw key")
+
+// hashedMarker is the key that says no session is left under a raw key:
+// set by HashStoredIDs once its scan found none. It sits outside the session pattern and never expires.
+func (s *Store) hashedMarker() string { return s.prefix + "ids-hashed" }
+
+// rawPossible reports whether a session may still sit under its raw key,
+// so that the store must look for it there, naming the raw id. Once it
+// says no it never asks again, and no command names a raw id: the store
+// writes hashed keys only. Until then it costs one EXISTS of the marker
+// (hashedMarker) per call, made only on a miss under the hashed key and
+// before a delete. The store does not scan for raw keys by itself: a scan
+// on a request's path would cost too much on a large database, and could
+// decide while HashStoredIDs is moving a session that the reader has just
+// missed under its hash.
+func (s *Store) rawPossible(ctx context.Context) (bool, error) {
+	if s.layout == LayoutConnectRedis || s.rawGone.Load() {
+		return false, nil
+	}
+	n, err := s.client.Exists(ctx, s.hashedMarker()).Result()
+	if err != nil {
+		return true, err
+	}
+	if n == 1 {
+		s.rawGone.Store(true)
+	}
+	return n == 0, nil
+}
+
+// rawStill reports whether Update is to try the i-th of its places: the
+// hashed key (i == 0), the raw key (i == 1) only while one may be left,
+// and the hashed key again (i == 2), reached only after a miss at the raw
+// one. An error of the marker's check is answered as "may be left", which
+// only costs the lookup.
+func (s *Store) rawStill(ctx context.Context, i int) bool {
+	if i != 1 {
+		return true
+	}
+	maybe, _ := s.rawPossible(ctx)
+	return maybe
+}
+
+// markIfNoRawKeys scans the store's sessions for one under a raw key and,
+// finding none, sets hashedMarker and stops looking for raw keys.
+func (s *Store) markIfNoRawKeys(ctx context.Context) error {
+	err := s.scan(ctx, s.sessionPattern(), func(_ context.Context, _ redis.UniversalClient, key string) error {
+		id := strings.TrimSuffix(strings.TrimPrefix(key, s.prefix+"{"), "}")
+		if sessionkit.HashID(id) != id && s.rawKey(id) == key {
+			return errRawKey
+		}
+		return nil
+	})
+	if errors.Is(err, errRawKey) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look for raw keys: %w", err)
+	}
+	if err := s.client.Set(ctx, s.hashedMarker(), "1", 0).Err(); err != nil {
+		return fmt.Errorf("mark ids hashed: %w", err)
+	}
+	s.rawGone.Store(true)
 	return nil
 }

@@ -20,8 +20,9 @@
 // whenever another request patches the same session meanwhile, which is
 // exactly the case (concurrent requests of one visitor) the patch exists for.
 // Load is one HGETALL (a second one, at the raw key, only when the first
-// finds nothing), an existence check one EXISTS, Delete one pipeline of
-// scripts (DEL at both keys, and the announcement below). A
+// finds nothing and a raw key may be left, see rawPossible), an existence
+// check one EXISTS, Delete one pipeline of scripts (DEL at both keys while
+// a raw key may be left, and the announcement below). A
 // session bound to a user (sessionkit.Session.Authenticate) also has its id
 // in the user's set for sessionkit.UserIndex, which on a cluster sits in the
 // user's slot: creating such a session, or moving its expiry, costs one more
@@ -46,6 +47,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -148,6 +150,9 @@ type Store struct {
 	// replicas and replicaTimeout are Config's (see ack.go).
 	replicas       int
 	replicaTimeout time.Duration
+	// rawGone is set once no session is left under a raw key (see
+	// rawPossible).
+	rawGone atomic.Bool
 }
 
 var (
@@ -239,15 +244,16 @@ func (s *Store) rawKey(id string) string {
 type place struct{ key, member string }
 
 // places returns where the session with this id may be: Key (with the
-// hash as member in the native layout), then the raw key, if any.
+// hash as member in the native layout), then the raw key, if any, unless
+// no session is left under one (rawPossible).
 func (s *Store) places(id string) []place {
 	if s.layout == LayoutConnectRedis {
 		return []place{{s.Key(id), id}}
 	}
-	if raw := s.rawKey(id); raw != "" {
+	if raw := s.rawKey(id); raw != "" && !s.rawGone.Load() {
 		return []place{{s.Key(id), sessionkit.HashID(id)}, {raw, id}}
 	}
-	return []place{{s.Key(id), id}}
+	return []place{{s.Key(id), sessionkit.HashID(id)}}
 }
 
 // member returns the id Create keeps in the user's index for this id.
@@ -285,9 +291,13 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 		return s.crLoad(ctx, id)
 	}
 	fields, err := s.client.HGetAll(ctx, s.Key(id)).Result()
-	if err == nil && len(fields) == 0 {
-		if raw := s.rawKey(id); raw != "" { // created before ids were hashed?
+	if raw := s.rawKey(id); err == nil && len(fields) == 0 && raw != "" { // created before ids were hashed?
+		var maybe bool
+		if maybe, err = s.rawPossible(ctx); maybe && err == nil {
 			fields, err = s.client.HGetAll(ctx, raw).Result()
+			if err == nil && len(fields) == 0 { // moved by HashStoredIDs meanwhile?
+				fields, err = s.client.HGetAll(ctx, s.Key(id)).Result()
+			}
 		}
 	}
 	if err != nil {
@@ -409,8 +419,16 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 		return false, nil // its log-out may not have reached a replica yet
 	}
 	places := s.places(id)
+	if len(places) > 1 {
+		// A miss at the raw key may be a session HashStoredIDs moved since
+		// the miss at the hashed one: look there again.
+		places = append(places, places[0])
+	}
 	if p.Empty() {
-		for _, pl := range places {
+		for i, pl := range places {
+			if !s.rawStill(ctx, i) {
+				break
+			}
 			n, err := s.client.Exists(ctx, pl.key).Result()
 			if err != nil {
 				return false, fmt.Errorf("redisstore: update: %w", err)
@@ -440,7 +458,10 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	}
 	// The script writes nor announces anything where there is no session,
 	// so trying the raw key after the hashed one patches one at most.
-	for _, pl := range places {
+	for i, pl := range places {
+		if !s.rawStill(ctx, i) {
+			break
+		}
 		var run *redis.Cmd
 		if len(p.Set) > 0 || len(p.Delete) > 0 {
 			// Values change (a log-in binds the user): a write not to lose.
@@ -488,6 +509,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 // step acknowledged by the replicas (runAcked), announcing it once, and
 // takes it out of its user's index.
 func (s *Store) deleteAcked(ctx context.Context, id string) error {
+	if _, err := s.rawPossible(ctx); err != nil {
+		return err
+	}
 	var first error
 	for i, pl := range s.places(id) {
 		announce := s.announce
@@ -515,6 +539,9 @@ func (s *Store) deletePipelined(ctx context.Context, ids []string) error {
 		cmds []*redis.Cmd
 		of   []string // the id each of cmds deletes
 	)
+	if _, err := s.rawPossible(ctx); err != nil {
+		return err
+	}
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, id := range ids {
 			for i, pl := range s.places(id) {

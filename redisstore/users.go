@@ -177,6 +177,9 @@ type loaded struct {
 func (s *Store) loadMany(ctx context.Context, ids []string) ([]loaded, error) {
 	cmds := make([]redis.Cmder, len(ids))
 	raws := make([]*redis.MapStringStringCmd, len(ids)) // native keys from before ids were hashed
+	if _, err := s.rawPossible(ctx); err != nil {
+		return nil, err
+	}
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			if s.layout == LayoutConnectRedis {
@@ -184,7 +187,7 @@ func (s *Store) loadMany(ctx context.Context, ids []string) ([]loaded, error) {
 				continue
 			}
 			cmds[i] = p.HGetAll(ctx, s.Key(id))
-			if raw := s.rawKey(id); raw != "" {
+			if raw := s.rawKey(id); raw != "" && !s.rawGone.Load() {
 				raws[i] = p.HGetAll(ctx, raw)
 			}
 		}

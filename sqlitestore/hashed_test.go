@@ -17,7 +17,8 @@ import (
 // row written before ids were hashed (keyed by the id itself) is still
 // found, patched, listed and deleted by its id.
 func TestDumpHoldsNoSessionID(t *testing.T) {
-	s := open(t, tempPath(t), sqlitestore.Config{})
+	path := tempPath(t)
+	s := open(t, path, sqlitestore.Config{})
 	ctx := t.Context()
 	bound := map[string]json.RawMessage{sessionkit.MetaKey: json.RawMessage(`{"user":"ada"}`)}
 	var ids []string
@@ -47,6 +48,7 @@ func TestDumpHoldsNoSessionID(t *testing.T) {
 		legacy, `{"sessionkit":{"user":"ada"}}`, time.Now().Add(time.Hour).UnixMilli(), time.Now().UnixMilli()); err != nil {
 		t.Fatal(err)
 	}
+	s = open(t, path, sqlitestore.Config{}) // as an upgraded instance starts on old rows
 	if _, found, err := s.Load(ctx, legacy); !found || err != nil {
 		t.Fatalf("Load of a row keyed by the id itself: %v, %v", found, err)
 	}
@@ -93,7 +95,8 @@ func dumpTable(t *testing.T, s *sqlitestore.Store) string {
 // patching them: every read between the steps finds the session, the
 // table then holds only hashes, and a second run converts nothing.
 func TestHashStoredIDs(t *testing.T) {
-	s := open(t, tempPath(t), sqlitestore.Config{})
+	path := tempPath(t)
+	s := open(t, path, sqlitestore.Config{})
 	ctx := t.Context()
 	const n = 1005 // more than one batch
 	ids := make([]string, n)
@@ -104,6 +107,7 @@ func TestHashStoredIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	s = open(t, path, sqlitestore.Config{}) // as an upgraded instance starts on old rows
 	storetest.HashStoredIDs(t, s, ids, s.HashStoredIDs)
 	d := dumpTable(t, s)
 	for _, id := range ids {

@@ -17,7 +17,8 @@ const hashBatch = 1000
 // finds the session under one key or the other at every moment (the store
 // looks sessions up under both): it is safe while servers run, and running
 // it again converts nothing more. Without it such rows keep working until
-// they expire.
+// they expire. When it leaves none, the store's statements stop carrying
+// raw ids (in other processes, at their next background prune).
 func (s *Store) HashStoredIDs(ctx context.Context) (int, error) {
 	total, after := 0, ""
 	for {
@@ -27,7 +28,9 @@ func (s *Store) HashStoredIDs(ctx context.Context) (int, error) {
 			return total, fmt.Errorf("sqlitestore: hash stored ids: %w", err)
 		}
 		if last == "" {
-			return total, nil
+			// Rows written meanwhile by an older version keep the raw ids
+			// in the statements.
+			return total, s.recheckRawIDs(ctx)
 		}
 		after = last
 	}

@@ -32,7 +32,7 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 		sess            string
 		expire, created int64
 	)
-	key, raw := keysOf(id)
+	key, raw := s.keysOf(id)
 	err := s.db.QueryRowContext(ctx, s.q.load, key, raw, nowMilli()).Scan(&sess, &expire, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sessionkit.Record{}, false, nil
@@ -55,7 +55,7 @@ func (s *Store) Load(ctx context.Context, id string) (sessionkit.Record, bool, e
 func (s *Store) LoadMany(ctx context.Context, ids []string) (map[string]sessionkit.Record, error) {
 	byKey := make(map[string]string, 2*len(ids)) // key or raw id → id
 	for _, id := range ids {
-		key, raw := keysOf(id)
+		key, raw := s.keysOf(id)
 		byKey[key], byKey[raw] = id, id
 	}
 	list, err := json.Marshal(slices.Collect(maps.Keys(byKey)))

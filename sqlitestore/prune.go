@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/sessionkit/sessionkit/internal/pruneloop"
@@ -44,8 +45,10 @@ func (s *Store) CountSessions(ctx context.Context) (live, expired int, err error
 }
 
 // pruneAll is the background pass: batches until one comes back short, taking
-// the write turn per batch so requests interleave with a long cleanup.
+// the write turn per batch so requests interleave with a long cleanup. It
+// also looks again for rows under a raw id, so that once they have expired
+// or been converted the statements stop naming ids.
 func (s *Store) pruneAll(ctx context.Context) error {
 	_, err := pruneloop.Drain(ctx, s.batch, s.Prune, nil)
-	return err
+	return errors.Join(err, s.recheckRawIDs(ctx))
 }

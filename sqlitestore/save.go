@@ -51,7 +51,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 	now := nowMilli()
 	if p.Empty() {
 		var one int
-		key, raw := keysOf(id)
+		key, raw := s.keysOf(id)
 		err := s.db.QueryRowContext(ctx, s.q.exists, key, raw, now).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, nil
@@ -75,7 +75,7 @@ func (s *Store) Update(ctx context.Context, id string, p sessionkit.Patch) (bool
 
 	if len(p.Set) == 0 && len(p.Delete) == 0 {
 		// Only a new expiry: one statement, no transaction needed.
-		key, raw := keysOf(id)
+		key, raw := s.keysOf(id)
 		res, err := s.db.ExecContext(ctx, s.q.touch, expiry, key, raw, now)
 		if err != nil {
 			return false, fmt.Errorf("sqlitestore: update: %w", err)
@@ -105,7 +105,7 @@ func (s *Store) patchValues(ctx context.Context, id string, p sessionkit.Patch, 
 	// before it reads anything: upgrading a read transaction to a write one
 	// can fail at once with SQLITE_BUSY instead of waiting. It also checks
 	// liveness and applies the new expiry.
-	key, raw := keysOf(id)
+	key, raw := s.keysOf(id)
 	res, err := tx.ExecContext(ctx, s.q.touch, expiry, key, raw, now)
 	if err != nil {
 		return false, err
@@ -150,7 +150,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	defer release()
 	defer s.changes.Announce(id)
-	key, raw := keysOf(id)
+	key, raw := s.keysOf(id)
 	if _, err := s.db.ExecContext(ctx, s.q.del, key, raw); err != nil {
 		return fmt.Errorf("sqlitestore: delete: %w", err)
 	}
@@ -163,8 +163,11 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 func (s *Store) DeleteMany(ctx context.Context, ids []string) error {
 	all := make([]string, 0, 2*len(ids))
 	for _, id := range ids {
-		key, raw := keysOf(id)
-		all = append(all, key, raw)
+		key, raw := s.keysOf(id)
+		all = append(all, key)
+		if raw != key {
+			all = append(all, raw)
+		}
 	}
 	list, err := json.Marshal(all)
 	if err != nil {

@@ -41,7 +41,7 @@ CREATE INDEX IF NOT EXISTS "%[1]s_user_idx" ON "%[1]s" (%[2]s) WHERE %[2]s IS NO
 }
 
 type queries struct {
-	load, loadMany, exists, insert, touch, readSess, writeSess, del, delMany, prune, user, counts string
+	load, loadMany, exists, insert, touch, readSess, writeSess, del, delMany, prune, user, counts, rawIDs string
 	// journal is the deletes journal's quoted name (journal.go).
 	journal string
 	// table is the sessions table's name, unquoted (HashStoredIDs).
@@ -72,6 +72,7 @@ func newQueries(table string) queries {
 		counts: `SELECT count(*) FILTER (WHERE expire >= ?1), count(*) FILTER (WHERE expire < ?1) FROM ` + t,
 		prune: `DELETE FROM ` + t + ` WHERE sid IN (SELECT sid FROM ` + t +
 			` WHERE expire < ? ORDER BY expire LIMIT ?)`,
+		rawIDs:  `SELECT EXISTS (SELECT 1 FROM ` + t + ` WHERE substr(sid, 1, 7) <> 'sha256:' AND expire >= ?)`,
 		journal: journalTable(table),
 		table:   table,
 	}

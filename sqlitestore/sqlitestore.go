@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionkit/sessionkit"
@@ -86,6 +87,10 @@ type Store struct {
 	// for the session cache. Writers in other processes are not heard of.
 	changes sessionkit.ChangeHub
 
+	// rawIDs is true while the table may hold a live row under a raw id
+	// (see keysOf). It only ever turns off: the store writes hashes.
+	rawIDs atomic.Bool
+
 	loop      *pruneloop.Loop
 	closeOnce sync.Once
 	closeErr  error
@@ -141,7 +146,12 @@ func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
 	if _, err := db.ExecContext(ctx, ddl); err != nil {
 		return fail("create schema", err)
 	}
-	return start(db, true, cfg), nil
+	s := start(db, true, cfg)
+	if err := s.recheckRawIDs(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // dsnFor builds a SQLite URI for path. The path is made absolute (so a path
@@ -162,7 +172,10 @@ func dsnFor(path string) (string, error) {
 // already exist (run SchemaSQL). Close stops the pruning but leaves db open,
 // since the caller owns it. Open db with a busy timeout (for example
 // "?_pragma=busy_timeout(5000)") so that writers from other connections wait
-// instead of failing.
+// instead of failing. Having no context to query with, New assumes rows
+// written under raw ids before ids were hashed may exist, and the store
+// sends each id beside its hash until the first background prune or
+// HashStoredIDs finds none; Open asks at once.
 func New(db *sql.DB, cfg Config) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlitestore: New: db is nil")
@@ -202,6 +215,7 @@ func start(db *sql.DB, owns bool, cfg Config) *Store {
 		q:        newQueries(cfg.Table),
 		writeSem: make(chan struct{}, 1),
 	}
+	s.rawIDs.Store(true) // until recheckRawIDs finds none
 	if cfg.PruneInterval > 0 {
 		s.loop = pruneloop.Start(cfg.PruneInterval, cfg.Logger, "sqlitestore", s.pruneAll)
 	}
@@ -245,8 +259,31 @@ func nowMilli() int64 { return time.Now().UnixMilli() }
 
 // keysOf returns the keys under which the session with this id may be
 // stored: its hash (sessionkit.HashID), under which Create stores every
-// session, and the id itself, under which sessions created before ids were
-// hashed stay until they expire. No
-// cookie's id can equal a hash, so the second key never finds a hashed
+// session, and, while a row may still hold one (s.rawIDs), the id itself,
+// under which sessions created before ids were hashed stay until they
+// expire; otherwise both are the hash, so that no statement names the id.
+// No cookie's id can equal a hash, so the second key never finds a hashed
 // row for a cookie; given a hash (a StoredSession.ID), both are the hash.
-func keysOf(id string) (key, raw string) { return sessionkit.HashID(id), id }
+func (s *Store) keysOf(id string) (key, raw string) {
+	key = sessionkit.HashID(id)
+	if s.rawIDs.Load() {
+		return key, id
+	}
+	return key, key
+}
+
+// recheckRawIDs turns s.rawIDs off when no live row holds a raw id. A row
+// that expires with one is never looked for again, so only live rows count.
+func (s *Store) recheckRawIDs(ctx context.Context) error {
+	if !s.rawIDs.Load() {
+		return nil
+	}
+	var found bool
+	if err := s.db.QueryRowContext(ctx, s.q.rawIDs, nowMilli()).Scan(&found); err != nil {
+		return fmt.Errorf("sqlitestore: look for rows under a raw id: %w", err)
+	}
+	if !found {
+		s.rawIDs.Store(false)
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,4 +108,56 @@ func NewID() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// NoRawIDSent runs two sessions' lives on st, which holds no session under
+// a raw id (fresh, or after its HashStoredIDs): a log-in (Create bound to a
+// user), reads (Load, LoadMany, an existence check, UserSessions), a patch,
+// a touch, a log-out (Delete) and a revocation (DeleteMany). sent returns
+// the text of every statement or command st has sent to its server so far,
+// with their arguments, as a query log would keep them. The test fails if
+// it names either id, or if it does not name their hashes (the capture saw
+// nothing).
+func NoRawIDSent(t *testing.T, st sessionkit.Store, sent func() string) {
+	t.Helper()
+	ctx := ctxT(t)
+	a, b := NewID(), NewID()
+	for _, id := range []string{a, b} {
+		mustCreate(t, st, id, sessionkit.Record{Values: bound("no-raw-id"), Expiry: live()})
+		mustLoad(t, st, id)
+	}
+	mustUpdate(t, st, a, sessionkit.Patch{Set: vals("k", `1`)}, true)
+	mustUpdate(t, st, a, sessionkit.Patch{Expiry: live()}, true)
+	mustUpdate(t, st, a, sessionkit.Patch{}, true)
+	if bs, ok := st.(sessionkit.BatchStore); ok {
+		if many, err := bs.LoadMany(ctx, []string{a, b}); err != nil || len(many) != 2 {
+			t.Fatalf("LoadMany: %d sessions, %v; want 2", len(many), err)
+		}
+	}
+	if ix, ok := st.(sessionkit.UserIndex); ok {
+		if list, err := ix.UserSessions(ctx, "no-raw-id"); err != nil || len(list) != 2 {
+			t.Fatalf("UserSessions: %d sessions, %v; want 2", len(list), err)
+		}
+	}
+	if err := st.Delete(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if bs, ok := st.(sessionkit.BatchStore); ok {
+		if err := bs.DeleteMany(ctx, []string{b}); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := st.Delete(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	mustNotFind(t, st, a)
+	mustNotFind(t, st, b)
+	log := sent()
+	for _, id := range []string{a, b} {
+		if strings.Contains(log, id) {
+			t.Errorf("the statements sent name the session id %.6s…", id)
+		}
+		if !strings.Contains(log, sessionkit.HashID(id)) {
+			t.Errorf("the statements sent do not name the hash of %.6s…: was anything captured?", id)
+		}
+	}
 }
