@@ -57,11 +57,16 @@ func TestReplicaAcknowledgement(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				replica := redis.NewClient(&redis.Options{Addr: c.ReplicaOf(master.Options().Addr),
+				replicaAddr := c.ReplicaOf(master.Options().Addr)
+				replica := redis.NewClient(&redis.Options{Addr: replicaAddr,
 					// A cluster replica answers reads only on a READONLY
 					// connection.
 					OnConnect: func(ctx context.Context, cn *redis.Conn) error { return cn.ReadOnly(ctx).Err() }})
 				defer replica.Close()
+				// probe tells a sleeping replica from an awake one: a
+				// PING it cannot answer within its read timeout.
+				probe := redis.NewClient(&redis.Options{Addr: replicaAddr, ReadTimeout: 150 * time.Millisecond, MaxRetries: -1})
+				defer probe.Close()
 				writes := []struct {
 					name  string
 					write func() error
@@ -91,8 +96,10 @@ func TestReplicaAcknowledgement(t *testing.T) {
 				// Stall the replica: the next write is made on the master
 				// and not acknowledged.
 				var wg sync.WaitGroup
-				wg.Go(func() { replica.Do(context.Background(), "debug", "sleep", "0.6") })
-				time.Sleep(100 * time.Millisecond)
+				wg.Go(func() { replica.Do(context.Background(), "debug", "sleep", "1") })
+				// Not a fixed pause: on a loaded machine the sleep may start
+				// late, and the write would then be acknowledged.
+				poll.Until(t, "the replica to stall", func() bool { return probe.Ping(ctx).Err() != nil })
 				err = s.Create(ctx, id, sessionkit.Record{Values: bound("ada"), Expiry: expiry})
 				wg.Wait()
 				if !errors.Is(err, redisstore.ErrNotReplicated) {
