@@ -232,8 +232,12 @@ func run(o options) error {
 	defer b.close()
 	admin, benchURL, env, bin, dir := b.pool, b.url, b.env, b.bin, b.dir
 	start := time.Now()
+	// Filler rows are keyed as pgstore keys every session it writes (by
+	// sessionkit.HashID, "sha256:..."): a raw key would keep serve looking
+	// each session up under two keys, as only a store still holding
+	// sessions from before hashed ids does.
 	if _, err := admin.Exec(ctx, `INSERT INTO `+schema+`.sessions (sid, sess, expire, created_at)
-		SELECT 'filler' || i, jsonb_build_object('userId', i, 'email', 'user' || i || '@example.com'), now() + interval '1 day', now()
+		SELECT 'sha256:filler' || i, jsonb_build_object('userId', i, 'email', 'user' || i || '@example.com'), now() + interval '1 day', now()
 		FROM generate_series(1, $1::int) AS i`, o.rows); err != nil {
 		return fmt.Errorf("load filler rows: %w", err)
 	}
