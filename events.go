@@ -74,6 +74,9 @@ const (
 	// ReasonConflict: the request's cookies named several live sessions
 	// (see Session.Get on same-name cookies).
 	ReasonConflict = "conflict"
+	// ReasonSessionLimit: a log-in took the user past
+	// Config.MaxSessionsPerUser, and this older session made room.
+	ReasonSessionLimit = "session_limit"
 )
 
 // Event is one session event, as Config.OnEvent receives it. It holds no

@@ -170,6 +170,17 @@ func TestEvents(t *testing.T) {
 			do(h, "POST", "/others?reason="+sessionkit.ReasonPasswordChange, laptop)
 			return want{kind: sessionkit.EventEnded, reason: sessionkit.ReasonPasswordChange, user: "ada", handle: handle}
 		}},
+		{"ended by the session limit", func(c *sessionkit.Config) {
+			c.MaxSessionsPerUser = 1
+		}, func(t *testing.T, m *sessionkit.Manager, h http.Handler) want {
+			phone := sessionCookie(do(h, "POST", "/auth?user=ada"))
+			handle := handleOfCookie(t, m, phone)
+			do(h, "POST", "/auth?user=ada") // the laptop's log-in ends the phone's session
+			if w := do(h, "GET", "/me", phone); w.Body.String() != "" {
+				t.Fatalf("the session past the limit still reads as %q", w.Body.String())
+			}
+			return want{kind: sessionkit.EventEnded, reason: sessionkit.ReasonSessionLimit, user: "ada", handle: handle}
+		}},
 		{"ended by expiry", func(c *sessionkit.Config) {
 			c.Expiry.Lifetime = 20 * time.Millisecond
 		}, func(t *testing.T, m *sessionkit.Manager, h http.Handler) want {

@@ -551,7 +551,7 @@ func (s *Session) commit(h http.Header) error {
 		}
 	}
 	if loggedIn && s.m.cfg.MaxSessionsPerUser > 0 {
-		if err := s.m.endOldest(s.ctx, s.authUser); err != nil {
+		if err := s.m.endOldest(s.ctx, s.req, s.authUser); err != nil {
 			return err
 		}
 	}

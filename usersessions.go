@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"time"
 )
@@ -212,8 +213,9 @@ func (m *Manager) endSessions(ctx context.Context, user, keep string) (int, erro
 // instance orders the sessions alike (userSessions: by creation, then id)
 // and keeps the newest limit of what it sees, so none ends a session that
 // another keeps, and the user is left with exactly the limit: the newest
-// ones, which are the log-ins' own unless more than the limit raced.
-func (m *Manager) endOldest(ctx context.Context, user string) error {
+// ones, which are the log-ins' own unless more than the limit raced. Each
+// session it ends is reported as an EventEnded with ReasonSessionLimit.
+func (m *Manager) endOldest(ctx context.Context, r *http.Request, user string) error {
 	limit := m.cfg.MaxSessionsPerUser
 	if limit <= 0 {
 		return nil
@@ -226,5 +228,13 @@ func (m *Manager) endOldest(ctx context.Context, user string) error {
 	for _, st := range list[limit:] {
 		ended = append(ended, st.ID)
 	}
-	return m.deleteMany(ctx, ended)
+	if err := m.deleteMany(ctx, ended); err != nil {
+		return err
+	}
+	if m.events != nil {
+		for _, id := range ended {
+			m.requestEvent(r, Event{Kind: EventEnded, Handle: handleOf(id), User: user, Reason: ReasonSessionLimit})
+		}
+	}
+	return nil
 }
