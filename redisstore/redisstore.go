@@ -224,8 +224,13 @@ func (s *Store) Key(id string) string {
 	if s.layout == LayoutConnectRedis {
 		return s.prefix + id
 	}
-	return s.prefix + "{" + sessionkit.HashID(id) + "}"
+	return s.nativeKey(sessionkit.HashID(id))
 }
+
+// nativeKey is the native layout's key for what a session is stored under
+// (its hash, or the id itself before ids were hashed): <prefix>{<name>},
+// the braces making the whole name the Cluster hash tag.
+func (s *Store) nativeKey(name string) string { return s.prefix + "{" + name + "}" }
 
 // rawKey returns the native key a session had before the store hashed ids,
 // <prefix>{<id>}, where such a session stays until it expires or
@@ -236,7 +241,7 @@ func (s *Store) rawKey(id string) string {
 	if s.layout == LayoutConnectRedis || sessionkit.HashID(id) == id {
 		return ""
 	}
-	return s.prefix + "{" + id + "}"
+	return s.nativeKey(id)
 }
 
 // place is where a session may be stored: its key, and the member that
@@ -248,16 +253,25 @@ type place struct{ key, member string }
 // no session is left under one (rawPossible).
 func (s *Store) places(id string) []place {
 	if s.layout == LayoutConnectRedis {
-		return []place{{s.Key(id), id}}
+		return []place{{s.prefix + id, id}}
 	}
-	if raw := s.rawKey(id); raw != "" && !s.rawGone.Load() {
-		return []place{{s.Key(id), sessionkit.HashID(id)}, {raw, id}}
+	// One hash for Key's, rawKey's and the member's: each would hash the id
+	// again, on every load and write.
+	h := sessionkit.HashID(id)
+	hashed := place{s.nativeKey(h), h}
+	if h != id && !s.rawGone.Load() {
+		return []place{hashed, {s.nativeKey(id), id}}
 	}
-	return []place{{s.Key(id), sessionkit.HashID(id)}}
+	return []place{hashed}
 }
 
 // member returns the id Create keeps in the user's index for this id.
-func (s *Store) member(id string) string { return s.places(id)[0].member }
+func (s *Store) member(id string) string {
+	if s.layout == LayoutConnectRedis {
+		return id
+	}
+	return sessionkit.HashID(id)
+}
 
 // Ping asks Redis whether it answers, for health checks: on a Cluster,
 // every master the slot map names (read afresh), so that a master that died
